@@ -1,0 +1,48 @@
+"""graphgrad's autograd: a reverse-mode Tensor engine on NumPy.
+
+    import autograd as ag
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()          # x.grad == 2 * x
+"""
+import numpy as _np
+
+from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
+from .anomaly import detect_anomaly, set_detect_anomaly
+from .creation import (
+    arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like,
+    randint, randn, randn_like, tensor, zeros, zeros_like,
+)
+from .engine import backward, grad
+from .function import Function, FunctionCtx
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops.elementwise import (
+    abs, add, astype, clamp, clip, clone, cos, div, eq, erf, exp, ge, gelu, gt, isfinite, isnan,
+    le, leaky_relu, log, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum,
+    mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, where,
+)
+from .ops.index import gather, getitem, index_select, masked_fill, take_along_dim
+from .ops.linalg import bmm, dot, einsum, matmul, mm, outer
+from .ops.reduce import (
+    amax, amin, argmax, argmin, logsumexp, log_softmax, max, mean, min, prod, softmax, std, sum,
+    var,
+)
+from .ops.shape import (
+    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, reshape, split,
+    squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
+)
+from .random import get_rng_state, manual_seed, set_rng_state
+from .tensor import Tensor
+
+float32 = _np.float32
+float64 = _np.float64
+float16 = _np.float16
+int64 = _np.int64
+int32 = _np.int32
+int8 = _np.int8
+uint8 = _np.uint8
+bool_ = _np.bool_
+long = int64
+double = float64
+float = float32
+bool = _np.bool_

@@ -1,0 +1,69 @@
+"""Shape helpers shared by the engine and the operations.
+
+``sum_to`` is the one place where broadcasting is undone: the engine applies it
+to the gradients of operations that broadcast their inputs.  It uses only the
+methods that NumPy arrays and Tensors share, so it works in both backward modes.
+"""
+from __future__ import annotations
+
+
+def sum_to(g, shape: tuple):
+    """Sum ``g`` over the dimensions that broadcasting added or stretched to get ``shape``.
+
+    If ``y = broadcast_to(x, g.shape)`` then ``dL/dx = sum_to(dL/dy, x.shape)``.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def broadcast_shapes(op: str, *shapes: tuple) -> tuple:
+    """The NumPy broadcast of ``shapes``, or a ValueError naming ``op`` and the shapes."""
+    ndim = max(len(s) for s in shapes)
+    result = []
+    for i in range(-ndim, 0):
+        size = 1
+        for s in shapes:
+            n = s[i] if -i <= len(s) else 1
+            if n != 1:
+                if size != 1 and n != size:
+                    listed = " and ".join(str(tuple(s)) for s in shapes)
+                    raise ValueError(f"{op}: shapes {listed} cannot be broadcast together")
+                size = n
+        result.append(size)
+    return tuple(result)
+
+
+def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative index into ``ndim`` dimensions, or an IndexError naming op."""
+    if not isinstance(dim, (int,)) or isinstance(dim, bool):
+        try:
+            dim = int(dim.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{op}: dim must be an integer, got {dim!r}") from None
+    lo = -ndim if ndim else -1
+    hi = ndim - 1 if ndim else 0
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected a dim in [{lo}, {hi}])"
+        )
+    return dim % ndim if ndim else 0
+
+
+def normalize_dims(op: str, dim, ndim: int) -> tuple:
+    """``dim`` (None, an int or a sequence of ints) as a sorted tuple of distinct dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted(normalize_dim(op, d, ndim) for d in dim))
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"{op}: dim {tuple(dim)} repeats a dimension")
+        return dims
+    return (normalize_dim(op, dim, ndim),)

@@ -1,0 +1,437 @@
+"""The engine: recording operations as graph nodes, and walking the graph backward.
+
+``apply(op, inputs, params)`` runs an operation's NumPy forward and, when some
+input requires grad, records a ``Node``.  ``backward`` and ``grad`` walk the
+nodes in reverse topological order without recursion, calling each op's
+vector-Jacobian rules.
+
+Two backward modes share the same rules:
+- first order (the default) runs the rules on raw NumPy arrays and records nothing;
+- ``create_graph=True`` runs them on Tensors with recording on, so the
+  gradients are themselves differentiable (rules are written with operators and
+  Tensor/ndarray methods that both kinds of value understand).
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from ._shapes import sum_to
+from .grad_mode import STATE
+from .tensor import Tensor, as_tensor
+
+EMPTY: dict = {}  # shared "no parameters"; never mutated
+_new = object.__new__
+
+
+class Node:
+    """One recorded operation.
+
+    ``next[i]`` says where the gradient of input i goes: the input's own Node,
+    the input itself when it is a leaf that requires grad, or None.  ``saved``
+    holds the inputs the rules read (others are None) and ``out`` the output
+    array when the rules reuse it; ``versions`` are the saved tensors' version
+    counters at save time, checked before the rules run.
+    """
+
+    __slots__ = (
+        "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes",
+        "hooks", "trace", "released", "__weakref__",
+    )
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name} node>"
+
+
+def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
+    """Run ``op`` on ``inputs`` (Tensors, or Python scalars used as constants).
+
+    Returns the output Tensor, with a Node recorded when grad mode is on and an
+    input requires grad.  NumPy errors in the forward are re-raised naming the op
+    and the input shapes.
+    """
+    try:
+        if len(inputs) == 1:
+            data = op.forward(inputs[0].data, **params)
+        else:
+            data = op.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **params)
+    except (ValueError, IndexError, TypeError) as err:
+        raise _forward_error(op, inputs, err) from None
+    if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
+        data = np.asarray(data)
+    out = _new(Tensor)
+    out.data = data
+    out.grad = None
+    out._vc = None
+    out._base = None
+    out._hooks = None
+    if STATE.grad_enabled and op.vjps is not None:
+        for x in inputs:
+            if isinstance(x, Tensor) and x.requires_grad:
+                out.grad_fn = _record(op, inputs, out, params)
+                out.requires_grad = True
+                break
+        else:
+            out.grad_fn = None
+            out.requires_grad = False
+    else:
+        out.grad_fn = None
+        out.requires_grad = False
+    if STATE.anomaly:
+        _check_forward_anomaly(op, out)
+    return out
+
+
+def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
+    node = _new(Node)
+    node.op = op
+    node.params = params
+    node.hooks = None
+    node.released = False
+    node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
+    if len(inputs) == 1:
+        x = inputs[0]
+        node.next = ((x.grad_fn or x) if x.requires_grad else None,)
+        node.shapes = (x.data.shape,)
+    else:
+        node.next = tuple(
+            ((x.grad_fn or x) if x.requires_grad else None) if isinstance(x, Tensor) else None
+            for x in inputs
+        )
+        node.shapes = tuple(x.data.shape if isinstance(x, Tensor) else None for x in inputs)
+    save = op.save
+    if save is None:
+        node.saved = None
+        node.versions = None
+    else:
+        if save is True:
+            saved = inputs
+        elif len(save) == 1:
+            saved = (inputs[0],) if save[0] else None
+        else:
+            saved = tuple(x if keep else None for x, keep in zip(inputs, save))
+        node.saved = saved
+        node.versions = tuple(
+            (x._vc[0] if x._vc is not None else 0) if isinstance(x, Tensor) else 0 for x in saved
+        )
+    if op.save_out:
+        node.out = out.data
+        out._vc = node.out_vc = [0]
+    else:
+        node.out = None
+        node.out_vc = None
+    return node
+
+
+def _forward_error(op, inputs, err: Exception) -> Exception:
+    shapes = ", ".join(str(x.shape) if isinstance(x, Tensor) else repr(x) for x in inputs)
+    message = str(err)
+    if message.startswith(f"{op.name}:"):
+        return type(err)(message)
+    return type(err)(f"{op.name}: {message} (inputs: {shapes})")
+
+
+# ---------------------------------------------------------------- anomaly mode
+def _check_forward_anomaly(op, out: Tensor) -> None:
+    data = out.data
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        where = "".join(traceback.format_stack(limit=8)[:-3])
+        raise FloatingPointError(
+            f"anomaly: {op.name} produced {_nonfinite_kind(data)} in its output of shape "
+            f"{data.shape}.\nCreated at (most recent call last):\n{where}"
+        )
+
+
+def _nonfinite_kind(a) -> str:
+    return "NaN" if np.isnan(a).any() else "Inf"
+
+
+def _check_backward_anomaly(node: Node, i: int, gi) -> None:
+    data = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
+        raise FloatingPointError(
+            f"anomaly: the backward of {node.op.name} produced {_nonfinite_kind(data)} in the "
+            f"gradient of input {i}.\nThe {node.op.name} was created at (most recent call last):\n{trace}"
+        )
+
+
+# ------------------------------------------------------------------- backward
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into ``.grad`` of the graph's leaves.
+
+    With ``inputs``, only those tensors' ``.grad`` are written.  As
+    ``torch.autograd.backward``.
+    """
+    tensors, grads = _roots(tensors, grad_tensors, "backward", create_graph)
+    retain = create_graph if retain_graph is None else retain_graph
+    targets = None if inputs is None else _as_list(inputs)
+    result = _propagate(tensors, grads, targets, retain, create_graph)
+    for leaf, g in result.items():
+        if isinstance(leaf, Node):  # a non-leaf named in inputs=: PyTorch stores its grad
+            leaf = next(t for t in targets if t.grad_fn is leaf)
+        _store_grad(leaf, g, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False) -> tuple:
+    """Return d(outputs)/d(inputs) as a tuple of Tensors, without touching ``.grad``.
+
+    Only the part of the graph between ``outputs`` and ``inputs`` is traversed.
+    With ``create_graph=True`` the results are differentiable.  As
+    ``torch.autograd.grad``.
+    """
+    outputs, grads = _roots(outputs, grad_outputs, "grad", create_graph)
+    targets = _as_list(inputs)
+    for t in targets:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("grad: every input must be a Tensor that requires grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    result = _propagate(outputs, grads, targets, retain, create_graph)
+    out = []
+    for t in targets:
+        g = result.get(t.grad_fn if t.grad_fn is not None else t)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "grad: one of the differentiated tensors was not used in the graph "
+                    "of the outputs (pass allow_unused=True to get None for it)"
+                )
+            out.append(None)
+        else:
+            out.append(g if isinstance(g, Tensor) else Tensor._make(_owned(g, ())))
+    return tuple(out)
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _roots(tensors, grads, caller: str, create_graph: bool):
+    """The root tensors and their seed gradients: arrays, or Tensors with ``create_graph``
+    (so a seed that requires grad stays in the graph)."""
+    tensors = _as_list(tensors)
+    if grads is None:
+        grads = [None] * len(tensors)
+    else:
+        grads = _as_list(grads)
+    if len(grads) != len(tensors):
+        raise ValueError(f"{caller}: got {len(tensors)} tensors but {len(grads)} gradients")
+    seeds = []
+    for t, g in zip(tensors, grads):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(
+                f"{caller}: element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        if g is None:
+            if t.data.size != 1:
+                raise RuntimeError(
+                    f"{caller}: grad can be implicitly created only for outputs with one element; "
+                    f"pass gradient= for an output of shape {t.shape}"
+                )
+            g = Tensor._make(np.ones_like(t.data))
+        else:
+            g = as_tensor(g)
+            if g.shape != t.shape:
+                raise RuntimeError(
+                    f"{caller}: gradient has shape {g.shape} but the tensor has shape {t.shape}"
+                )
+            if g.dtype != t.dtype:
+                g = g.astype(t.dtype)
+        seeds.append(g if create_graph else g.data)
+    return tensors, seeds
+
+
+def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) -> dict:
+    """Send ``grads`` from ``roots`` to the leaves; return {leaf or target node: gradient}.
+
+    Gradients are arrays in first-order mode and Tensors with ``create_graph``.
+    A node runs once all its consumers have sent their share (counted first);
+    with ``targets``, nodes that cannot reach a target are skipped.
+    """
+    raw = not create_graph
+    handed = set()  # ids of arrays that are not ours to give away as a .grad
+    buffers: dict = {}
+    for t, g in zip(roots, grads):
+        handed.add(id(g))
+        key = t.grad_fn if t.grad_fn is not None else t
+        prev = buffers.get(key)
+        buffers[key] = g if prev is None else prev + g
+
+    deps: dict = {}
+    stack = []
+    for key in buffers:
+        if type(key) is Node and key not in deps:
+            deps[key] = 0
+            stack.append(key)
+    while stack:
+        node = stack.pop()
+        for child in node.next:
+            if type(child) is Node:
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    stack.append(child)
+
+    useful = None
+    target_keys = None
+    if targets is not None:
+        target_keys = {t.grad_fn if t.grad_fn is not None else t for t in targets}
+        useful = _nodes_reaching(deps, target_keys)
+
+    captured: dict = {}
+    ready = [n for n, d in deps.items() if d == 0]
+    previous_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node, None)
+            if node.hooks is not None and g is not None:
+                g = _run_hooks(node.hooks, g, raw)
+            if target_keys is not None and node in target_keys:
+                captured[node] = g
+            _run_node(node, g, buffers, deps, ready, useful, raw, retain_graph)
+    finally:
+        STATE.grad_enabled = previous_mode
+
+    for key, g in buffers.items():  # only leaves remain
+        if target_keys is None or key in target_keys:
+            if key._hooks:
+                g = _run_hooks(key._hooks, g, raw)
+            captured[key] = _owned(g, handed) if raw else g
+            if raw:
+                handed.add(id(captured[key]))
+    return captured
+
+
+def _run_node(node: Node, g, buffers: dict, deps: dict, ready: list, useful, raw: bool,
+              retain_graph: bool) -> None:
+    """Call ``node``'s rules on the upstream gradient ``g`` and pass the results on."""
+    op = node.op
+    if node.released:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time (the values saved "
+            f"by {op.name} were freed); pass retain_graph=True to the first backward"
+        )
+    saved = node.saved
+    if saved is not None:
+        _check_versions(node)
+        if raw:
+            saved = [x.data if isinstance(x, Tensor) else x for x in saved]
+        else:
+            saved = [x for x in saved]
+    else:
+        saved = [None] * len(node.next)
+    out = node.out
+    if out is not None and not raw:
+        out = Tensor._make(out, True, node)
+    params = node.params
+    shapes = node.shapes
+    vjps = op.vjps
+    for i, child in enumerate(node.next):
+        if child is None:
+            continue
+        if useful is not None and child not in useful:
+            continue
+        try:
+            if op.variadic:
+                gi = vjps(i, g, out, *saved, **params)
+            else:
+                gi = vjps[i](g, out, *saved, **params)
+        except Exception as err:
+            raise RuntimeError(f"backward of {op.name} (input {i}) failed: {err}") from err
+        if gi.shape != shapes[i]:
+            if op.broadcasts:
+                gi = sum_to(gi, shapes[i])
+            else:
+                raise RuntimeError(
+                    f"backward of {op.name}: the rule for input {i} returned a gradient of shape "
+                    f"{gi.shape}, expected {shapes[i]}"
+                )
+        if STATE.anomaly:
+            _check_backward_anomaly(node, i, gi)
+        prev = buffers.get(child)
+        buffers[child] = gi if prev is None else prev + gi
+        if type(child) is Node:
+            left = deps[child] - 1
+            deps[child] = left
+            if left == 0:
+                ready.append(child)
+    if not retain_graph and (node.saved is not None or node.out is not None):
+        node.saved = None
+        node.out = None
+        node.released = True
+
+
+def _nodes_reaching(deps: dict, target_keys: set) -> set:
+    """``target_keys`` and the nodes (among ``deps``) with a path to one of them."""
+    counts = dict(deps)
+    order = [n for n, d in counts.items() if d == 0]
+    i = 0
+    while i < len(order):  # Kahn's order: every node after all its consumers
+        for child in order[i].next:
+            if type(child) is Node:
+                counts[child] -= 1
+                if counts[child] == 0:
+                    order.append(child)
+        i += 1
+    useful = set(target_keys)
+    for node in reversed(order):
+        if any(c is not None and c in useful for c in node.next):
+            useful.add(node)
+    return useful
+
+
+def _check_versions(node: Node) -> None:
+    for x, version in zip(node.saved, node.versions):
+        if isinstance(x, Tensor) and (x._vc[0] if x._vc is not None else 0) != version:
+            _raise_inplace(node, x, version)
+    if node.out_vc is not None and node.out_vc[0] != 0:
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: the output of {node.op.name} is at version {node.out_vc[0]}; "
+            f"expected version 0 instead. Use .clone() before changing it in place."
+        )
+
+
+def _raise_inplace(node: Node, x: Tensor, version: int) -> None:
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{x.dtype} {x.shape}], an input of {node.op.name}, is at version "
+        f"{x._version}; expected version {version} instead. Use .clone() before changing it "
+        f"in place."
+    )
+
+
+def _run_hooks(hooks: list, g, raw: bool):
+    for hook in list(hooks):
+        result = hook(Tensor._make(g) if raw else g)
+        if result is not None:
+            result = as_tensor(result)
+            if result.shape != g.shape:
+                raise RuntimeError(
+                    f"hook returned a gradient of shape {result.shape}, expected {g.shape}"
+                )
+            g = result.data if raw else result
+    return g
+
+
+def _owned(g: np.ndarray, handed) -> np.ndarray:
+    """``g`` if nothing else can hold it, else a private copy (no two .grad share memory)."""
+    if g.base is not None or not g.flags.writeable or id(g) in handed or not g.flags.owndata:
+        return np.array(g, copy=True)
+    return g
+
+
+def _store_grad(leaf: Tensor, g, create_graph: bool) -> None:
+    if isinstance(g, Tensor):
+        if not create_graph:
+            g = g.detach()
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        leaf.grad = Tensor._make(g)
+    else:
+        leaf.grad = Tensor._make(leaf.grad.data + g)

@@ -1,0 +1,97 @@
+"""Global switches of the engine: whether operations record a graph, and anomaly mode.
+
+Both are process-wide flags (not thread-local), read on every operation, so they
+live in one tiny object whose attributes are cheap to read.
+"""
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    __slots__ = ("grad_enabled", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+STATE = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations on tensors that require grad record a graph."""
+    return STATE.grad_enabled
+
+
+class _FlagContext:
+    """Sets one flag of STATE while active; usable as ``with``, ``@x()`` and ``@x``."""
+
+    _flag = ""
+    _value = True
+
+    def __init__(self, func=None) -> None:
+        self._saved: list[bool] = []
+        self._func = func
+        if func is not None:
+            functools.update_wrapper(self, func)
+
+    def __enter__(self):
+        self._saved.append(getattr(STATE, self._flag))
+        setattr(STATE, self._flag, self._value)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        setattr(STATE, self._flag, self._saved.pop())
+        return False
+
+    def __call__(self, *args, **kwargs):
+        if self._func is None:  # used as @no_grad(): wrap the function given now
+            return type(self)(args[0])
+        with type(self)():
+            return self._func(*args, **kwargs)
+
+
+class no_grad(_FlagContext):
+    """Operations inside record no graph (like ``torch.no_grad``)."""
+
+    _flag = "grad_enabled"
+    _value = False
+
+
+class enable_grad(_FlagContext):
+    """Re-enables recording inside a ``no_grad`` block (like ``torch.enable_grad``)."""
+
+    _flag = "grad_enabled"
+    _value = True
+
+
+class set_grad_enabled(_FlagContext):
+    """Sets recording on or off: ``with set_grad_enabled(False): ...``.
+
+    Like PyTorch, calling it also sets the mode immediately, so it works as a
+    plain function call too.
+    """
+
+    _flag = "grad_enabled"
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._value = bool(mode)
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = self._value
+
+    def __enter__(self):
+        self._saved.append(self._previous)
+        return self
+
+    def __call__(self, func):
+        STATE.grad_enabled = self._previous
+        mode = self._value
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper

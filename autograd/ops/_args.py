@@ -1,0 +1,101 @@
+"""Argument handling shared by the public operations: operand conversion, dtype
+promotion as PyTorch does it, and attaching functions to Tensor as methods."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import DEFAULT_FLOAT, Tensor, to_array
+
+_SCALARS = (bool, int, float)
+
+
+def method(*names: str):
+    """Attach the decorated function to Tensor under its own name (or ``names``).
+
+    The method *is* the public function: one docstring, one place to step into.
+    """
+
+    def attach(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, fn)
+        return fn
+
+    return attach
+
+
+def tensor_arg(x) -> Tensor:
+    """``x`` as a Tensor: Tensors pass through, anything else becomes a constant."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _category(dtype: np.dtype) -> int:
+    return {"b": 0, "u": 1, "i": 1, "f": 2}[dtype.kind]
+
+
+def _scalar_category(value) -> int:
+    return 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
+
+
+def binary_operands(x, y):
+    """Prepare the operands of a broadcasting binary op.
+
+    Python numbers stay raw constants, so ``x * 2.0`` keeps x's dtype (a
+    Python float does not upcast a float32 tensor); NumPy scalars count as
+    Python numbers and arrays become constant Tensors.  Mixed dtypes follow
+    PyTorch: the higher category (bool < int < float) wins; within a category
+    the wider dtype wins, except that a 0-d tensor does not widen a tensor with
+    dimensions.  The cast is a differentiable ``astype``.
+    """
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(y, np.generic):
+        y = y.item()
+    x_is_tensor = isinstance(x, Tensor)
+    y_is_tensor = isinstance(y, Tensor)
+    if not x_is_tensor and not isinstance(x, _SCALARS):
+        x = Tensor(x)
+        x_is_tensor = True
+    if not y_is_tensor and not isinstance(y, _SCALARS):
+        y = Tensor(y)
+        y_is_tensor = True
+    if x_is_tensor and y_is_tensor:
+        if x.data.dtype != y.data.dtype:
+            dtype = _promote(x, y)
+            if x.data.dtype != dtype:
+                x = x.astype(dtype)
+            if y.data.dtype != dtype:
+                y = y.astype(dtype)
+        return x, y
+    if x_is_tensor:
+        return _with_scalar(x, y), y
+    if y_is_tensor:
+        return x, _with_scalar(y, x)
+    return Tensor(x), y
+
+
+def _with_scalar(t: Tensor, scalar) -> Tensor:
+    # A float number with an integer/bool tensor gives the default float dtype.
+    if _scalar_category(scalar) > _category(t.data.dtype):
+        if isinstance(scalar, float):
+            return t.astype(DEFAULT_FLOAT)
+        return t.astype(np.int64)
+    return t
+
+
+def _promote(x: Tensor, y: Tensor) -> np.dtype:
+    cx, cy = _category(x.data.dtype), _category(y.data.dtype)
+    if cx != cy:
+        return x.data.dtype if cx > cy else y.data.dtype
+    if x.data.ndim == 0 and y.data.ndim > 0:
+        return y.data.dtype
+    if y.data.ndim == 0 and x.data.ndim > 0:
+        return x.data.dtype
+    return np.promote_types(x.data.dtype, y.data.dtype)
+
+
+def as_float(x: Tensor) -> Tensor:
+    """``x`` cast to the default float dtype if it is an integer or bool tensor."""
+    return x if x.data.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)
+
+
+__all__ = ["method", "tensor_arg", "binary_operands", "as_float", "to_array"]

@@ -1,0 +1,399 @@
+"""Elementwise operations: arithmetic, comparisons, math functions and activations.
+
+Binary operations broadcast like NumPy in both directions; the engine sums each
+gradient back to its input's shape.  Conventions at kinks follow PyTorch:
+relu'(0) = 0, |x|'(0) = 0, clip passes the gradient where min <= x <= max, and
+maximum/minimum split the gradient evenly between tied inputs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..engine import apply
+from ..tensor import DEFAULT_FLOAT, Tensor
+from ._args import as_float, binary_operands, method, tensor_arg
+from ._registry import Op
+
+
+def _data(a):
+    """The raw array behind a Tensor (masks and constants in rules need no graph)."""
+    return a.data if isinstance(a, Tensor) else a
+
+
+def _float_mask(mask, like) -> np.ndarray:
+    """A 0/1 array of ``like``'s dtype (masks multiply gradients as constants)."""
+    return np.asarray(mask, dtype=_data(like).dtype)
+
+
+# ------------------------------------------------------------ arithmetic ops
+ADD = Op("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g, broadcasts=True)
+SUB = Op("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g, broadcasts=True)
+MUL = Op("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
+         saves="x y", broadcasts=True)
+DIV = Op("div", np.true_divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y,
+         saves="y out", broadcasts=True)
+
+
+def _pow_dx(g, out, x, y):
+    # d(x^y)/dx = y x^(y-1), defined as 0 where y == 0 (as PyTorch) to avoid 0 * inf.
+    if not isinstance(y, (np.ndarray, Tensor)):
+        return g * 0.0 if y == 0 else g * y * x ** (y - 1)
+    return WHERE(0.0, g * y * x ** (y - 1), condition=_data(y) == 0)
+
+
+def _pow_dy(g, out, x, y):
+    # d(x^y)/dy = x^y log x, defined as 0 where x == 0 and y >= 0 (as PyTorch).
+    at_zero = (_data(x) == 0) & (_data(y) >= 0)
+    safe_x = WHERE(1.0, x, condition=at_zero)
+    return WHERE(0.0, g * out * LOG(safe_x), condition=at_zero)
+
+
+POW = Op("pow", np.power, _pow_dx, _pow_dy, saves="x y out", broadcasts=True)
+
+
+def _tie_weights(x, y, mask_x, like) -> np.ndarray:
+    """1 where ``mask_x``, 1/2 where x == y, else 0 (ties share the gradient)."""
+    xd, yd = _data(x), _data(y)
+    return _float_mask(mask_x, like) + 0.5 * _float_mask(xd == yd, like)
+
+
+MAXIMUM = Op(
+    "maximum", np.maximum,
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) > _data(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) > _data(x), g),
+    saves="x y", broadcasts=True,
+)
+MINIMUM = Op(
+    "minimum", np.minimum,
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) < _data(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) < _data(x), g),
+    saves="x y", broadcasts=True,
+)
+WHERE = Op(
+    "where", lambda x, y, condition: np.where(condition, x, y),
+    lambda g, out, x, y, condition: WHERE(g, 0.0, condition=condition),
+    lambda g, out, x, y, condition: WHERE(0.0, g, condition=condition),
+    broadcasts=True,
+)
+
+
+@method("add", "__add__")
+def add(x, y, alpha=1):
+    """``x + alpha * y`` with broadcasting.  d/dx = 1, d/dy = alpha."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    return apply(ADD, binary_operands(x, y))
+
+
+@method("sub", "__sub__")
+def sub(x, y, alpha=1):
+    """``x - alpha * y`` with broadcasting.  d/dx = 1, d/dy = -alpha."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    return apply(SUB, binary_operands(x, y))
+
+
+@method("mul", "__mul__")
+def mul(x, y):
+    """``x * y`` elementwise with broadcasting.  d/dx = y, d/dy = x."""
+    return apply(MUL, binary_operands(x, y))
+
+
+@method("div", "__truediv__")
+def div(x, y):
+    """``x / y`` (true division; integers give float32).  d/dx = 1/y, d/dy = -x/y^2."""
+    x, y = binary_operands(x, y)
+    if _is_integral(x) and _is_integral(y):
+        x = as_float(tensor_arg(x))
+    return apply(DIV, (x, y))
+
+
+@method("pow", "__pow__")
+def pow(x, y):
+    """``x ** y`` with broadcasting.
+
+    d/dx = y x^(y-1) (0 where y == 0); d/dy = x^y log x (0 where x == 0, y >= 0).
+    """
+    return apply(POW, binary_operands(x, y))
+
+
+@method()
+def maximum(x, y):
+    """Elementwise max.  The gradient goes to the larger input; ties split it evenly."""
+    return apply(MAXIMUM, binary_operands(x, y))
+
+
+@method()
+def minimum(x, y):
+    """Elementwise min.  The gradient goes to the smaller input; ties split it evenly."""
+    return apply(MINIMUM, binary_operands(x, y))
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` is true, else ``other`` (all broadcast together).
+
+    The gradient flows to ``input`` where the condition holds and to ``other``
+    elsewhere.
+    """
+    cond = np.asarray(_data(condition), dtype=np.bool_)
+    return apply(WHERE, binary_operands(input, other), {"condition": cond})
+
+
+def _is_integral(v) -> bool:
+    if isinstance(v, Tensor):
+        return v.data.dtype.kind in "iub"
+    return isinstance(v, int)  # bool is an int
+
+
+def _reflected(fn, name):
+    def reflected(self, other):
+        return fn(other, self)
+
+    reflected.__name__ = name
+    reflected.__doc__ = f"``other {name}`` self: see ``{fn.__name__}``."
+    return reflected
+
+
+Tensor.__radd__ = _reflected(add, "__radd__")
+Tensor.__rsub__ = _reflected(sub, "__rsub__")
+Tensor.__rmul__ = _reflected(mul, "__rmul__")
+Tensor.__rtruediv__ = _reflected(div, "__rtruediv__")
+Tensor.__rpow__ = _reflected(pow, "__rpow__")
+
+
+# ----------------------------------------------------------------- unary ops
+NEG = Op("neg", np.negative, lambda g, out, x: -g)
+EXP = Op("exp", np.exp, lambda g, out, x: g * out, saves="out")
+LOG = Op("log", np.log, lambda g, out, x: g / x, saves="x")
+SQRT = Op("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), saves="out")
+TANH = Op("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves="out")
+SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
+COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
+ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
+SIGMOID = Op(
+    "sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
+    lambda g, out, x: g * out * (1 - out), saves="out",
+)
+RELU = Op("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * _float_mask(_data(out) > 0, g),
+          saves="out")
+LEAKY_RELU = Op(
+    "leaky_relu",
+    lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
+    lambda g, out, x, negative_slope: g * np.where(_data(x) > 0, 1, negative_slope).astype(
+        _data(g).dtype),
+    saves="x",
+)
+CLIP = Op(
+    "clip", lambda x, min, max: np.clip(x, min, max),
+    lambda g, out, x, min, max: g * _float_mask(_inside(_data(x), min, max), g),
+    saves="x",
+)
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+ERF = Op(
+    "erf", lambda x: np.asarray(_erf_scalar(x), dtype=x.dtype),
+    lambda g, out, x: g * (2 / math.sqrt(math.pi)) * EXP(-(x * x)), saves="x",
+)
+
+
+def _inside(x, lo, hi):
+    mask = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        mask &= x >= lo
+    if hi is not None:
+        mask &= x <= hi
+    return mask
+
+
+def _float_unary(op, doc: str, name: str):
+    def fn(x):
+        x = tensor_arg(x)
+        if x.data.dtype.kind != "f":
+            x = as_float(x)
+        return apply(op, (x,))
+
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = doc
+    return method()(fn)
+
+
+exp = _float_unary(EXP, "Elementwise e^x.  d/dx e^x = e^x (the rule reuses the output).", "exp")
+log = _float_unary(LOG, "Natural logarithm.  d/dx log x = 1/x (log 0 = -inf, as NumPy).", "log")
+sqrt = _float_unary(SQRT, "Square root.  d/dx sqrt(x) = 1 / (2 sqrt(x)).", "sqrt")
+tanh = _float_unary(TANH, "Hyperbolic tangent.  d/dx tanh x = 1 - tanh(x)^2.", "tanh")
+sin = _float_unary(SIN, "Sine.  d/dx sin x = cos x.", "sin")
+cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
+erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
+sigmoid = _float_unary(
+    SIGMOID,
+    "Logistic function 1 / (1 + e^-x), computed as exp(-log(1 + e^-x)) so it is "
+    "stable for any |x|.  d/dx = s (1 - s) with s the output.",
+    "sigmoid",
+)
+
+
+@method("neg", "__neg__")
+def neg(x):
+    """``-x``.  d/dx = -1."""
+    return apply(NEG, (tensor_arg(x),))
+
+
+@method()
+def relu(x):
+    """max(x, 0).  relu'(x) = 1 for x > 0 and 0 for x <= 0 (relu'(0) = 0, as PyTorch)."""
+    return apply(RELU, (tensor_arg(x),))
+
+
+@method("abs", "__abs__")
+def abs(x):
+    """|x|.  d/dx |x| = sign(x), with sign(0) = 0 (as PyTorch)."""
+    return apply(ABS, (tensor_arg(x),))
+
+
+@method()
+def leaky_relu(x, negative_slope: float = 0.01):
+    """x for x > 0 else negative_slope * x.  The derivative at 0 is negative_slope."""
+    return apply(LEAKY_RELU, (tensor_arg(x),), {"negative_slope": negative_slope})
+
+
+@method("clip", "clamp")
+def clip(x, min=None, max=None):
+    """Clamp to [min, max] (either may be None).
+
+    The gradient passes where min <= x <= max (bounds included, as PyTorch) and
+    is 0 outside.
+    """
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return apply(CLIP, (tensor_arg(x),), {"min": min, "max": max})
+
+
+clamp = clip
+
+
+@method()
+def gelu(x, approximate: str = "none"):
+    """Gaussian error linear unit x * Phi(x), Phi the standard normal CDF.
+
+    ``approximate="none"``: 0.5 x (1 + erf(x / sqrt 2)); ``"tanh"``:
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).  Composed, so its gradient
+    comes from erf/tanh and the products.
+    """
+    if approximate == "none":
+        return 0.5 * x * (1.0 + erf(x * (1 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+@method()
+def square(x):
+    """x * x."""
+    return mul(x, x)
+
+
+@method()
+def rsqrt(x):
+    """1 / sqrt(x)."""
+    return div(1.0, sqrt(x))
+
+
+# --------------------------------------------------------------- comparisons
+def _comparison(name: str, ufunc, dunder: str):
+    op = Op(name, ufunc, differentiable=False)
+
+    def compare(x, y):
+        return apply(op, binary_operands(x, y))
+
+    compare.__name__ = name
+    compare.__qualname__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` with broadcasting; a bool tensor, no gradient."
+    setattr(Tensor, name, compare)
+    setattr(Tensor, dunder, compare)
+    return compare
+
+
+eq = _comparison("eq", np.equal, "__eq__")
+ne = _comparison("ne", np.not_equal, "__ne__")
+lt = _comparison("lt", np.less, "__lt__")
+le = _comparison("le", np.less_equal, "__le__")
+gt = _comparison("gt", np.greater, "__gt__")
+ge = _comparison("ge", np.greater_equal, "__ge__")
+logical_and = _comparison("logical_and", np.logical_and, "__and__")
+logical_or = _comparison("logical_or", np.logical_or, "__or__")
+logical_xor = _comparison("logical_xor", np.logical_xor, "__xor__")
+_NOT = Op("logical_not", np.logical_not, differentiable=False)
+
+
+@method("logical_not", "__invert__")
+def logical_not(x):
+    """Elementwise not (``~x`` on a bool tensor); no gradient."""
+    return apply(_NOT, (tensor_arg(x),))
+
+
+_SIGN = Op("sign", np.sign, differentiable=False)
+
+
+@method()
+def sign(x):
+    """-1, 0 or 1 by the sign of x.  Piecewise constant: no gradient."""
+    return apply(_SIGN, (tensor_arg(x),))
+
+
+_ISNAN = Op("isnan", np.isnan, differentiable=False)
+_ISFINITE = Op("isfinite", np.isfinite, differentiable=False)
+
+
+@method()
+def isnan(x):
+    """True where x is NaN."""
+    return apply(_ISNAN, (tensor_arg(x),))
+
+
+@method()
+def isfinite(x):
+    """True where x is neither NaN nor infinite."""
+    return apply(_ISFINITE, (tensor_arg(x),))
+
+
+# ------------------------------------------------------------------ dtype cast
+ASTYPE = Op("astype", lambda x, dtype, source: x.astype(dtype),
+            lambda g, out, x, dtype, source: g.astype(source))
+
+
+@method("astype", "type")
+def astype(x, dtype):
+    """``x`` converted to ``dtype``.  Differentiable between float dtypes (the
+    gradient is cast back); a cast to an integer or bool dtype leaves the graph."""
+    x = tensor_arg(x)
+    dtype = np.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype))
+    return apply(ASTYPE, (x,), {"dtype": dtype, "source": x.data.dtype})
+
+
+def _cast_method(name: str, dtype) -> None:
+    def cast(self):
+        return astype(self, dtype)
+
+    cast.__name__ = name
+    cast.__doc__ = f"``self`` as {np.dtype(dtype)} (``astype``)."
+    setattr(Tensor, name, cast)
+
+
+for _name, _dtype in (("float", DEFAULT_FLOAT), ("double", np.float64), ("long", np.int64),
+                      ("int", np.int32), ("bool", np.bool_)):
+    _cast_method(_name, _dtype)
+
+
+@method()
+def clone(x):
+    """A copy of ``x`` with its own memory; the gradient passes through unchanged."""
+    return apply(CLONE, (tensor_arg(x),))
+
+
+CLONE = Op("clone", np.copy, lambda g, out, x: g)

@@ -1,0 +1,178 @@
+"""Indexing: ``x[index]``, ``x[index] = v``, gather along a dim, and their adjoints.
+
+Each gather has a scatter-add as its gradient and vice versa, so both are
+differentiable to any order.  Repeated integer indices accumulate their
+gradients (``np.add.at``); a boolean mask is turned into the integer indices of
+its true elements once, when the op is called.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._shapes import normalize_dim
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import binary_operands, method, tensor_arg
+from ._registry import Op
+
+
+def _is_basic(index: tuple) -> bool:
+    return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
+
+
+def _scatter_add(g, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+GETITEM = Op("getitem", lambda x, index, shape: x[index],
+             lambda g, out, x, index, shape: INDEX_ADD(g, index=index, shape=shape))
+INDEX_ADD = Op("index_add", lambda g, index, shape: _scatter_add(g, index, shape),
+               lambda gg, out, g, index, shape: GETITEM(gg, index=index, shape=shape))
+
+
+def _index_put(x, v, index):
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+INDEX_PUT = Op(
+    "index_put", _index_put,
+    lambda g, out, x, v, index: INDEX_PUT(g, 0.0, index=index),
+    lambda g, out, x, v, index: g[index],
+    broadcasts=True,
+)
+
+
+def _normalize_index(x: Tensor, index) -> tuple:
+    """``index`` as a tuple NumPy understands, with Tensors and masks made integer arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray):
+            if i.dtype == np.bool_:
+                out.extend(np.nonzero(i))
+                continue
+            if i.dtype.kind not in "iu":
+                raise IndexError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+            i = i.copy()
+        elif isinstance(i, (bool, np.bool_)):
+            raise IndexError("getitem: a bare bool index is not supported")
+        elif isinstance(i, (np.integer,)):
+            i = int(i)
+        out.append(i)
+    return tuple(out)
+
+
+def getitem(x, index) -> Tensor:
+    """``x[index]`` with ints, slices (any step), None, Ellipsis, integer arrays and
+    boolean masks, as NumPy.  The gradient scatters g back into zeros of x's shape;
+    repeated indices accumulate."""
+    index = _normalize_index(x, index)
+    out = apply(GETITEM, (x,), {"index": index, "shape": x.data.shape})
+    if out.data.base is not None and _is_basic(index):
+        from .shape import mark_view
+
+        mark_view(out, x)
+    return out
+
+
+Tensor.__getitem__ = getitem
+
+
+def setitem(x: Tensor, index, value) -> None:
+    """``x[index] = value`` in place, recorded as an ``index_put`` when grad is needed.
+
+    The gradient of x is g with zeros at ``index``; that of value is g[index]
+    summed to value's shape.  Changing a leaf that requires grad raises, as in PyTorch.
+    """
+    index = _normalize_index(x, index)
+    _, value = binary_operands(x, value)
+    if isinstance(value, Tensor) and value.data.dtype != x.data.dtype:
+        value = value.astype(x.data.dtype)
+    from .inplace import modify_inplace
+
+    raw_value = value.data if isinstance(value, Tensor) else value
+    modify_inplace(
+        "setitem", x, (value,),
+        recorded=lambda old: apply(INDEX_PUT, (old, value), {"index": index}),
+        direct=lambda data: data.__setitem__(index, raw_value),
+    )
+
+
+Tensor.__setitem__ = setitem
+
+
+def _take(x, indices, dim):
+    return np.take_along_axis(x, indices, axis=dim)
+
+
+def _scatter_along(g, indices, dim, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    grids = list(np.indices(indices.shape, sparse=True))
+    grids[dim] = indices
+    np.add.at(out, tuple(grids), g)
+    return out
+
+
+TAKE_ALONG_DIM = Op(
+    "take_along_dim", lambda x, indices, dim, shape: _take(x, indices, dim),
+    lambda g, out, x, indices, dim, shape: SCATTER_ALONG(g, indices=indices, dim=dim, shape=shape),
+)
+SCATTER_ALONG = Op(
+    "scatter_add_along", lambda g, indices, dim, shape: _scatter_along(g, indices, dim, shape),
+    lambda gg, out, g, indices, dim, shape: TAKE_ALONG_DIM(gg, indices=indices, dim=dim,
+                                                          shape=shape),
+)
+
+
+@method()
+def take_along_dim(x, indices, dim: int) -> Tensor:
+    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along ``dim`` (NumPy's
+    take_along_axis).  The gradient scatter-adds g back to the picked positions."""
+    x = tensor_arg(x)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"take_along_dim: indices must be integers, got {idx.dtype}")
+    d = normalize_dim("take_along_dim", dim, x.data.ndim)
+    if idx.ndim != x.data.ndim:
+        raise ValueError(f"take_along_dim: indices of shape {idx.shape} must have as many dims "
+                         f"as x {x.shape}")
+    n = x.data.shape[d]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"take_along_dim: index {int(idx.max() if idx.max() >= n else idx.min())} "
+                         f"is out of range for dim {dim} of size {n}")
+    return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d, "shape": x.data.shape})
+
+
+@method()
+def gather(x, dim: int, index) -> Tensor:
+    """PyTorch's gather: out[i][j] = x[index[i][j]][j] for dim 0, and so on."""
+    return take_along_dim(x, index, dim)
+
+
+@method()
+def index_select(x, dim: int, index) -> Tensor:
+    """The slices of x along ``dim`` at the integer positions ``index`` (1-D)."""
+    x = tensor_arg(x)
+    d = normalize_dim("index_select", dim, x.data.ndim)
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    return getitem(x, (slice(None),) * d + (idx,))
+
+
+@method()
+def masked_fill(x, mask, value) -> Tensor:
+    """x with ``value`` where ``mask`` (broadcast to x) is true."""
+    from .elementwise import where
+
+    return where(mask, value, x)

@@ -1,0 +1,118 @@
+"""In-place operations with PyTorch's rules.
+
+An in-place change is allowed unless it would make backward wrong:
+- a leaf that requires grad cannot be changed while grad mode is on;
+- a view of a tensor in the graph cannot be changed while recording (clone it);
+- every change bumps the tensor's version counter, so a node that saved the old
+  value raises "modified by an inplace operation" at backward.
+When recording, the change is the out-of-place op applied to a snapshot of the
+old value, and the tensor takes over the result's history.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..grad_mode import STATE
+from ..tensor import Tensor
+from ._args import binary_operands, method
+from .elementwise import add, clip, div, mul, sub
+
+
+def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Tensor:
+    """Change ``x``'s values in place.
+
+    ``direct(array)`` writes into x's array when no graph is recorded;
+    ``recorded(old)`` returns the new value as an out-of-place op on a snapshot
+    ``old`` of x when one is.
+    """
+    recording = STATE.grad_enabled and (
+        x.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+    )
+    if not recording:
+        try:
+            direct(x.data)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name}: {err} (tensor of shape {x.shape}, dtype {x.dtype})") from None
+        x._bump_version()
+        return x
+    if x.requires_grad and x.grad_fn is None:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
+            f"wrap the change in `with no_grad():` (e.g. for an update) or clone() it first"
+        )
+    if x._base is not None:
+        raise RuntimeError(
+            f"{name}: in-place change of a view ({x.shape}) while recording a graph is not "
+            f"supported; clone() the view or change the base tensor instead"
+        )
+    old = Tensor._make(x.data.copy(), x.requires_grad, x.grad_fn)
+    result = recorded(old)
+    if result.shape != x.shape:
+        raise RuntimeError(f"{name}: the result's shape {result.shape} does not match the "
+                           f"tensor's shape {x.shape}")
+    if not np.can_cast(result.dtype, x.dtype, "same_kind"):
+        raise TypeError(f"{name}: result dtype {result.dtype} can't be cast to {x.dtype}")
+    x.data[...] = result.data
+    x._bump_version()
+    x.grad_fn = result.grad_fn
+    x.requires_grad = result.requires_grad
+    return x
+
+
+def _arith_inplace(name: str, fn, ufunc):
+    def inplace(x, y, **kwargs):
+        if kwargs.get("alpha", 1) != 1:
+            y = mul(y, kwargs["alpha"])
+        _, y_op = binary_operands(x, y)
+        raw = y_op.data if isinstance(y_op, Tensor) else y_op
+
+        def direct(data):
+            if np.broadcast_shapes(data.shape, np.shape(raw)) != data.shape:
+                raise ValueError(f"output with shape {data.shape} doesn't match the broadcast "
+                                 f"shape {np.broadcast_shapes(data.shape, np.shape(raw))}")
+            ufunc(data, raw, out=data, casting="same_kind")
+
+        return modify_inplace(name, x, (y_op,), recorded=lambda old: fn(old, y_op), direct=direct)
+
+    inplace.__name__ = name
+    inplace.__doc__ = f"In-place ``{fn.__name__}``; returns self."
+    return inplace
+
+
+Tensor.add_ = Tensor.__iadd__ = _arith_inplace("add_", add, np.add)
+Tensor.sub_ = Tensor.__isub__ = _arith_inplace("sub_", sub, np.subtract)
+Tensor.mul_ = Tensor.__imul__ = _arith_inplace("mul_", mul, np.multiply)
+Tensor.div_ = Tensor.__itruediv__ = _arith_inplace("div_", div, np.true_divide)
+
+
+@method()
+def fill_(x: Tensor, value) -> Tensor:
+    """Set every element to ``value`` in place."""
+    x[...] = value
+    return x
+
+
+@method()
+def zero_(x: Tensor) -> Tensor:
+    """Set every element to 0 in place."""
+    return fill_(x, 0)
+
+
+@method()
+def copy_(x: Tensor, src) -> Tensor:
+    """Copy ``src`` (broadcast to x's shape) into x in place; the gradient flows to src."""
+    x[...] = src
+    return x
+
+
+@method()
+def clamp_(x: Tensor, min=None, max=None) -> Tensor:
+    """Clamp in place to [min, max]."""
+    return modify_inplace(
+        "clamp_", x, (),
+        recorded=lambda old: clip(old, min, max),
+        direct=lambda data: np.clip(data, min, max, out=data),
+    )
+
+
+Tensor.clip_ = clamp_

@@ -1,0 +1,140 @@
+"""Matrix products: matmul in all its 1-D / 2-D / batched / broadcast forms, and einsum.
+
+For C = A @ B: dA = G @ B^T and dB = A^T @ G, with batch dims summed back by the
+engine where they were broadcast.  1-D operands are treated as NumPy does (a
+vector is a row on the left and a column on the right, and that dim is dropped).
+"""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import binary_operands, method
+from ._registry import Op
+from .shape import EXPAND
+
+
+def _matmul_dx(g, out, x, y):
+    if y.ndim == 1:
+        return g * y if x.ndim == 1 else g[..., None] * y
+    if x.ndim == 1:
+        return MATMUL(y, g[..., None])[..., 0]
+    return MATMUL(g, y.swapaxes(-1, -2))
+
+
+def _matmul_dy(g, out, x, y):
+    if x.ndim == 1:
+        return g * x if y.ndim == 1 else x[:, None] * g[..., None, :]
+    if y.ndim == 1:
+        return MATMUL(x.swapaxes(-1, -2), g[..., None])[..., 0]
+    return MATMUL(x.swapaxes(-1, -2), g)
+
+
+MATMUL = Op("matmul", np.matmul, _matmul_dx, _matmul_dy, saves="x y", broadcasts=True)
+
+
+@method("matmul", "__matmul__")
+def matmul(x, y):
+    """Matrix product with NumPy's rules for 1-D and batched operands."""
+    x, y = binary_operands(x, y)
+    xs, ys = np.shape(x.data if isinstance(x, Tensor) else x), np.shape(
+        y.data if isinstance(y, Tensor) else y)
+    if not xs or not ys:
+        raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {xs} and {ys}")
+    inner_y = ys[0] if len(ys) == 1 else ys[-2]
+    if xs[-1] != inner_y:
+        raise ValueError(f"matmul: shapes {xs} and {ys} are not aligned "
+                         f"({xs[-1]} (dim -1) != {inner_y} (dim {0 if len(ys) == 1 else -2}))")
+    try:
+        np.broadcast_shapes(xs[:-2], ys[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of shapes {xs} and {ys} cannot be broadcast") from None
+    return apply(MATMUL, (x, y))
+
+
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+mm = bmm = matmul
+
+
+@method()
+def dot(x, y):
+    """Inner product of two 1-D tensors."""
+    return matmul(x, y)
+
+
+@method()
+def outer(x, y):
+    """Outer product x_i y_j of two 1-D tensors."""
+    return x[:, None] * y[None, :]
+
+
+def _einsum_vjp(i, g, out, *operands, inputs, output):
+    # d out / d operand_i: contract g with every other operand into operand i's labels.
+    others = [x for j, x in enumerate(operands) if j != i]
+    other_labels = [lab for j, lab in enumerate(inputs) if j != i]
+    target = inputs[i]
+    kept = "".join(c for c in target if c in set(output).union(*other_labels))
+    grad = EINSUM(g, *others, inputs=(output, *other_labels), output=kept)
+    if kept != target:  # labels summed inside operand i alone: the gradient is constant along them
+        grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in target))
+        grad = EXPAND(grad, shape=operands[i].shape)
+    return grad
+
+
+EINSUM = Op(
+    "einsum",
+    lambda *xs, inputs, output: np.einsum(",".join(inputs) + "->" + output, *xs, optimize=True),
+    _einsum_vjp, saves="inputs", variadic=True,
+)
+
+
+def einsum(subscripts: str, *operands) -> Tensor:
+    """Einstein summation, as ``np.einsum``/``torch.einsum`` (explicit or implicit
+    output, ``...`` for leading dims).  Each operand's gradient is itself an einsum of
+    g with the other operands.  A label repeated inside one operand (a diagonal) is
+    not supported."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    tensors = []
+    for op in operands:
+        tensors.append(op if isinstance(op, Tensor) else Tensor(op))
+    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    tensors = [t.astype(dtype) for t in tensors]
+    inputs, output = _parse_einsum(subscripts.replace(" ", ""), [t.data.ndim for t in tensors])
+    return apply(EINSUM, tuple(tensors), {"inputs": inputs, "output": output})
+
+
+def _parse_einsum(subscripts: str, ndims: list) -> tuple:
+    if "->" in subscripts:
+        lhs, output = subscripts.split("->")
+    else:
+        lhs, output = subscripts, None
+    inputs = lhs.split(",")
+    if len(inputs) != len(ndims):
+        raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {len(ndims)}")
+    used = set(subscripts)
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_dims = max([nd - (len(s) - 3) for s, nd in zip(inputs, ndims) if "..." in s], default=0)
+    ell = "".join(spare[:ell_dims])
+    expanded = []
+    for s, nd in zip(inputs, ndims):
+        if "..." in s:
+            k = nd - (len(s) - 3)
+            s = s.replace("...", ell[ell_dims - k:] if k else "")
+        if len(s) != nd:
+            raise ValueError(f"einsum: operand {s!r} has {nd} dims but its subscripts name {len(s)}")
+        if len(set(s)) != len(s):
+            raise ValueError(f"einsum: repeated label in one operand ({s!r}) is not supported")
+        expanded.append(s)
+    if output is None:
+        counts = {}
+        for s in expanded:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        output = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        output = output.replace("...", ell)
+    return tuple(expanded), output

@@ -1,0 +1,299 @@
+"""Reductions (sum, max, logsumexp, prod, ...) and the softmax family.
+
+``dim`` may be None (all dimensions), an int or a tuple; ``axis``/``keepdims``
+are accepted as NumPy aliases.  Ties: a max/min over several dims shares the
+gradient evenly among tied elements (as ``torch.amax``); ``max(x, dim)``
+returns (values, indices) and routes the gradient to the returned index.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .._shapes import normalize_dim, normalize_dims
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import as_float, method, tensor_arg
+from ._registry import Op
+from .elementwise import EXP, WHERE, _data, maximum, minimum, sqrt
+from .index import take_along_dim
+from .shape import EXPAND
+
+
+def _keepdim_shape(shape: tuple, dims: tuple) -> tuple:
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
+    """Broadcast a reduced gradient back over the reduced dims (dual: arrays or Tensors)."""
+    if not keepdim:
+        g = g.reshape(_keepdim_shape(shape, dims))
+    return EXPAND(g, shape=shape)
+
+
+SUM = Op(
+    "sum", lambda x, dims, keepdim, shape: np.sum(x, axis=dims, keepdims=keepdim),
+    lambda g, out, x, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),
+)
+
+
+def _extreme_vjp(g, out, x, dims, keepdim):
+    # The gradient is shared evenly by the elements equal to the extreme value.
+    xd, od = _data(x), _data(out)
+    if not keepdim:
+        od = od.reshape(_keepdim_shape(xd.shape, dims))
+        g = g.reshape(od.shape)
+    hits = xd == od
+    weights = hits / hits.sum(axis=dims, keepdims=True)
+    return g * weights.astype(xd.dtype)
+
+
+AMAX = Op("amax", lambda x, dims, keepdim: np.max(x, axis=dims, keepdims=keepdim), _extreme_vjp,
+          saves="x out")
+AMIN = Op("amin", lambda x, dims, keepdim: np.min(x, axis=dims, keepdims=keepdim), _extreme_vjp,
+          saves="x out")
+
+
+def _logsumexp(x, dims, keepdim):
+    m = np.max(x, axis=dims, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+    if keepdim:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in dims))
+
+
+LOGSUMEXP = Op(
+    "logsumexp", _logsumexp,
+    lambda g, out, x, dims, keepdim: _unreduce(g, dims, keepdim, x.shape)
+    * EXP(x - _unreduce(out, dims, keepdim, x.shape)),
+    saves="x out",
+)
+
+
+def _prod_vjp(g, out, x, dims, keepdim):
+    # d/dx_i prod_j x_j = prod_{j != i} x_j, computed without dividing (exact with zeros):
+    # lay the n reduced elements out as an n x n matrix with ones on the diagonal and take
+    # the product of each row.  Costs O(n^2) memory for a reduction over n elements.
+    shape = x.shape
+    rest = tuple(i for i in range(len(shape)) if i not in dims)
+    perm = rest + dims
+    moved = x.transpose(perm)
+    lead = moved.shape[: len(rest)]
+    n = int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    rows = WHERE(1.0, moved.reshape(lead + (1, n)), condition=np.eye(n, dtype=bool))
+    others = PROD(rows, dims=(len(lead) + 1,), keepdim=False).reshape(moved.shape)
+    others = others.transpose(tuple(np.argsort(perm)))
+    return _unreduce(g, dims, keepdim, shape) * others
+
+
+PROD = Op("prod", lambda x, dims, keepdim: np.prod(x, axis=dims, keepdims=keepdim), _prod_vjp,
+          saves="x")
+
+
+def _softmax(x, dim):
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    return e / np.sum(e, axis=dim, keepdims=True)
+
+
+def _log_softmax(x, dim):
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+
+
+SOFTMAX = Op(
+    "softmax", _softmax,
+    lambda g, out, x, dim: out * (g - (g * out).sum(axis=dim, keepdims=True)), saves="out",
+)
+LOG_SOFTMAX = Op(
+    "log_softmax", _log_softmax,
+    lambda g, out, x, dim: g - EXP(out) * g.sum(axis=dim, keepdims=True), saves="out",
+)
+
+
+# ------------------------------------------------------------ public functions
+def _reduce_args(op: str, x: Tensor, dim, keepdim, axis, keepdims):
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: pass either dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    dims = () if x.data.ndim == 0 else normalize_dims(op, dim, x.data.ndim)
+    return dims, bool(keepdim)
+
+
+@method()
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    """Sum over ``dim`` (all dims when None).  The gradient is g broadcast back."""
+    x = tensor_arg(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    dims, keepdim = _reduce_args("sum", x, dim, keepdim, axis, keepdims)
+    return apply(SUM, (x,), {"dims": dims, "keepdim": keepdim, "shape": x.data.shape})
+
+
+@method()
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Arithmetic mean over ``dim``: sum / count.  Integer tensors give float32."""
+    x = as_float(tensor_arg(x))
+    dims, keepdim = _reduce_args("mean", x, dim, keepdim, axis, keepdims)
+    count = int(np.prod([x.data.shape[d] for d in dims], dtype=np.int64))
+    return sum(x, dims, keepdim) / (count if count else float("nan"))
+
+
+@method()
+def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None, keepdims=None):
+    """Variance sum((x - mean)^2) / (N - correction) over ``dim``.
+
+    The default is the unbiased estimate (correction=1, also ``unbiased=True``);
+    ``correction=0`` gives the biased one.
+    """
+    x = as_float(tensor_arg(x))
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    dims, keepdim = _reduce_args("var", x, dim, keepdim, axis, keepdims)
+    count = int(np.prod([x.data.shape[d] for d in dims], dtype=np.int64))
+    centered = x - mean(x, dims, keepdim=True)
+    denom = count - correction
+    return sum(centered * centered, dims, keepdim) / (denom if denom > 0 else float("nan"))
+
+
+@method()
+def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None, keepdims=None):
+    """Standard deviation: sqrt(var(x, dim, correction)); unbiased by default."""
+    return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+                    keepdims=keepdims))
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _extreme(name: str, op: Op, pick, pairwise):
+    def extreme(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+            return pairwise(x, dim)
+        x = tensor_arg(x)
+        if axis is not None or dim is None or isinstance(dim, (tuple, list)):
+            dims, keepdim = _reduce_args(name, x, dim, keepdim, axis, keepdims)
+            return _amax_like(op, name, x, dims, keepdim)
+        keepdim = keepdim if keepdims is None else keepdims
+        if x.data.ndim == 0:
+            normalize_dim(name, dim, 0)
+            return MinMax(x, Tensor._make(np.zeros((), dtype=np.int64)))
+        d = normalize_dim(name, dim, x.data.ndim)
+        _check_nonempty(name, x, (d,))
+        idx = pick(x.data, axis=d, keepdims=True)
+        values = take_along_dim(x, idx, d)
+        if not keepdim:
+            values = values.squeeze(d)
+            idx = idx.squeeze(d)
+        return MinMax(values, Tensor._make(idx))
+
+    extreme.__name__ = name
+    return extreme
+
+
+def _check_nonempty(name: str, x: Tensor, dims: tuple) -> None:
+    if any(x.data.shape[d] == 0 for d in dims) or (not dims and x.data.size == 0):
+        raise ValueError(f"{name}: cannot reduce over an empty dimension (shape {x.shape})")
+
+
+def _amax_like(op: Op, name: str, x: Tensor, dims: tuple, keepdim: bool):
+    _check_nonempty(name, x, dims)
+    return apply(op, (x,), {"dims": dims, "keepdim": keepdim})
+
+
+max = method()(_extreme("max", AMAX, np.argmax, maximum))
+max.__doc__ = """Maximum.  ``max(x)`` is the 0-d maximum, its gradient shared evenly by ties.
+``max(x, dim, keepdim)`` returns ``(values, indices)``; the gradient goes to the index
+returned (the first maximum).  ``max(x, other_tensor)`` is ``maximum``."""
+min = method()(_extreme("min", AMIN, np.argmin, minimum))
+min.__doc__ = """Minimum; see ``max`` (same conventions)."""
+
+
+@method()
+def amax(x, dim=None, keepdim=False):
+    """Maximum over ``dim`` (int or tuple); ties share the gradient evenly."""
+    x = tensor_arg(x)
+    dims, keepdim = _reduce_args("amax", x, dim, keepdim, None, None)
+    return _amax_like(AMAX, "amax", x, dims, keepdim)
+
+
+@method()
+def amin(x, dim=None, keepdim=False):
+    """Minimum over ``dim`` (int or tuple); ties share the gradient evenly."""
+    x = tensor_arg(x)
+    dims, keepdim = _reduce_args("amin", x, dim, keepdim, None, None)
+    return _amax_like(AMIN, "amin", x, dims, keepdim)
+
+
+def _arg_extreme(name: str, pick):
+    def arg(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        x = tensor_arg(x)
+        dim = axis if axis is not None else dim
+        keepdim = keepdim if keepdims is None else keepdims
+        if dim is None:
+            _check_nonempty(name, x, ())
+            idx = np.asarray(pick(x.data))
+            if keepdim:
+                idx = idx.reshape((1,) * x.data.ndim)
+            return Tensor._make(idx)
+        d = 0 if x.data.ndim == 0 else normalize_dim(name, dim, x.data.ndim)
+        _check_nonempty(name, x, (d,))
+        return Tensor._make(np.asarray(pick(x.data, axis=d if x.data.ndim else None,
+                                            keepdims=keepdim)))
+
+    arg.__name__ = name
+    arg.__doc__ = f"Index of the {name[3:]}imum (flat when dim is None); no gradient."
+    return method()(arg)
+
+
+argmax = _arg_extreme("argmax", np.argmax)
+argmin = _arg_extreme("argmin", np.argmin)
+
+
+@method()
+def logsumexp(x, dim=None, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed stably by shifting by the max.
+
+    d/dx_i = exp(x_i - logsumexp(x)) = softmax(x)_i.
+    """
+    x = as_float(tensor_arg(x))
+    dims, keepdim = _reduce_args("logsumexp", x, dim, keepdim, None, None)
+    return apply(LOGSUMEXP, (x,), {"dims": dims, "keepdim": keepdim})
+
+
+@method()
+def prod(x, dim=None, keepdim=False):
+    """Product over ``dim``.  d/dx_i = prod_{j != i} x_j, exact when some x_j are 0."""
+    x = tensor_arg(x)
+    dims, keepdim = _reduce_args("prod", x, dim, keepdim, None, None)
+    return apply(PROD, (x,), {"dims": dims, "keepdim": keepdim})
+
+
+def _softmax_dim(name: str, x: Tensor, dim) -> int | None:
+    if dim is None:
+        raise TypeError(f"{name}: dim must be given (as in PyTorch), e.g. dim=-1")
+    if x.data.ndim == 0:
+        normalize_dim(name, dim, 0)
+        return None
+    return normalize_dim(name, dim, x.data.ndim)
+
+
+@method()
+def softmax(x, dim=None):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``, shifted by the max for stability.
+
+    Backward: s * (g - sum(g * s)) with s the output.
+    """
+    x = as_float(tensor_arg(x))
+    return apply(SOFTMAX, (x,), {"dim": _softmax_dim("softmax", x, dim)})
+
+
+@method()
+def log_softmax(x, dim=None):
+    """x_i - logsumexp(x) along ``dim`` (stable).  Backward: g - softmax * sum(g)."""
+    x = as_float(tensor_arg(x))
+    return apply(LOG_SOFTMAX, (x,), {"dim": _softmax_dim("log_softmax", x, dim)})

@@ -1,0 +1,305 @@
+"""Shape operations: reshape, permute, expand, squeeze, cat, stack, split, pad, flip.
+
+Reshapes, permutations, expansions and basic slicing return views sharing the
+input's memory (as PyTorch's views), and share its version counter, so an
+in-place change through either is seen by backward's saved-value check.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._shapes import normalize_dim, normalize_dims
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import method, tensor_arg
+from ._registry import Op
+
+RESHAPE = Op("reshape", lambda x, shape, source: x.reshape(shape),
+             lambda g, out, x, shape, source: g.reshape(source))
+PERMUTE = Op("permute", lambda x, axes, inverse: x.transpose(axes),
+             lambda g, out, x, axes, inverse: g.transpose(inverse))
+EXPAND = Op("expand", lambda x, shape: np.broadcast_to(x, shape), lambda g, out, x, shape: g,
+            broadcasts=True)
+
+
+def _cat_vjp(i, g, out, *inputs, dim, bounds):
+    index = (slice(None),) * dim + (slice(bounds[i], bounds[i + 1]),)
+    return g[index]
+
+
+CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp, variadic=True)
+PAD = Op(
+    "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
+    lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
+                                              zip(widths, g.shape))],
+)
+
+
+def mark_view(out: Tensor, base: Tensor) -> Tensor:
+    """Record that ``out`` shares ``base``'s memory: same version counter, base kept."""
+    if out.data.base is not None:
+        out._base = base._base if base._base is not None else base
+        out._vc = base._version_counter()
+    return out
+
+
+def _shape_args(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def _reshape(name: str, x: Tensor, shape: tuple) -> Tensor:
+    try:
+        target = np.empty(x.data.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape \
+            else shape
+    except ValueError:
+        target = None
+    if target is None or int(np.prod(target, dtype=np.int64)) != x.data.size:
+        raise ValueError(f"{name}: cannot reshape a tensor of shape {x.shape} "
+                         f"({x.data.size} elements) to {shape}")
+    if target == x.data.shape:
+        return x
+    return mark_view(apply(RESHAPE, (x,), {"shape": target, "source": x.data.shape}), x)
+
+
+@method("reshape", "view")
+def reshape(x, *shape):
+    """The same elements in a new shape (one dim may be -1).  The gradient is reshaped back."""
+    x = tensor_arg(x)
+    return _reshape("reshape", x, _shape_args(shape))
+
+
+view = reshape
+
+
+@method()
+def permute(x, *dims):
+    """Reorder the dimensions: output dim i is input dim ``dims[i]``."""
+    x = tensor_arg(x)
+    dims = _shape_args(dims)
+    if len(dims) != x.data.ndim:
+        raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {x.ndim} dims")
+    axes = tuple(normalize_dim("permute", d, x.data.ndim) for d in dims)
+    if sorted(axes) != list(range(x.data.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims")
+    if axes == tuple(range(x.data.ndim)):
+        return x
+    return mark_view(apply(PERMUTE, (x,), {"axes": axes, "inverse": tuple(np.argsort(axes))}), x)
+
+
+@method()
+def transpose(x, *dims):
+    """With two ints ``d0, d1``: swap those dims (PyTorch).  With one tuple, or
+    none: NumPy's meaning (a permutation; none reverses all dims)."""
+    x = tensor_arg(x)
+    if len(dims) == 2 and not isinstance(dims[0], (tuple, list)):
+        nd = x.data.ndim
+        d0, d1 = normalize_dim("transpose", dims[0], nd), normalize_dim("transpose", dims[1], nd)
+        axes = list(range(nd))
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return permute(x, axes)
+    if not dims or dims == (None,):
+        return permute(x, tuple(reversed(range(x.data.ndim))))
+    return permute(x, _shape_args(dims))
+
+
+@method()
+def swapaxes(x, axis0: int, axis1: int):
+    """Swap two dimensions (NumPy's name for ``transpose(d0, d1)``)."""
+    return transpose(x, axis0, axis1)
+
+
+Tensor.T = property(lambda self: transpose(self), doc="All dims reversed (``x.transpose()``).")
+Tensor.mT = property(lambda self: transpose(self, -2, -1), doc="The last two dims swapped.")
+
+
+@method()
+def squeeze(x, dim=None):
+    """Remove size-1 dims (all, or those in ``dim``); a named dim whose size is not 1
+    is left as it is (as PyTorch)."""
+    x = tensor_arg(x)
+    if dim is None:
+        dims = {i for i, n in enumerate(x.data.shape) if n == 1}
+    else:
+        dims = {d for d in normalize_dims("squeeze", dim, x.data.ndim) if x.data.shape[d] == 1}
+    return _reshape("squeeze", x, tuple(n for i, n in enumerate(x.data.shape) if i not in dims))
+
+
+@method()
+def unsqueeze(x, dim: int):
+    """Insert a size-1 dim at ``dim`` (in [-ndim-1, ndim])."""
+    x = tensor_arg(x)
+    d = normalize_dim("unsqueeze", dim, x.data.ndim + 1)
+    shape = x.data.shape
+    return _reshape("unsqueeze", x, shape[:d] + (1,) + shape[d:])
+
+
+@method()
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge dims ``start_dim..end_dim`` into one."""
+    x = tensor_arg(x)
+    if x.data.ndim == 0:
+        return _reshape("flatten", x, (1,))
+    s = normalize_dim("flatten", start_dim, x.data.ndim)
+    e = normalize_dim("flatten", end_dim, x.data.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.data.shape
+    merged = int(np.prod(shape[s:e + 1], dtype=np.int64))
+    return _reshape("flatten", x, shape[:s] + (merged,) + shape[e + 1:])
+
+
+@method()
+def expand(x, *shape):
+    """Broadcast to ``shape`` without copying (-1 keeps a dim; new dims go in front).
+    The gradient is summed back over the broadcast dims."""
+    x = tensor_arg(x)
+    shape = _shape_args(shape)
+    lead = len(shape) - x.data.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+    target = tuple(x.data.shape[i - lead] if n == -1 and i >= lead else n
+                   for i, n in enumerate(shape))
+    for i, n in enumerate(x.data.shape):
+        if n != 1 and n != target[lead + i]:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+    if target == x.data.shape:
+        return x
+    return mark_view(apply(EXPAND, (x,), {"shape": target}), x)
+
+
+@method()
+def broadcast_to(x, shape):
+    """NumPy's name for ``expand``."""
+    return expand(x, tuple(shape))
+
+
+@method()
+def expand_as(x, other):
+    return expand(x, other.shape)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along ``dim``; the gradient is sliced back to each input."""
+    tensors = [tensor_arg(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    d = normalize_dim("cat", dim, first.data.ndim)
+    for t in tensors[1:]:
+        if t.data.ndim != first.data.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.data.shape, first.data.shape)) if i != d
+        ):
+            shapes = ", ".join(str(u.shape) for u in tensors)
+            raise ValueError(f"cat: shapes {shapes} differ outside dim {dim}")
+    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    tensors = [t.astype(dtype) for t in tensors]
+    bounds = tuple(np.cumsum([0] + [t.data.shape[d] for t in tensors]).tolist())
+    return apply(CAT, tuple(tensors), {"dim": d, "bounds": bounds})
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dim ``dim``."""
+    tensors = [tensor_arg(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    d = normalize_dim("stack", dim, tensors[0].data.ndim + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+@method()
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split along ``dim`` into chunks of ``split_size`` (the last may be smaller), or
+    into pieces of the listed sizes (as ``torch.split``)."""
+    x = tensor_arg(x)
+    d = normalize_dim("split", dim, x.data.ndim)
+    n = x.data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to dim {dim}'s size {n}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(x[(slice(None),) * d + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
+
+@method()
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of size ceil(n / chunks) along ``dim`` (as torch.chunk)."""
+    x = tensor_arg(x)
+    d = normalize_dim("chunk", dim, x.data.ndim)
+    n = x.data.shape[d]
+    return split(x, max(-(-n // chunks), 1), d)
+
+
+@method()
+def unbind(x, dim: int = 0) -> tuple:
+    """The slices along ``dim``, each without that dim."""
+    x = tensor_arg(x)
+    d = normalize_dim("unbind", dim, x.data.ndim)
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.data.shape[d]))
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad with PyTorch's flat tuple ``(left_last, right_last, left_2nd_last, ...)``.
+
+    ``mode``: "constant" (filled with ``value``), "reflect", "replicate" or
+    "circular".  Constant padding's gradient is the slice of g inside the pad;
+    the other modes gather elements, so the gradient of each source element is
+    the sum over its copies.
+    """
+    x = tensor_arg(x)
+    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+        raise ValueError(f"pad: pad {tuple(pad)} must have an even length of at most "
+                         f"2 * ndim = {2 * x.data.ndim}")
+    widths = [(0, 0)] * x.data.ndim
+    for i in range(len(pad) // 2):
+        widths[x.data.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            return _crop_then_pad(x, widths, value)
+        return apply(PAD, (x,), {"widths": tuple(widths), "value": value})
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
+    out = x
+    for d, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            n = x.data.shape[d]
+            if mode == "reflect" and (lo >= n or hi >= n):
+                raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than "
+                                 f"dim {d}'s size {n}")
+            source = np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode])
+            out = out[(slice(None),) * d + (source,)]
+    return out
+
+
+def _crop_then_pad(x: Tensor, widths: list, value: float) -> Tensor:
+    # Negative padding crops, as in PyTorch.
+    crop = tuple(slice(-lo if lo < 0 else 0, (hi if hi < 0 else None)) for lo, hi in widths)
+    kept = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    return apply(PAD, (x[crop],), {"widths": tuple(kept), "value": value})
+
+
+@method()
+def flip(x, dims) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a view with negative strides)."""
+    x = tensor_arg(x)
+    dims = normalize_dims("flip", dims, x.data.ndim)
+    return x[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))]

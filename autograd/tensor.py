@@ -1,0 +1,280 @@
+"""The Tensor class: a NumPy array plus what backward needs to know about it.
+
+This file holds no maths.  The operations live in ``autograd/ops`` and attach
+themselves to Tensor as methods and operators, so ``x.exp`` *is* ``autograd.exp``.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+DEFAULT_FLOAT = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
+    """Convert ``data`` to an ndarray with PyTorch's dtype defaults.
+
+    Python floats and float lists become float32; a float64 NumPy array (or
+    scalar) keeps float64; ``dtype`` overrides both.  ``copy=True`` never shares
+    memory with the caller's array.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype), copy=copy or None)
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, copy=copy or None)
+    else:
+        arr = np.array(data)
+        if arr.dtype == _FLOAT64:
+            arr = arr.astype(DEFAULT_FLOAT)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)`` copies ``data``.  Floating
+    data defaults to float32 (as PyTorch); float64 arrays keep float64.  When
+    ``requires_grad`` is set, operations on the tensor record a graph and
+    ``backward()`` fills ``.grad`` with d(output)/d(tensor).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__")
+    # Make NumPy hand ``ndarray <op> Tensor`` to our reflected operators.
+    __array_ufunc__ = None
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
+        self.data = to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self._vc = None  # shared version counter [n], created on first in-place change or view
+        self._base = None  # the tensor whose memory this one views, if any
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of elements, as NumPy's ``size`` (``numel()`` in PyTorch)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0] if self._vc is not None else 0
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ------------------------------------------------------ graph controls
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf in place; returns self."""
+        if requires_grad and self.data.dtype.kind not in "f":
+            raise TypeError(
+                f"requires_grad: only floating point tensors can require gradients "
+                f"(got dtype {self.data.dtype})"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors; "
+                "use detach() to get a tensor outside the graph"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data (and version counter) but outside the graph."""
+        out = Tensor._make(self.data)
+        out._vc = self._version_counter()
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self.grad_fn is None:
+            return
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that doesn't require grad")
+        ref = weakref.ref(self)
+
+        def store(g):
+            tensor = ref()
+            if tensor is not None:
+                g = Tensor._make(g.data.copy()) if g.grad_fn is None else g
+                tensor.grad = g if tensor.grad is None else tensor.grad + g
+
+        store._retains_grad = True
+        hooks = self.grad_fn.hooks
+        if hooks is None or not any(getattr(h, "_retains_grad", False) for h in hooks):
+            self.register_hook(store)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed.
+
+        The hook may return a Tensor to replace the gradient.  Returns a handle
+        whose ``remove()`` unregisters it.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = []
+            hooks = self.grad_fn.hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is the upstream gradient (required unless self has one
+        element).  The graph's saved values are freed afterwards unless
+        ``retain_graph`` (default: ``create_graph``).  ``create_graph=True`` makes
+        the gradients themselves differentiable.
+        """
+        from .engine import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+
+    # ------------------------------------------------------- conversions
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared memory, as PyTorch's ``numpy()``)."""
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element can be converted to a Python scalar "
+                f"(got shape {self.shape})"
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index (got dtype {self.dtype})")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data.item())
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(bool)):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # --------------------------------------------------------- internals
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool = False, grad_fn=None) -> Tensor:
+        """Wrap an array the engine owns (no copy, no checks)."""
+        t = _new_tensor(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._vc = None
+        t._base = None
+        t._hooks = None
+        return t
+
+    def _version_counter(self) -> list:
+        """This tensor's version counter, created on demand, shared with its views."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _bump_version(self) -> None:
+        if self._vc is None:
+            self._vc = [1]
+        else:
+            self._vc[0] += 1
+
+
+_new_tensor = object.__new__
+
+
+class _HookHandle:
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """``x`` if it is already a Tensor (of ``dtype``), else a new constant Tensor."""
+    if isinstance(x, Tensor):
+        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
+    return Tensor(x, dtype=dtype)

@@ -1,0 +1,70 @@
+"""The project's commands, runnable on a machine that has only Python and pip.
+
+    python3 tasks.py demo        # train the demo model
+    python3 tasks.py test        # the default test suite (a few minutes on 2 cores)
+    python3 tasks.py test-slow   # the slow tests and the large hypothesis profile
+    python3 tasks.py bench       # the benchmarks (PyTorch columns if torch is installed)
+
+Each command first makes sure ``.venv`` exists and holds the package with the
+extras it needs (reinstalling only when pyproject.toml changed), so it is safe
+to run again and again.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_env(extras: str) -> None:
+    """Create .venv and install graphgrad[extras] into it unless already done."""
+    if not PYTHON.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{extras.replace(',', '-') or 'base'}"
+    config = ROOT / "pyproject.toml"
+    if stamp.exists() and stamp.stat().st_mtime >= config.stat().st_mtime:
+        return
+    target = f".[{extras}]" if extras else "."
+    print(f"installing graphgrad{target[1:]} into .venv ...", flush=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", target],
+                   cwd=ROOT, check=True)
+    stamp.touch()
+
+
+def run(*args: str) -> int:
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "help"
+    rest = argv[1:]
+    if command == "demo":
+        ensure_env("viz")
+        return run("examples/quickstart.py", *rest)
+    if command == "test":
+        ensure_env("test,viz")
+        return run("-m", "pytest", "-q", *rest)
+    if command == "test-slow":
+        ensure_env("test,viz")
+        return run("-m", "pytest", "-q", "--hypothesis-profile=slow", "-m", "slow or not slow",
+                   *rest)
+    if command == "bench":
+        ensure_env("test")
+        code = 0
+        for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+            code |= run(str(script.relative_to(ROOT)), *rest)
+        return code
+    print(__doc__)
+    return 0 if command in ("help", "-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
