@@ -45,15 +45,20 @@ class Node:
 
 
 def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
-    """Run ``op`` on ``inputs`` (Tensors, or Python scalars used as constants).
+    """Run ``op`` on ``inputs`` (Tensors, or raw constants such as Python scalars).
 
     Returns the output Tensor, with a Node recorded when grad mode is on and an
     input requires grad.  NumPy errors in the forward are re-raised naming the op
-    and the input shapes.
+    and the input shapes.  (The hottest function of the engine: kept flat.)
     """
     try:
-        if len(inputs) == 1:
+        n = len(inputs)
+        if n == 1:
             data = op.forward(inputs[0].data, **params)
+        elif n == 2:
+            x, y = inputs
+            data = op.forward(x.data if isinstance(x, Tensor) else x,
+                              y.data if isinstance(y, Tensor) else y, **params)
         else:
             data = op.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
@@ -66,21 +71,24 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     out._vc = None
     out._base = None
     out._hooks = None
+    out.grad_fn = None
+    out.requires_grad = False
     if STATE.grad_enabled and op.vjps is not None:
         for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
                 out.grad_fn = _record(op, inputs, out, params)
                 out.requires_grad = True
                 break
-        else:
-            out.grad_fn = None
-            out.requires_grad = False
-    else:
-        out.grad_fn = None
-        out.requires_grad = False
     if STATE.anomaly:
         _check_forward_anomaly(op, out)
     return out
+
+
+def _edge(x):
+    """Where input ``x``'s gradient goes: its node, itself (a leaf), or nowhere."""
+    if isinstance(x, Tensor) and x.requires_grad:
+        return x.grad_fn or x
+    return None
 
 
 def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
@@ -90,31 +98,40 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.hooks = None
     node.released = False
     node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
-    if len(inputs) == 1:
+    n = len(inputs)
+    if n == 1:
         x = inputs[0]
-        node.next = ((x.grad_fn or x) if x.requires_grad else None,)
+        node.next = (x.grad_fn or x,)  # x requires grad, or no node would be recorded
         node.shapes = (x.data.shape,)
+    elif n == 2:
+        x, y = inputs
+        if isinstance(x, Tensor):
+            node.next = (_edge(x), _edge(y))
+            node.shapes = (x.data.shape, y.data.shape if isinstance(y, Tensor) else None)
+        else:
+            node.next = (None, _edge(y))
+            node.shapes = (None, y.data.shape)
     else:
-        node.next = tuple(
-            ((x.grad_fn or x) if x.requires_grad else None) if isinstance(x, Tensor) else None
-            for x in inputs
-        )
-        node.shapes = tuple(x.data.shape if isinstance(x, Tensor) else None for x in inputs)
+        node.next = tuple([_edge(x) for x in inputs])
+        node.shapes = tuple([x.data.shape if isinstance(x, Tensor) else None for x in inputs])
     save = op.save
+    node.versions = None  # None: every saved tensor was at version 0
     if save is None:
         node.saved = None
-        node.versions = None
     else:
         if save is True:
             saved = inputs
         elif len(save) == 1:
-            saved = (inputs[0],) if save[0] else None
+            saved = inputs
+        elif len(save) == 2:
+            saved = (inputs[0] if save[0] else None, inputs[1] if save[1] else None)
         else:
-            saved = tuple(x if keep else None for x, keep in zip(inputs, save))
+            saved = tuple([x if keep else None for x, keep in zip(inputs, save)])
         node.saved = saved
-        node.versions = tuple(
-            (x._vc[0] if x._vc is not None else 0) if isinstance(x, Tensor) else 0 for x in saved
-        )
+        for x in saved:
+            if isinstance(x, Tensor) and x._vc is not None:
+                node.versions = tuple([_version(t) for t in saved])
+                break
     if op.save_out:
         node.out = out.data
         out._vc = node.out_vc = [0]
@@ -122,6 +139,10 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
         node.out = None
         node.out_vc = None
     return node
+
+
+def _version(x) -> int:
+    return x._vc[0] if isinstance(x, Tensor) and x._vc is not None else 0
 
 
 def _forward_error(op, inputs, err: Exception) -> Exception:
@@ -318,13 +339,14 @@ def _run_node(node: Node, g, buffers: dict, deps: dict, ready: list, useful, raw
         )
     saved = node.saved
     if saved is not None:
-        _check_versions(node)
+        if node.versions is not None or node.out_vc is not None:
+            _check_versions(node)
         if raw:
             saved = [x.data if isinstance(x, Tensor) else x for x in saved]
-        else:
-            saved = [x for x in saved]
     else:
-        saved = [None] * len(node.next)
+        if node.out_vc is not None and node.out_vc[0]:
+            _check_versions(node)
+        saved = op.unsaved if op.unsaved is not None else (None,) * len(node.next)
     out = node.out
     if out is not None and not raw:
         out = Tensor._make(out, True, node)
@@ -386,9 +408,11 @@ def _nodes_reaching(deps: dict, target_keys: set) -> set:
 
 
 def _check_versions(node: Node) -> None:
-    for x, version in zip(node.saved, node.versions):
-        if isinstance(x, Tensor) and (x._vc[0] if x._vc is not None else 0) != version:
-            _raise_inplace(node, x, version)
+    if node.saved is not None:
+        versions = node.versions or (0,) * len(node.saved)
+        for x, version in zip(node.saved, versions):
+            if isinstance(x, Tensor) and x._vc is not None and x._vc[0] != version:
+                _raise_inplace(node, x, version)
     if node.out_vc is not None and node.out_vc[0] != 0:
         raise RuntimeError(
             f"one of the variables needed for gradient computation has been modified by an "

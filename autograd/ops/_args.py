@@ -28,8 +28,11 @@ def tensor_arg(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
 def _category(dtype: np.dtype) -> int:
-    return {"b": 0, "u": 1, "i": 1, "f": 2}[dtype.kind]
+    return _CATEGORY[dtype.kind]
 
 
 def _scalar_category(value) -> int:
@@ -46,6 +49,13 @@ def binary_operands(x, y):
     the wider dtype wins, except that a 0-d tensor does not widen a tensor with
     dimensions.  The cast is a differentiable ``astype``.
     """
+    if isinstance(x, Tensor):  # fast paths: tensor-tensor of one dtype, float tensor-number
+        if isinstance(y, Tensor):
+            if x.data.dtype is y.data.dtype:
+                return x, y
+        elif type(y) is float or type(y) is int:
+            if x.data.dtype.kind == "f":
+                return x, y
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(y, np.generic):

@@ -30,7 +30,8 @@ class Op:
     non-differentiable op (comparisons, argmax).
     """
 
-    __slots__ = ("name", "forward", "vjps", "save", "save_out", "broadcasts", "variadic")
+    __slots__ = ("name", "forward", "vjps", "save", "save_out", "broadcasts", "variadic",
+                 "unsaved")
 
     def __init__(self, name: str, forward, *vjps, saves: str = "", broadcasts: bool = False,
                  variadic: bool = False, differentiable: bool = True) -> None:
@@ -51,6 +52,8 @@ class Op:
             self.save = tuple(_INPUT_NAMES[i] in inputs for i in range(arity))
         else:
             self.save = None
+        # What the rules get in place of inputs when none are saved (None for variadic ops).
+        self.unsaved = None if variadic else (None,) * max(len(vjps), 1)
         if not differentiable:
             self.vjps = None
         elif variadic:

@@ -1,0 +1,64 @@
+"""Shared benchmark helpers: robust timing (medians), optional PyTorch, a printed table.
+
+Machines here are noisy, so every number is the median of several repeats and
+every comparison is a ratio measured in the same run.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+
+def median_seconds(fn, repeat: int = 7, number: int = 1, warmup: int = 1) -> float:
+    """Median over ``repeat`` runs of the time of ``number`` calls of ``fn``, per call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def load_torch(threads: int = 2):
+    """PyTorch set to ``threads`` CPU threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def print_table(title: str, headers: list, rows: list) -> None:
+    """Print rows (lists of str/float) as an aligned text table."""
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(str(h).rjust(w) if i else str(h).ljust(w) for i, (h, w) in
+                    enumerate(zip(headers, widths))))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return "-" if value is None else str(value)
+
+
+def machine() -> str:
+    """One line describing where the numbers were measured."""
+    import numpy as np
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, NumPy {np.__version__}")
