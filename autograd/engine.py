@@ -314,7 +314,55 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                 g = _run_hooks(node.hooks, g, raw)
             if target_keys is not None and node in target_keys:
                 captured[node] = g
-            _run_node(node, g, buffers, deps, ready, useful, raw, retain_graph)
+            if g is None:
+                continue
+            op = node.op
+            if node.released:
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time (the values "
+                    f"saved by {op.name} were freed); pass retain_graph=True to the first backward"
+                )
+            saved = node.saved
+            if saved is not None:
+                _check_versions(node)
+                if raw:
+                    saved = [x.data if isinstance(x, Tensor) else x for x in saved]
+            else:
+                if node.out_vc is not None and node.out_vc[0]:
+                    _check_versions(node)
+                saved = op.unsaved or (None,) * len(node.next)
+            out = node.out
+            if out is not None and not raw:
+                out = Tensor._make(out, True, node)
+            params = node.params
+            vjps = op.vjps
+            i = -1
+            for child in node.next:
+                i += 1
+                if child is None or (useful is not None and child not in useful):
+                    continue
+                try:
+                    if op.variadic:
+                        gi = vjps(i, g, out, *saved, **params)
+                    else:
+                        gi = vjps[i](g, out, *saved, **params)
+                except Exception as err:
+                    raise RuntimeError(f"backward of {op.name} (input {i}) failed: {err}") from err
+                if gi.shape != node.shapes[i]:
+                    gi = _fit_shape(node, i, gi)
+                if STATE.anomaly:
+                    _check_backward_anomaly(node, i, gi)
+                prev = buffers.get(child)
+                buffers[child] = gi if prev is None else prev + gi
+                if type(child) is Node:
+                    left = deps[child] - 1
+                    deps[child] = left
+                    if left == 0:
+                        ready.append(child)
+            if not retain_graph and (node.saved is not None or node.out is not None):
+                node.saved = None
+                node.out = None
+                node.released = True
     finally:
         STATE.grad_enabled = previous_mode
 
@@ -328,64 +376,14 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
     return captured
 
 
-def _run_node(node: Node, g, buffers: dict, deps: dict, ready: list, useful, raw: bool,
-              retain_graph: bool) -> None:
-    """Call ``node``'s rules on the upstream gradient ``g`` and pass the results on."""
-    op = node.op
-    if node.released:
-        raise RuntimeError(
-            f"backward: trying to backward through the graph a second time (the values saved "
-            f"by {op.name} were freed); pass retain_graph=True to the first backward"
-        )
-    saved = node.saved
-    if saved is not None:
-        if node.versions is not None or node.out_vc is not None:
-            _check_versions(node)
-        if raw:
-            saved = [x.data if isinstance(x, Tensor) else x for x in saved]
-    else:
-        if node.out_vc is not None and node.out_vc[0]:
-            _check_versions(node)
-        saved = op.unsaved if op.unsaved is not None else (None,) * len(node.next)
-    out = node.out
-    if out is not None and not raw:
-        out = Tensor._make(out, True, node)
-    params = node.params
-    shapes = node.shapes
-    vjps = op.vjps
-    for i, child in enumerate(node.next):
-        if child is None:
-            continue
-        if useful is not None and child not in useful:
-            continue
-        try:
-            if op.variadic:
-                gi = vjps(i, g, out, *saved, **params)
-            else:
-                gi = vjps[i](g, out, *saved, **params)
-        except Exception as err:
-            raise RuntimeError(f"backward of {op.name} (input {i}) failed: {err}") from err
-        if gi.shape != shapes[i]:
-            if op.broadcasts:
-                gi = sum_to(gi, shapes[i])
-            else:
-                raise RuntimeError(
-                    f"backward of {op.name}: the rule for input {i} returned a gradient of shape "
-                    f"{gi.shape}, expected {shapes[i]}"
-                )
-        if STATE.anomaly:
-            _check_backward_anomaly(node, i, gi)
-        prev = buffers.get(child)
-        buffers[child] = gi if prev is None else prev + gi
-        if type(child) is Node:
-            left = deps[child] - 1
-            deps[child] = left
-            if left == 0:
-                ready.append(child)
-    if not retain_graph and (node.saved is not None or node.out is not None):
-        node.saved = None
-        node.out = None
-        node.released = True
+def _fit_shape(node: Node, i: int, gi):
+    """Sum a broadcasting op's gradient back to input i's shape; any other mismatch is a bug."""
+    if node.op.broadcasts:
+        return sum_to(gi, node.shapes[i])
+    raise RuntimeError(
+        f"backward of {node.op.name}: the rule for input {i} returned a gradient of shape "
+        f"{gi.shape}, expected {node.shapes[i]}"
+    )
 
 
 def _nodes_reaching(deps: dict, target_keys: set) -> set:
@@ -408,11 +406,14 @@ def _nodes_reaching(deps: dict, target_keys: set) -> set:
 
 
 def _check_versions(node: Node) -> None:
+    """Raise if a value the node saved was changed in place since it was saved."""
     if node.saved is not None:
-        versions = node.versions or (0,) * len(node.saved)
-        for x, version in zip(node.saved, versions):
-            if isinstance(x, Tensor) and x._vc is not None and x._vc[0] != version:
-                _raise_inplace(node, x, version)
+        versions = node.versions
+        for k, x in enumerate(node.saved):
+            if isinstance(x, Tensor) and x._vc is not None:
+                version = versions[k] if versions is not None else 0
+                if x._vc[0] != version:
+                    _raise_inplace(node, x, version)
     if node.out_vc is not None and node.out_vc[0] != 0:
         raise RuntimeError(
             f"one of the variables needed for gradient computation has been modified by an "
