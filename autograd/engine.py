@@ -32,12 +32,13 @@ class Node:
     the input itself when it is a leaf that requires grad, or None.  ``saved``
     holds the inputs the rules read (others are None) and ``out`` the output
     array when the rules reuse it; ``versions`` are the saved tensors' version
-    counters at save time, checked before the rules run.
+    counters at save time, checked before the rules run (None: all were 0).
+    ``scope`` is the Module call that was running when the node was recorded.
     """
 
     __slots__ = (
         "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes",
-        "hooks", "trace", "released", "__weakref__",
+        "hooks", "trace", "released", "scope", "__weakref__",
     )
 
     def __repr__(self) -> str:
@@ -97,6 +98,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.params = params
     node.hooks = None
     node.released = False
+    node.scope = STATE.scope
     node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
     n = len(inputs)
     if n == 1:
@@ -316,6 +318,8 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                 captured[node] = g
             if g is None:
                 continue
+            if STATE.observer is not None:
+                STATE.observer(node, g)
             op = node.op
             if node.released:
                 raise RuntimeError(
@@ -370,6 +374,8 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
         if target_keys is None or key in target_keys:
             if key._hooks:
                 g = _run_hooks(key._hooks, g, raw)
+            if STATE.observer is not None:
+                STATE.observer(key, g)
             captured[key] = _owned(g, handed) if raw else g
             if raw:
                 handed.add(id(captured[key]))

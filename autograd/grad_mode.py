@@ -9,11 +9,18 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "anomaly")
+    """``grad_enabled``: record graphs; ``anomaly``: check every value (anomaly.py);
+    ``scope``: the innermost Module call running, stamped on each recorded node (None
+    outside modules); ``observer``: when set, ``observer(key, grad)`` is called with
+    every node's (and leaf's) complete gradient during backward (used by viz)."""
+
+    __slots__ = ("grad_enabled", "anomaly", "scope", "observer")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
+        self.scope = None
+        self.observer = None
 
 
 STATE = _State()

@@ -107,6 +107,8 @@ def div(x, y):
     x, y = binary_operands(x, y)
     if _is_integral(x) and _is_integral(y):
         x = as_float(tensor_arg(x))
+        if isinstance(y, Tensor):
+            y = as_float(y)
     return apply(DIV, (x, y))
 
 
