@@ -242,10 +242,11 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
     if len(grads) != len(tensors):
         raise ValueError(f"{caller}: got {len(tensors)} tensors but {len(grads)} gradients")
     seeds = []
-    for t, g in zip(tensors, grads):
+    for k, (t, g) in enumerate(zip(tensors, grads)):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(
-                f"{caller}: element 0 of tensors does not require grad and does not have a grad_fn"
+                f"{caller}: element {k} of tensors does not require grad and does not have a "
+                f"grad_fn"
             )
         if g is None:
             if t.data.size != 1:
