@@ -447,7 +447,7 @@ def _run_hooks(hooks: list, g, raw: bool):
                 raise RuntimeError(
                     f"hook returned a gradient of shape {result.shape}, expected {g.shape}"
                 )
-            g = result.data if raw else result
+            g = result.data.copy() if raw else result  # the hook's tensor stays the user's
     return g
 
 
@@ -460,8 +460,9 @@ def _owned(g: np.ndarray, handed) -> np.ndarray:
 
 def _store_grad(leaf: Tensor, g, create_graph: bool) -> None:
     if isinstance(g, Tensor):
-        if not create_graph:
-            g = g.detach()
+        # A differentiable copy: the same gradient Tensor may reach several leaves or be
+        # the caller's seed, and no two .grad may share memory.
+        g = g.clone()
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
         leaf.grad = Tensor._make(g)

@@ -32,16 +32,21 @@ def is_grad_enabled() -> bool:
 
 
 class _FlagContext:
-    """Sets one flag of STATE while active; usable as ``with``, ``@x()`` and ``@x``."""
+    """Sets one flag of STATE while active; usable as ``with x():``, ``@x()`` and ``@x``.
+
+    As a decorator it returns a plain function (so it also works on methods).
+    """
 
     _flag = ""
     _value = True
 
+    def __new__(cls, func=None):
+        if callable(func):  # used as @x without parentheses
+            return _decorate(cls, func)
+        return super().__new__(cls)
+
     def __init__(self, func=None) -> None:
         self._saved: list[bool] = []
-        self._func = func
-        if func is not None:
-            functools.update_wrapper(self, func)
 
     def __enter__(self):
         self._saved.append(getattr(STATE, self._flag))
@@ -52,11 +57,18 @@ class _FlagContext:
         setattr(STATE, self._flag, self._saved.pop())
         return False
 
-    def __call__(self, *args, **kwargs):
-        if self._func is None:  # used as @no_grad(): wrap the function given now
-            return type(self)(args[0])
-        with type(self)():
-            return self._func(*args, **kwargs)
+    def __call__(self, func):
+        """Used as @x(): wrap ``func`` so that each call runs inside a fresh context."""
+        return _decorate(type(self), func)
+
+
+def _decorate(cls, func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with cls():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 class no_grad(_FlagContext):

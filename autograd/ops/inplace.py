@@ -54,9 +54,20 @@ def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Ten
         raise TypeError(f"{name}: result dtype {result.dtype} can't be cast to {x.dtype}")
     x.data[...] = result.data
     x._bump_version()
+    _move_retain_grad(x.grad_fn, result.grad_fn)
     x.grad_fn = result.grad_fn
     x.requires_grad = result.requires_grad
     return x
+
+
+def _move_retain_grad(old_node, new_node) -> None:
+    """``retain_grad`` follows the tensor to its new history (other hooks stay, as PyTorch)."""
+    if old_node is None or old_node.hooks is None or new_node is None:
+        return
+    moving = [h for h in old_node.hooks if getattr(h, "_retains_grad", False)]
+    if moving:
+        old_node.hooks = [h for h in old_node.hooks if h not in moving] or None
+        new_node.hooks = (new_node.hooks or []) + moving
 
 
 def _arith_inplace(name: str, fn, ufunc):

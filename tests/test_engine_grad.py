@@ -1,0 +1,294 @@
+"""Engine semantics: ag.grad (pruning, allow_unused, non-leaf inputs) and higher order."""
+import numpy as np
+import pytest
+
+import autograd as ag
+from autograd import Tensor
+from autograd.testing import gradcheck
+
+
+def leaf(*shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return Tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+class CountingIdentity(ag.Function):
+    """Identity whose backward counts its calls (to prove what the engine skips)."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        CountingIdentity.calls += 1
+        return g
+
+
+@pytest.fixture(autouse=True)
+def reset_counter():
+    CountingIdentity.calls = 0
+
+
+# ------------------------------------------------------------------- ag.grad
+def test_grad_returns_a_tuple_even_for_one_input():
+    x = leaf(3)
+    result = ag.grad((x * x).sum(), x)
+    assert isinstance(result, tuple) and len(result) == 1
+    np.testing.assert_allclose(result[0].data, 2 * x.data)
+
+
+def test_grad_with_several_inputs_keeps_their_order():
+    x, w = leaf(2, 3), leaf(3, 4, seed=1)
+    v = np.random.default_rng(2).standard_normal((2, 4))
+    gw, gx = ag.grad(x @ w, [w, x], grad_outputs=v)
+    np.testing.assert_allclose(gx.data, v @ w.data.T)
+    np.testing.assert_allclose(gw.data, x.data.T @ v)
+
+
+def test_grad_leaves_dot_grad_untouched():
+    x, w = leaf(3), leaf(3, seed=1)
+    w.grad = Tensor(np.full(3, 7.0))
+    ag.grad((x * w).sum(), [x, w])
+    assert x.grad is None
+    np.testing.assert_array_equal(w.grad.data, np.full(3, 7.0))
+
+
+def test_grad_does_not_touch_grads_of_other_leaves_either():
+    x, w = leaf(3), leaf(3, seed=1)
+    ag.grad((x * w).sum(), [x])
+    assert w.grad is None and x.grad is None
+
+
+def test_grad_prunes_a_branch_that_does_not_lead_to_the_inputs():
+    x, w = leaf(3), leaf(3, seed=1)
+    loss = (x * x).sum() + CountingIdentity.apply(w).sum()
+    (gx,) = ag.grad(loss, x)
+    np.testing.assert_allclose(gx.data, 2 * x.data)
+    assert CountingIdentity.calls == 0
+    loss2 = (x * x).sum() + CountingIdentity.apply(w).sum()
+    loss2.backward()  # plain backward does need that branch
+    assert CountingIdentity.calls == 1
+
+
+def test_grad_does_not_go_past_a_non_leaf_input():
+    p = leaf(3)
+    x = CountingIdentity.apply(p)  # upstream of the input: never needed
+    y = (x.exp()).sum()
+    (gx,) = ag.grad(y, x)
+    np.testing.assert_allclose(gx.data, np.exp(x.data))
+    assert CountingIdentity.calls == 0
+    assert p.grad is None
+
+
+def test_grad_prunes_shared_subgraph_feeding_only_other_inputs():
+    x, w = leaf(3), leaf(3, seed=1)
+    h = CountingIdentity.apply(w) * x  # the counting node only leads to w
+    (gx,) = ag.grad(h.sum(), x)
+    np.testing.assert_allclose(gx.data, w.data)
+    assert CountingIdentity.calls == 0
+
+
+def test_grad_unused_input_raises_without_allow_unused():
+    x, unused = leaf(3), leaf(2, seed=1)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ag.grad((x * 2.0).sum(), [x, unused])
+
+
+def test_grad_allow_unused_gives_none():
+    x, unused = leaf(3), leaf(2, seed=1)
+    gx, gu = ag.grad((x * 2.0).sum(), [x, unused], allow_unused=True)
+    np.testing.assert_allclose(gx.data, 2.0 * np.ones(3))
+    assert gu is None
+
+
+def test_grad_wrt_a_non_leaf():
+    x = leaf(4)
+    y = x * 2.0
+    z = (y.exp() * x).sum()  # depends on y and directly on x
+    (gy,) = ag.grad(z, y, retain_graph=True)
+    np.testing.assert_allclose(gy.data, np.exp(y.data) * x.data)
+    gy2, gx = ag.grad(z, [y, x])
+    np.testing.assert_allclose(gy2.data, gy.data)
+    np.testing.assert_allclose(gx.data, np.exp(2 * x.data) * (2 * x.data + 1))
+
+
+def test_grad_wrt_a_leaf_and_its_own_root():
+    x = leaf(3)
+    (g,) = ag.grad(x, x, grad_outputs=np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(g.data, [1.0, 2.0, 3.0])
+
+
+def test_grad_of_several_outputs():
+    x = leaf(3)
+    a, b = x.sin(), x * x
+    ga, gb = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    (gx,) = ag.grad([a, b], x, grad_outputs=[ga, gb])
+    np.testing.assert_allclose(gx.data, np.cos(x.data) * ga + 2 * x.data * gb)
+
+
+def test_grad_of_non_scalar_without_grad_outputs_raises():
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match="one element|implicitly"):
+        ag.grad(x * 2.0, x)
+
+
+def test_grad_outputs_of_wrong_shape_raises():
+    x = leaf(3)
+    with pytest.raises((RuntimeError, ValueError), match="shape"):
+        ag.grad(x * 2.0, x, grad_outputs=np.ones(4))
+
+
+def test_grad_of_output_without_grad_raises():
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ag.grad(Tensor([1.0]).sum(), x)
+
+
+def test_grad_wrt_tensor_that_does_not_require_grad_raises():
+    x = leaf(3)
+    c = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="require"):
+        ag.grad((x * c).sum(), c)
+
+
+def test_grad_results_do_not_require_grad_without_create_graph():
+    x = leaf(3)
+    (g,) = ag.grad((x * x).sum(), x)
+    assert not g.requires_grad and g.grad_fn is None
+
+
+def test_grad_keeps_dtype_and_shape():
+    x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    (g,) = ag.grad((x * 2.0).sum(), x)
+    assert g.dtype == np.float32 and g.shape == (2, 3)
+
+
+# ------------------------------------------------------------- higher order
+def test_create_graph_gives_differentiable_gradients():
+    x = leaf(3)
+    (g,) = ag.grad((x**3).sum(), x, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None
+    np.testing.assert_allclose(g.data, 3 * x.data**2)
+    (gg,) = ag.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.data, 6 * x.data)
+
+
+def test_hessian_vector_product():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 4))
+    v = rng.standard_normal(4)
+    x = leaf(4)
+    f = 0.5 * (x @ (Tensor(a) @ x)) + x.tanh().sum()
+    (g,) = ag.grad(f, x, create_graph=True)
+    (hv,) = ag.grad(g, x, grad_outputs=v)
+    t = np.tanh(x.data)
+    hessian = 0.5 * (a + a.T) + np.diag(-2 * t * (1 - t**2))
+    np.testing.assert_allclose(hv.data, hessian @ v, rtol=1e-10)
+
+
+def test_hessian_vector_product_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    w0, x0, v0 = rng.standard_normal((3, 5)), rng.standard_normal(5), rng.standard_normal(5)
+
+    def f(lib_x, lib_w):
+        return ((lib_w @ lib_x).sigmoid() * (lib_w @ lib_x).exp()).sum() + (lib_x * lib_x).sum()
+
+    x, w = Tensor(x0, requires_grad=True), Tensor(w0)
+    (g,) = ag.grad(f(x, w), x, create_graph=True)
+    (hv,) = ag.grad(g, x, grad_outputs=v0)
+    tx = torch.tensor(x0, requires_grad=True)
+    (tg,) = torch.autograd.grad(f(tx, torch.tensor(w0)), tx, create_graph=True)
+    (thv,) = torch.autograd.grad(tg, tx, grad_outputs=torch.tensor(v0))
+    np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-10)
+
+
+def _gradient_penalty(w, x):
+    """WGAN-GP style: (||d D(x) / dx|| - 1)^2 summed over the batch, D(x) = sum(tanh(x w))."""
+    with ag.enable_grad():  # gradcheck evaluates fn under no_grad
+        d = (x @ w).tanh().sum()
+        (gx,) = ag.grad(d, x, create_graph=True)
+        norms = ((gx * gx).sum(axis=1) + 1e-12).sqrt()
+        return ((norms - 1.0) ** 2).sum()
+
+
+def test_gradient_penalty_by_gradcheck():
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    assert gradcheck(lambda w_: _gradient_penalty(w_, x), (w,))
+
+
+def test_gradient_penalty_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x0, w0 = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    x, w = Tensor(x0, requires_grad=True), Tensor(w0, requires_grad=True)
+    _gradient_penalty(w, x).backward()
+
+    tx = torch.tensor(x0, requires_grad=True)
+    tw = torch.tensor(w0, requires_grad=True)
+    d = (tx @ tw).tanh().sum()
+    (tgx,) = torch.autograd.grad(d, tx, create_graph=True)
+    penalty = ((((tgx * tgx).sum(dim=1) + 1e-12).sqrt() - 1.0) ** 2).sum()
+    penalty.backward()
+    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-10)
+    # x also depends on the penalty (second derivative w.r.t. the input itself)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10)
+
+
+def test_third_derivative_of_tanh_closed_form():
+    x = Tensor(np.linspace(-2.0, 2.0, 9), requires_grad=True)
+    y = x.tanh()
+    (d1,) = ag.grad(y.sum(), x, create_graph=True)
+    (d2,) = ag.grad(d1.sum(), x, create_graph=True)
+    (d3,) = ag.grad(d2.sum(), x)
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(d1.data, 1 - t**2, rtol=1e-12)
+    np.testing.assert_allclose(d2.data, -2 * t * (1 - t**2), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d3.data, (1 - t**2) * (6 * t**2 - 2), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("fn, d2", [
+    (lambda x: x.exp(), lambda x: np.exp(x)),
+    (lambda x: x.sigmoid(), lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s)),
+    (lambda x: x.sqrt(), lambda x: -0.25 * x**-1.5),
+    (lambda x: x.log(), lambda x: -1 / x**2),
+    (lambda x: 1.0 / x, lambda x: 2 / x**3),
+])
+def test_second_derivative_of_ops_that_reuse_their_output(fn, d2):
+    x = Tensor(np.array([0.3, 1.0, 2.5]), requires_grad=True)
+    (g,) = ag.grad(fn(x).sum(), x, create_graph=True)
+    (gg,) = ag.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.data, d2(x.data), rtol=1e-10)
+
+
+def test_backward_with_create_graph_makes_grad_differentiable():
+    x = leaf(3)
+    (x**3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    (gg,) = ag.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(gg.data, 6 * x.data)
+
+
+def test_create_graph_retains_the_graph_by_default():
+    x = leaf(3)
+    y = (x.exp()).sum()
+    ag.grad(y, x, create_graph=True)
+    (g,) = ag.grad(y, x)  # a second pass over the same graph is allowed
+    np.testing.assert_allclose(g.data, np.exp(x.data))
+
+
+def test_mixed_partial_derivative():
+    x = Tensor(np.array(0.7), requires_grad=True)
+    y = Tensor(np.array(-1.3), requires_grad=True)
+    f = (x * y).sin() * x
+    (fx,) = ag.grad(f, x, create_graph=True)
+    (fxy,) = ag.grad(fx, y)
+    xv, yv = 0.7, -1.3
+    # f_x = sin(xy) + x y cos(xy); f_xy = 2x cos(xy) - x^2 y sin(xy)
+    expected = 2 * xv * np.cos(xv * yv) - xv**2 * yv * np.sin(xv * yv)
+    np.testing.assert_allclose(fxy.item(), expected, rtol=1e-12)
