@@ -213,8 +213,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     retain = create_graph if retain_graph is None else retain_graph
     result = _propagate(outputs, grads, targets, retain, create_graph)
     out = []
+    given = set()  # a target named twice gets its own copy
     for t in targets:
         g = result.get(t.grad_fn if t.grad_fn is not None else t)
+        if g is not None and id(g) in given:
+            g = g.clone() if isinstance(g, Tensor) else g.copy()
+        given.add(id(g))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
