@@ -7,6 +7,7 @@
 """
 import numpy as _np
 
+from . import data  # noqa: F401  (ag.data.DataLoader, TensorDataset)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (
@@ -32,6 +33,7 @@ from .ops.shape import (
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
 from .random import get_rng_state, manual_seed, set_rng_state
+from .serialization import load, save
 from .tensor import Tensor
 
 float32 = _np.float32

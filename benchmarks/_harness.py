@@ -62,3 +62,18 @@ def machine() -> str:
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, NumPy {np.__version__}")
+
+
+def interleaved_medians(fns: dict, repeat: int = 15, warmup: int = 2) -> dict:
+    """{name: median seconds per call}, timing the functions in turn, one call each per
+    round, so that a burst of load on a shared machine hits every candidate alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}

@@ -1,0 +1,79 @@
+"""RMSprop: gradient steps scaled by a running root-mean-square of the gradients."""
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import Optimizer, check_hyper
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, as ``torch.optim.RMSprop``.
+
+    For each parameter ``p`` with gradient ``g`` (``-g`` when ``maximize``);
+    ``s``, ``m`` and ``b`` start at zero::
+
+        g <- g + weight_decay * p                     (if weight_decay)
+        s <- alpha * s + (1 - alpha) * g**2           (mean square, "S_dW" in the course)
+        m <- alpha * m + (1 - alpha) * g              (only if centered)
+        r <- sqrt(s - m**2) + eps   if centered   else   sqrt(s) + eps
+        b <- momentum * b + g / r;   p <- p - lr * b  (if momentum > 0)
+        p <- p - lr * g / r                           (otherwise)
+
+    ``alpha`` is the course's beta_2 and ``eps`` is added *outside* the square
+    root.  State per parameter: ``step``, ``square_avg``, ``grad_avg`` (centered),
+    ``momentum_buffer`` (momentum > 0).  See
+    https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 *, maximize: bool = False) -> None:
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        check_hyper("RMSprop", "lr", group["lr"])
+        check_hyper("RMSprop", "alpha", group["alpha"], 0.0, 1.0)
+        check_hyper("RMSprop", "eps", group["eps"])
+        check_hyper("RMSprop", "weight_decay", group["weight_decay"])
+        check_hyper("RMSprop", "momentum", group["momentum"])
+
+    def _update(self, p, g, state, group) -> None:
+        x = p.data
+        alpha, momentum = group["alpha"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(x)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(x)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(x)
+        state["step"] += 1
+        gbuf, tmp = self._scratch(x, 2)
+        g = self._grad_term(x, g, group["weight_decay"], group["maximize"], gbuf)
+
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        np.multiply(g, 1.0 - alpha, out=tmp)
+        tmp *= g
+        square_avg += tmp
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            self._lerp_(grad_avg, g, 1.0 - alpha, tmp)
+            np.multiply(grad_avg, grad_avg, out=tmp)
+            np.subtract(square_avg, tmp, out=tmp)
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(square_avg, out=tmp)
+        tmp += group["eps"]
+
+        np.divide(g, tmp, out=tmp)
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += tmp
+            np.multiply(buf, -group["lr"], out=tmp)
+        else:
+            tmp *= -group["lr"]
+        x += tmp
