@@ -40,11 +40,15 @@ def _pow_dx(g, out, x, y):
     # d(x^y)/dx = y x^(y-1), defined as 0 where y == 0 (as PyTorch) to avoid 0 * inf.
     if not isinstance(y, (np.ndarray, Tensor)):
         return g * 0.0 if y == 0 else g * y * x ** (y - 1)
-    return WHERE(0.0, g * y * x ** (y - 1), condition=_data(y) == 0)
+    # Masked only where x == 0 too: elsewhere y x^(y-1) is already 0 at y == 0, and keeping it
+    # keeps its derivative in y (x^(y-1) (1 + y log x)) for second order.
+    return WHERE(0.0, g * y * x ** (y - 1), condition=(_data(y) == 0) & (_data(x) == 0))
 
 
 def _pow_dy(g, out, x, y):
     # d(x^y)/dy = x^y log x, defined as 0 where x == 0 and y >= 0 (as PyTorch).
+    if not isinstance(x, (np.ndarray, Tensor)):  # a Python number base: keep out's dtype
+        x = np.asarray(x, dtype=_data(out).dtype)
     at_zero = (_data(x) == 0) & (_data(y) >= 0)
     safe_x = WHERE(1.0, x, condition=at_zero)
     return WHERE(0.0, g * out * LOG(safe_x), condition=at_zero)

@@ -10,6 +10,7 @@ import string
 
 import numpy as np
 
+from .._shapes import sum_to
 from ..engine import apply
 from ..tensor import Tensor
 from ._args import binary_operands, method
@@ -80,7 +81,10 @@ def _einsum_vjp(i, g, out, *operands, inputs, output):
     grad = EINSUM(g, *others, inputs=(output, *other_labels), output=kept)
     if kept != target:  # labels summed inside operand i alone: the gradient is constant along them
         grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in target))
-        grad = EXPAND(grad, shape=operands[i].shape)
+    shape = operands[i].shape
+    if grad.shape != shape:  # also "..." dims of size 1 that broadcast against other operands
+        grad = sum_to(grad, tuple(1 if n == 1 else m for m, n in zip(grad.shape, shape)))
+        grad = EXPAND(grad, shape=shape)
     return grad
 
 

@@ -56,7 +56,7 @@ AMIN = Op("amin", lambda x, dims, keepdim: np.min(x, axis=dims, keepdims=keepdim
 
 
 def _logsumexp(x, dims, keepdim):
-    m = np.max(x, axis=dims, keepdims=True)
+    m = np.max(x, axis=dims, keepdims=True, initial=-np.inf)  # -inf over an empty dim
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
     if keepdim:
@@ -93,12 +93,12 @@ PROD = Op("prod", lambda x, dims, keepdim: np.prod(x, axis=dims, keepdims=keepdi
 
 
 def _softmax(x, dim):
-    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=dim, keepdims=True)
 
 
 def _log_softmax(x, dim):
-    shifted = x - np.max(x, axis=dim, keepdims=True)
+    shifted = x - np.max(x, axis=dim, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 

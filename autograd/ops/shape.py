@@ -97,7 +97,8 @@ def transpose(x, *dims):
         nd = x.data.ndim
         d0, d1 = normalize_dim("transpose", dims[0], nd), normalize_dim("transpose", dims[1], nd)
         axes = list(range(nd))
-        axes[d0], axes[d1] = axes[d1], axes[d0]
+        if nd:  # a 0-d tensor's only dims are 0 and -1: nothing to swap
+            axes[d0], axes[d1] = axes[d1], axes[d0]
         return permute(x, axes)
     if not dims or dims == (None,):
         return permute(x, tuple(reversed(range(x.data.ndim))))
@@ -122,7 +123,8 @@ def squeeze(x, dim=None):
     if dim is None:
         dims = {i for i, n in enumerate(x.data.shape) if n == 1}
     else:
-        dims = {d for d in normalize_dims("squeeze", dim, x.data.ndim) if x.data.shape[d] == 1}
+        dims = {d for d in normalize_dims("squeeze", dim, x.data.ndim)
+                if x.data.ndim and x.data.shape[d] == 1}
     return _reshape("squeeze", x, tuple(n for i, n in enumerate(x.data.shape) if i not in dims))
 
 
@@ -225,7 +227,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = split_size_or_sections
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) or [0]  # as torch
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n:
@@ -243,6 +245,8 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     x = tensor_arg(x)
     d = normalize_dim("chunk", dim, x.data.ndim)
     n = x.data.shape[d]
+    if n == 0:  # torch.chunk gives ``chunks`` empty pieces
+        return split(x, [0] * chunks, d)
     return split(x, max(-(-n // chunks), 1), d)
 
 

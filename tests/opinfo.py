@@ -1,0 +1,868 @@
+"""The test-side op registry: one ``OpInfo`` per public differentiable op of autograd.
+
+Each entry says how to call the op, what it should compute (a float64 NumPy
+reference), which input shapes and keyword arguments are valid, where the
+input values may lie and which points to keep away from (kinks, ties), and
+how hard to check it (second order, tolerances).  The generic tests in
+``test_ops.py`` run over every entry; adding an op to autograd means adding
+one entry here (``test_every_public_op_is_registered`` fails until then).
+
+Shapes are drawn under ``Limits``: the forward test allows size-0 dims and
+larger sizes, the gradient tests keep inputs small because central
+differences cost two forward passes per input element.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+import autograd as ag
+from autograd.testing.strategies import arrays, broadcastable_shapes, shapes, valid_dims
+
+Shape = tuple[int, ...]
+Shapes = tuple[Shape, ...]
+Domain = tuple[float, float]
+
+
+class Limits(NamedTuple):
+    """Bounds on the input shapes a test draws."""
+
+    min_side: int
+    max_side: int
+    max_dims: int
+
+
+FORWARD = Limits(min_side=0, max_side=4, max_dims=4)
+GRAD = Limits(min_side=1, max_side=3, max_dims=3)
+GRADGRAD = Limits(min_side=1, max_side=2, max_dims=3)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One call of an op: its input arrays and keyword arguments."""
+
+    arrays: tuple[np.ndarray, ...]
+    kwargs: dict
+
+    def tensors(self, requires_grad: bool = False) -> list[ag.Tensor]:
+        """Fresh Tensors holding copies of the input arrays."""
+        return [ag.Tensor(a, dtype=a.dtype, requires_grad=requires_grad) for a in self.arrays]
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """How to test one public op.
+
+    name: the public name (``getattr(autograd, name)``).
+    op: ``op(*tensors, **kwargs)``, calling the public function.
+    ref: the same maths on float64 arrays; returns an array or a tuple of them.
+    shapes: ``shapes(limits)`` -> a strategy of the input shapes (a tuple, one per input).
+    kwargs: ``kwargs(shapes)`` -> a strategy of keyword arguments valid for those shapes.
+    domain: the (low, high) range of the input values, one for all inputs or one per input.
+    avoid: points where the op is not differentiable; values closer than ``margin`` are moved.
+    distinct: draw all input values well apart (for ops with ties: max, maximum, ...).
+    empty: the op accepts size-0 dims (tested in the forward test only).
+    gradgrad: the op is twice differentiable, so gradgradcheck applies.
+    fwd_tol: (rtol, atol) of the forward test in float32 (float64 uses 1e-10).
+    grad_tol: extra keyword arguments of gradcheck/gradgradcheck (eps, atol, rtol).
+    out_dtype: the expected output dtype given the input dtype and kwargs (default: the
+        input's dtype for float outputs, the reference's dtype for the others).
+    """
+
+    name: str
+    op: Callable[..., Any]
+    ref: Callable[..., Any]
+    shapes: Callable[[Limits], SearchStrategy[Shapes]]
+    kwargs: Callable[[Shapes], SearchStrategy[dict]] = lambda shapes: st.just({})
+    domain: Domain | tuple[Domain, ...] = (-3.0, 3.0)
+    avoid: tuple[float, ...] = ()
+    margin: float = 1e-3
+    distinct: bool = False
+    empty: bool = True
+    gradgrad: bool = True
+    fwd_tol: tuple[float, float] = (1e-4, 1e-4)
+    grad_tol: dict = field(default_factory=dict)
+    out_dtype: Callable[[np.dtype, dict], np.dtype] | None = None
+
+    def __repr__(self) -> str:
+        return f"OpInfo({self.name})"
+
+    def domain_of(self, i: int) -> Domain:
+        if isinstance(self.domain[0], tuple):
+            return self.domain[i]
+        return self.domain
+
+    def samples(self, dtype, limits: Limits) -> SearchStrategy[Sample]:
+        """A strategy of valid calls with inputs of ``dtype`` and shapes within ``limits``."""
+        if not self.empty and limits.min_side == 0:
+            limits = limits._replace(min_side=1)
+        return _samples(self, np.dtype(dtype), limits)
+
+
+@st.composite
+def _samples(draw, info: OpInfo, dtype: np.dtype, limits: Limits) -> Sample:
+    input_shapes = draw(info.shapes(limits))
+    kwargs = draw(info.kwargs(input_shapes))
+    if info.distinct:  # one pool of distinct values, so no tie across inputs either
+        sizes = [int(np.prod(s, dtype=np.int64)) for s in input_shapes]
+        lo, hi = info.domain_of(0)
+        pool = draw(arrays((sum(sizes),), np.float64, lo, hi, info.avoid, info.margin, True))
+        parts = np.split(pool, np.cumsum(sizes)[:-1])
+        values = tuple(p.reshape(s).astype(dtype) for p, s in zip(parts, input_shapes, strict=True))
+    else:
+        values = tuple(
+            draw(arrays(s, dtype, *info.domain_of(i), info.avoid, info.margin))
+            for i, s in enumerate(input_shapes)
+        )
+    return Sample(values, kwargs)
+
+
+# ----------------------------------------------------------------- shape helpers
+def same(n: int = 1, min_dims: int = 0, max_dims: int = 4):
+    """``n`` inputs of one shape."""
+    return lambda lim: shapes(min_dims, min(max_dims, lim.max_dims), lim.min_side,
+                              lim.max_side).map(lambda s: (s,) * n)
+
+
+def broadcast(n: int = 2, max_dims: int = 4):
+    """``n`` mutually broadcastable inputs (different ranks, size-1 and 0-d members)."""
+    return lambda lim: broadcastable_shapes(n, 0, min(max_dims, lim.max_dims), lim.min_side,
+                                            lim.max_side)
+
+
+def broadcast_or_one(max_dims: int = 4):
+    """Two broadcastable inputs, or one input used with a Python scalar."""
+    return lambda lim: st.one_of(broadcast(2, max_dims)(lim), same(1, 0, max_dims)(lim))
+
+
+def _choice(**options: tuple):
+    """kwargs drawn from fixed choices, whatever the shapes: ``_choice(mode=("a", "b"))``."""
+    return lambda shapes_: st.fixed_dictionaries(
+        {k: st.sampled_from(v) for k, v in options.items()})
+
+
+def _optional(**options: tuple):
+    """Like ``_choice``, but each keyword may also be left out (the op's default)."""
+    return lambda shapes_: st.fixed_dictionaries(
+        {}, optional={k: st.sampled_from(v) for k, v in options.items()})
+
+
+def _ndim_of(shapes_: Shapes) -> int:
+    return len(shapes_[0])
+
+
+def _axes(dim, ndim: int) -> tuple[int, ...]:
+    """A ``dim`` argument as a tuple of axes for NumPy (``()`` for a 0-d tensor)."""
+    if ndim == 0 or dim is None:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    return tuple(sorted(d % ndim for d in dims))
+
+
+# -------------------------------------------------------- elementwise references
+def _with_scalar(fn):
+    """Call a binary op as ``fn(x, y)``, or with a Python scalar on either side."""
+
+    def call(x, *rest, scalar=None, reflected=False, **kwargs):
+        if rest:
+            return fn(x, rest[0], **kwargs)
+        return fn(scalar, x, **kwargs) if reflected else fn(x, scalar, **kwargs)
+
+    return call
+
+
+def _scalar_kwargs(values: tuple[float, ...], extra: dict | None = None,
+                   reflected_values: tuple[float, ...] | None = None):
+    """kwargs for ``_with_scalar`` ops: a scalar operand when there is only one input, on the
+    right (from ``values``) or on the left (from ``reflected_values``, default ``values``)."""
+
+    @st.composite
+    def kwargs(draw, shapes_: Shapes) -> dict:
+        drawn = draw(st.fixed_dictionaries(extra or {}))
+        if len(shapes_) == 1:
+            reflected = draw(st.booleans())
+            scalars = reflected_values if reflected and reflected_values else values
+            drawn.update(scalar=draw(st.sampled_from(scalars)), reflected=reflected)
+        return drawn
+
+    return kwargs
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _gelu_ref(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+
+
+def _unary(name: str, ref, **options) -> OpInfo:
+    return OpInfo(name, getattr(ag, name), ref, same(1), **options)
+
+
+_CLIP_BOUNDS = (-1.0, -0.5, 0.5, 1.5)
+
+
+@st.composite
+def _clip_kwargs(draw, shapes_: Shapes) -> dict:
+    lo = draw(st.sampled_from((None, -1.0, -0.5)))
+    hi = draw(st.sampled_from((0.5, 1.5) if lo is not None else (0.5, 1.5, None)))
+    if lo is None and hi is None:
+        hi = 0.5
+    return {"min": lo, "max": hi}
+
+
+@st.composite
+def _where_kwargs(draw, shapes_: Shapes) -> dict:
+    result = np.broadcast_shapes(*shapes_)
+    cond_shape = draw(hnp.broadcastable_shapes(result, min_dims=0, max_dims=len(result) + 1,
+                                               min_side=1, max_side=3))
+    return {"condition": draw(hnp.arrays(np.bool_, cond_shape))}
+
+
+# -------------------------------------------------------- reduction references
+@st.composite
+def _reduce_kwargs(draw, shapes_: Shapes, aliases: bool = False, tuples: bool = True) -> dict:
+    dim = draw(valid_dims(_ndim_of(shapes_), allow_tuple=tuples))
+    keepdim = draw(st.booleans())
+    if aliases and draw(st.booleans()):
+        return {"axis": dim, "keepdims": keepdim}
+    return {"dim": dim, "keepdim": keepdim}
+
+
+def _reduction(np_fn):
+    def ref(x, dim=None, keepdim=False, axis=None, keepdims=None):
+        dim = axis if axis is not None else dim
+        keepdim = keepdims if keepdims is not None else keepdim
+        return np_fn(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+
+    return ref
+
+
+def _count(shape: Shape, dim) -> int:
+    return int(np.prod([shape[a] for a in _axes(dim, len(shape))], dtype=np.int64))
+
+
+@st.composite
+def _var_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_reduce_kwargs(shapes_, aliases=True))
+    dim = kwargs.get("dim", kwargs.get("axis"))
+    count = _count(shapes_[0], dim)
+    if count >= 2:  # otherwise the estimate divides by zero (nan, or inf for the gradient)
+        form = draw(st.sampled_from(("default", "correction", "unbiased")))
+        if form == "correction":
+            kwargs["correction"] = draw(st.integers(0, min(count - 1, 2)))
+        elif form == "unbiased":
+            kwargs["unbiased"] = draw(st.booleans())
+    elif count == 1:
+        kwargs["correction"] = 0
+    return kwargs
+
+
+def _std_shapes(lim: Limits):
+    # A single element has std 0, where sqrt has no derivative.
+    return same(1)(lim).filter(lambda s: int(np.prod(s[0], dtype=np.int64)) != 1)
+
+
+@st.composite
+def _std_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_var_kwargs(shapes_))
+    key = "dim" if "dim" in kwargs else "axis"
+    if _count(shapes_[0], kwargs[key]) == 1:  # std 0 again: reduce over everything instead
+        kwargs[key] = None
+    return kwargs
+
+
+def _var_ref(x, dim=None, keepdim=False, correction=None, unbiased=None, axis=None,
+             keepdims=None):
+    dim = axis if axis is not None else dim
+    keepdim = keepdims if keepdims is not None else keepdim
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(dim, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.sum(x, axis=axes, keepdims=True) / count
+        total = np.sum((x - mean) ** 2, axis=axes, keepdims=keepdim)
+        return total / (count - correction) if count - correction > 0 else total * np.nan
+
+
+@st.composite
+def _max_kwargs(draw, shapes_: Shapes) -> dict:
+    if len(shapes_) == 2:
+        return {}
+    form = draw(st.sampled_from(("all", "dim", "dims")))
+    if form == "all":
+        return {}
+    ndim = _ndim_of(shapes_)
+    dim = draw(valid_dims(ndim, allow_none=False, allow_tuple=form == "dims"))
+    return {"dim": dim, "keepdim": draw(st.booleans())}
+
+
+def _max_min_ref(pick, arg):
+    def ref(x, *other, dim=None, keepdim=False):
+        if other:
+            return pick(x, other[0])
+        if dim is None or isinstance(dim, tuple):
+            return pick.reduce(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+        if x.ndim == 0:
+            return x, np.zeros((), dtype=np.int64)
+        return (pick.reduce(x, axis=dim, keepdims=keepdim),
+                arg(x, axis=dim, keepdims=keepdim).astype(np.int64))
+
+    return ref
+
+
+def _softmax_kwargs(shapes_: Shapes):
+    return valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False).map(
+        lambda d: {"dim": d})
+
+
+def _softmax_ref(x, dim):
+    e = np.exp(x)
+    return e / np.sum(e, axis=_axes(dim, x.ndim), keepdims=True)
+
+
+def _log_softmax_ref(x, dim):
+    return x - np.log(np.sum(np.exp(x), axis=_axes(dim, x.ndim), keepdims=True))
+
+
+def _logsumexp_ref(x, dim=None, keepdim=False):
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(x), axis=_axes(dim, x.ndim), keepdims=keepdim))
+
+
+# ---------------------------------------------------------- linalg references
+@st.composite
+def _matmul_shapes(draw, lim: Limits) -> Shapes:
+    side = st.integers(lim.min_side, lim.max_side)
+    n, k, m = draw(side), draw(side), draw(side)
+    x_rank, y_rank = draw(st.sampled_from(((1, 1), (1, 2), (2, 1), (2, 2), (2, 2))))
+    bx, by = draw(broadcastable_shapes(2, 0, max(lim.max_dims - 2, 0), 1, lim.max_side))
+    x = bx + (n, k) if x_rank == 2 else (k,)
+    y = by + (k, m) if y_rank == 2 else (k,)
+    return x, y
+
+
+def _vectors(same_size: bool):
+    @st.composite
+    def draw_shapes(draw, lim: Limits) -> Shapes:
+        side = st.integers(lim.min_side, lim.max_side)
+        n = draw(side)
+        return (n,), ((n,) if same_size else (draw(side),))
+
+    return draw_shapes
+
+
+# (subscripts, operand labels) pairs; "." stands for the broadcast dims of "...".
+_EINSUM_CASES = (
+    "ij,jk->ik", "ij,jk", "ij,ij->", "i,i", "i,j->ij", "ij->ji", "ij->", "ijk->kj", "bij,bjk->bik",
+    "ij,k->k", "ij,jk,kl->il", "...ij,...jk->...ik", "...i,...i->...", "i...->...i",
+)
+
+
+def _einsum_operands(subscripts: str) -> list[str]:
+    return subscripts.split("->")[0].split(",")
+
+
+@st.composite
+def _einsum_shapes(draw, lim: Limits) -> Shapes:
+    operands = _einsum_operands(draw(st.sampled_from(_EINSUM_CASES)))
+    labels = sorted(set("".join(operands)) - {"."})
+    sides = draw(st.lists(st.integers(lim.min_side, lim.max_side), min_size=len(labels),
+                          max_size=len(labels)))
+    size = dict(zip(labels, sides, strict=True))
+    batch = draw(broadcastable_shapes(len(operands), 0, 2, 1, lim.max_side))
+    result = []
+    for operand, b in zip(operands, batch, strict=True):
+        if "..." in operand:
+            head, tail = operand.split("...")
+            result.append(tuple(size[c] for c in head) + b + tuple(size[c] for c in tail))
+        else:
+            result.append(tuple(size[c] for c in operand))
+    return tuple(result)
+
+
+def _einsum_fits(subscripts: str, shapes_: Shapes) -> bool:
+    """Whether ``subscripts`` is a valid einsum for operands of these shapes."""
+    operands = _einsum_operands(subscripts)
+    if len(operands) != len(shapes_):
+        return False
+    size: dict[str, int] = {}
+    batches = []
+    for operand, shape in zip(operands, shapes_, strict=True):
+        head, ellipsis, tail = operand.partition("...")
+        if len(head) + len(tail) > len(shape) or (not ellipsis and len(operand) != len(shape)):
+            return False
+        named = [*zip(head, shape[:len(head)], strict=True),
+                 *zip(tail, shape[len(shape) - len(tail):], strict=True)]
+        for c, n in named:
+            if size.setdefault(c, n) != n:
+                return False
+        batches.append(shape[len(head):len(shape) - len(tail)])
+    try:
+        np.broadcast_shapes(*batches)
+    except ValueError:
+        return False
+    return True
+
+
+def _einsum_kwargs(shapes_: Shapes):
+    return st.sampled_from([s for s in _EINSUM_CASES if _einsum_fits(s, shapes_)]).map(
+        lambda s: {"subscripts": s})
+
+
+# ----------------------------------------------------------- shape references
+def _factor_shape(draw, size: int, ndim: int) -> Shape:
+    """A random shape of ``ndim`` dims holding ``size`` elements (size > 0)."""
+    dims = [1] * ndim
+    n, p = size, 2
+    while n > 1:
+        while n % p == 0:
+            dims[draw(st.integers(0, ndim - 1))] *= p
+            n //= p
+        p += 1
+    return tuple(dims)
+
+
+@st.composite
+def _reshape_kwargs(draw, shapes_: Shapes, infer: bool = True) -> dict:
+    shape = shapes_[0]
+    size = int(np.prod(shape, dtype=np.int64))
+    if size == 0:
+        return {"shape": draw(st.permutations(shape).map(tuple))}
+    target = list(_factor_shape(draw, size, draw(st.integers(0 if size == 1 else 1, 4))))
+    if infer and target and draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    return {"shape": tuple(target)}
+
+
+def _reshape_ref(x, shape):
+    return x.reshape(shape)
+
+
+@st.composite
+def _expand_kwargs(draw, shapes_: Shapes, infer: bool = True) -> dict:
+    shape = shapes_[0]
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=4 - len(shape))))
+    target = list(lead)
+    for n in shape:
+        options = [n] + ([1, 2, 3] if n == 1 else []) + ([-1] if infer else [])
+        target.append(draw(st.sampled_from(options)))
+    return {"shape": tuple(target)}
+
+
+def _expand_ref(x, shape):
+    lead = len(shape) - x.ndim
+    full = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    return np.broadcast_to(x, full)
+
+
+@st.composite
+def _permutation(draw, ndim: int) -> tuple[int, ...]:
+    perm = draw(st.permutations(range(ndim)))
+    return tuple(d - ndim if draw(st.booleans()) else d for d in perm)
+
+
+def _permute_kwargs(shapes_: Shapes):
+    return _permutation(_ndim_of(shapes_)).map(lambda p: {"dims": p})
+
+
+def _squeeze_kwargs(shapes_: Shapes):
+    return st.fixed_dictionaries({}, optional={"dim": valid_dims(_ndim_of(shapes_))})
+
+
+def _two_dims(shapes_: Shapes):
+    ndim = _ndim_of(shapes_)
+    one = valid_dims(ndim, allow_none=False, allow_tuple=False)
+    return st.tuples(one, one)
+
+
+@st.composite
+def _transpose_kwargs(draw, shapes_: Shapes) -> dict:
+    ndim = _ndim_of(shapes_)
+    form = draw(st.sampled_from(("reverse", "swap", "permutation")))
+    if form == "reverse":
+        return {"dims": ()}
+    if form == "swap":
+        return {"dims": draw(_two_dims(shapes_))}
+    return {"dims": (draw(_permutation(ndim)),)}
+
+
+def _transpose_ref(x, dims):
+    if not dims or x.ndim == 0:
+        return x.T
+    if len(dims) == 2:
+        return np.swapaxes(x, *dims)
+    return np.transpose(x, dims[0])
+
+
+def _squeeze_ref(x, dim=None):
+    if dim is None:
+        return np.squeeze(x)
+    axes = tuple(a for a in _axes(dim, x.ndim) if x.shape[a] == 1)
+    return np.squeeze(x, axis=axes)
+
+
+def _flatten_kwargs(shapes_: Shapes):
+    ndim = _ndim_of(shapes_)
+    dims = valid_dims(ndim, allow_none=False, allow_tuple=False)
+    return st.tuples(dims, dims).filter(
+        lambda se: ndim == 0 or se[0] % ndim <= se[1] % ndim).map(
+        lambda se: {"start_dim": se[0], "end_dim": se[1]})
+
+
+def _flatten_ref(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return x.reshape(1)
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
+
+
+@st.composite
+def _cat_shapes(draw, lim: Limits) -> Shapes:
+    base = draw(shapes(1, lim.max_dims, lim.min_side, lim.max_side))
+    d = draw(st.integers(0, len(base) - 1))
+    sizes = draw(st.lists(st.integers(lim.min_side, lim.max_side), min_size=1, max_size=3))
+    return tuple(base[:d] + (n,) + base[d + 1:] for n in sizes)
+
+
+def _cat_kwargs(shapes_: Shapes):
+    ndim = _ndim_of(shapes_)
+    fits = [d for d in range(ndim)
+            if all(s[:d] + s[d + 1:] == shapes_[0][:d] + shapes_[0][d + 1:] for s in shapes_)]
+    return st.sampled_from(fits + [d - ndim for d in fits]).map(lambda d: {"dim": d})
+
+
+def _stack_shapes(lim: Limits):
+    return st.integers(1, 3).flatmap(lambda n: same(n, 0, 3)(lim))
+
+
+def _stack_kwargs(shapes_: Shapes):
+    """A new dim's position, in [-ndim - 1, ndim] (stack, unsqueeze)."""
+    ndim = _ndim_of(shapes_)
+    return st.integers(-ndim - 1, ndim).map(lambda d: {"dim": d})
+
+
+def _dim_kwargs(shapes_: Shapes):
+    return valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False).map(
+        lambda d: {"dim": d})
+
+
+@st.composite
+def _split_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim]
+    if n and draw(st.booleans()):  # sizes that add up to n (zeros allowed, as torch)
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        sizes = [b - a for a, b in itertools.pairwise([0, *cuts, n])]
+        return {"split_size_or_sections": sizes, "dim": dim}
+    return {"split_size_or_sections": draw(st.integers(1, max(n, 1) + 1)), "dim": dim}
+
+
+def _split_ref(x, split_size_or_sections, dim=0):
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = sizes or [0]  # torch.split gives one empty piece of an empty dim
+    else:
+        sizes = split_size_or_sections
+    bounds = np.cumsum([0, *sizes])
+    return tuple(np.take(x, np.arange(a, b), axis=dim) for a, b in itertools.pairwise(bounds))
+
+
+@st.composite
+def _chunk_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    return {"chunks": draw(st.integers(1, shape[dim] + 1)), "dim": dim}
+
+
+def _chunk_ref(x, chunks, dim=0):
+    n = x.shape[dim]
+    if n == 0:  # torch.chunk: ``chunks`` empty pieces
+        return tuple(np.take(x, [], axis=dim) for _ in range(chunks))
+    return _split_ref(x, -(-n // chunks), dim)
+
+
+def _unbind_ref(x, dim=0):
+    return tuple(np.take(x, i, axis=dim) for i in range(x.shape[dim]))
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@st.composite
+def _pad_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    mode = draw(st.sampled_from(("constant", "reflect", "replicate", "circular")))
+    k = draw(st.integers(1, min(len(shape), 3)))
+    pad = []
+    for n in reversed(shape[len(shape) - k:]):  # PyTorch order: last dim first
+        if mode == "constant":
+            side = st.integers(-n, 2)  # negative padding crops
+        elif mode == "reflect":
+            side = st.integers(0, max(n - 1, 0))
+        else:
+            side = st.integers(0, n if n else 0)
+        lo, hi = draw(side), draw(side)
+        if mode == "constant" and lo + hi < -n:
+            lo, hi = -n, 0
+        pad += [lo, hi]
+    kwargs = {"pad": tuple(pad), "mode": mode}
+    if mode == "constant":
+        kwargs["value"] = draw(st.sampled_from((0.0, -1.5)))
+    return kwargs
+
+
+def _pad_ref(x, pad, mode="constant", value=0.0):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode != "constant":
+        return np.pad(x, widths, mode=_PAD_MODES[mode])
+    crop = tuple(slice(max(-lo, 0), x.shape[d] - max(-hi, 0)) for d, (lo, hi) in
+                 enumerate(widths))
+    kept = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    return np.pad(x[crop], kept, constant_values=value)
+
+
+def _flip_kwargs(shapes_: Shapes):
+    return valid_dims(_ndim_of(shapes_), allow_none=False).map(lambda d: {"dims": d})
+
+
+def _flip_ref(x, dims):
+    return np.flip(x, axis=_axes(dims, x.ndim)) if x.ndim else x
+
+
+# ----------------------------------------------------------- index references
+@st.composite
+def _getitem_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    kinds = ["basic"]
+    if shape and all(shape):
+        kinds += ["integer", "mixed", "list"]
+    if shape:
+        kinds += ["mask", "dim mask"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "basic":  # ints, slices with any step (negative too), None and Ellipsis
+        index = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
+                                       allow_ellipsis=True))
+    elif kind == "integer":  # an array per dim, repeats likely
+        index = draw(hnp.integer_array_indices(shape))
+    elif kind == "list":
+        d = draw(st.integers(0, len(shape) - 1))
+        picks = draw(st.lists(st.integers(-shape[d], shape[d] - 1), min_size=1, max_size=5))
+        index = (slice(None),) * d + (picks,)
+    elif kind == "mixed":  # slices around one integer array, as x[::-1, idx, ...]
+        d = draw(st.integers(0, len(shape) - 1))
+        picks = draw(hnp.arrays(np.int64, draw(hnp.array_shapes(min_dims=1, max_dims=2)),
+                                elements=st.integers(-shape[d], shape[d] - 1)))
+        lead = tuple(draw(st.sampled_from((slice(None), slice(None, None, -1), slice(1, None))))
+                     for _ in range(d))
+        index = lead + (picks,) + draw(st.sampled_from(((), (Ellipsis,))))
+    elif kind == "mask":  # a mask over the leading dims
+        k = draw(st.integers(1, len(shape)))
+        index = draw(hnp.arrays(np.bool_, shape[:k]))
+    else:  # a 1-D mask over one dim
+        d = draw(st.integers(0, len(shape) - 1))
+        index = (slice(None),) * d + (draw(hnp.arrays(np.bool_, shape[d])),)
+    return {"index": index}
+
+
+def _getitem_ref(x, index):
+    if isinstance(index, tuple):
+        index = tuple(np.asarray(i) if isinstance(i, list) else i for i in index)
+    return x[index]
+
+
+def _int_index(lo_from_n: Callable[[int], int]):
+    """A strategy builder of integer index arrays with values in [lo_from_n(n), n)."""
+
+    def build(shape: Shape, n: int):
+        values = st.integers(lo_from_n(n), n - 1) if n else st.just(0)  # n == 0: no values
+        return hnp.arrays(np.int64, shape, elements=values)
+
+    return build
+
+
+@st.composite
+def _take_along_kwargs(draw, shapes_: Shapes, negative: bool) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim]
+    k = draw(st.integers(0, 4)) if n else 0
+    index_shape = shape[:dim % len(shape)] + (k,) + shape[dim % len(shape) + 1:]
+    index = draw(_int_index(lambda m: -m if negative else 0)(index_shape, n))
+    return {"dim": dim, "index": index}
+
+
+@st.composite
+def _index_select_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim]
+    index = draw(_int_index(lambda m: 0)((draw(st.integers(0, 5)) if n else 0,), n))
+    return {"dim": dim, "index": index}
+
+
+@st.composite
+def _masked_fill_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    # The mask broadcasts *to* x: a suffix of x's shape with some sizes made 1.
+    suffix = shape[draw(st.integers(0, len(shape))):]
+    mask_shape = tuple(1 if draw(st.booleans()) else n for n in suffix)
+    return {"mask": draw(hnp.arrays(np.bool_, mask_shape)),
+            "value": draw(st.sampled_from((0.0, -2.0, 1.25)))}
+
+
+# ----------------------------------------------------------------- the registry
+def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
+    return np.dtype(kwargs["dtype"])
+
+
+OP_DB: tuple[OpInfo, ...] = (
+    # ---- arithmetic (a second tensor operand, or a Python scalar on either side)
+    OpInfo("add", _with_scalar(ag.add), _with_scalar(lambda x, y, alpha=1: x + alpha * y),
+           broadcast_or_one(), _scalar_kwargs((2.0, -0.5), {"alpha": st.sampled_from((1, -2))})),
+    OpInfo("sub", _with_scalar(ag.sub), _with_scalar(lambda x, y, alpha=1: x - alpha * y),
+           broadcast_or_one(), _scalar_kwargs((2.0, -0.5), {"alpha": st.sampled_from((1, 3))})),
+    OpInfo("mul", _with_scalar(ag.mul), _with_scalar(np.multiply), broadcast_or_one(),
+           _scalar_kwargs((2.0, -0.5))),
+    OpInfo("div", _with_scalar(ag.div), _with_scalar(np.divide), broadcast_or_one(),
+           _scalar_kwargs((2.0, -0.5)), avoid=(0.0,), margin=0.5),
+    OpInfo("pow", _with_scalar(ag.pow), _with_scalar(np.power), broadcast_or_one(),
+           _scalar_kwargs((0.0, 1.0, 2.0, 3.0, -1.0, 0.5, -1.5), reflected_values=(0.0, 0.5, 2.0)),
+           domain=((0.3, 2.5), (-2, 2))),
+    OpInfo("maximum", ag.maximum, np.maximum, broadcast(), distinct=True),
+    OpInfo("minimum", ag.minimum, np.minimum, broadcast(), distinct=True),
+    OpInfo("where", lambda x, y, condition: ag.where(condition, x, y),
+           lambda x, y, condition: np.where(condition, x, y), broadcast(), _where_kwargs),
+    # ---- unary math and activations
+    _unary("neg", np.negative),
+    _unary("exp", np.exp),
+    _unary("log", np.log, domain=(0.1, 3.0)),
+    _unary("sqrt", np.sqrt, domain=(0.1, 3.0)),
+    _unary("rsqrt", lambda x: 1 / np.sqrt(x), domain=(0.1, 3.0)),
+    _unary("square", np.square),
+    _unary("tanh", np.tanh),
+    _unary("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+    _unary("erf", _erf),
+    _unary("sin", np.sin),
+    _unary("cos", np.cos),
+    _unary("abs", np.abs, avoid=(0.0,)),
+    _unary("relu", lambda x: np.maximum(x, 0), avoid=(0.0,)),
+    OpInfo("leaky_relu", ag.leaky_relu,
+           lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x), same(1),
+           _optional(negative_slope=(0.01, 0.2, -0.5)), avoid=(0.0,)),
+    OpInfo("gelu", ag.gelu, _gelu_ref, same(1), _choice(approximate=("none", "tanh"))),
+    OpInfo("clip", ag.clip, lambda x, min=None, max=None: np.clip(x, min, max), same(1),
+           _clip_kwargs, avoid=_CLIP_BOUNDS),
+    OpInfo("astype", ag.astype, lambda x, dtype: x.astype(dtype), same(1),
+           _choice(dtype=(np.float32, np.float64)), out_dtype=_float_dtype,
+           grad_tol={"eps": 1e-3, "atol": 1e-4, "rtol": 1e-3}),  # float32 values in the loss
+    _unary("clone", np.copy),
+    # ---- reductions
+    OpInfo("sum", ag.sum, _reduction(np.sum), same(1),
+           lambda s: _reduce_kwargs(s, aliases=True)),
+    OpInfo("mean", ag.mean, _reduction(np.mean), same(1),
+           lambda s: _reduce_kwargs(s, aliases=True)),
+    OpInfo("var", ag.var, _var_ref, same(1), _var_kwargs, distinct=True),
+    OpInfo("std", ag.std, lambda x, **kw: np.sqrt(_var_ref(x, **kw)), _std_shapes, _std_kwargs,
+           distinct=True),
+    OpInfo("prod", ag.prod, _reduction(np.prod), same(1, 0, 3), _reduce_kwargs,
+           domain=(-1.5, 1.5)),
+    OpInfo("amax", ag.amax, _reduction(np.max), same(1), _reduce_kwargs, distinct=True,
+           empty=False),
+    OpInfo("amin", ag.amin, _reduction(np.min), same(1), _reduce_kwargs, distinct=True,
+           empty=False),
+    OpInfo("max", ag.max, _max_min_ref(np.maximum, np.argmax),
+           lambda lim: st.one_of(same(1)(lim), broadcast(2)(lim)), _max_kwargs, distinct=True,
+           empty=False),
+    OpInfo("min", ag.min, _max_min_ref(np.minimum, np.argmin),
+           lambda lim: st.one_of(same(1)(lim), broadcast(2)(lim)), _max_kwargs, distinct=True,
+           empty=False),
+    OpInfo("logsumexp", ag.logsumexp, _logsumexp_ref, same(1), _reduce_kwargs),
+    OpInfo("softmax", ag.softmax, _softmax_ref, same(1), _softmax_kwargs),
+    OpInfo("log_softmax", ag.log_softmax, _log_softmax_ref, same(1), _softmax_kwargs),
+    # ---- linear algebra
+    OpInfo("matmul", ag.matmul, np.matmul, _matmul_shapes),
+    OpInfo("dot", ag.dot, np.dot, _vectors(same_size=True)),
+    OpInfo("outer", ag.outer, np.outer, _vectors(same_size=False)),
+    OpInfo("einsum", lambda *xs, subscripts: ag.einsum(subscripts, *xs),
+           lambda *xs, subscripts: np.einsum(subscripts, *xs), _einsum_shapes, _einsum_kwargs),
+    # ---- shapes
+    OpInfo("reshape", lambda x, shape: ag.reshape(x, shape), _reshape_ref, same(1),
+           _reshape_kwargs),
+    OpInfo("expand", lambda x, shape: ag.expand(x, shape), _expand_ref, same(1, 0, 3),
+           _expand_kwargs),
+    OpInfo("broadcast_to", ag.broadcast_to, _expand_ref, same(1, 0, 3),
+           lambda s: _expand_kwargs(s, infer=False)),
+    # 2+ dims: on 3 dims a cyclic permutation is not its own inverse (a wrong rule shows).
+    OpInfo("permute", lambda x, dims: ag.permute(x, dims), lambda x, dims: np.transpose(x, dims),
+           same(1, 2), _permute_kwargs),
+    OpInfo("transpose", lambda x, dims: ag.transpose(x, *dims), _transpose_ref, same(1),
+           _transpose_kwargs),
+    OpInfo("swapaxes", lambda x, dims: ag.swapaxes(x, *dims),
+           lambda x, dims: np.swapaxes(x, *dims), same(1, 1),
+           lambda s: _two_dims(s).map(lambda d: {"dims": d})),
+    OpInfo("squeeze", ag.squeeze, _squeeze_ref, same(1), _squeeze_kwargs),
+    OpInfo("unsqueeze", ag.unsqueeze, lambda x, dim: np.expand_dims(x, dim % (x.ndim + 1)),
+           same(1, 0, 3), _stack_kwargs),
+    OpInfo("flatten", ag.flatten, _flatten_ref, same(1), _flatten_kwargs),
+    OpInfo("flip", ag.flip, _flip_ref, same(1), _flip_kwargs),
+    OpInfo("cat", lambda *xs, dim: ag.cat(xs, dim), lambda *xs, dim: np.concatenate(xs, dim),
+           _cat_shapes, _cat_kwargs),
+    OpInfo("stack", lambda *xs, dim: ag.stack(xs, dim), lambda *xs, dim: np.stack(xs, dim),
+           _stack_shapes, _stack_kwargs),
+    OpInfo("split", ag.split, _split_ref, same(1, 1), _split_kwargs),
+    OpInfo("chunk", ag.chunk, _chunk_ref, same(1, 1), _chunk_kwargs),
+    OpInfo("unbind", ag.unbind, _unbind_ref, same(1, 1), _dim_kwargs),
+    OpInfo("pad", ag.pad, _pad_ref, same(1, 1, 3), _pad_kwargs),
+    # ---- indexing
+    OpInfo("getitem", ag.getitem, _getitem_ref, same(1), _getitem_kwargs),
+    OpInfo("take_along_dim", lambda x, index, dim: ag.take_along_dim(x, index, dim),
+           lambda x, index, dim: np.take_along_axis(x, index, dim), same(1, 1),
+           lambda s: _take_along_kwargs(s, negative=True)),
+    OpInfo("gather", ag.gather, lambda x, dim, index: np.take_along_axis(x, index, dim),
+           same(1, 1), lambda s: _take_along_kwargs(s, negative=False)),
+    OpInfo("index_select", ag.index_select, lambda x, dim, index: np.take(x, index, axis=dim),
+           same(1, 1), _index_select_kwargs),
+    OpInfo("masked_fill", ag.masked_fill, lambda x, mask, value: np.where(mask, value, x),
+           same(1), _masked_fill_kwargs),
+)
+
+OPS: dict[str, OpInfo] = {info.name: info for info in OP_DB}
+
+# Public functions that are operations without a gradient (their outputs never require grad).
+NON_DIFFERENTIABLE: dict[str, str] = {
+    **{name: "comparison: a bool tensor" for name in (
+        "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+        "logical_not", "isnan", "isfinite")},
+    "sign": "piecewise constant",
+    "argmax": "an integer index",
+    "argmin": "an integer index",
+    **{name: "factory: makes a leaf" for name in (
+        "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
+        "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros",
+        "zeros_like")},
+}
+
+# Public callables that are not operations on tensors.  Names that do not exist (yet) are
+# allowed here, so that utilities other modules add do not break the coverage test.
+NOT_OPERATIONS: frozenset[str] = frozenset({
+    "Tensor", "Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad",
+    "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
+    "manual_seed", "get_rng_state", "set_rng_state", "save", "load",
+})

@@ -1,0 +1,216 @@
+"""Generic property tests over the op registry (``tests/opinfo.py``).
+
+For every public differentiable op:
+- the forward matches a float64 NumPy reference, in float64 and float32, and
+  keeps the input dtype (size-0 dims included);
+- gradcheck passes in float64 with a random upstream gradient, and
+  gradgradcheck passes (second derivatives through ``create_graph=True``);
+- backward leaves the inputs and the upstream gradient unchanged and gives each
+  input a ``.grad`` of its own shape, dtype and memory.
+A coverage test fails when a public function of autograd is in neither the
+registry nor one of its lists of non-differentiable functions and utilities.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import types
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opinfo import (
+    FORWARD,
+    GRAD,
+    GRADGRAD,
+    NON_DIFFERENTIABLE,
+    NOT_OPERATIONS,
+    OP_DB,
+    OPS,
+    OpInfo,
+)
+
+import autograd as ag
+from autograd.testing import gradcheck, gradgradcheck
+from autograd.testing.strategies import broadcastable_shapes, tensors
+
+# Second derivatives cost a backward pass per finite difference: fewer examples, same profile.
+_GRADGRAD_SETTINGS = settings(max_examples=max(5, settings().max_examples // 3))
+
+# Parametrized by name (hypothesis then reports ``name='matmul'``, not the whole entry).
+by_op = pytest.mark.parametrize("name", [info.name for info in OP_DB])
+
+
+def _as_list(out) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _expected_dtype(info: OpInfo, dtype: np.dtype, kwargs: dict, reference: np.ndarray):
+    if reference.dtype.kind != "f":
+        return reference.dtype  # indices, masks
+    return info.out_dtype(dtype, kwargs) if info.out_dtype else dtype
+
+
+def _assert_unchanged(before, after, what: str) -> None:
+    """Compare nested kwargs (arrays inside tuples and dicts) for equality."""
+    if isinstance(before, np.ndarray):
+        np.testing.assert_array_equal(after, before, err_msg=f"{what} was modified")
+    elif isinstance(before, (tuple, list)):
+        for b, a in zip(before, after, strict=True):
+            _assert_unchanged(b, a, what)
+    elif isinstance(before, dict):
+        for key in before:
+            _assert_unchanged(before[key], after[key], f"{what}[{key!r}]")
+
+
+# --------------------------------------------------------------------- forward
+@by_op
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # log(0) = -inf when empty
+@given(data=st.data())
+def test_forward_matches_reference(name: str, dtype, data):
+    info = OPS[name]
+    sample = data.draw(info.samples(dtype, FORWARD), label="sample")
+    outputs = _as_list(info.op(*sample.tensors(), **sample.kwargs))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy on empty slices
+        reference = info.ref(*(a.astype(np.float64) for a in sample.arrays), **sample.kwargs)
+    expected = [np.asarray(r) for r in _as_list(reference)]
+    assert len(outputs) == len(expected), f"{info.name}: {len(outputs)} outputs"
+    rtol, atol = (1e-10, 1e-10) if dtype == np.float64 else info.fwd_tol
+    for k, (out, want) in enumerate(zip(outputs, expected, strict=True)):
+        assert isinstance(out, ag.Tensor), f"{info.name}: output {k} is a {type(out).__name__}"
+        assert out.shape == want.shape, f"{info.name}: output {k} shape"
+        assert out.dtype == _expected_dtype(info, np.dtype(dtype), sample.kwargs, want), (
+            f"{info.name}: output {k} has dtype {out.dtype} for {np.dtype(dtype)} inputs")
+        np.testing.assert_allclose(out.data.astype(np.float64), want.astype(np.float64),
+                                   rtol=rtol, atol=atol, equal_nan=True,
+                                   err_msg=f"{info.name}: output {k}")
+
+
+# ------------------------------------------------------------------- gradients
+@by_op
+@given(data=st.data())
+def test_gradcheck(name: str, data):
+    info = OPS[name]
+    sample = data.draw(info.samples(np.float64, GRAD), label="sample")
+    fn = functools.partial(info.op, **sample.kwargs)
+    for out in _as_list(fn(*sample.tensors())):  # gradcheck would let NaN == NaN pass
+        assert np.isfinite(out.data).all(), f"{name}: non-finite output; fix the domain"
+    assert gradcheck(fn, sample.tensors(requires_grad=True), **info.grad_tol)
+
+
+@pytest.mark.parametrize("name", [info.name for info in OP_DB if info.gradgrad])
+@_GRADGRAD_SETTINGS
+@given(data=st.data())
+def test_gradgradcheck(name: str, data):
+    info = OPS[name]
+    sample = data.draw(info.samples(np.float64, GRADGRAD), label="sample")
+    fn = functools.partial(info.op, **sample.kwargs)
+    assert gradgradcheck(fn, sample.tensors(requires_grad=True), **info.grad_tol)
+
+
+# ------------------------------------------------------------------ invariants
+@by_op
+@given(data=st.data())
+def test_backward_invariants(name: str, data):
+    info = OPS[name]
+    dtype = np.dtype(data.draw(st.sampled_from([np.float32, np.float64]), label="dtype"))
+    sample = data.draw(info.samples(dtype, GRAD), label="sample")
+    kwargs_before = copy.deepcopy(sample.kwargs)
+    xs = sample.tensors(requires_grad=True)
+    outputs = [o for o in _as_list(info.op(*xs, **sample.kwargs)) if o.requires_grad]
+    rng = np.random.default_rng(0)
+    upstream = [ag.Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outputs]
+    upstream_before = [u.data.copy() for u in upstream]
+
+    ag.backward(outputs, upstream)
+
+    for x, a in zip(xs, sample.arrays, strict=True):
+        np.testing.assert_array_equal(x.data, a, err_msg=f"{info.name} changed an input")
+    for u, before in zip(upstream, upstream_before, strict=True):
+        np.testing.assert_array_equal(u.data, before,
+                                      err_msg=f"{info.name} changed the upstream gradient")
+    _assert_unchanged(kwargs_before, sample.kwargs, f"{info.name} kwargs")
+    grads = []
+    for i, x in enumerate(xs):
+        assert x.grad is not None, f"{info.name}: input {i} got no gradient"
+        assert x.grad.shape == x.shape, f"{info.name}: grad shape {x.grad.shape} != {x.shape}"
+        assert x.grad.dtype == x.dtype, f"{info.name}: grad dtype {x.grad.dtype} != {x.dtype}"
+        assert x.grad.grad_fn is None and not x.grad.requires_grad
+        grads.append(x.grad.data)
+    others = [x.data for x in xs] + [u.data for u in upstream] + [o.data for o in outputs]
+    for i, g in enumerate(grads):
+        for other in grads[i + 1:] + others:
+            assert not np.shares_memory(g, other), (
+                f"{info.name}: the .grad of input {i} shares memory with another array")
+
+
+# -------------------------------------------------------------------- coverage
+def _public_callables() -> dict:
+    """autograd's public functions and classes, without submodules and dtype aliases."""
+    found = {}
+    for name in dir(ag):
+        obj = getattr(ag, name)
+        if name.startswith("_") or isinstance(obj, types.ModuleType) or not callable(obj):
+            continue
+        if isinstance(obj, type) and issubclass(obj, np.generic):
+            continue  # ag.float32, ag.bool, ...
+        found[name] = obj
+    return found
+
+
+def test_every_public_op_is_registered():
+    public = _public_callables()
+    registered = {id(public[info.name]) for info in OP_DB if info.name in public}
+    missing = sorted(
+        name for name, obj in public.items()
+        if id(obj) not in registered and name not in NON_DIFFERENTIABLE
+        and name not in NOT_OPERATIONS
+    )
+    assert not missing, (
+        f"public functions of autograd without an entry in tests/opinfo.py: {missing}. Add an "
+        f"OpInfo to OP_DB, or list them in NON_DIFFERENTIABLE or NOT_OPERATIONS."
+    )
+
+
+def test_registry_names_are_public_and_unique():
+    names = [info.name for info in OP_DB]
+    assert len(names) == len(set(names)), "an op is registered twice"
+    public = _public_callables()
+    stale = sorted(n for n in [*names, *NON_DIFFERENTIABLE] if n not in public)
+    assert not stale, f"registered names that autograd does not export: {stale}"
+    assert not set(names) & set(NON_DIFFERENTIABLE)
+
+
+def test_methods_are_the_public_functions():
+    """``x.sum`` *is* ``ag.sum``: one docstring and one place to step into (DESIGN.md)."""
+    for info in OP_DB:
+        method = getattr(ag.Tensor, info.name, None)
+        assert method is None or method is getattr(ag, info.name), info.name
+
+
+# ------------------------------------------------- non-differentiable functions
+_NO_GRAD_OPS = {
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor, "logical_not": np.logical_not, "isnan": np.isnan,
+    "isfinite": np.isfinite, "sign": np.sign, "argmax": np.argmax, "argmin": np.argmin,
+}
+_BINARY = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"}
+
+
+@pytest.mark.parametrize("name", sorted(_NO_GRAD_OPS))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_non_differentiable_ops_record_no_graph(name, data):
+    arity = 2 if name in _BINARY else 1
+    input_shapes = data.draw(broadcastable_shapes(arity, max_dims=3), label="shapes")
+    # Small integers make ties and zeros (the interesting cases for comparisons and sign).
+    xs = [data.draw(tensors(shape=s, min_value=-2, max_value=2).map(
+        lambda t: ag.Tensor(np.round(t.data), requires_grad=True))) for s in input_shapes]
+    out = getattr(ag, name)(*xs)
+    assert not out.requires_grad and out.grad_fn is None
+    np.testing.assert_array_equal(out.data, _NO_GRAD_OPS[name](*(x.data for x in xs)))
