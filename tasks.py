@@ -50,10 +50,10 @@ def main(argv: list[str]) -> int:
         ensure_env("viz")
         return run("examples/quickstart.py", *rest)
     if command == "test":
-        ensure_env("test,viz")
+        ensure_env("test,viz,plot")
         return run("-m", "pytest", "-q", *rest)
     if command == "test-slow":
-        ensure_env("test,viz")
+        ensure_env("test,viz,plot")
         return run("-m", "pytest", "-q", "--hypothesis-profile=slow", "-m", "slow or not slow",
                    *rest)
     if command == "bench":

@@ -64,9 +64,16 @@ def _reshape(name: str, x: Tensor, shape: tuple) -> Tensor:
 
 
 @method("reshape", "view")
-def reshape(x, *shape):
-    """The same elements in a new shape (one dim may be -1).  The gradient is reshaped back."""
+def reshape(x, *shape, **kwargs):
+    """The same elements in a new shape (one dim may be -1).  The gradient is reshaped back.
+
+    The shape may be given as ints, as one tuple, or as ``shape=`` (as torch.reshape).
+    """
     x = tensor_arg(x)
+    if "shape" in kwargs:
+        shape = (kwargs.pop("shape"),)
+    if kwargs or not shape:
+        raise TypeError(f"reshape: expected a shape, got {shape} and {sorted(kwargs)}")
     return _reshape("reshape", x, _shape_args(shape))
 
 
@@ -273,6 +280,8 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
         raise ValueError(f"pad: pad {tuple(pad)} must have an even length of at most "
                          f"2 * ndim = {2 * x.data.ndim}")
+    if not any(pad):
+        return x
     widths = [(0, 0)] * x.data.ndim
     for i in range(len(pad) // 2):
         widths[x.data.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
