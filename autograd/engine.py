@@ -171,6 +171,8 @@ def _nonfinite_kind(a) -> str:
 
 
 def _check_backward_anomaly(node: Node, i: int, gi) -> None:
+    if isinstance(gi, Scatter):
+        gi = gi.values
     data = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
@@ -280,6 +282,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
     """
     raw = not create_graph
     handed = set()  # ids of arrays that are not ours to give away as a .grad
+    owned = set()  # ids of buffer arrays only the engine holds: safe to add into in place
     buffers: dict = {}
     for t, g in zip(roots, grads):
         handed.add(id(g))
@@ -317,6 +320,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
+            owned.discard(id(g))  # handed to the rules, which may pass it on unchanged
             if node.hooks is not None and g is not None:
                 g = _run_hooks(node.hooks, g, raw)
             if target_keys is not None and node in target_keys:
@@ -361,8 +365,11 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                     gi = _fit_shape(node, i, gi)
                 if STATE.anomaly:
                     _check_backward_anomaly(node, i, gi)
-                prev = buffers.get(child)
-                buffers[child] = gi if prev is None else prev + gi
+                if raw:
+                    _accumulate(buffers, owned, child, gi)
+                else:
+                    prev = buffers.get(child)
+                    buffers[child] = gi if prev is None else prev + gi
                 if type(child) is Node:
                     left = deps[child] - 1
                     deps[child] = left
@@ -385,6 +392,57 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
             if raw:
                 handed.add(id(captured[key]))
     return captured
+
+
+class Scatter:
+    """A lazy first-order gradient: zeros of ``shape`` with ``values`` added at ``index``.
+
+    The rules of gathering ops (indexing, slicing) return it on raw arrays, so that
+    many slices of one tensor cost O(their size), not O(tensor size) each: the
+    engine adds the values straight into the tensor's gradient buffer.
+    """
+
+    __slots__ = ("values", "index", "shape", "basic")
+
+    def __init__(self, values: np.ndarray, index: tuple, shape: tuple, basic: bool) -> None:
+        self.values = values
+        self.index = index
+        self.shape = shape
+        self.basic = basic  # ints/slices only: no position repeats, so += is exact
+
+    def add_into(self, array: np.ndarray) -> None:
+        if self.basic:
+            array[self.index] += self.values
+        else:
+            np.add.at(array, self.index, self.values)
+
+    def dense(self) -> np.ndarray:
+        array = np.zeros(self.shape, dtype=self.values.dtype)
+        self.add_into(array)
+        return array
+
+
+def _accumulate(buffers: dict, owned: set, key, gi) -> None:
+    """Add ``gi`` to the gradient buffered for ``key``, in place when the buffer is ours."""
+    prev = buffers.get(key)
+    if type(gi) is Scatter:
+        if prev is None or id(prev) not in owned:
+            dense = gi.dense()
+            if prev is not None:
+                dense += prev
+            buffers[key] = dense
+            owned.add(id(dense))
+        else:
+            gi.add_into(prev)
+    elif prev is None:
+        buffers[key] = gi
+    elif id(prev) in owned and prev.shape == gi.shape:
+        prev += gi
+    else:
+        total = prev + gi
+        buffers[key] = total
+        if type(total) is np.ndarray:  # NumPy scalars (0-d results) cannot be updated in place
+            owned.add(id(total))
 
 
 def _fit_shape(node: Node, i: int, gi):

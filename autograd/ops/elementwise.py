@@ -178,8 +178,14 @@ TANH = Op("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves="out")
 SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
 COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
 ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: e^-|x| never overflows.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
 SIGMOID = Op(
-    "sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
+    "sigmoid", _sigmoid,
     lambda g, out, x: g * out * (1 - out), saves="out",
 )
 RELU = Op("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * _float_mask(_data(out) > 0, g),
@@ -252,8 +258,8 @@ cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
 erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
 sigmoid = _float_unary(
     SIGMOID,
-    "Logistic function 1 / (1 + e^-x), computed as exp(-log(1 + e^-x)) so it is "
-    "stable for any |x|.  d/dx = s (1 - s) with s the output.",
+    "Logistic function 1 / (1 + e^-x), computed from e^-|x| so it is stable for any "
+    "|x|.  d/dx = s (1 - s) with s the output.",
     "sigmoid",
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..engine import apply
+from ..engine import Scatter, apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op
@@ -29,8 +29,13 @@ def _scatter_add(g, index, shape):
     return out
 
 
-GETITEM = Op("getitem", lambda x, index, shape: x[index],
-             lambda g, out, x, index, shape: INDEX_ADD(g, index=index, shape=shape))
+def _getitem_vjp(g, out, x, index, shape):
+    if isinstance(g, Tensor):  # create_graph: a differentiable scatter
+        return INDEX_ADD(g, index=index, shape=shape)
+    return Scatter(g, index, shape, _is_basic(index))  # added into the buffer in place
+
+
+GETITEM = Op("getitem", lambda x, index, shape: x[index], _getitem_vjp)
 INDEX_ADD = Op("index_add", lambda g, index, shape: _scatter_add(g, index, shape),
                lambda gg, out, g, index, shape: GETITEM(gg, index=index, shape=shape))
 
