@@ -1,2 +1,2 @@
 """The differentiable operations.  Importing this package attaches them to Tensor."""
-from . import elementwise, index, inplace, linalg, reduce, shape  # noqa: F401
+from . import conv, elementwise, index, inplace, linalg, reduce, shape  # noqa: F401

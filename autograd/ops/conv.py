@@ -1,0 +1,281 @@
+"""Sliding windows: ``unfold`` (im2col) and its adjoint ``fold`` (col2im).
+
+These two linear primitives are all that convolution and pooling need; the
+layers in ``nn.functional`` compose them with matmul, sums and indexing:
+
+    conv(x, w)            = W @ unfold(x)                    (then reshaped to N, O, *L)
+    conv_transpose(x, w)  = fold(W^T @ x)
+    avg_pool(x)           = mean over the window axis of unfold(x)
+    max_pool(x)           = x at the arg-max of each window   (a gather)
+
+For an input x of shape (N, C, *S) (S the spatial sizes), a kernel k, stride s,
+dilation d and padding (lo, hi) per spatial dim, window l of dim i covers the
+padded positions l*s + j*d for j = 0..k-1, and there are
+
+    L = floor((S + lo + hi - d (k - 1) - 1) / s) + 1
+
+windows along that dim.  ``unfold`` copies every window into a column:
+
+    cols[(c, j), (l, n)] = x_padded[n, c, l*s + j*d]       shape (C * prod(k), prod(L) * N)
+
+(rows ordered by channel then kernel offset, columns by window then sample;
+this layout makes a convolution a single large matrix product).  ``fold`` is the
+adjoint (transpose) of ``unfold``: it adds every column entry back into the
+position it was copied from and drops the padding,
+
+    x[n, c, p] = sum over (j, l) with l*s + j*d = p + lo of cols[(c, j), (n, l)],
+
+so unfold's vector-Jacobian product is fold and fold's is unfold, to any order.
+
+Both loop over the prod(k) kernel offsets and move one strided slice of all
+N * C * prod(L) elements per offset, which is much faster in NumPy than
+gathering with index arrays or scattering with ``np.add.at``.  Padding is never
+materialised: each offset copies only the windows that fall inside the input
+and zeroes the others.  The image is read and written in the columns' order,
+(C, *S, N) -- channels first, the batch last -- so every copy moves runs of
+whole rows times N contiguous elements (with NCHW the runs would be single rows,
+and NumPy's per-run overhead would dominate).  fold's result and a convolution's
+output (W @ cols, reshaped) are therefore NCHW views of (C, *S, N) memory, which
+the next layer's unfold or pooling reads without reordering.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._registry import Op
+
+
+class Window(NamedTuple):
+    """The geometry of a sliding window over an input of shape ``shape`` = (N, C, *S).
+
+    ``kernel``, ``stride``, ``dilation``: one int per spatial dim; ``padding``:
+    one (lo, hi) pair per spatial dim; ``out``: the number of windows L per dim.
+    """
+
+    shape: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out: tuple
+
+    @property
+    def padded(self) -> tuple:
+        """The spatial sizes after padding."""
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.shape[2:], self.padding, strict=True))
+
+    @property
+    def cols_shape(self) -> tuple:
+        """The shape of ``unfold``'s result: (C * prod(kernel), prod(out) * N)."""
+        n, c = self.shape[:2]
+        return (c * math.prod(self.kernel), n * math.prod(self.out))
+
+    def offsets(self):
+        """The kernel offsets (j_1, j_2, ...) in row-major order."""
+        return np.ndindex(*self.kernel)
+
+    def slices(self, offset: tuple) -> tuple:
+        """Index of the padded image, laid out (C, N, *S_padded) or (N, C, *S_padded),
+        that selects element ``offset`` of every window."""
+        return (slice(None), slice(None)) + tuple(
+            slice(j * d, j * d + s * (n - 1) + 1, s)
+            for j, d, s, n in zip(offset, self.dilation, self.stride, self.out, strict=True)
+        )
+
+    def overlap(self, offset: tuple) -> tuple:
+        """Where element ``offset`` of the windows falls inside the unpadded input.
+
+        Returns (windows, inputs, edges): ``windows`` indexes the windows (over
+        dims (*L), None when none of them reaches the input), ``inputs`` the input
+        positions they read (over dims (*S)), and ``edges`` one (first, last)
+        pair per dim: the windows outside [first, last) read padding.
+        """
+        windows, inputs, edges = [], [], []
+        for j, d, s, size, n, (lo, _) in zip(offset, self.dilation, self.stride, self.out,
+                                             self.shape[2:], self.padding, strict=True):
+            # Window l reads input position l*s + j*d - lo; keep the l with 0 <= it < n.
+            first = max(0, -(-(lo - j * d) // s))
+            last = min(size, (n - 1 + lo - j * d) // s + 1)
+            edges.append((first, max(first, last)))
+            start = first * s + j * d - lo
+            windows.append(slice(first, last))
+            inputs.append(slice(start, start + s * (last - first - 1) + 1, s))
+        if any(last <= first for first, last in edges):
+            return None, None, edges
+        return tuple(windows), tuple(inputs), edges
+
+    def interior(self) -> tuple:
+        """Index of the padded image that selects the unpadded input."""
+        return (slice(None), slice(None)) + tuple(
+            slice(lo, lo + n) for n, (lo, _) in zip(self.shape[2:], self.padding, strict=True)
+        )
+
+
+def window(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+           ceil_mode: bool = False) -> Window:
+    """The Window over ``shape`` = (N, C, *S); ``padding`` holds (lo, hi) pairs.
+
+    L = floor((S + lo + hi - d (k - 1) - 1) / s) + 1, or with ``ceil_mode`` the
+    ceiling, dropping a last window that would start in the right padding (as
+    PyTorch's pooling); the ``hi`` padding is then extended so that every window
+    lies inside the padded input.  Sizes are assumed valid (callers check them).
+    """
+    out, padding = [], list(padding)
+    dims = zip(shape[2:], kernel, stride, padding, dilation, strict=True)
+    for i, (n, k, s, (lo, hi), d) in enumerate(dims):
+        span = n + lo + hi - d * (k - 1) - 1
+        size = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (size - 1) * s >= n + lo:
+            size -= 1
+        extra = (size - 1) * s + d * (k - 1) + 1 - (n + lo + hi)
+        if extra > 0:
+            padding[i] = (lo, hi + extra)
+        out.append(size)
+    return Window(tuple(shape), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation),
+                  tuple(out))
+
+
+@functools.lru_cache(maxsize=64)
+def _overlaps(geom: Window) -> tuple:
+    """(offset, windows, inputs, edges) for every kernel offset (see ``Window.overlap``)."""
+    return tuple((offset, *geom.overlap(offset)) for offset in geom.offsets())
+
+
+def _channels_first_batch_last(nd: int) -> tuple:
+    """The axes that view (N, C, *S) as (C, *S, N)."""
+    return (1,) + tuple(range(2, 2 + nd)) + (0,)
+
+
+def _unfold(x: np.ndarray, geom: Window) -> np.ndarray:
+    n, c = geom.shape[:2]
+    nd = len(geom.kernel)
+    image = x.transpose(_channels_first_batch_last(nd))  # (C, *S, N), the columns' order
+    if not image.flags.c_contiguous:  # one reordering copy beats k strided gathers
+        image = np.ascontiguousarray(image)
+    cols = np.empty((c, *geom.kernel, *geom.out, n), dtype=x.dtype)
+    for offset, windows, inputs, edges in _overlaps(geom):
+        target = cols[(slice(None),) + offset]  # (C, *L, N)
+        for i, (first, last) in enumerate(edges):  # zero the windows that read padding
+            before = (slice(None),) * (1 + i)
+            if first:
+                target[before + (slice(0, first),)] = 0
+            if last < target.shape[1 + i]:
+                target[before + (slice(last, None),)] = 0
+        if windows is not None:
+            target[(slice(None),) + windows] = image[(slice(None),) + inputs]
+    return cols.reshape(geom.cols_shape)
+
+
+def _fold(cols: np.ndarray, geom: Window) -> np.ndarray:
+    n, c = geom.shape[:2]
+    nd = len(geom.kernel)
+    cols = cols.reshape(c, *geom.kernel, *geom.out, n)
+    image = np.zeros((c, *geom.shape[2:], n), dtype=cols.dtype)
+    for offset, windows, inputs, _ in _overlaps(geom):
+        if windows is not None:  # entries that fall in the padding are dropped
+            source = cols[(slice(None),) + offset]  # (C, *L, N)
+            image[(slice(None),) + inputs] += source[(slice(None),) + windows]
+    return image.transpose((nd + 1, 0) + tuple(range(1, nd + 1)))  # (N, C, *S)
+
+
+UNFOLD = Op("unfold", _unfold, lambda g, out, x, geom: FOLD(g, geom=geom))
+FOLD = Op("fold", _fold, lambda g, out, cols, geom: UNFOLD(g, geom=geom))
+
+
+def unfold(x, geom: Window):
+    """The columns of every window of x (N, C, *S): shape (C * prod(k), prod(L) * N).
+
+    Linear in x; its vector-Jacobian product is ``fold``.  ``geom`` comes from
+    ``window``; x's shape must equal ``geom.shape``.
+    """
+    if tuple(x.shape) != geom.shape:
+        raise ValueError(f"unfold: input of shape {tuple(x.shape)} does not match the window "
+                         f"geometry's input shape {geom.shape}")
+    return UNFOLD(x, geom=geom)
+
+
+def fold(cols, geom: Window):
+    """Sum columns (C * prod(k), prod(L) * N) back into an image of shape ``geom.shape``.
+
+    The adjoint of ``unfold``: overlapping window entries add up, padding is
+    dropped.  Its vector-Jacobian product is ``unfold``.
+    """
+    if tuple(cols.shape) != geom.cols_shape:
+        raise ValueError(f"fold: columns of shape {tuple(cols.shape)} do not match the window "
+                         f"geometry, which expects {geom.cols_shape}")
+    return FOLD(cols, geom=geom)
+
+
+def window_argmax(xp: np.ndarray, geom: Window) -> tuple:
+    """Max and arg-max of every window of a padded image xp (N, C, *S_padded).
+
+    Returns (values, index), both of shape (N, C, *L): ``index`` is the
+    row-major kernel offset of the window's maximum, the first one on ties (as
+    PyTorch); a NaN wins over numbers (the first NaN).  One pass per kernel
+    offset over strided views, no copy of the windows.
+    """
+    views = [xp[geom.slices(offset)] for offset in geom.offsets()]
+    dtype = np.int8 if len(views) < 128 else np.int64
+    if len(views) == 1:
+        return views[0].copy(), np.zeros(views[0].shape, dtype=dtype)
+    larger = np.greater(views[1], views[0])  # strictly: on ties the first maximum stays
+    best = np.maximum(views[0], views[1])  # propagates NaN
+    index = larger.astype(dtype)
+    for k, v in enumerate(views[2:], 2):
+        np.greater(v, best, out=larger)
+        np.maximum(best, v, out=best)
+        index += larger.view(np.int8) * (dtype(k) - index)  # index = k where larger
+    nan = np.isnan(best)
+    if nan.any():
+        index[nan] = 0
+        for k in range(len(views) - 1, -1, -1):
+            index[nan & np.isnan(views[k])] = k
+    return best, index
+
+
+def window_offsets(geom: Window, strides: tuple) -> np.ndarray:
+    """The displacement of each kernel offset (row-major) in an array whose spatial
+    dims have element ``strides``."""
+    return np.array([sum(j * d * st for j, d, st in
+                         zip(offset, geom.dilation, strides, strict=True))
+                     for offset in geom.offsets()], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def window_starts(geom: Window, strides: tuple, axes: tuple) -> np.ndarray:
+    """The position of the first element of every window, in an unpadded input whose
+    dims (N, C, *S) have element ``strides`` (windows that start in the padding
+    point before their row); an array of shape (N, C, *L) transposed to ``axes``
+    (C-contiguous).  Cached (read-only): a training loop asks for the same
+    geometry at every step."""
+    sizes = geom.shape[:2] + geom.out
+    steps = (1, 1) + geom.stride
+    shifts = (0, 0) + tuple(lo for lo, _ in geom.padding)
+    starts = np.zeros((1,) * len(sizes), dtype=np.int64)
+    for i, (n, step, shift, st) in enumerate(zip(sizes, steps, shifts, strides, strict=True)):
+        shape = [1] * len(sizes)
+        shape[i] = n
+        starts = starts + ((np.arange(n, dtype=np.int64) * step - shift) * st).reshape(shape)
+    starts = np.ascontiguousarray(starts.transpose(axes))
+    starts.flags.writeable = False
+    return starts
+
+
+def window_counts(geom: Window, padding: tuple, include_pad: bool) -> np.ndarray:
+    """How many elements each window averages over, shape (*L), as PyTorch's avg_pool:
+    the positions inside the input, plus (with ``include_pad``) those inside the
+    declared ``padding`` ((lo, hi) pairs), never the extra right padding that
+    ``ceil_mode`` adds."""
+    inside = np.zeros(geom.padded)
+    region = []
+    for n, (lo, _), (lo0, hi0) in zip(geom.shape[2:], geom.padding, padding, strict=True):
+        region.append(slice(lo - lo0, lo + n + hi0) if include_pad else slice(lo, lo + n))
+    inside[tuple(region)] = 1.0
+    total = np.zeros(geom.out)
+    for offset in geom.offsets():
+        total += inside[geom.slices(offset)[2:]]
+    return total

@@ -1,0 +1,170 @@
+"""One training step of an LSTM and of a transformer encoder block, beside PyTorch.
+
+    python benchmarks/bench_sequence.py [--repeat 15] [--models lstm transformer scaling]
+                                        [--threads 2] [--profile lstm|transformer]
+
+(NumPy's BLAS threads are set by the environment, e.g. OPENBLAS_NUM_THREADS=1 with
+``--threads 1`` for a single-threaded comparison on a busy machine.)
+
+(a) lstm: batch 32, sequence 50, input 64, hidden 256, one layer, a linear
+    256 -> 64 on every step, cross-entropy over all steps and the batch, Adam;
+(b) transformer: one TransformerEncoderLayer, batch 16, sequence 64, d_model 128,
+    8 heads, feed-forward 512, dropout 0, MSE to a random target, Adam;
+(c) scaling: the LSTM step for sequence lengths 25, 50 and 100 (time per step
+    should be flat: the unrolled graph is linear in the length).
+
+A step is zero_grad, forward, loss, backward and the Adam update, in float32.
+graphgrad and PyTorch eager (CPU, 2 threads) start from the same weights and
+batch (the first losses are printed to show they compute the same thing).
+Times are medians of interleaved runs; ratios are taken within the run.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+
+import numpy as np
+from _harness import interleaved_medians, load_torch, machine, print_table
+
+import autograd as ag
+import nn
+import nn.functional as F
+import optim
+
+BATCH, INPUT, HIDDEN, CLASSES = 32, 64, 256, 64
+T_BATCH, T_SEQ, D_MODEL, HEADS, FF = 16, 64, 128, 8, 512
+
+
+def lstm_tagger(torch_nn=nn):
+    """An LSTM over the sequence, then a linear classifier on every step (in ``nn`` or
+    ``torch.nn``)."""
+
+    class LSTMTagger(torch_nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch_nn.LSTM(INPUT, HIDDEN)
+            self.head = torch_nn.Linear(HIDDEN, CLASSES)
+
+        def forward(self, x):
+            output, _ = self.lstm(x)
+            return self.head(output)
+
+    return LSTMTagger()
+
+
+def _lstm_data(seq: int) -> tuple:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((seq, BATCH, INPUT)).astype(np.float32)
+    return x, rng.integers(0, CLASSES, seq * BATCH)
+
+
+def _transformer_data() -> tuple:
+    rng = np.random.default_rng(1)
+    shape = (T_BATCH, T_SEQ, D_MODEL)
+    return rng.standard_normal(shape).astype(np.float32), \
+        rng.standard_normal(shape).astype(np.float32)
+
+
+def ours(kind: str, seq: int = 50):
+    ag.manual_seed(0)
+    if kind == "lstm":
+        model = lstm_tagger()
+        x, y = _lstm_data(seq)
+        loss_fn = lambda out, target: F.cross_entropy(out.reshape(-1, CLASSES), target)
+    else:
+        model = nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0, batch_first=True)
+        x, y = _transformer_data()
+        loss_fn = F.mse_loss
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = ag.tensor(x), ag.tensor(y)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return model, step
+
+
+def theirs(torch, kind: str, state: dict, seq: int = 50):
+    if kind == "lstm":
+        model = lstm_tagger(torch.nn)
+        x, y = _lstm_data(seq)
+        loss_fn = lambda out, target: torch.nn.functional.cross_entropy(
+            out.reshape(-1, CLASSES), target)
+    else:
+        model = torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0,
+                                                 batch_first=True)
+        x, y = _transformer_data()
+        loss_fn = torch.nn.functional.mse_loss
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def _state(model: nn.Module) -> dict:
+    return {k: v.data.copy() for k, v in model.state_dict().items()}
+
+
+def compare(torch, kind: str, repeat: int, seq: int = 50) -> list:
+    """[graphgrad ms, torch ms, ratio, first losses] for one model."""
+    model, step = ours(kind, seq)
+    steps = {"graphgrad": step}
+    if torch is not None:
+        steps["torch"] = theirs(torch, kind, _state(model), seq)
+    first = " / ".join(f"{fn():.5f}" for fn in steps.values())  # also the warm-up
+    ms = {name: 1e3 * t for name, t in interleaved_medians(steps, repeat=repeat).items()}
+    ratio = ms["graphgrad"] / ms["torch"] if torch is not None else None
+    return [ms["graphgrad"], ms.get("torch"), ratio, first]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--models", nargs="+", default=["lstm", "transformer", "scaling"],
+                        choices=["lstm", "transformer", "scaling"])
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch's CPU threads")
+    parser.add_argument("--profile", choices=["lstm", "transformer"],
+                        help="instead of timing, cProfile graphgrad's step of this model")
+    args = parser.parse_args()
+    torch = load_torch(threads=args.threads)
+    if args.profile:
+        _, step = ours(args.profile)
+        for _ in range(3):
+            step()
+        profile = cProfile.Profile()
+        profile.runcall(lambda: [step() for _ in range(5)])
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        return
+    print(machine() + (f", torch {torch.__version__} ({args.threads} threads)" if torch
+                       else ", no torch"))
+    rows = [[kind] + compare(torch, kind, args.repeat) for kind in args.models
+            if kind != "scaling"]
+    if rows:
+        print_table(f"One training step with Adam, median of {args.repeat} interleaved runs (ms)",
+                    ["model", "graphgrad", "torch", "ratio", "first loss (graphgrad / torch)"],
+                    rows)
+    if "scaling" in args.models:
+        rows = []
+        for seq in (25, 50, 100):
+            ms, ms_torch, ratio, _ = compare(torch, "lstm", max(args.repeat // 2, 5), seq)
+            rows.append([seq, ms, ms / seq, ms_torch, ms_torch / seq if ms_torch else None,
+                         ratio])
+        print_table("LSTM step against sequence length (ms; per step should stay flat)",
+                    ["seq", "graphgrad", "per step", "torch", "torch per step", "ratio"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""``nn.functional``: every layer and loss as a plain function (as ``torch.nn.functional``).
+
+All are compositions of autograd operations: gradients come from the engine,
+and nothing here holds gradient code.
+
+    import nn.functional as F
+    loss = F.cross_entropy(F.linear(x, w, b), labels)
+"""
+from autograd import pad  # noqa: F401
+
+from .activation import (  # noqa: F401
+    elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, relu, relu6, sigmoid, silu,
+    softmax, softmin, softplus, tanh,
+)
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
+from .conv import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d,
+    conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, max_pool1d, max_pool2d, unfold,
+)
+from .ctc import ctc_loss  # noqa: F401
+from .distance import cosine_similarity, pairwise_distance, vector_norm  # noqa: F401
+from .dropout import dropout, dropout1d, dropout2d  # noqa: F401
+from .linear import bilinear, linear  # noqa: F401
+from .loss import (  # noqa: F401
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+    l1_loss, mse_loss, nll_loss, smooth_l1_loss, triplet_margin_loss,
+)
+from .normalization import batch_norm, layer_norm, normalize  # noqa: F401
+from .sparse import embedding, one_hot  # noqa: F401

@@ -1,0 +1,44 @@
+"""Affine maps: ``linear`` and ``bilinear``."""
+from __future__ import annotations
+
+import autograd as ag
+from autograd import Tensor
+
+from ._utils import as_tensor
+
+__all__ = ["linear", "bilinear"]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, over the last dim of x.
+
+    Shape: x (*, in), W (out, in), b (out,) -> y (*, out).  Inputs with more
+    than two dims are flattened to (N, in) for one matrix product.
+    """
+    x = as_tensor(input)
+    in_features = weight.shape[-1]
+    if x.ndim == 0 or x.shape[-1] != in_features:
+        raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
+                         f"{in_features} (weight of shape {weight.shape})")
+    if x.ndim > 2 and weight.ndim == 2:
+        lead = x.shape[:-1]
+        out = ag.matmul(x.reshape(-1, in_features), weight.T).reshape(*lead, weight.shape[0])
+    else:
+        out = ag.matmul(x, weight.T)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_k = x1^T A_k x2 + b_k.
+
+    Shape: x1 (*, in1), x2 (*, in2), A (out, in1, in2), b (out,) -> y (*, out).
+    """
+    x1, x2 = as_tensor(input1), as_tensor(input2)
+    if x1.shape[-1:] != weight.shape[1:2] or x2.shape[-1:] != weight.shape[2:3]:
+        raise ValueError(f"bilinear: inputs of shapes {x1.shape} and {x2.shape} do not end in "
+                         f"in1_features = {weight.shape[1]} and in2_features = {weight.shape[2]}")
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise ValueError(f"bilinear: inputs of shapes {x1.shape} and {x2.shape} must agree in "
+                         f"all but the last dim")
+    out = ag.einsum("...i,kij,...j->...k", x1, weight, x2)
+    return out if bias is None else out + bias

@@ -1,0 +1,221 @@
+"""Recurrent cells (Elman RNN, GRU, LSTM) and the layer loop that ``nn.RNN``, ``nn.GRU``
+and ``nn.LSTM`` share.
+
+Everything is composed of autograd operations: backpropagation through time is
+the engine differentiating the unrolled loop, with no gradient code here.
+
+Cell equations, with x the input, h the previous hidden state and every W, b in
+PyTorch's layout (``w_ih`` stacks the gate blocks in the order listed):
+
+    RNN   h' = act(W_ih x + b_ih + W_hh h + b_hh)                 act = tanh or relu
+    GRU   r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)             gates r, z, n
+          z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+          n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))          (reset gate inside, as PyTorch)
+          h' = (1 - z) * n + z * h
+    LSTM  i, f, o = sigmoid(.), g = tanh(.) of W_ih x + b_ih + W_hh h + b_hh   gates i, f, g, o
+          c' = f * c + i * g
+          h' = o * tanh(c')
+
+The input projection W_ih x + b is computed for all time steps in one matrix
+product when no gradient is recorded.  When one is, it is one product per step
+(see ``_project``): the engine has no multi-output "unbind", so slicing one
+(T, B, G) tensor into T steps would make backward add T gradients of the full
+(T, B, G) size, O(T^2) work.  (The same holds for the input sequence itself when
+it requires grad, e.g. embeddings, at the smaller size (T, B, I).)
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import autograd as ag
+from autograd import Tensor
+
+from .dropout import dropout as _dropout
+
+__all__ = ["rnn_tanh_cell", "rnn_relu_cell", "gru_cell", "lstm_cell", "cell_forward", "recurrent",
+           "CELLS"]
+
+
+# ------------------------------------------------------------------ one step
+# A step maps (xw, state, w_hh_t, b_hh) to (h', state'), where xw is the input
+# projection of this step (with b_hh already folded in when the cell allows),
+# state a tuple of (B, H) tensors and w_hh_t = W_hh^T.
+
+def _rnn_step(activation):
+    def step(xw, state, w_hh_t, b_hh):
+        h = activation(xw + state[0] @ w_hh_t)
+        return h, (h,)
+
+    return step
+
+
+def _gru_step(xw, state, w_hh_t, b_hh):
+    (h,) = state
+    hidden = h.shape[-1]
+    hw = h @ w_hh_t
+    if b_hh is not None:
+        hw = hw + b_hh
+    rz = ag.sigmoid(xw[:, :2 * hidden] + hw[:, :2 * hidden])
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    n = ag.tanh(xw[:, 2 * hidden:] + r * hw[:, 2 * hidden:])
+    h = n + z * (h - n)  # = (1 - z) * n + z * h, one operation fewer
+    return h, (h,)
+
+
+def _lstm_step(xw, state, w_hh_t, b_hh):
+    h, c = state
+    hidden = h.shape[-1]
+    gates = xw + h @ w_hh_t
+    s = ag.sigmoid(gates)  # i, f and o; the g block is recomputed with tanh below
+    i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
+    g = ag.tanh(gates[:, 2 * hidden:3 * hidden])
+    c = f * c + i * g
+    h = o * ag.tanh(c)
+    return h, (h, c)
+
+
+class Cell(NamedTuple):
+    """What the shared loop needs to know about one kind of recurrent cell."""
+
+    gates: int  # gate blocks stacked in weight_ih / weight_hh
+    states: int  # 1 for (h,), 2 for (h, c)
+    fold_bias: bool  # b_hh can be added to the input projection (not for GRU's n gate)
+    step: Callable
+
+
+CELLS = {
+    "RNN_TANH": Cell(1, 1, True, _rnn_step(ag.tanh)),
+    "RNN_RELU": Cell(1, 1, True, _rnn_step(ag.relu)),
+    "GRU": Cell(3, 1, False, _gru_step),
+    "LSTM": Cell(4, 2, True, _lstm_step),
+}
+
+
+def _split_biases(cell: Cell, b_ih: Tensor | None, b_hh: Tensor | None) -> tuple:
+    """(the bias added to the input projection, the bias left for the step)."""
+    if cell.fold_bias and b_hh is not None:
+        return (b_hh if b_ih is None else b_ih + b_hh), None
+    return b_ih, b_hh
+
+
+def cell_forward(mode: str, input: Tensor, state: tuple, w_ih: Tensor, w_hh: Tensor,
+                 b_ih: Tensor | None, b_hh: Tensor | None) -> tuple:
+    """One step of the ``mode`` cell (a key of ``CELLS``): returns (h', state')."""
+    cell = CELLS[mode]
+    bias, b_hh = _split_biases(cell, b_ih, b_hh)
+    xw = input @ w_ih.T
+    return cell.step(xw if bias is None else xw + bias, state, w_hh.T, b_hh)
+
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
+                  b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh).
+
+    Shape: input (B, I), hx (B, H), w_ih (H, I), w_hh (H, H) -> (B, H).
+    """
+    return cell_forward("RNN_TANH", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
+                  b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step with relu: h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    return cell_forward("RNN_RELU", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
+             b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step (gates r, z, n; see the module docstring).
+
+    Shape: input (B, I), hx (B, H), w_ih (3H, I), w_hh (3H, H) -> (B, H).
+    """
+    return cell_forward("GRU", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
+              b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple:
+    """One LSTM step (gates i, f, g, o); ``hx = (h, c)``, returns ``(h', c')``.
+
+    Shape: input (B, I), h and c (B, H), w_ih (4H, I), w_hh (4H, H).
+    """
+    return cell_forward("LSTM", input, tuple(hx), w_ih, w_hh, b_ih, b_hh)[1]
+
+
+# ---------------------------------------------------------------- the layer loop
+def _needs_grad(*tensors) -> bool:
+    return ag.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _project(steps: list, w_ih: Tensor, bias: Tensor | None) -> list:
+    """x_t W_ih^T + bias for every step x_t (B, I) of ``steps``.
+
+    Without a gradient to record this is one matrix product over all steps.
+    With one it is a product per step, which keeps backward linear in T for the
+    same number of flops (see the module docstring).
+    """
+    w_t = w_ih.T
+    if not _needs_grad(w_ih, bias, *steps):
+        out = ag.stack(steps) @ w_t
+        return list(ag.unbind(out if bias is None else out + bias))
+    if bias is None:
+        return [x @ w_t for x in steps]
+    return [x @ w_t + bias for x in steps]
+
+
+def _run_direction(cell: Cell, steps: list, state: tuple, weights: tuple,
+                   reverse: bool) -> tuple:
+    """Run one direction of one layer; returns (outputs per step, final state)."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    bias, b_hh = _split_biases(cell, b_ih, b_hh)
+    xws = _project(steps, w_ih, bias)
+    w_hh_t = w_hh.T
+    outputs = [None] * len(steps)
+    for t in (reversed(range(len(steps))) if reverse else range(len(steps))):
+        outputs[t], state = cell.step(xws[t], state, w_hh_t, b_hh)
+    return outputs, state
+
+
+def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: int,
+              bidirectional: bool, dropout: float = 0.0, training: bool = True,
+              batch_first: bool = False) -> tuple:
+    """Run a stack of recurrent layers over a whole sequence (the loop of nn.RNN/GRU/LSTM).
+
+    ``mode``: "RNN_TANH", "RNN_RELU", "GRU" or "LSTM".  ``input``: (T, B, I), or
+    (B, T, I) with ``batch_first``.  ``hx``: a tuple of initial states, each
+    (num_layers * D, B, H) (D = 2 if bidirectional else 1), or None for zeros.
+    ``weights``: one (w_ih, w_hh, b_ih, b_hh) tuple per layer and direction, in
+    the order l0, l0_reverse, l1, ... (biases may be None).  Layer l > 0 reads the
+    concatenated outputs of both directions of layer l - 1, with dropout applied
+    to them when ``training`` (not after the last layer).
+
+    Returns ``(output, states)``: output (T, B, D * H) (batch first if asked) and
+    a tuple of final states, each (num_layers * D, B, H), ordered like ``hx``.
+    """
+    cell = CELLS[mode]
+    directions = 2 if bidirectional else 1
+    time_dim = 1 if batch_first else 0
+    steps = list(ag.unbind(input, time_dim))
+    batch = input.shape[1 - time_dim]
+    hidden = weights[0][1].shape[1]
+    if hx is None:
+        zeros = ag.zeros((batch, hidden), dtype=input.dtype)
+        initial = [(zeros,) * cell.states] * (num_layers * directions)
+    else:
+        initial = list(zip(*[ag.unbind(h, 0) for h in hx], strict=True))
+    finals = []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(directions):
+            k = layer * directions + d
+            out, state = _run_direction(cell, steps, tuple(initial[k]), weights[k], d == 1)
+            outs.append(out)
+            finals.append(state)
+        if directions == 1:
+            steps = outs[0]
+        else:  # both directions side by side, step by step
+            steps = [ag.cat(pair, -1) for pair in zip(*outs, strict=True)]
+        if dropout > 0 and training and layer < num_layers - 1:
+            steps = [_dropout(s, dropout, True) for s in steps]
+    output = ag.stack(steps, time_dim)
+    states = tuple(ag.stack([f[j] for f in finals]) for j in range(cell.states))
+    return output, states

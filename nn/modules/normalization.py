@@ -1,0 +1,176 @@
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``."""
+from __future__ import annotations
+
+import numpy as np
+
+import autograd as ag
+from autograd import Tensor
+
+from .. import functional as F
+from .. import init
+from ..functional._utils import check_ndim, check_size
+from ..module import Module
+from ..parameter import Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over dim 1 (channels); see ``F.batch_norm`` for the maths.
+
+    In training the batch statistics normalise and the running estimates are
+    updated (momentum 0.1: running = 0.9 running + 0.1 batch, the unbiased
+    variance going into ``running_var``; ``momentum=None`` gives the
+    cumulative average over the ``num_batches_tracked`` batches seen).  In
+    evaluation the running estimates normalise.  ``track_running_stats=False``
+    keeps no estimates and always uses batch statistics.
+
+    Parameters (``affine``): ``weight`` (C,) init 1, ``bias`` (C,) init 0 (none when
+    ``bias=False``).
+    Buffers: ``running_mean`` (C,) init 0, ``running_var`` (C,) init 1,
+    ``num_batches_tracked`` (int64 scalar).
+    """
+
+    _ndims: tuple = ()
+    _layout = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(ag.empty(num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(ag.empty(num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", ag.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ag.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        check_ndim(self, input, self._ndims, self._layout)
+        check_size(self, input, 1, self.num_features, "num_features (channels)")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with ag.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / int(self.num_batches_tracked.item())
+        use_batch_stats = self.training or self.running_mean is None
+        # Running statistics are updated only when training and tracked.
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input, self.running_mean if track else None, self.running_var if track else None,
+            self.weight, self.bias, use_batch_stats, momentum, self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs, per channel C.
+
+    y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, statistics over N (and L).
+
+        >>> bn = nn.BatchNorm1d(64)
+        >>> bn(ag.randn(32, 64)).shape
+        (32, 64)
+    """
+
+    _ndims = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) images, per channel C, statistics over N, H, W.
+
+        >>> bn = nn.BatchNorm2d(16)
+        >>> bn(ag.randn(8, 16, 5, 5)).shape
+        (8, 16, 5, 5)
+    """
+
+    _ndims = (4,)
+    _layout = "(N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dims given by ``normalized_shape``, per sample:
+
+        y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta   (biased variance)
+
+    Shape: (*, *normalized_shape) -> same.  Parameters (``elementwise_affine``):
+    ``weight`` init 1 and ``bias`` init 0, of shape ``normalized_shape``.  Same
+    computation in training and evaluation.
+
+        >>> ln = nn.LayerNorm(10)
+        >>> ln(ag.randn(4, 7, 10)).shape
+        (4, 7, 10)
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ag.empty(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(ag.empty(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        k = len(self.normalized_shape)
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
+        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
+            raise ValueError(f"{self}: expected input whose last dims are {self.normalized_shape},"
+                             f" got input of shape {shape}")
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
