@@ -9,6 +9,7 @@ import numpy as _np
 
 from . import data  # noqa: F401  (ag.data.DataLoader, TensorDataset)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
+from . import viz  # noqa: F401  (ag.viz.draw_graph, gradient_flow; graphviz loaded lazily)
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like,
