@@ -1,6 +1,6 @@
 """The project's commands, runnable on a machine that has only Python and pip.
 
-    python3 tasks.py demo        # train the demo model
+    python3 tasks.py demo        # train a CNN on handwritten digits; pictures in out/demo
     python3 tasks.py test        # the default test suite (a few minutes on 2 cores)
     python3 tasks.py test-slow   # the slow tests and the large hypothesis profile
     python3 tasks.py bench       # the benchmarks (PyTorch columns if torch is installed)
@@ -46,9 +46,9 @@ def run(*args: str) -> int:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     rest = argv[1:]
-    if command == "demo":
-        ensure_env("viz")
-        return run("examples/quickstart.py", *rest)
+    if command == "demo":  # options: python3 tasks.py demo --help
+        ensure_env("demo")
+        return run("-m", "graphgrad", "demo", *rest)
     if command == "test":
         ensure_env("test,viz,plot")
         return run("-m", "pytest", "-q", *rest)
