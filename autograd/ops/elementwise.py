@@ -179,9 +179,10 @@ SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
 COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
 ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: e^-|x| never overflows.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+    # 1 / (1 + e^-x) is accurate for every x; x is floored where e^-x would overflow
+    # (sigmoid there is below 1e-34 in float32, 1e-304 in float64).
+    floor = -700.0 if x.dtype == np.float64 else -80.0
+    return 1 / (1 + np.exp(-np.maximum(x, floor)))
 
 
 SIGMOID = Op(
@@ -258,8 +259,8 @@ cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
 erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
 sigmoid = _float_unary(
     SIGMOID,
-    "Logistic function 1 / (1 + e^-x), computed from e^-|x| so it is stable for any "
-    "|x|.  d/dx = s (1 - s) with s the output.",
+    "Logistic function 1 / (1 + e^-x), stable for any |x| (no overflow: the exponent is "
+    "floored).  d/dx = s (1 - s) with s the output.",
     "sigmoid",
 )
 

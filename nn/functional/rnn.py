@@ -17,11 +17,8 @@ PyTorch's layout (``w_ih`` stacks the gate blocks in the order listed):
           h' = o * tanh(c')
 
 The input projection W_ih x + b is computed for all time steps in one matrix
-product when no gradient is recorded.  When one is, it is one product per step
-(see ``_project``): the engine has no multi-output "unbind", so slicing one
-(T, B, G) tensor into T steps would make backward add T gradients of the full
-(T, B, G) size, O(T^2) work.  (The same holds for the input sequence itself when
-it requires grad, e.g. embeddings, at the smaller size (T, B, I).)
+product, then sliced per step (slicing costs backward only the slice's size: the
+engine adds slice gradients into one buffer in place).
 """
 from __future__ import annotations
 
@@ -142,24 +139,10 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
 
 
 # ---------------------------------------------------------------- the layer loop
-def _needs_grad(*tensors) -> bool:
-    return ag.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
 def _project(steps: list, w_ih: Tensor, bias: Tensor | None) -> list:
-    """x_t W_ih^T + bias for every step x_t (B, I) of ``steps``.
-
-    Without a gradient to record this is one matrix product over all steps.
-    With one it is a product per step, which keeps backward linear in T for the
-    same number of flops (see the module docstring).
-    """
-    w_t = w_ih.T
-    if not _needs_grad(w_ih, bias, *steps):
-        out = ag.stack(steps) @ w_t
-        return list(ag.unbind(out if bias is None else out + bias))
-    if bias is None:
-        return [x @ w_t for x in steps]
-    return [x @ w_t + bias for x in steps]
+    """x_t W_ih^T + bias for every step x_t (B, I) of ``steps``, as one matrix product."""
+    out = ag.stack(steps) @ w_ih.T
+    return list(ag.unbind(out if bias is None else out + bias))
 
 
 def _run_direction(cell: Cell, steps: list, state: tuple, weights: tuple,
