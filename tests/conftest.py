@@ -1,5 +1,11 @@
 """Test configuration: hypothesis profiles (quick by default, larger for the slow target)."""
-from hypothesis import HealthCheck, settings
+import os
+
+# The tests multiply small matrices, for which a second BLAS thread costs more than it
+# gives (and on a shared 2-core machine far more).  Set before NumPy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "default", max_examples=25, deadline=None,

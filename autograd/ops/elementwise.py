@@ -194,8 +194,7 @@ RELU = Op("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * _float_mask(
 LEAKY_RELU = Op(
     "leaky_relu",
     lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
-    lambda g, out, x, negative_slope: g * np.where(_data(x) > 0, 1, negative_slope).astype(
-        _data(g).dtype),
+    lambda g, out, x, negative_slope: WHERE(g, g * negative_slope, condition=_data(x) > 0),
     saves="x",
 )
 CLIP = Op(
