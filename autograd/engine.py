@@ -128,7 +128,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
         elif len(save) == 2:
             saved = (inputs[0] if save[0] else None, inputs[1] if save[1] else None)
         else:
-            saved = tuple([x if keep else None for x, keep in zip(inputs, save)])
+            saved = tuple([x if keep else None for x, keep in zip(inputs, save, strict=False)])
         node.saved = saved
         for x in saved:
             if isinstance(x, Tensor) and x._vc is not None:
@@ -178,12 +178,14 @@ def _check_backward_anomaly(node: Node, i: int, gi) -> None:
         trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
         raise FloatingPointError(
             f"anomaly: the backward of {node.op.name} produced {_nonfinite_kind(data)} in the "
-            f"gradient of input {i}.\nThe {node.op.name} was created at (most recent call last):\n{trace}"
+            f"gradient of input {i}.\nThe {node.op.name} was created at (most recent call "
+            f"last):\n{trace}"
         )
 
 
 # ------------------------------------------------------------------- backward
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None) -> None:
     """Accumulate the gradients of ``tensors`` into ``.grad`` of the graph's leaves.
 
     With ``inputs``, only those tensors' ``.grad`` are written.  As
@@ -248,7 +250,7 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
     if len(grads) != len(tensors):
         raise ValueError(f"{caller}: got {len(tensors)} tensors but {len(grads)} gradients")
     seeds = []
-    for k, (t, g) in enumerate(zip(tensors, grads)):
+    for k, (t, g) in enumerate(zip(tensors, grads, strict=False)):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(
                 f"{caller}: element {k} of tensors does not require grad and does not have a "
@@ -284,7 +286,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
     handed = set()  # ids of arrays that are not ours to give away as a .grad
     owned = set()  # ids of buffer arrays only the engine holds: safe to add into in place
     buffers: dict = {}
-    for t, g in zip(roots, grads):
+    for t, g in zip(roots, grads, strict=False):
         handed.add(id(g))
         key = t.grad_fn if t.grad_fn is not None else t
         prev = buffers.get(key)

@@ -54,7 +54,7 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        for t, v in zip(self._saved, self._versions):
+        for t, v in zip(self._saved, self._versions, strict=False):
             if isinstance(t, Tensor) and t._version != v:
                 _raise_modified(t, v)
         for _, ref, v in self._outputs:
@@ -99,7 +99,7 @@ class Function:
         differentiable = [o.dtype.kind == "f" for o in outputs]
         if not any(differentiable):
             return tuple(outputs) if multiple else outputs[0]
-        floats = [o for o, d in zip(outputs, differentiable) if d]
+        floats = [o for o, d in zip(outputs, differentiable, strict=False) if d]
         layout = _Layout(floats)
         packed = layout.pack(floats)
         if any(np.may_share_memory(packed, a) for a in arrays):
@@ -117,10 +117,11 @@ class Function:
         out = apply(op, inputs)
         if multiple or layout.needs_unpack:
             pieces = iter(layout.unpack_all(out))
-            returned = [next(pieces) if d else o for o, d in zip(outputs, differentiable)]
+            returned = [next(pieces) if d else o
+                        for o, d in zip(outputs, differentiable, strict=True)]
         else:
             returned = [out]
-        ret_floats = [r for r, d in zip(returned, differentiable) if d]
+        ret_floats = [r for r, d in zip(returned, differentiable, strict=False) if d]
         ctx._outputs = [(k, weakref.ref(ret_floats[j]), ret_floats[j]._version)
                         for k, j in saved_outputs.items()]
         return tuple(returned) if multiple else returned[0]
@@ -153,7 +154,7 @@ class _Layout:
         if not self.needs_unpack:
             return [g]
         out = []
-        for k, (shape, dtype) in enumerate(zip(self.shapes, self.dtypes)):
+        for k, (shape, dtype) in enumerate(zip(self.shapes, self.dtypes, strict=False)):
             piece = g[self.bounds[k]:self.bounds[k + 1]].reshape(shape)
             out.append(piece.astype(dtype) if piece.dtype != dtype else piece)
         return out
@@ -186,7 +187,8 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
     """
     input_meta = [(x.shape, x.dtype) for x in inputs]
     needed = {i for i, x in enumerate(inputs) if x.requires_grad}
-    fixed_grads = [None if d else (o.shape, o.dtype) for o, d in zip(outputs, differentiable)]
+    fixed_grads = [None if d else (o.shape, o.dtype)
+                   for o, d in zip(outputs, differentiable, strict=True)]
 
     def run_backward(g, out):
         raw = not isinstance(g, Tensor)

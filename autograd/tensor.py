@@ -31,7 +31,8 @@ def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
         if arr.dtype == _FLOAT64:
             arr = arr.astype(DEFAULT_FLOAT)
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
+        raise TypeError(
+            f"tensor: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
     return arr
 
 
@@ -44,7 +45,9 @@ class Tensor:
     ``backward()`` fills ``.grad`` with d(output)/d(tensor).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__")
+    __slots__ = (
+        "data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__",
+    )
     # Make NumPy hand ``ndarray <op> Tensor`` to our reflected operators.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
@@ -136,7 +139,8 @@ class Tensor:
         if self.grad_fn is None:
             return
         if not self.requires_grad:
-            raise RuntimeError("retain_grad: can't retain_grad on a tensor that doesn't require grad")
+            raise RuntimeError(
+                "retain_grad: can't retain_grad on a tensor that doesn't require grad")
         ref = weakref.ref(self)
 
         def store(g):
@@ -157,7 +161,8 @@ class Tensor:
         whose ``remove()`` unregisters it.
         """
         if not self.requires_grad:
-            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that doesn't require grad")
         if self.grad_fn is None:
             if self._hooks is None:
                 self._hooks = []
@@ -169,7 +174,8 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         ``gradient`` is the upstream gradient (required unless self has one
@@ -179,7 +185,8 @@ class Tensor:
         """
         from .engine import backward
 
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+        gradients = None if gradient is None else [gradient]
+        backward([self], gradients, retain_graph, create_graph, inputs)
 
     # ------------------------------------------------------- conversions
     def numpy(self) -> np.ndarray:
@@ -205,7 +212,8 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iub":
-            raise TypeError(f"only integer tensors can be used as an index (got dtype {self.dtype})")
+            raise TypeError(
+                f"only integer tensors can be used as an index (got dtype {self.dtype})")
         return int(self.item())
 
     def __bool__(self) -> bool:

@@ -44,10 +44,11 @@ def print_table(title: str, headers: list, rows: list) -> None:
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print(f"\n{title}")
     print("  ".join(str(h).rjust(w) if i else str(h).ljust(w) for i, (h, w) in
-                    enumerate(zip(headers, widths))))
+                    enumerate(zip(headers, widths, strict=False))))
     print("  ".join("-" * w for w in widths))
     for row in cells:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        pairs = enumerate(zip(row, widths, strict=True))
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
 
 
 def _fmt(value) -> str:
@@ -64,16 +65,25 @@ def machine() -> str:
             f"Python {platform.python_version()}, NumPy {np.__version__}")
 
 
-def interleaved_medians(fns: dict, repeat: int = 15, warmup: int = 2) -> dict:
-    """{name: median seconds per call}, timing the functions in turn, one call each per
-    round, so that a burst of load on a shared machine hits every candidate alike."""
+def interleaved_medians(fns: dict, repeat: int = 15, warmup: int = 2, block: int = 1,
+                        settle: int = 0, clock=time.perf_counter) -> dict:
+    """{name: median seconds per call}, timing the functions in turn, ``repeat`` rounds
+    of ``block`` calls each, so that a burst of load on a shared machine hits every
+    candidate alike.  ``settle`` untimed calls open each turn: libraries that keep
+    their worker threads spinning after a call (OpenBLAS, OpenMP) would otherwise
+    slow down the next candidate's first calls.  ``clock=time.process_time`` measures
+    CPU time instead: steadier on a loaded machine, but only meaningful for
+    single-threaded runs."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(settle):
+                fn()
+            for _ in range(block):
+                start = clock()
+                fn()
+                times[name].append(clock() - start)
     return {name: statistics.median(t) for name, t in times.items()}

@@ -52,7 +52,8 @@ def matmul(x, y):
     try:
         np.broadcast_shapes(xs[:-2], ys[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dims of shapes {xs} and {ys} cannot be broadcast") from None
+        raise ValueError(
+            f"matmul: batch dims of shapes {xs} and {ys} cannot be broadcast") from None
     return apply(MATMUL, (x, y))
 
 
@@ -83,7 +84,8 @@ def _einsum_vjp(i, g, out, *operands, inputs, output):
         grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in target))
     shape = operands[i].shape
     if grad.shape != shape:  # also "..." dims of size 1 that broadcast against other operands
-        grad = sum_to(grad, tuple(1 if n == 1 else m for m, n in zip(grad.shape, shape)))
+        kept_shape = tuple(1 if n == 1 else m for m, n in zip(grad.shape, shape, strict=True))
+        grad = sum_to(grad, kept_shape)
         grad = EXPAND(grad, shape=shape)
     return grad
 
@@ -121,15 +123,17 @@ def _parse_einsum(subscripts: str, ndims: list) -> tuple:
         raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {len(ndims)}")
     used = set(subscripts)
     spare = [c for c in string.ascii_letters if c not in used]
-    ell_dims = max([nd - (len(s) - 3) for s, nd in zip(inputs, ndims) if "..." in s], default=0)
+    ell_dims = max([nd - (len(s) - 3) for s, nd in zip(inputs, ndims, strict=True) if "..." in s],
+                   default=0)
     ell = "".join(spare[:ell_dims])
     expanded = []
-    for s, nd in zip(inputs, ndims):
+    for s, nd in zip(inputs, ndims, strict=False):
         if "..." in s:
             k = nd - (len(s) - 3)
             s = s.replace("...", ell[ell_dims - k:] if k else "")
         if len(s) != nd:
-            raise ValueError(f"einsum: operand {s!r} has {nd} dims but its subscripts name {len(s)}")
+            raise ValueError(
+                f"einsum: operand {s!r} has {nd} dims but its subscripts name {len(s)}")
         if len(set(s)) != len(s):
             raise ValueError(f"einsum: repeated label in one operand ({s!r}) is not supported")
         expanded.append(s)

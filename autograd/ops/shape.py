@@ -31,7 +31,7 @@ CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp,
 PAD = Op(
     "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
     lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
-                                              zip(widths, g.shape))],
+                                              zip(widths, g.shape, strict=False))],
 )
 
 
@@ -198,7 +198,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     d = normalize_dim("cat", dim, first.data.ndim)
     for t in tensors[1:]:
         if t.data.ndim != first.data.ndim or any(
-            a != b for i, (a, b) in enumerate(zip(t.data.shape, first.data.shape)) if i != d
+            a != b
+            for i, (a, b) in enumerate(zip(t.data.shape, first.data.shape, strict=True)) if i != d
         ):
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ValueError(f"cat: shapes {shapes} differ outside dim {dim}")
@@ -290,7 +291,8 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
             return _crop_then_pad(x, widths, value)
         return apply(PAD, (x,), {"widths": tuple(widths), "value": value})
     if mode not in _PAD_MODES:
-        raise ValueError(f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
+        raise ValueError(
+            f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
     out = x
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:

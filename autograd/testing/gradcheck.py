@@ -76,7 +76,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     outputs = _differentiable_outputs(fn(*inputs))
     vs = [rng.standard_normal(o.shape) for o in outputs]
     if any(o.requires_grad for o in outputs):
-        live = [(o, v) for o, v in zip(outputs, vs) if o.requires_grad]
+        live = [(o, v) for o, v in zip(outputs, vs, strict=False) if o.requires_grad]
         analytic = grad([o for o, _ in live], [inputs[i] for i in wrt],
                         grad_outputs=[Tensor(v, dtype=o.dtype) for o, v in live],
                         allow_unused=True)
@@ -86,7 +86,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     def loss() -> float:
         with no_grad():
             outs = _differentiable_outputs(fn(*inputs))
-        return float(sum(np.sum(v * o.data.astype(np.float64)) for o, v in zip(outs, vs)))
+        pairs = zip(outs, vs, strict=True)
+        return float(sum(np.sum(v * o.data.astype(np.float64)) for o, v in pairs))
 
     for k, i in enumerate(wrt):
         x = inputs[i]
