@@ -1,6 +1,6 @@
 """One training step of two small models, beside PyTorch and hand-written NumPy.
 
-    python benchmarks/bench_models.py [--repeat 20] [--models mlp cnn] [--profile cnn]
+    python benchmarks/bench_models.py [--repeat 6] [--models mlp cnn] [--profile cnn]
 
 (a) MLP 784-512-512-10 (ReLU), batch 128, softmax cross-entropy;
 (b) CNN on 1x28x28, batch 64: conv 1->32 3x3 pad 1, ReLU, maxpool 2, conv 32->64
@@ -11,13 +11,17 @@ Each model runs in graphgrad (nn + optim.SGD), in PyTorch eager on the CPU with
 2 threads (skipped when torch is missing) and in hand-written NumPy
 (``_numpy_reference.py``), all from the same initial weights and batch (the
 first-step losses are printed to show they compute the same thing).  Times are
-medians of interleaved runs; ratios are taken within the run.
+medians over rounds that take turns (a few steps of each implementation per
+round, after two untimed ones that let the previous library's spinning threads
+go to sleep); ratios are taken within the run.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import time
 
 import _numpy_reference as ref
 import numpy as np
@@ -105,12 +109,16 @@ def numpy_step(kind: str, state: dict, x: np.ndarray, y: np.ndarray):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=6, help="rounds of 5 timed steps each")
     parser.add_argument("--models", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
+    parser.add_argument("--threads", type=int, default=2,
+                        help="PyTorch's threads (set OPENBLAS_NUM_THREADS to match for NumPy)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time CPU seconds, not wall time (for --threads 1 on a busy machine)")
     parser.add_argument("--profile", choices=["mlp", "cnn"],
                         help="instead of timing, cProfile graphgrad's step of this model")
     args = parser.parse_args()
-    torch = load_torch(threads=2)
+    torch = load_torch(threads=args.threads)
     ag.manual_seed(0)
     if args.profile:
         x, y = batch(args.profile)
@@ -118,11 +126,13 @@ def main() -> None:
                                    build(args.profile).state_dict().items()}, x, y)
         for _ in range(3):
             step()
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time if args.cpu_time else time.perf_counter)
         profile.runcall(lambda: [step() for _ in range(10)])
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return
-    print(machine() + (f", torch {torch.__version__} (2 threads)" if torch else ", no torch"))
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(machine() + (f", torch {torch.__version__} ({args.threads} threads)" if torch else
+                       ", no torch") + f", OPENBLAS_NUM_THREADS={blas_threads}")
     rows = []
     for kind in args.models:
         x, y = batch(kind)
@@ -131,7 +141,8 @@ def main() -> None:
         if torch is not None:
             steps["torch"] = theirs(torch, kind, state, x, y)
         first = {name: fn() for name, fn in steps.items()}  # also the warm-up
-        times = interleaved_medians(steps, repeat=args.repeat)
+        times = interleaved_medians(steps, repeat=args.repeat, block=5, settle=2,
+                                    clock=time.process_time if args.cpu_time else time.perf_counter)
         ms = {name: 1e3 * t for name, t in times.items()}
         rows.append([
             kind, ms["graphgrad"], ms.get("torch"), ms["numpy"],
@@ -139,7 +150,8 @@ def main() -> None:
             " / ".join(f"{first[n]:.5f}" for n in steps),
         ])
     print_table(
-        f"One training step, median of {args.repeat} interleaved runs (ms)",
+        f"One training step ({'CPU ' if args.cpu_time else ''}ms), median of "
+        f"{5 * args.repeat} runs in {args.repeat} rounds",
         ["model", "graphgrad", "torch", "numpy", "vs torch", "vs numpy",
          "first loss (" + " / ".join(steps) + ")"],
         rows,

@@ -14,8 +14,7 @@ from .activation import (  # noqa: F401
 )
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .conv import (  # noqa: F401
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d,
-    conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, max_pool1d, max_pool2d, unfold,
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold,
 )
 from .ctc import ctc_loss  # noqa: F401
 from .distance import cosine_similarity, pairwise_distance, vector_norm  # noqa: F401
@@ -26,4 +25,7 @@ from .loss import (  # noqa: F401
     l1_loss, mse_loss, nll_loss, smooth_l1_loss, triplet_margin_loss,
 )
 from .normalization import batch_norm, layer_norm, normalize  # noqa: F401
+from .pooling import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+)
 from .sparse import embedding, one_hot  # noqa: F401

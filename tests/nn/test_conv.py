@@ -432,3 +432,28 @@ def test_inputs_with_any_memory_layout():
                                    F.conv2d(copy, w, padding=1).data, rtol=1e-12, atol=1e-12)
         for pool in (lambda t: F.max_pool2d(t, 2, padding=1), lambda t: F.avg_pool2d(t, 2)):
             np.testing.assert_array_equal(pool(view).data, pool(copy).data)
+
+
+def test_a_graph_mixing_convs_pools_and_views_matches_torch():
+    # Branches that reuse x and h, views of conv outputs, and a second-order term.
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x0, w0 = RNG.standard_normal((2, 3, 6, 6)), RNG.standard_normal((3, 3, 3, 3))
+    v0 = RNG.standard_normal(216)
+
+    def run(fn, x, w, v, grad):
+        h = fn.conv2d(x, w, padding=1)
+        y = (fn.max_pool2d(h, 2).sum() * 2 + (h.reshape(-1) * v).sum()
+             + fn.avg_pool2d(x, 3, 1, 1).pow(2).sum()
+             + fn.conv_transpose2d(h, w, padding=1).tanh().sum() + (x.transpose(2, 3) * h).sum())
+        (g,) = grad(fn.conv2d(x, w).pow(2).sum(), [x], create_graph=True)
+        (y + (g * g).sum()).backward()
+        return y.item(), x.grad, w.grad
+
+    ours = run(F, ag.tensor(x0, requires_grad=True), ag.tensor(w0, requires_grad=True),
+               ag.tensor(v0), ag.grad)
+    theirs = run(tf, torch.tensor(x0, requires_grad=True),
+                 torch.tensor(w0, requires_grad=True), torch.tensor(v0), torch.autograd.grad)
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-12)
+    for a, b in zip(ours[1:], theirs[1:], strict=True):
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-10, atol=1e-10)
