@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..engine import Scatter, apply
+from ..engine import Scatter, add_at, apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op
@@ -25,7 +25,7 @@ def _scatter_add(g, index, shape):
     if _is_basic(index):
         out[index] = g
     else:
-        np.add.at(out, index, g)
+        add_at(out, index, g)
     return out
 
 
@@ -126,7 +126,7 @@ def _scatter_along(g, indices, dim, shape):
     out = np.zeros(shape, dtype=g.dtype)
     grids = list(np.indices(indices.shape, sparse=True))
     grids[dim] = indices
-    np.add.at(out, tuple(grids), g)
+    add_at(out, tuple(grids), g)
     return out
 
 
