@@ -13,6 +13,7 @@ Two backward modes share the same rules:
 """
 from __future__ import annotations
 
+import sys
 import traceback
 
 import numpy as np
@@ -427,15 +428,15 @@ class Scatter:
 def add_at(array: np.ndarray, index: tuple, values) -> None:
     """``array[index] += values`` with repeated positions accumulating (``np.add.at``).
 
-    When every dim is indexed by an integer array, the positions are flattened and
-    summed with ``np.bincount``, several times faster than ``np.add.at``.
+    When every dim of a contiguous ``array`` is indexed by an integer array, the
+    positions are flattened first: ``np.add.at`` on one flat index is several times
+    faster than on a tuple of them.
     """
-    if len(index) == array.ndim and all(isinstance(i, np.ndarray) for i in index):
+    if (len(index) == array.ndim and array.flags.c_contiguous
+            and all(isinstance(i, np.ndarray) for i in index)):
         arrays = np.broadcast_arrays(*index)
         flat = np.ravel_multi_index(arrays, array.shape, mode="wrap")  # wrap: negative indices
-        weights = np.broadcast_to(values, flat.shape).reshape(-1)
-        sums = np.bincount(flat.reshape(-1), weights=weights, minlength=array.size)
-        array += sums.reshape(array.shape).astype(array.dtype, copy=False)
+        np.add.at(array.reshape(-1), flat.reshape(-1), np.broadcast_to(values, flat.shape).ravel())
     else:
         np.add.at(array, index, values)
 
@@ -532,10 +533,17 @@ def _run_hooks(hooks: list, g, raw: bool):
 
 
 def _owned(g: np.ndarray, handed) -> np.ndarray:
-    """``g`` if nothing else can hold it, else a private copy (no two .grad share memory)."""
-    if g.base is not None or not g.flags.writeable or id(g) in handed or not g.flags.owndata:
-        return np.array(g, order="C", copy=True)  # C order: optimizer updates stay fast
-    return g
+    """``g`` if nothing else can hold it, else a private C-ordered copy (no two .grad share
+    memory, and optimizer updates stay on contiguous arrays)."""
+    if id(g) in handed or not g.flags.writeable:
+        return np.array(g, order="C", copy=True)
+    if g.base is None:
+        return g if g.flags.owndata else np.array(g, order="C", copy=True)
+    # A C-ordered view covering all of a temporary the rules made (e.g. the transpose of a
+    # matmul result): when only this view refers to that temporary, it is ours to keep.
+    if g.flags.c_contiguous and g.size == g.base.size and sys.getrefcount(g.base) <= 2:
+        return g
+    return np.array(g, order="C", copy=True)
 
 
 def _store_grad(leaf: Tensor, g, create_graph: bool) -> None:

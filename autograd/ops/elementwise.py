@@ -190,7 +190,7 @@ SIGMOID = Op(
     lambda g, out, x: g * out * (1 - out), saves="out",
 )
 RELU = Op("relu", lambda x: np.maximum(x, 0),
-          lambda g, out, x: WHERE(g, 0.0, condition=_data(out) > 0), saves="out")
+          lambda g, out, x: g * _float_mask(_data(out) > 0, g), saves="out")
 LEAKY_RELU = Op(
     "leaky_relu",
     lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),

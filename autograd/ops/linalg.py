@@ -15,7 +15,14 @@ from ..engine import apply
 from ..tensor import Tensor
 from ._args import binary_operands, method
 from ._registry import Op
+from .elementwise import _data
 from .shape import EXPAND
+
+
+def _transposed_layout(a) -> bool:
+    """True for a 2-D operand stored transposed (``W.T`` of a C-ordered W, as in linear)."""
+    data = _data(a)
+    return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
 def _matmul_dx(g, out, x, y):
@@ -23,6 +30,8 @@ def _matmul_dx(g, out, x, y):
         return g * y if x.ndim == 1 else g[..., None] * y
     if x.ndim == 1:
         return MATMUL(y, g[..., None])[..., 0]
+    if _transposed_layout(x) and g.ndim == 2:  # (y g^T)^T: the gradient laid out like x
+        return MATMUL(y, g.swapaxes(-1, -2)).swapaxes(-1, -2)
     return MATMUL(g, y.swapaxes(-1, -2))
 
 
@@ -31,6 +40,8 @@ def _matmul_dy(g, out, x, y):
         return g * x if y.ndim == 1 else x[:, None] * g[..., None, :]
     if y.ndim == 1:
         return MATMUL(x.swapaxes(-1, -2), g[..., None])[..., 0]
+    if _transposed_layout(y) and g.ndim == 2:  # (g^T x)^T: the gradient laid out like y
+        return MATMUL(g.swapaxes(-1, -2), x).swapaxes(-1, -2)
     return MATMUL(x.swapaxes(-1, -2), g)
 
 
