@@ -293,21 +293,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
         prev = buffers.get(key)
         buffers[key] = g if prev is None else prev + g
 
-    deps: dict = {}
-    stack = []
-    for key in buffers:
-        if type(key) is Node and key not in deps:
-            deps[key] = 0
-            stack.append(key)
-    while stack:
-        node = stack.pop()
-        for child in node.next:
-            if type(child) is Node:
-                if child in deps:
-                    deps[child] += 1
-                else:
-                    deps[child] = 1
-                    stack.append(child)
+    deps = count_consumers([key for key in buffers if type(key) is Node])
 
     useful = None
     target_keys = None
@@ -323,7 +309,8 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
-            owned.discard(id(g))  # handed to the rules, which may pass it on unchanged
+            if owned:
+                owned.discard(id(g))  # handed to the rules, which may pass it on unchanged
             if node.hooks is not None and g is not None:
                 g = _run_hooks(node.hooks, g, raw)
             if target_keys is not None and node in target_keys:
@@ -368,11 +355,13 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                     gi = _fit_shape(node, i, gi)
                 if STATE.anomaly:
                     _check_backward_anomaly(node, i, gi)
-                if raw:
+                prev = buffers.get(child)
+                if prev is None and type(gi) is not Scatter:  # the common case: first share
+                    buffers[child] = gi
+                elif raw:
                     _accumulate(buffers, owned, child, gi)
                 else:
-                    prev = buffers.get(child)
-                    buffers[child] = gi if prev is None else prev + gi
+                    buffers[child] = prev + gi
                 if type(child) is Node:
                     left = deps[child] - 1
                     deps[child] = left
@@ -472,6 +461,25 @@ def _fit_shape(node: Node, i: int, gi):
         f"backward of {node.op.name}: the rule for input {i} returned a gradient of shape "
         f"{gi.shape}, expected {node.shapes[i]}"
     )
+
+
+def count_consumers(roots: list) -> dict:
+    """{node: how many nodes reachable from ``roots`` (Nodes) consume its output}.
+
+    Backward runs a node when this count drops to zero: all its gradient has arrived.
+    """
+    deps = dict.fromkeys(roots, 0)
+    stack = list(deps)
+    while stack:
+        node = stack.pop()
+        for child in node.next:
+            if type(child) is Node:
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    stack.append(child)
+    return deps
 
 
 def _nodes_reaching(deps: dict, target_keys: set) -> set:

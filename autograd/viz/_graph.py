@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine import Node
+from ..engine import Node, count_consumers
 from ..grad_mode import STATE
 from ..tensor import Tensor
 
@@ -201,21 +201,7 @@ class GraphModel:
 
     def backward_order(self) -> list[Node]:
         """The order the engine's backward visits the nodes in (same algorithm)."""
-        deps: dict = {}
-        stack = []
-        for _, t in self.roots:
-            if t.grad_fn is not None and t.grad_fn not in deps:
-                deps[t.grad_fn] = 0
-                stack.append(t.grad_fn)
-        while stack:
-            node = stack.pop()
-            for child in node.next:
-                if type(child) is Node:
-                    if child in deps:
-                        deps[child] += 1
-                    else:
-                        deps[child] = 1
-                        stack.append(child)
+        deps = count_consumers([t.grad_fn for _, t in self.roots if t.grad_fn is not None])
         ready = [n for n, d in deps.items() if d == 0]
         order = []
         while ready:

@@ -6,25 +6,13 @@ README quotes (the full numbers are printed by ``python examples/NAME.py``).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-if str(EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(EXAMPLES))  # the scripts import the shared ``common`` package
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_loader import EXAMPLES, ROOT, load
 
 
 def plotted(folder: Path, *names: str) -> bool:

@@ -3,23 +3,11 @@ full in the slow target, with the bars stated in each test (the README quotes th
 full-run numbers; ``python examples/NAME.py`` prints them)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-if str(EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(EXAMPLES))  # the scripts import ``common`` (and seq_glove)
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_loader import load
 
 
 def fell(losses, factor: float, window: int = 10) -> bool:
