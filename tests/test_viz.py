@@ -459,7 +459,6 @@ def test_scope_groups_and_folds_a_functional_loop():
     assert sorted(ops) == ["add", "matmul", "matmul", "permute", "permute", "tanh"]
 
 
-@pytest.mark.skipif(not hasattr(nn, "RNNCell"), reason="nn.RNNCell not written yet")
 def test_rnn_cell_over_fifty_steps_collapses():
     cell = nn.RNNCell(3, 4)
     h = ag.zeros(2, 4)
@@ -613,3 +612,14 @@ def test_gradient_flow_bar_chart_png(tmp_path):
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert report.plot() is not None
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+def test_recurrent_layer_folds_its_time_steps(kind):
+    layer = getattr(nn, kind)(3, 4)
+    out, _ = layer(ag.randn(50, 2, 3))
+    dot = ag.viz.draw_graph(out.sum(), params=layer)
+    parents, _ = clusters(dot)
+    assert any("step  x50 calls" in name for name in parents), parents
+    assert len(vertices(dot)) < 60
+

@@ -139,23 +139,24 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
 
 
 # ---------------------------------------------------------------- the layer loop
-def _project(steps: list, w_ih: Tensor, bias: Tensor | None) -> list:
-    """x_t W_ih^T + bias for every step x_t (B, I) of ``steps``, as one matrix product."""
-    out = ag.stack(steps) @ w_ih.T
-    return list(ag.unbind(out if bias is None else out + bias))
-
-
-def _run_direction(cell: Cell, steps: list, state: tuple, weights: tuple,
+def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
                    reverse: bool) -> tuple:
-    """Run one direction of one layer; returns (outputs per step, final state)."""
+    """Run one direction of one layer over ``seq`` (T, B, I); returns (its outputs (T, B, H),
+    final state).  The input projection x_t W_ih^T + b of all steps is one matmul."""
     w_ih, w_hh, b_ih, b_hh = weights
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
-    xws = _project(steps, w_ih, bias)
+    xw = seq @ w_ih.T
+    if bias is not None:
+        xw = xw + bias
     w_hh_t = w_hh.T
-    outputs = [None] * len(steps)
-    for t in (reversed(range(len(steps))) if reverse else range(len(steps))):
-        outputs[t], state = cell.step(xws[t], state, w_hh_t, b_hh)
-    return outputs, state
+    steps = seq.shape[0]
+    outputs = [None] * steps
+    step = ag.viz.scope("step")  # the graph drawing folds the T steps into one cluster
+    for t in (reversed(range(steps)) if reverse else range(steps)):
+        with step:
+            h, state = cell.step(xw[t], state, w_hh_t, b_hh)
+            outputs[t] = h.unsqueeze(0)
+    return ag.cat(outputs, 0), state
 
 
 def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: int,
@@ -176,9 +177,8 @@ def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: in
     """
     cell = CELLS[mode]
     directions = 2 if bidirectional else 1
-    time_dim = 1 if batch_first else 0
-    steps = list(ag.unbind(input, time_dim))
-    batch = input.shape[1 - time_dim]
+    seq = input.transpose(0, 1) if batch_first else input  # (T, B, I)
+    batch = seq.shape[1]
     hidden = weights[0][1].shape[1]
     if hx is None:
         zeros = ag.zeros((batch, hidden), dtype=input.dtype)
@@ -190,15 +190,12 @@ def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: in
         outs = []
         for d in range(directions):
             k = layer * directions + d
-            out, state = _run_direction(cell, steps, tuple(initial[k]), weights[k], d == 1)
+            out, state = _run_direction(cell, seq, tuple(initial[k]), weights[k], d == 1)
             outs.append(out)
             finals.append(state)
-        if directions == 1:
-            steps = outs[0]
-        else:  # both directions side by side, step by step
-            steps = [ag.cat(pair, -1) for pair in zip(*outs, strict=True)]
+        seq = outs[0] if directions == 1 else ag.cat(outs, -1)  # both directions side by side
         if dropout > 0 and training and layer < num_layers - 1:
-            steps = [_dropout(s, dropout, True) for s in steps]
-    output = ag.stack(steps, time_dim)
+            seq = _dropout(seq, dropout, True)
+    output = seq.transpose(0, 1) if batch_first else seq
     states = tuple(ag.stack([f[j] for f in finals]) for j in range(cell.states))
     return output, states
