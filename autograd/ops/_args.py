@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import DEFAULT_FLOAT, Tensor, to_array
+from ..tensor import DEFAULT_FLOAT, Tensor
 
 _SCALARS = (bool, int, float)
 
@@ -106,6 +106,3 @@ def _promote(x: Tensor, y: Tensor) -> np.dtype:
 def as_float(x: Tensor) -> Tensor:
     """``x`` cast to the default float dtype if it is an integer or bool tensor."""
     return x if x.data.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)
-
-
-__all__ = ["method", "tensor_arg", "binary_operands", "as_float", "to_array"]
