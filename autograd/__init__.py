@@ -24,7 +24,7 @@ from .ops.elementwise import (
     mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, where,
 )
 from .ops.index import gather, getitem, index_select, masked_fill, take_along_dim
-from .ops.linalg import bmm, dot, einsum, matmul, mm, outer
+from .ops.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from .ops.reduce import (
     amax, amin, argmax, argmin, logsumexp, log_softmax, max, mean, min, prod, softmax, std, sum,
     var,

@@ -104,8 +104,9 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
-    def __hash__(self) -> int:
-        return id(self)
+    # By identity, as object's (``__eq__`` is elementwise, which would unset it); the C
+    # slot, not a Python function, because the engine keys its dicts by leaf tensors.
+    __hash__ = object.__hash__
 
     # ------------------------------------------------------ graph controls
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -353,6 +353,20 @@ def _matmul_shapes(draw, lim: Limits) -> Shapes:
     return x, y
 
 
+@st.composite
+def _linear_shapes(draw, lim: Limits) -> Shapes:
+    """x (*, in) with up to two leading dims, W (out, in) and, drawn or not, b (out,)."""
+    side = st.integers(lim.min_side, lim.max_side)
+    lead = draw(st.lists(side, min_size=0, max_size=min(2, lim.max_dims - 1)))
+    n_in, n_out = draw(side), draw(side)
+    shapes_ = (tuple(lead) + (n_in,), (n_out, n_in))
+    return shapes_ + ((n_out,),) if draw(st.booleans()) else shapes_
+
+
+def _linear_ref(x, w, b=None):
+    return x @ w.T if b is None else x @ w.T + b
+
+
 def _vectors(same_size: bool):
     @st.composite
     def draw_shapes(draw, lim: Limits) -> Shapes:
@@ -798,6 +812,7 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("log_softmax", ag.log_softmax, _log_softmax_ref, same(1), _softmax_kwargs),
     # ---- linear algebra
     OpInfo("matmul", ag.matmul, np.matmul, _matmul_shapes),
+    OpInfo("linear", ag.linear, _linear_ref, _linear_shapes),
     OpInfo("dot", ag.dot, np.dot, _vectors(same_size=True)),
     OpInfo("outer", ag.outer, np.outer, _vectors(same_size=False)),
     OpInfo("einsum", lambda *xs, subscripts: ag.einsum(subscripts, *xs),

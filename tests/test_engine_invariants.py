@@ -372,3 +372,27 @@ def test_nan_and_inf_are_allowed_outside_anomaly_mode():
     assert np.isnan(x.grad.data[0]) and np.isinf(x.grad.data[1])
     assert x.grad.data[2] == 0.0
     (Tensor(np.array([0.0]), requires_grad=True).log()).sum().backward()
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "b_shape", "names"), [
+    ((4, 3), (2, 5), (2,), ["(4, 3)", "in_features = 5"]),
+    ((3,), (2, 3, 1), None, ["weight must be 2-D", "(2, 3, 1)"]),
+    ((4, 3), (2, 3), (3,), ["bias of shape (3,)", "(2,)"]),
+])
+def test_linear_bad_shapes_name_the_shapes(x_shape, w_shape, b_shape, names):
+    bias = None if b_shape is None else leaf(*b_shape)
+    with pytest.raises(ValueError, match="linear") as info:
+        ag.linear(leaf(*x_shape), leaf(*w_shape), bias)
+    for name in names:
+        assert name in str(info.value)
+
+
+def test_linear_promotes_all_operands_to_one_dtype():
+    x = Tensor(np.ones((2, 3), np.float32))
+    w = Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    b = Tensor(np.ones(4, np.float64), requires_grad=True)
+    y = ag.linear(x, w, b)
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert w.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(y.data, np.full((2, 4), 4.0))

@@ -124,6 +124,9 @@ def _take(x, indices, dim):
 
 def _scatter_along(g, indices, dim, shape):
     out = np.zeros(shape, dtype=g.dtype)
+    if indices.shape[dim] == 1:  # one pick per line along dim: no position repeats
+        np.put_along_axis(out, indices, g, axis=dim)
+        return out
     grids = list(np.indices(indices.shape, sparse=True))
     grids[dim] = indices
     add_at(out, tuple(grids), g)

@@ -6,6 +6,7 @@ vector is a row on the left and a column on the right, and that dim is dropped).
 """
 from __future__ import annotations
 
+import math
 import string
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from .._shapes import sum_to
 from ..engine import apply
 from ..tensor import Tensor
-from ._args import binary_operands, method
+from ._args import binary_operands, method, tensor_arg
 from ._registry import Op
 from .elementwise import _data
 from .shape import EXPAND
@@ -70,6 +71,54 @@ def matmul(x, y):
 
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 mm = bmm = matmul
+
+
+def _linear_forward(x, weight, bias=None):
+    out = np.matmul(x, weight.T)
+    if bias is not None:
+        out += bias  # out is new: the bias is added in place, without another array
+    return out
+
+
+def _linear_vjp(i, g, out, x, weight, bias=None):
+    if i == 0:
+        return MATMUL(g, weight)
+    if i == 1:
+        return MATMUL(g.swapaxes(-1, -2), x)
+    return g.sum(0)
+
+
+LINEAR = Op("linear", _linear_forward, _linear_vjp, saves="inputs", variadic=True)
+
+
+def linear(input, weight, bias=None) -> Tensor:
+    """y = x W^T + b, one primitive (PyTorch's addmm): x (*, in), W (out, in), b (out,).
+
+    dx = g W, dW = g^T x and db = sum of g over the rows.  Inputs with other than
+    two dims are flattened to (N, in) for one matrix product and reshaped back.
+    """
+    x, w = binary_operands(tensor_arg(input), tensor_arg(weight))
+    if w.data.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{w.shape}")
+    out_features, in_features = w.data.shape
+    if x.data.ndim == 0 or x.data.shape[-1] != in_features:
+        raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
+                         f"{in_features} (weight of shape {w.shape})")
+    inputs = (x, w)
+    if bias is not None:
+        b, w = binary_operands(tensor_arg(bias), w)
+        if b.data.shape != (out_features,):
+            raise ValueError(f"linear: bias of shape {b.shape} should have shape "
+                             f"({out_features},) for weight of shape {w.shape}")
+        if x.data.dtype != w.data.dtype:  # the bias widened the weight: widen x too
+            x = x.astype(w.data.dtype)
+        inputs = (x, w, b)
+    if x.data.ndim == 2:
+        return apply(LINEAR, inputs)
+    lead = x.data.shape[:-1]
+    flat = apply(LINEAR, (x.reshape(math.prod(lead), in_features), *inputs[1:]))
+    return flat.reshape(*lead, out_features)
 
 
 @method()

@@ -10,22 +10,11 @@ __all__ = ["linear", "bilinear"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b, over the last dim of x.
+    """y = x W^T + b, over the last dim of x (the primitive ``autograd.linear``).
 
-    Shape: x (*, in), W (out, in), b (out,) -> y (*, out).  Inputs with more
-    than two dims are flattened to (N, in) for one matrix product.
+    Shape: x (*, in), W (out, in), b (out,) -> y (*, out).
     """
-    x = as_tensor(input)
-    in_features = weight.shape[-1]
-    if x.ndim == 0 or x.shape[-1] != in_features:
-        raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
-                         f"{in_features} (weight of shape {weight.shape})")
-    if x.ndim > 2 and weight.ndim == 2:
-        lead = x.shape[:-1]
-        out = ag.matmul(x.reshape(-1, in_features), weight.T).reshape(*lead, weight.shape[0])
-    else:
-        out = ag.matmul(x, weight.T)
-    return out if bias is None else out + bias
+    return ag.linear(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -180,6 +180,12 @@ def _nll(name: str, logp: Tensor, target: np.ndarray, w: np.ndarray | None,
          ignore_index: int, reduction: str) -> Tensor:
     """-w[y] logp[y] per position (0 where ignored), with PyTorch's weighted mean."""
     cd = _class_dim(name, logp)
+    if w is None and not (target == ignore_index).any():  # unweighted, nothing ignored
+        picked = ag.take_along_dim(logp, np.expand_dims(target, cd), cd)
+        if reduction == "none":
+            return -picked.squeeze(cd)
+        total = picked.sum()
+        return -total if reduction == "sum" else _divide(total, -target.size)
     safe, scale = _target_weights(target, w, ignore_index, logp.dtype)
     picked = ag.take_along_dim(logp, np.expand_dims(safe, cd), cd).squeeze(cd)
     loss = -picked * ag.from_numpy(scale)
