@@ -7,6 +7,7 @@
 """
 import numpy as _np
 
+from . import _memory  # noqa: F401  (keeps freed arrays' memory for reuse; see its docstring)
 from . import data  # noqa: F401  (ag.data.DataLoader, TensorDataset)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
 from . import viz  # noqa: F401  (ag.viz.draw_graph, gradient_flow; graphviz loaded lazily)

@@ -174,6 +174,8 @@ def _nonfinite_kind(a) -> str:
 def _check_backward_anomaly(node: Node, i: int, gi) -> None:
     if isinstance(gi, Scatter):
         gi = gi.values
+    elif isinstance(gi, Product):
+        gi = gi.dense()
     data = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
@@ -311,6 +313,8 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
             g = buffers.pop(node, None)
             if owned:
                 owned.discard(id(g))  # handed to the rules, which may pass it on unchanged
+            if type(g) is Product:
+                g = g.dense()
             if node.hooks is not None and g is not None:
                 g = _run_hooks(node.hooks, g, raw)
             if target_keys is not None and node in target_keys:
@@ -357,6 +361,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                     _check_backward_anomaly(node, i, gi)
                 prev = buffers.get(child)
                 if prev is None and type(gi) is not Scatter:  # the common case: first share
+                    # (a Product stays lazy in the buffer, to be joined by later ones)
                     buffers[child] = gi
                 elif raw:
                     _accumulate(buffers, owned, child, gi)
@@ -376,6 +381,8 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
 
     for key, g in buffers.items():  # only leaves remain
         if target_keys is None or key in target_keys:
+            if type(g) is Product:
+                g = g.dense()
             if key._hooks:
                 g = _run_hooks(key._hooks, g, raw)
             if STATE.observer is not None:
@@ -414,6 +421,41 @@ class Scatter:
         return array
 
 
+class Product:
+    """A lazy first-order gradient: the matrix a^T b, summed over the pairs (a, b) joined.
+
+    Matrix-product rules return it for the gradient of the right-hand operand
+    (a weight).  A weight used at many steps, like a recurrent layer's W_hh, gets one
+    contribution per step; joined while they wait in its buffer, they are summed by
+    one matrix product over the stacked rows, sum_k a_k^T b_k = A^T B, instead of a
+    small product per step.  ``transposed``: compute it as (b^T a)^T, so that its
+    transpose is C-ordered (the weight is stored transposed, ``W.T``).
+    """
+
+    __slots__ = ("a", "b", "transposed", "shape", "dtype")
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, transposed: bool = False) -> None:
+        self.a = [a]
+        self.b = [b]
+        self.transposed = transposed
+        self.shape = (a.shape[1], b.shape[1])
+        self.dtype = np.result_type(a, b)
+
+    def join(self, other: Product) -> bool:
+        """Take ``other``'s pairs into this sum; False when the two do not fit together."""
+        if other.transposed is not self.transposed or other.shape != self.shape or \
+                other.dtype != self.dtype:
+            return False
+        self.a += other.a
+        self.b += other.b
+        return True
+
+    def dense(self) -> np.ndarray:
+        a = self.a[0] if len(self.a) == 1 else np.concatenate(self.a)
+        b = self.b[0] if len(self.b) == 1 else np.concatenate(self.b)
+        return (b.T @ a).T if self.transposed else a.T @ b
+
+
 def add_at(array: np.ndarray, index: tuple, values) -> None:
     """``array[index] += values`` with repeated positions accumulating (``np.add.at``).
 
@@ -433,6 +475,14 @@ def add_at(array: np.ndarray, index: tuple, values) -> None:
 def _accumulate(buffers: dict, owned: set, key, gi) -> None:
     """Add ``gi`` to the gradient buffered for ``key``, in place when the buffer is ours."""
     prev = buffers.get(key)
+    if type(prev) is Product:
+        if type(gi) is Product and prev.join(gi):
+            return
+        prev = prev.dense()
+        buffers[key] = prev
+        owned.add(id(prev))
+    if type(gi) is Product:
+        gi = gi.dense()
     if type(gi) is Scatter:
         if prev is None or id(prev) not in owned:
             dense = gi.dense()

@@ -66,20 +66,22 @@ def machine() -> str:
 
 
 def interleaved_medians(fns: dict, repeat: int = 15, warmup: int = 2, block: int = 1,
-                        settle: int = 0, clock=time.perf_counter) -> dict:
+                        settle: int = 0, pause: float = 0.0, clock=time.perf_counter) -> dict:
     """{name: median seconds per call}, timing the functions in turn, ``repeat`` rounds
     of ``block`` calls each, so that a burst of load on a shared machine hits every
-    candidate alike.  ``settle`` untimed calls open each turn: libraries that keep
-    their worker threads spinning after a call (OpenBLAS, OpenMP) would otherwise
-    slow down the next candidate's first calls.  ``clock=time.process_time`` measures
-    CPU time instead: steadier on a loaded machine, but only meaningful for
-    single-threaded runs."""
+    candidate alike.  Libraries keep their worker threads spinning for a while after
+    a call (OpenBLAS for about 0.1 s, OpenMP less), which slows down the next
+    candidate on a machine with few cores: each turn opens with a sleep of
+    ``pause`` seconds, which lets them go to sleep, and ``settle`` untimed calls.
+    ``clock=time.process_time`` measures CPU time instead: steadier on a loaded
+    machine, but only meaningful for single-threaded runs."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            time.sleep(pause)
             for _ in range(settle):
                 fn()
             for _ in range(block):

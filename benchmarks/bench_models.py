@@ -141,7 +141,7 @@ def main() -> None:
         if torch is not None:
             steps["torch"] = theirs(torch, kind, state, x, y)
         first = {name: fn() for name, fn in steps.items()}  # also the warm-up
-        times = interleaved_medians(steps, repeat=args.repeat, block=5, settle=2,
+        times = interleaved_medians(steps, repeat=args.repeat, block=5, settle=2, pause=0.3,
                                     clock=time.process_time if args.cpu_time else time.perf_counter)
         ms = {name: 1e3 * t for name, t in times.items()}
         rows.append([

@@ -125,7 +125,8 @@ def compare(torch, kind: str, repeat: int, seq: int = 50) -> list:
     if torch is not None:
         steps["torch"] = theirs(torch, kind, _state(model), seq)
     first = " / ".join(f"{fn():.5f}" for fn in steps.values())  # also the warm-up
-    ms = {name: 1e3 * t for name, t in interleaved_medians(steps, repeat=repeat).items()}
+    times = interleaved_medians(steps, repeat=repeat, settle=1, pause=0.3)
+    ms = {name: 1e3 * t for name, t in times.items()}
     ratio = ms["graphgrad"] / ms["torch"] if torch is not None else None
     return [ms["graphgrad"], ms.get("torch"), ratio, first]
 

@@ -355,12 +355,16 @@ def _matmul_shapes(draw, lim: Limits) -> Shapes:
 
 @st.composite
 def _linear_shapes(draw, lim: Limits) -> Shapes:
-    """x (*, in) with up to two leading dims, W (out, in) and, drawn or not, b (out,)."""
+    """x (*, in) with up to two leading dims, W (out, in) and, drawn or not, a bias: (out,)
+    or one per row of the last leading dim, (N, out)."""
     side = st.integers(lim.min_side, lim.max_side)
     lead = draw(st.lists(side, min_size=0, max_size=min(2, lim.max_dims - 1)))
     n_in, n_out = draw(side), draw(side)
     shapes_ = (tuple(lead) + (n_in,), (n_out, n_in))
-    return shapes_ + ((n_out,),) if draw(st.booleans()) else shapes_
+    bias = draw(st.sampled_from(["none", "vector", "rows"] if lead else ["none", "vector"]))
+    if bias == "none":
+        return shapes_
+    return shapes_ + (((n_out,),) if bias == "vector" else ((lead[-1], n_out),))
 
 
 def _linear_ref(x, w, b=None):

@@ -377,7 +377,8 @@ def test_nan_and_inf_are_allowed_outside_anomaly_mode():
 @pytest.mark.parametrize(("x_shape", "w_shape", "b_shape", "names"), [
     ((4, 3), (2, 5), (2,), ["(4, 3)", "in_features = 5"]),
     ((3,), (2, 3, 1), None, ["weight must be 2-D", "(2, 3, 1)"]),
-    ((4, 3), (2, 3), (3,), ["bias of shape (3,)", "(2,)"]),
+    ((4, 3), (2, 3), (3,), ["bias of shape (3,)", "(4, 2)"]),
+    ((4, 3), (2, 3), (5, 2), ["bias of shape (5, 2)", "(4, 2)"]),
 ])
 def test_linear_bad_shapes_name_the_shapes(x_shape, w_shape, b_shape, names):
     bias = None if b_shape is None else leaf(*b_shape)

@@ -12,7 +12,7 @@ import string
 import numpy as np
 
 from .._shapes import sum_to
-from ..engine import apply
+from ..engine import Product, apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op
@@ -41,6 +41,8 @@ def _matmul_dy(g, out, x, y):
         return g * x if y.ndim == 1 else x[:, None] * g[..., None, :]
     if y.ndim == 1:
         return MATMUL(x.swapaxes(-1, -2), g[..., None])[..., 0]
+    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2:  # x^T g, summed with y's other uses
+        return Product(x, g, transposed=_transposed_layout(y))
     if _transposed_layout(y) and g.ndim == 2:  # (g^T x)^T: the gradient laid out like y
         return MATMUL(g.swapaxes(-1, -2), x).swapaxes(-1, -2)
     return MATMUL(x.swapaxes(-1, -2), g)
@@ -83,19 +85,22 @@ def _linear_forward(x, weight, bias=None):
 def _linear_vjp(i, g, out, x, weight, bias=None):
     if i == 0:
         return MATMUL(g, weight)
-    if i == 1:
-        return MATMUL(g.swapaxes(-1, -2), x)
-    return g.sum(0)
+    if i == 1:  # g^T x: lazy on arrays, summed with the weight's other uses (see Product)
+        return Product(g, x) if type(g) is np.ndarray else MATMUL(g.swapaxes(-1, -2), x)
+    return g  # the engine sums it over the dims the bias was broadcast along
 
 
-LINEAR = Op("linear", _linear_forward, _linear_vjp, saves="inputs", variadic=True)
+LINEAR = Op("linear", _linear_forward, _linear_vjp, saves="inputs", variadic=True,
+            broadcasts=True)
 
 
 def linear(input, weight, bias=None) -> Tensor:
-    """y = x W^T + b, one primitive (PyTorch's addmm): x (*, in), W (out, in), b (out,).
+    """y = x W^T + b, one primitive (PyTorch's addmm): x (*, in), W (out, in), b (out,)
+    or any shape that broadcasts to the output (*, out), such as a per-row (N, out).
 
-    dx = g W, dW = g^T x and db = sum of g over the rows.  Inputs with other than
-    two dims are flattened to (N, in) for one matrix product and reshaped back.
+    dx = g W, dW = g^T x and db = g summed over the dims b was broadcast along.
+    Inputs with other than two dims are flattened to (N, in) for one matrix product
+    and reshaped back.
     """
     x, w = binary_operands(tensor_arg(input), tensor_arg(weight))
     if w.data.ndim != 2:
@@ -108,17 +113,27 @@ def linear(input, weight, bias=None) -> Tensor:
     inputs = (x, w)
     if bias is not None:
         b, w = binary_operands(tensor_arg(bias), w)
-        if b.data.shape != (out_features,):
-            raise ValueError(f"linear: bias of shape {b.shape} should have shape "
-                             f"({out_features},) for weight of shape {w.shape}")
+        out_shape = x.data.shape[:-1] + (out_features,)
+        if b.data.ndim > len(out_shape) or _broadcast(b.data.shape, out_shape) != out_shape:
+            raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the output "
+                             f"shape {out_shape} (expected ({out_features},))")
         if x.data.dtype != w.data.dtype:  # the bias widened the weight: widen x too
             x = x.astype(w.data.dtype)
+        if b.data.ndim > 1 and x.data.ndim != 2:  # a bias with lead dims of its own
+            return linear(x, w) + b
         inputs = (x, w, b)
     if x.data.ndim == 2:
         return apply(LINEAR, inputs)
     lead = x.data.shape[:-1]
     flat = apply(LINEAR, (x.reshape(math.prod(lead), in_features), *inputs[1:]))
     return flat.reshape(*lead, out_features)
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        return None
 
 
 @method()

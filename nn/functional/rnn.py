@@ -35,24 +35,23 @@ __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "gru_cell", "lstm_cell", "cell_forw
 
 
 # ------------------------------------------------------------------ one step
-# A step maps (xw, state, w_hh_t, b_hh) to (h', state'), where xw is the input
-# projection of this step (with b_hh already folded in when the cell allows),
-# state a tuple of (B, H) tensors and w_hh_t = W_hh^T.
+# A step maps (xw, state, w_hh, b_hh) to (h', state'), where xw is the input
+# projection of this step (with b_hh already folded in when the cell allows) and
+# state a tuple of (B, H) tensors.  ``ag.linear(h, w_hh, xw)`` = xw + h W_hh^T in
+# one operation.
 
 def _rnn_step(activation):
-    def step(xw, state, w_hh_t, b_hh):
-        h = activation(xw + state[0] @ w_hh_t)
+    def step(xw, state, w_hh, b_hh):
+        h = activation(ag.linear(state[0], w_hh, xw))
         return h, (h,)
 
     return step
 
 
-def _gru_step(xw, state, w_hh_t, b_hh):
+def _gru_step(xw, state, w_hh, b_hh):
     (h,) = state
     hidden = h.shape[-1]
-    hw = h @ w_hh_t
-    if b_hh is not None:
-        hw = hw + b_hh
+    hw = ag.linear(h, w_hh, b_hh)
     rz = ag.sigmoid(xw[:, :2 * hidden] + hw[:, :2 * hidden])
     r, z = rz[:, :hidden], rz[:, hidden:]
     n = ag.tanh(xw[:, 2 * hidden:] + r * hw[:, 2 * hidden:])
@@ -60,10 +59,10 @@ def _gru_step(xw, state, w_hh_t, b_hh):
     return h, (h,)
 
 
-def _lstm_step(xw, state, w_hh_t, b_hh):
+def _lstm_step(xw, state, w_hh, b_hh):
     h, c = state
     hidden = h.shape[-1]
-    gates = xw + h @ w_hh_t
+    gates = ag.linear(h, w_hh, xw)
     s = ag.sigmoid(gates)  # i, f and o; the g block is recomputed with tanh below
     i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
     g = ag.tanh(gates[:, 2 * hidden:3 * hidden])
@@ -101,8 +100,7 @@ def cell_forward(mode: str, input: Tensor, state: tuple, w_ih: Tensor, w_hh: Ten
     """One step of the ``mode`` cell (a key of ``CELLS``): returns (h', state')."""
     cell = CELLS[mode]
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
-    xw = input @ w_ih.T
-    return cell.step(xw if bias is None else xw + bias, state, w_hh.T, b_hh)
+    return cell.step(ag.linear(input, w_ih, bias), state, w_hh, b_hh)
 
 
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -145,16 +143,13 @@ def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
     final state).  The input projection x_t W_ih^T + b of all steps is one matmul."""
     w_ih, w_hh, b_ih, b_hh = weights
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
-    xw = seq @ w_ih.T
-    if bias is not None:
-        xw = xw + bias
-    w_hh_t = w_hh.T
+    xw = ag.linear(seq, w_ih, bias)
     steps = seq.shape[0]
     outputs = [None] * steps
     step = ag.viz.scope("step")  # the graph drawing folds the T steps into one cluster
     for t in (reversed(range(steps)) if reverse else range(steps)):
         with step:
-            h, state = cell.step(xw[t], state, w_hh_t, b_hh)
+            h, state = cell.step(xw[t], state, w_hh, b_hh)
             outputs[t] = h.unsqueeze(0)
     return ag.cat(outputs, 0), state
 

