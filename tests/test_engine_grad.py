@@ -292,3 +292,37 @@ def test_mixed_partial_derivative():
     # f_x = sin(xy) + x y cos(xy); f_xy = 2x cos(xy) - x^2 y sin(xy)
     expected = 2 * xv * np.cos(xv * yv) - xv**2 * yv * np.sin(xv * yv)
     np.testing.assert_allclose(fxy.item(), expected, rtol=1e-12)
+
+
+def test_weight_used_by_many_products_sums_every_use():
+    """Weight gradients of matrix products are kept lazy and summed by one product over
+    all uses: mixed with dense contributions, transposed views and hooks, the sum is
+    the one the maths gives."""
+    rng = np.random.default_rng(3)
+    w = leaf(4, 3)
+    xs = [rng.standard_normal((2, 3)) for _ in range(3)]
+    x4 = rng.standard_normal((5, 4))
+    seen = []
+    w.register_hook(lambda g: seen.append(g.data.copy()))
+    y = sum(ag.linear(Tensor(x), w).sum() * (k + 1) for k, x in enumerate(xs))
+    y = y + (Tensor(x4) @ w).pow(2).sum() + (w * w).sum() + (Tensor(xs[0]) @ w.T).sum()
+    y.backward()
+    expected = sum((k + 1) * np.ones((2, 4)).T @ x for k, x in enumerate(xs))
+    expected = expected + x4.T @ (2 * x4 @ w.data) + 2 * w.data + (xs[0].T @ np.ones((2, 4))).T
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(seen[0], expected, rtol=1e-12)
+    assert w.grad.data.flags.c_contiguous
+    assert gradcheck(lambda w: sum(ag.linear(Tensor(x), w).tanh().sum() for x in xs)
+                     + (Tensor(x4) @ w).sum(), [leaf(4, 3, seed=5)])
+
+
+def test_lazy_products_reach_grad_and_anomaly_mode_densely():
+    w = leaf(3, 2)
+    x = leaf(4, 3)
+    y = (x @ w).sum() + (x @ w).pow(2).sum()
+    (gw,) = ag.grad(y, [w], retain_graph=True)
+    expected = x.data.T @ (1 + 2 * (x.data @ w.data))
+    np.testing.assert_allclose(gw.data, expected, rtol=1e-12)
+    with ag.detect_anomaly():
+        (gw2,) = ag.grad(y, [w])
+    np.testing.assert_allclose(gw2.data, expected, rtol=1e-12)
