@@ -359,14 +359,12 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                     gi = _fit_shape(node, i, gi)
                 if STATE.anomaly:
                     _check_backward_anomaly(node, i, gi)
-                prev = buffers.get(child)
-                if prev is None and type(gi) is not Scatter:  # the common case: first share
-                    # (a Product stays lazy in the buffer, to be joined by later ones)
-                    buffers[child] = gi
+                if type(gi) is not Scatter and child not in buffers:  # the common case: first
+                    buffers[child] = gi  # share (a Product stays lazy, to be joined by others)
                 elif raw:
                     _accumulate(buffers, owned, child, gi)
                 else:
-                    buffers[child] = prev + gi
+                    buffers[child] = buffers[child] + gi
                 if type(child) is Node:
                     left = deps[child] - 1
                     deps[child] = left
@@ -473,8 +471,14 @@ def add_at(array: np.ndarray, index: tuple, values) -> None:
 
 
 def _accumulate(buffers: dict, owned: set, key, gi) -> None:
-    """Add ``gi`` to the gradient buffered for ``key``, in place when the buffer is ours."""
+    """Add ``gi`` to the gradient buffered for ``key``, in place when the buffer is ours: an
+    array the engine made (in ``owned``), or one that a rule made and nothing else holds
+    (it owns its memory and its only references are the buffer dict, ``prev`` here and
+    getrefcount's argument; a view of it, a hook or a saved value would add one)."""
     prev = buffers.get(key)
+    if type(prev) is np.ndarray and prev.base is None and sys.getrefcount(prev) <= 3 \
+            and prev.flags.writeable:
+        owned.add(id(prev))
     if type(prev) is Product:
         if type(gi) is Product and prev.join(gi):
             return

@@ -326,3 +326,18 @@ def test_lazy_products_reach_grad_and_anomaly_mode_densely():
     with ag.detect_anomaly():
         (gw2,) = ag.grad(y, [w])
     np.testing.assert_allclose(gw2.data, expected, rtol=1e-12)
+
+
+def test_engine_never_adds_into_a_gradient_someone_else_holds():
+    """Buffers are added into in place only when nothing else refers to them: a rule that
+    returns an array it keeps (here a constant) must find it unchanged afterwards."""
+    from autograd.engine import apply
+    from autograd.ops._registry import Op
+
+    kept = np.ones(3)
+    const_grad = Op("const_grad", lambda x: x.copy(), lambda g, out, x: kept)
+    x = leaf(3)
+    y = (apply(const_grad, (x,)) + apply(const_grad, (x,)) + apply(const_grad, (x,))).sum()
+    y.backward()
+    np.testing.assert_array_equal(kept, np.ones(3))
+    np.testing.assert_array_equal(x.grad.data, np.full(3, 3.0))

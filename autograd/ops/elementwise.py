@@ -174,7 +174,16 @@ NEG = Op("neg", np.negative, lambda g, out, x: -g)
 EXP = Op("exp", np.exp, lambda g, out, x: g * out, saves="out")
 LOG = Op("log", np.log, lambda g, out, x: g / x, saves="x")
 SQRT = Op("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), saves="out")
-TANH = Op("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), saves="out")
+def _tanh_vjp(g, out, x):
+    if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
+        t = np.multiply(out, out)
+        np.subtract(1, t, out=t)
+        t *= g
+        return t
+    return g * (1 - out * out)
+
+
+TANH = Op("tanh", np.tanh, _tanh_vjp, saves="out")
 SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
 COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
 ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
@@ -182,13 +191,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + e^-x) is accurate for every x; x is floored where e^-x would overflow
     # (sigmoid there is below 1e-34 in float32, 1e-304 in float64).
     floor = -700.0 if x.dtype == np.float64 else -80.0
-    return 1 / (1 + np.exp(-np.maximum(x, floor)))
+    e = np.maximum(x, floor, out=np.empty_like(x))  # one array, updated in place
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
-SIGMOID = Op(
-    "sigmoid", _sigmoid,
-    lambda g, out, x: g * out * (1 - out), saves="out",
-)
+def _sigmoid_vjp(g, out, x):
+    if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
+        t = np.subtract(1, out)
+        t *= out
+        t *= g
+        return t
+    return g * out * (1 - out)
+
+
+SIGMOID = Op("sigmoid", _sigmoid, _sigmoid_vjp, saves="out")
 RELU = Op("relu", lambda x: np.maximum(x, 0),
           lambda g, out, x: g * _float_mask(_data(out) > 0, g), saves="out")
 LEAKY_RELU = Op(

@@ -28,6 +28,8 @@ def _cat_vjp(i, g, out, *inputs, dim, bounds):
 
 
 CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp, variadic=True)
+STACK = Op("stack", lambda *xs, dim: np.stack(xs, axis=dim),
+           lambda i, g, out, *inputs, dim: g[(slice(None),) * dim + (i,)], variadic=True)
 PAD = Op(
     "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
     lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
@@ -213,7 +215,8 @@ concatenate = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new dim ``dim``."""
+    """Join same-shaped tensors along a new dim ``dim``; input i's gradient is the slice
+    i of g along that dim (a view, no copy)."""
     tensors = [tensor_arg(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
@@ -221,7 +224,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     d = normalize_dim("stack", dim, tensors[0].data.ndim + 1)
-    return cat([unsqueeze(t, d) for t in tensors], d)
+    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    return apply(STACK, tuple(t.astype(dtype) for t in tensors), {"dim": d})
 
 
 @method()

@@ -150,8 +150,8 @@ def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
     for t in (reversed(range(steps)) if reverse else range(steps)):
         with step:
             h, state = cell.step(xw[t], state, w_hh, b_hh)
-            outputs[t] = h.unsqueeze(0)
-    return ag.cat(outputs, 0), state
+            outputs[t] = h
+    return ag.stack(outputs, 0), state
 
 
 def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: int,
