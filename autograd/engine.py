@@ -461,7 +461,9 @@ def add_at(array: np.ndarray, index: tuple, values) -> None:
     positions are flattened first: ``np.add.at`` on one flat index is several times
     faster than on a tuple of them.
     """
-    if (len(index) == array.ndim and array.flags.c_contiguous
+    if len(index) == 1 and array.ndim == 1:  # already flat (max pooling's gather)
+        np.add.at(array, index[0], values)
+    elif (len(index) == array.ndim and array.flags.c_contiguous
             and all(isinstance(i, np.ndarray) for i in index)):
         arrays = np.broadcast_arrays(*index)
         flat = np.ravel_multi_index(arrays, array.shape, mode="wrap")  # wrap: negative indices

@@ -86,7 +86,9 @@ def _linear_vjp(i, g, out, x, weight, bias=None):
     if i == 0:
         return MATMUL(g, weight)
     if i == 1:  # g^T x: lazy on arrays, summed with the weight's other uses (see Product)
-        return Product(g, x) if type(g) is np.ndarray else MATMUL(g.swapaxes(-1, -2), x)
+        if type(g) is np.ndarray:
+            return Product(g, x, transposed=_transposed_layout(weight))
+        return MATMUL(g.swapaxes(-1, -2), x)
     return g  # the engine sums it over the dims the bias was broadcast along
 
 

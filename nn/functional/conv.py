@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+import autograd as ag
 from autograd import Tensor
 from autograd.ops import conv as windows
 from autograd.ops._args import tensor_arg
@@ -167,10 +168,11 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
         cols = _to_columns(x).reshape(x.shape[1], -1)  # 1x1: no copy after another conv
     else:
         cols = windows.unfold(x, geom)  # (C * K, L * N)
-    if groups == 1:
-        y = weight.reshape(c_out, -1) @ cols
-    else:
-        y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
+    if groups == 1:  # W @ cols + b[:, None], as linear(W, cols^T, b[:, None]): one op
+        y = ag.linear(weight.reshape(c_out, -1), cols.T,
+                      None if bias is None else bias.reshape(c_out, 1))
+        return _from_columns(y.reshape((c_out,) + geom.out + (x.shape[0],)))
+    y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
     y = _from_columns(y.reshape((c_out,) + geom.out + (x.shape[0],)))
     return _add_bias(y, bias, nd)
 
