@@ -16,7 +16,9 @@ units copy their memory forward unless a gate says otherwise:
 With the same hidden size the GRU has 3/4 of the LSTM's recurrent weights and is
 cheaper per step.  The script trains all three (same hidden size, Adam, gradient
 clipping) and measures accuracy at each distance from the subject on fresh
-sequences: the plain RNN loses the subject as the distance grows.
+sequences.  Whether the plain RNN ever learns to carry the subject depends on
+the run: the script trains it from several seeds (the gated cells learn it from
+every seed tried; the plain RNN, here, from 4 of 6).
 
 Plots: training loss, and accuracy against distance from the subject.
 
@@ -90,6 +92,7 @@ def train(kind: str, length: int, steps: int, hidden: int = 32, seed: int = 0) -
 
 def main(quick: bool = False, out=None) -> dict:
     length, steps = (30, 150) if quick else (100, 400)
+    rnn_seeds = range(1) if quick else range(6)
     print(f"sequences of {length} steps; the subject must be recalled at every step")
     results = {}
     for kind in ("RNN", "GRU", "LSTM"):
@@ -101,6 +104,13 @@ def main(quick: bool = False, out=None) -> dict:
               f"{np.mean(r['losses'][-10:]):.3f}, accuracy at distance 1: "
               f"{r['accuracy_by_distance'][1]:.0%}, at distance {length - 1}: "
               f"{r['accuracy_last']:.0%}")
+    rnn = results["RNN"]
+    rnn["accuracy_last_by_seed"] = [rnn["accuracy_last"]] + [
+        train("RNN", length, steps, seed=seed)["accuracy_last"] for seed in rnn_seeds[1:]]
+    recalled = sum(a >= 0.95 for a in rnn["accuracy_last_by_seed"])
+    print(f" RNN from {len(rnn_seeds)} seeds: recalls the subject at distance {length - 1} in "
+          f"{recalled} runs (accuracy "
+          + ", ".join(f"{a:.0%}" for a in rnn["accuracy_last_by_seed"]) + ")")
 
     folder = plotting.output_dir(out)
     plotting.plot_curves({k: r["losses"] for k, r in results.items()},

