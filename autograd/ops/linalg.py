@@ -83,9 +83,13 @@ def _linear_forward(x, weight, bias=None):
 
 
 def _linear_vjp(i, g, out, x, weight, bias=None):
-    if i == 0:
+    # On arrays both products stay lazy (see Product): summed with the operand's other
+    # uses by one matrix product, and laid out like the operand.
+    if i == 0:  # g W = (g^T)^T W
+        if type(g) is np.ndarray:
+            return Product(g.T, weight, transposed=_transposed_layout(x))
         return MATMUL(g, weight)
-    if i == 1:  # g^T x: lazy on arrays, summed with the weight's other uses (see Product)
+    if i == 1:  # g^T x
         if type(g) is np.ndarray:
             return Product(g, x, transposed=_transposed_layout(weight))
         return MATMUL(g.swapaxes(-1, -2), x)
