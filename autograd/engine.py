@@ -422,12 +422,13 @@ class Scatter:
 class Product:
     """A lazy first-order gradient: the matrix a^T b, summed over the pairs (a, b) joined.
 
-    Matrix-product rules return it for the gradient of the right-hand operand
-    (a weight).  A weight used at many steps, like a recurrent layer's W_hh, gets one
-    contribution per step; joined while they wait in its buffer, they are summed by
-    one matrix product over the stacked rows, sum_k a_k^T b_k = A^T B, instead of a
-    small product per step.  ``transposed``: compute it as (b^T a)^T, so that its
-    transpose is C-ordered (the weight is stored transposed, ``W.T``).
+    The rules of ``matmul`` (right-hand operand) and ``linear`` (both operands)
+    return it on arrays.  A weight used at many steps, like a recurrent layer's W_hh,
+    gets one contribution per step; joined while they wait in its buffer, they are
+    summed by one matrix product over the stacked rows, sum_k a_k^T b_k = A^T B,
+    instead of a small product per step.  A node's gradient is made dense when the
+    node runs, a leaf's at the end.  ``transposed``: compute it as (b^T a)^T, so that
+    its transpose is C-ordered (for an operand stored transposed, ``W.T``).
     """
 
     __slots__ = ("a", "b", "transposed", "shape", "dtype")

@@ -174,6 +174,8 @@ NEG = Op("neg", np.negative, lambda g, out, x: -g)
 EXP = Op("exp", np.exp, lambda g, out, x: g * out, saves="out")
 LOG = Op("log", np.log, lambda g, out, x: g / x, saves="x")
 SQRT = Op("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), saves="out")
+
+
 def _tanh_vjp(g, out, x):
     if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
         t = np.multiply(out, out)
@@ -187,6 +189,8 @@ TANH = Op("tanh", np.tanh, _tanh_vjp, saves="out")
 SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
 COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
 ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + e^-x) is accurate for every x; x is floored where e^-x would overflow
     # (sigmoid there is below 1e-34 in float32, 1e-304 in float64).

@@ -120,7 +120,7 @@ def linear(input, weight, bias=None) -> Tensor:
     if bias is not None:
         b, w = binary_operands(tensor_arg(bias), w)
         out_shape = x.data.shape[:-1] + (out_features,)
-        if b.data.ndim > len(out_shape) or _broadcast(b.data.shape, out_shape) != out_shape:
+        if _broadcast(b.data.shape, out_shape) != out_shape:
             raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the output "
                              f"shape {out_shape} (expected ({out_features},))")
         if x.data.dtype != w.data.dtype:  # the bias widened the weight: widen x too
