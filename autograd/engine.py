@@ -473,14 +473,31 @@ def add_at(array: np.ndarray, index: tuple, values) -> None:
         np.add.at(array, index, values)
 
 
+def _exclusive_refcounts() -> tuple:
+    """What ``sys.getrefcount`` says, on this interpreter, of an array that only a dict
+    entry holds (read into a local, as ``_accumulate`` does) and of an array that only
+    one view holds as its base (as ``_owned`` asks).  Interpreters differ in which of
+    the running frame's references they count, so the engine measures instead of
+    assuming."""
+    buffers = {0: np.empty(1)}
+    prev = buffers.get(0)
+    in_buffer = sys.getrefcount(prev)
+    g = np.empty(2)[1:]
+    as_base = sys.getrefcount(g.base)
+    return in_buffer, as_base
+
+
+_ONLY_IN_BUFFER, _ONLY_AS_BASE = _exclusive_refcounts()
+
+
 def _accumulate(buffers: dict, owned: set, key, gi) -> None:
     """Add ``gi`` to the gradient buffered for ``key``, in place when the buffer is ours: an
     array the engine made (in ``owned``), or one that a rule made and nothing else holds
-    (it owns its memory and its only references are the buffer dict, ``prev`` here and
-    getrefcount's argument; a view of it, a hook or a saved value would add one)."""
+    (it owns its memory and only the buffer dict refers to it; a view of it, a hook or a
+    saved value would add a reference)."""
     prev = buffers.get(key)
-    if type(prev) is np.ndarray and prev.base is None and sys.getrefcount(prev) <= 3 \
-            and prev.flags.writeable:
+    if type(prev) is np.ndarray and prev.base is None \
+            and sys.getrefcount(prev) <= _ONLY_IN_BUFFER and prev.flags.writeable:
         owned.add(id(prev))
     if type(prev) is Product:
         if type(gi) is Product and prev.join(gi):
@@ -606,7 +623,8 @@ def _owned(g: np.ndarray, handed) -> np.ndarray:
         return g if g.flags.owndata else np.array(g, order="C", copy=True)
     # A C-ordered view covering all of a temporary the rules made (e.g. the transpose of a
     # matmul result): when only this view refers to that temporary, it is ours to keep.
-    if g.flags.c_contiguous and g.size == g.base.size and sys.getrefcount(g.base) <= 2:
+    if g.flags.c_contiguous and g.size == g.base.size \
+            and sys.getrefcount(g.base) <= _ONLY_AS_BASE:
         return g
     return np.array(g, order="C", copy=True)
 
