@@ -31,6 +31,8 @@ def _matmul_dx(g, out, x, y):
         return g * y if x.ndim == 1 else g[..., None] * y
     if x.ndim == 1:
         return MATMUL(y, g[..., None])[..., 0]
+    if y.shape[-1] == 1:  # an outer product: broadcasting beats a matmul over a dim of 1
+        return g * y.swapaxes(-1, -2)
     if _transposed_layout(x) and g.ndim == 2:  # (y g^T)^T: the gradient laid out like x
         return MATMUL(y, g.swapaxes(-1, -2)).swapaxes(-1, -2)
     return MATMUL(g, y.swapaxes(-1, -2))
@@ -41,6 +43,8 @@ def _matmul_dy(g, out, x, y):
         return g * x if y.ndim == 1 else x[:, None] * g[..., None, :]
     if y.ndim == 1:
         return MATMUL(x.swapaxes(-1, -2), g[..., None])[..., 0]
+    if x.shape[-2] == 1:  # an outer product (a depthwise convolution's): broadcast
+        return x.swapaxes(-1, -2) * g
     if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2:  # x^T g, summed with y's other uses
         return Product(x, g, transposed=_transposed_layout(y))
     if _transposed_layout(y) and g.ndim == 2:  # (g^T x)^T: the gradient laid out like y
