@@ -11,7 +11,7 @@ import string
 
 import numpy as np
 
-from .._shapes import sum_to
+from .._shapes import broadcast_shapes, sum_to
 from ..engine import Product, apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
@@ -123,10 +123,15 @@ def linear(input, weight, bias=None) -> Tensor:
     inputs = (x, w)
     if bias is not None:
         b, w = binary_operands(tensor_arg(bias), w)
-        out_shape = x.data.shape[:-1] + (out_features,)
-        if _broadcast(b.data.shape, out_shape) != out_shape:
-            raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the output "
-                             f"shape {out_shape} (expected ({out_features},))")
+        if b.data.shape != (out_features,):  # the usual bias needs no broadcast check
+            out_shape = x.data.shape[:-1] + (out_features,)
+            try:
+                fits = broadcast_shapes("linear", b.data.shape, out_shape) == out_shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the "
+                                 f"output shape {out_shape} (expected ({out_features},))")
         if x.data.dtype != w.data.dtype:  # the bias widened the weight: widen x too
             x = x.astype(w.data.dtype)
         if b.data.ndim > 1 and x.data.ndim != 2:  # a bias with lead dims of its own
@@ -137,13 +142,6 @@ def linear(input, weight, bias=None) -> Tensor:
     lead = x.data.shape[:-1]
     flat = apply(LINEAR, (x.reshape(math.prod(lead), in_features), *inputs[1:]))
     return flat.reshape(*lead, out_features)
-
-
-def _broadcast(a: tuple, b: tuple) -> tuple | None:
-    try:
-        return np.broadcast_shapes(a, b)
-    except ValueError:
-        return None
 
 
 @method()
