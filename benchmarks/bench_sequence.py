@@ -13,6 +13,10 @@
 (c) scaling: the LSTM step for sequence lengths 25, 50 and 100 (time per step
     should be flat: the unrolled graph is linear in the length).
 
+PyTorch's ``nn.LSTM`` runs on the CPU as one fused oneDNN kernel for the whole
+sequence; the LSTM is therefore also timed against two PyTorch versions composed
+of operations as graphgrad's is (``theirs_composed``), in a second table.
+
 A step is zero_grad, forward, loss, backward and the Adam update, in float32.
 graphgrad and PyTorch eager (CPU, 2 threads) start from the same weights and
 batch (the first losses are printed to show they compute the same thing).
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import warnings
 
 import numpy as np
 from _harness import interleaved_medians, load_torch, machine, print_table
@@ -114,21 +119,65 @@ def theirs(torch, kind: str, state: dict, seq: int = 50):
     return step
 
 
+def theirs_composed(torch, state: dict, seq: int = 50) -> dict:
+    """PyTorch's LSTM step computed from composed operations, as graphgrad computes it.
+
+    ``nn.LSTM`` on the CPU runs oneDNN's fused LSTM kernel (``mkldnn_rnn_layer`` in
+    torch.profiler): the whole sequence, forward and backward, in one C++ call.
+    Two composed versions of the same step: "torch, no oneDNN" is ``nn.LSTM`` with
+    oneDNN off (ATen's C++ loop of matmuls and pointwise ops, autograd through
+    them); "torch LSTMCell loop" is a Python loop over ``nn.LSTMCell`` (eager ops,
+    as graphgrad's loop), sharing the weights of the first.
+    """
+    plain = theirs(torch, "lstm", state, seq)
+
+    def without_onednn() -> float:
+        with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs when the flag flips
+            warnings.simplefilter("ignore")
+            with torch.backends.mkldnn.flags(enabled=False):
+                return plain()
+
+    x, y = _lstm_data(seq)
+    cell = torch.nn.LSTMCell(INPUT, HIDDEN)
+    head = torch.nn.Linear(HIDDEN, CLASSES)
+    weights = {k: torch.from_numpy(v.copy()) for k, v in state.items()}
+    cell.load_state_dict({name: weights[f"lstm.{name}_l0"] for name in cell.state_dict()})
+    head.load_state_dict({name: weights[f"head.{name}"] for name in head.state_dict()})
+    opt = torch.optim.Adam([*cell.parameters(), *head.parameters()], lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def cell_loop() -> float:
+        opt.zero_grad()
+        h = c = torch.zeros(BATCH, HIDDEN)
+        outputs = []
+        for t in range(seq):
+            h, c = cell(xt[t], (h, c))
+            outputs.append(h)
+        logits = head(torch.stack(outputs))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, CLASSES), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return {"torch, no oneDNN": without_onednn, "torch LSTMCell loop": cell_loop}
+
+
 def _state(model: nn.Module) -> dict:
     return {k: v.data.copy() for k, v in model.state_dict().items()}
 
 
-def compare(torch, kind: str, repeat: int, seq: int = 50) -> list:
-    """[graphgrad ms, torch ms, ratio, first losses] for one model."""
+def compare(torch, kind: str, repeat: int, seq: int = 50, composed: bool = False) -> dict:
+    """{candidate: median ms} for one model, with "first loss" (the candidates' first
+    losses); ``composed`` adds ``theirs_composed``'s LSTM steps."""
     model, step = ours(kind, seq)
     steps = {"graphgrad": step}
     if torch is not None:
         steps["torch"] = theirs(torch, kind, _state(model), seq)
+        if composed:
+            steps.update(theirs_composed(torch, _state(model), seq))
     first = " / ".join(f"{fn():.5f}" for fn in steps.values())  # also the warm-up
     times = interleaved_medians(steps, repeat=repeat, settle=1, pause=0.3)
-    ms = {name: 1e3 * t for name, t in times.items()}
-    ratio = ms["graphgrad"] / ms["torch"] if torch is not None else None
-    return [ms["graphgrad"], ms.get("torch"), ratio, first]
+    return {"first loss": first, **{name: 1e3 * t for name, t in times.items()}}
 
 
 def main() -> None:
@@ -151,18 +200,30 @@ def main() -> None:
         return
     print(machine() + (f", torch {torch.__version__} ({args.threads} threads)" if torch
                        else ", no torch"))
-    rows = [[kind] + compare(torch, kind, args.repeat) for kind in args.models
-            if kind != "scaling"]
+    rows, lstm = [], None
+    for kind in [k for k in args.models if k != "scaling"]:
+        ms = compare(torch, kind, args.repeat, composed=kind == "lstm")
+        lstm = ms if kind == "lstm" else lstm
+        rows.append([kind, ms["graphgrad"], ms.get("torch"),
+                     ms["graphgrad"] / ms["torch"] if torch else None, ms["first loss"]])
     if rows:
         print_table(f"One training step with Adam, median of {args.repeat} interleaved runs (ms)",
-                    ["model", "graphgrad", "torch", "ratio", "first loss (graphgrad / torch)"],
+                    ["model", "graphgrad", "torch", "ratio", "first loss (graphgrad / torch, ...)"],
                     rows)
+    if lstm is not None and torch is not None:
+        print_table("The same LSTM step: PyTorch's nn.LSTM is one fused oneDNN kernel; two "
+                    "composed PyTorch versions beside it (see theirs_composed)",
+                    ["candidate", "ms", "graphgrad / candidate"],
+                    [[name, t, lstm["graphgrad"] / t] for name, t in lstm.items()
+                     if name != "first loss"])
     if "scaling" in args.models:
         rows = []
         for seq in (25, 50, 100):
-            ms, ms_torch, ratio, _ = compare(torch, "lstm", max(args.repeat // 2, 5), seq)
-            rows.append([seq, ms, ms / seq, ms_torch, ms_torch / seq if ms_torch else None,
-                         ratio])
+            ms = compare(torch, "lstm", max(args.repeat // 2, 5), seq)
+            ms_torch = ms.get("torch")
+            rows.append([seq, ms["graphgrad"], ms["graphgrad"] / seq, ms_torch,
+                         ms_torch / seq if ms_torch else None,
+                         ms["graphgrad"] / ms_torch if ms_torch else None])
         print_table("LSTM step against sequence length (ms; per step should stay flat)",
                     ["seq", "graphgrad", "per step", "torch", "torch per step", "ratio"], rows)
 
