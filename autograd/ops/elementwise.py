@@ -192,14 +192,13 @@ ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1 / (1 + e^-x) is accurate for every x; x is floored where e^-x would overflow
-    # (sigmoid there is below 1e-34 in float32, 1e-304 in float64).
-    floor = -700.0 if x.dtype == np.float64 else -80.0
-    e = np.maximum(x, floor, out=np.empty_like(x))  # one array, updated in place
-    np.negative(e, out=e)
+    # e^x / (1 + e^x) is accurate for every x (for x << 0 it is e^x itself, with no
+    # cancellation); x is capped where e^x would overflow, where sigmoid is 1 to the
+    # last bit.  Four passes over one new array and a temporary.
+    cap = 700.0 if x.dtype == np.float64 else 80.0
+    e = np.minimum(x, cap, out=np.empty_like(x))
     np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
+    return np.divide(e, e + 1, out=e)
 
 
 def _sigmoid_vjp(g, out, x):

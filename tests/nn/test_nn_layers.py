@@ -197,6 +197,17 @@ def test_activations_are_safe_for_large_inputs():
         x.grad = None
 
 
+@pytest.mark.parametrize("dtype, x", [(np.float32, -85.0), (np.float32, -30.0),
+                                      (np.float64, -700.0), (np.float64, -40.0)])
+def test_sigmoid_is_accurate_far_into_the_tails(dtype, x):
+    """sigmoid(x) = e^x / (1 + e^x) ~ e^x for x << 0, to the dtype's own precision (no
+    floor: sigmoid(-85) in float32 is 1.2e-37, not a clamped value), and exactly 1 or 0
+    at the ends."""
+    out = F.sigmoid(ag.tensor(np.array([x, -x, -np.inf, np.inf], dtype=dtype))).numpy()
+    np.testing.assert_allclose(out[0], np.exp(np.float64(x)), rtol=4 * np.finfo(dtype).eps)
+    assert out[1] == 1 and out[2] == 0 and out[3] == 1
+
+
 # ------------------------------------------------------- distance functions
 def test_distances_match_torch_including_zero_vectors():
     torch = pytest.importorskip("torch")
