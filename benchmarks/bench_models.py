@@ -107,6 +107,27 @@ def numpy_step(kind: str, state: dict, x: np.ndarray, y: np.ndarray):
     return lambda: fn(params, x, y, LR)
 
 
+def mlp_matmuls(state: dict, x: np.ndarray, torch=None):
+    """The eight matrix products of an MLP step alone (three forward, three weight
+    gradients, two input gradients), in NumPy, or in PyTorch when ``torch`` is given:
+    how fast each library's BLAS is on these shapes, before any autograd work."""
+    weights = [state[f"{i}.weight"] for i in (0, 2, 4)]
+    rng = np.random.default_rng(1)
+    acts = [x] + [rng.standard_normal((x.shape[0], w.shape[0])).astype(np.float32)
+                  for w in weights]  # the layers' outputs (their gradients have these shapes too)
+    if torch is not None:
+        weights, acts = [[torch.from_numpy(a) for a in arrays] for arrays in (weights, acts)]
+
+    def products() -> None:
+        for w, a_in, a_out in zip(weights, acts[:-1], acts[1:], strict=True):
+            a_in @ w.T  # forward
+            a_out.T @ a_in  # weight gradient
+        for w, g in zip(weights[1:], acts[2:], strict=True):
+            g @ w  # input gradient (not for the first layer: x needs none)
+
+    return products
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=6, help="rounds of 5 timed steps each")
@@ -144,6 +165,12 @@ def main() -> None:
         times = interleaved_medians(steps, repeat=args.repeat, block=5, settle=2, pause=0.3,
                                     clock=time.process_time if args.cpu_time else time.perf_counter)
         ms = {name: 1e3 * t for name, t in times.items()}
+        if kind == "mlp":
+            blas = {"numpy": mlp_matmuls(state, x)}
+            if torch is not None:
+                blas["torch"] = mlp_matmuls(state, x, torch)
+            blas_ms = {name: 1e3 * t for name, t in interleaved_medians(
+                blas, repeat=args.repeat, block=5, settle=2, pause=0.3).items()}
         rows.append([
             kind, ms["graphgrad"], ms.get("torch"), ms["numpy"],
             ms["graphgrad"] / ms["torch"] if torch else None, ms["graphgrad"] / ms["numpy"],
@@ -156,6 +183,12 @@ def main() -> None:
          "first loss (" + " / ".join(steps) + ")"],
         rows,
     )
+    if "mlp" in args.models:
+        print_table("The MLP step's 8 matrix products alone (ms): NumPy's BLAS (OpenBLAS "
+                    "in NumPy's wheels) and PyTorch's (MKL in its x86 wheels)",
+                    ["numpy", "torch", "numpy / torch"],
+                    [[blas_ms["numpy"], blas_ms.get("torch"),
+                      blas_ms["numpy"] / blas_ms["torch"] if torch else None]])
 
 
 if __name__ == "__main__":
