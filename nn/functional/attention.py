@@ -113,7 +113,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
                          f"value {v.shape} must share S")
     if enable_gqa:
         raise NotImplementedError(f"{name}: enable_gqa is not supported")
-    scores_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    try:
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{name}: the batch dims of query {q.shape}, key {k.shape} and value "
+                         f"{v.shape} (all but the last two) do not broadcast") from None
+    scores_shape = lead + (q.shape[-2], k.shape[-2])
     if is_causal:
         if attn_mask is not None:
             raise ValueError(f"{name}: pass either attn_mask or is_causal=True, not both")
@@ -230,7 +235,12 @@ def multi_head_attention_forward(
         batch_first = True
         query, key, value = query[None], key[None], value[None]
         if key_padding_mask is not None:
-            key_padding_mask = as_tensor(key_padding_mask)[None]
+            key_padding_mask = as_tensor(key_padding_mask)
+            if key_padding_mask.shape != key.shape[1:2]:
+                raise ValueError(f"{name}: key_padding_mask of shape {key_padding_mask.shape} "
+                                 f"should be (S,) = {key.shape[1:2]} for an unbatched key of "
+                                 f"shape {key.shape[1:]}")
+            key_padding_mask = key_padding_mask[None]
         if attn_mask is not None and as_tensor(attn_mask).ndim == 3:
             attn_mask = as_tensor(attn_mask)  # (num_heads, L, S) is already (1 * heads, L, S)
     e = embed_dim_to_check
@@ -247,6 +257,12 @@ def multi_head_attention_forward(
                          f"batch sizes")
     if use_separate_proj_weight:
         in_proj_weight = None
+    for what, x, w in (("key", key, k_proj_weight), ("value", value, v_proj_weight)):
+        separate = in_proj_weight is None and w is not None
+        features, dim_name = (w.shape[1], what[0] + "dim") if separate else (e, "embed_dim")
+        if x.shape[-1] != features:
+            raise ValueError(f"{name}: {what} of shape {x.shape} does not end in {dim_name} = "
+                             f"{features}")
     q, k, v = _in_projection(query, key, value, e, in_proj_weight, in_proj_bias,
                              q_proj_weight, k_proj_weight, v_proj_weight)
     seq_dim = 1 if batch_first else 0

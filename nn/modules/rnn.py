@@ -95,6 +95,10 @@ class RNNBase(Module):
         flat = [getattr(self, name) for name in self._flat_weights_names]
         return [flat[i:i + per] for i in range(0, len(flat), per)]
 
+    def flatten_parameters(self) -> None:
+        """Does nothing, as PyTorch's on the CPU (it packs the weights into one buffer for
+        cuDNN); here so that scripts ported from PyTorch run unchanged."""
+
     def _weights(self) -> list:
         """(w_ih, w_hh, b_ih, b_hh) per layer and direction, None for absent biases."""
         return [tuple(ws) if self.bias else (*ws, None, None) for ws in self.all_weights]
@@ -112,6 +116,9 @@ class RNNBase(Module):
         batched = input.ndim == 3
         if not batched:
             input = input.unsqueeze(0 if self.batch_first else 1)
+        if input.shape[1 if self.batch_first else 0] == 0:
+            raise ValueError(f"{name}: expected a sequence of length > 0, got input of shape "
+                             f"{input.shape if batched else input.shape[1:]}")
         batch = input.shape[0 if self.batch_first else 1]
         layers = (2 if self.bidirectional else 1) * self.num_layers
         expected = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)

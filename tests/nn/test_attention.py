@@ -96,6 +96,9 @@ def test_sdpa_bad_shapes_raise():
         F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 4), dtype=bool))
     with pytest.raises(ValueError, match="share"):
         F.scaled_dot_product_attention(q, ag.randn(2, 5, 3), v)
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention: the batch dims of "
+                                         r"query \(2, 3, 4\), key \(3, 5, 4\)"):
+        F.scaled_dot_product_attention(q, ag.randn(3, 5, 4), ag.randn(3, 5, 6))
     with pytest.raises(ValueError, match="not both"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 5), dtype=bool),
                                        is_causal=True)
@@ -306,6 +309,14 @@ def test_multihead_attention_bad_inputs_raise():
         mha(x, x, x, is_causal=True)
     with pytest.raises(ValueError, match="batch sizes"):
         mha(x, ag.randn(4, 3, 8), ag.randn(4, 3, 8))
+    with pytest.raises(ValueError, match=r"key of shape \(4, 2, 6\) does not end in embed_dim = 8"):
+        mha(x, ag.randn(4, 2, 6), x)
+    separate = nn.MultiheadAttention(8, 2, kdim=6, vdim=7)
+    with pytest.raises(ValueError, match=r"value of shape \(4, 2, 6\) does not end in vdim = 7"):
+        separate(x, ag.randn(4, 2, 6), ag.randn(4, 2, 6))
+    with pytest.raises(ValueError, match=r"key_padding_mask of shape \(2, 4\) should be "
+                                         r"\(S,\) = \(4,\)"):  # unbatched: the user's shapes
+        mha(ag.randn(5, 8), ag.randn(4, 8), ag.randn(4, 8), key_padding_mask=np.zeros((2, 4), bool))
 
 
 def test_sdpa_is_twice_differentiable_with_a_fully_masked_row():

@@ -291,6 +291,20 @@ def test_bad_inputs_raise_naming_the_layer_and_shapes():
         nn.RNNCell(3, 4)(ag.randn(2, 5))
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"LSTM: expected a sequence of length > 0.*\(0, 2, 3\)"):
+        lstm(ag.randn(0, 2, 3))
+    with pytest.raises(ValueError, match=r"GRU: .*length > 0.*\(2, 0, 3\)"):
+        nn.GRU(3, 4, batch_first=True)(ag.randn(2, 0, 3))
+
+
+def test_flatten_parameters_is_accepted_and_changes_nothing():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    before = {k: v.data.copy() for k, v in lstm.state_dict().items()}
+    lstm.flatten_parameters()  # ported PyTorch scripts call it
+    after = lstm.state_dict()
+    assert list(after) == list(before)
+    for k, v in before.items():
+        np.testing.assert_array_equal(after[k].data, v)
 
 
 def test_repr_as_torch():
