@@ -164,8 +164,9 @@ def _class_weights(name: str, weight, n_classes: int, dtype) -> np.ndarray | Non
 
 
 def _divide(total: Tensor, count: float) -> Tensor:
-    # 0 / 0 (everything ignored) is NaN, as in PyTorch, without NumPy's warning.
-    return total / count if count else total * math.nan
+    # 0 / 0 (everything ignored) is NaN, as in PyTorch, without NumPy's warning; its
+    # gradient is 0, as PyTorch's (a fully padded batch must not turn the weights into NaN).
+    return total / count if count else total * 0.0 + math.nan
 
 
 def _target_weights(target: np.ndarray, w: np.ndarray | None, ignore_index: int, dtype):

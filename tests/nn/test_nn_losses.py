@@ -207,9 +207,17 @@ def test_cross_entropy_is_stable_for_huge_logits():
     assert np.all(np.isfinite(logits.grad.numpy()))
 
 
-def test_all_ignored_gives_nan_like_pytorch():
-    loss = F.cross_entropy(ag.randn(2, 3), ag.tensor([-100, -100]))
+@pytest.mark.parametrize("loss_fn", [
+    F.cross_entropy, F.nll_loss, lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1),
+    lambda x, t: F.cross_entropy(x, t, weight=ag.tensor([1.0, 2.0, 3.0]))])
+def test_all_ignored_gives_nan_like_pytorch_with_a_zero_gradient(loss_fn):
+    """The mean over no positions is NaN; its gradient is 0, as PyTorch's (a fully padded
+    batch must not turn the weights into NaN)."""
+    x = ag.randn(2, 3, requires_grad=True)
+    loss = loss_fn(x, ag.tensor([-100, -100]))
+    loss.backward()
     assert np.isnan(loss.item())
+    np.testing.assert_array_equal(x.grad.numpy(), 0.0)
 
 
 # --------------------------------------------------------------------- errors
