@@ -20,9 +20,10 @@ from .engine import backward, grad
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops.elementwise import (
-    abs, add, astype, clamp, clip, clone, cos, div, eq, erf, exp, ge, gelu, gt, isfinite, isnan,
-    le, leaky_relu, log, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum,
-    mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, where,
+    abs, add, astype, clamp, clamped_log, clip, clone, cos, div, eq, erf, exp, ge, gelu, gt,
+    isfinite, isnan, le, leaky_relu, log, logical_and, logical_not, logical_or, logical_xor, lt,
+    maximum, minimum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh,
+    where,
 )
 from .ops.index import gather, getitem, index_select, masked_fill, take_along_dim
 from .ops.linalg import bmm, dot, einsum, linear, matmul, mm, outer

@@ -771,6 +771,7 @@ OP_DB: tuple[OpInfo, ...] = (
     _unary("neg", np.negative),
     _unary("exp", np.exp),
     _unary("log", np.log, domain=(0.1, 3.0)),
+    _unary("clamped_log", np.log, domain=(0.1, 3.0)),  # the clamp: test_nn_losses (BCE)
     _unary("sqrt", np.sqrt, domain=(0.1, 3.0)),
     _unary("rsqrt", lambda x: 1 / np.sqrt(x), domain=(0.1, 3.0)),
     _unary("square", np.square),

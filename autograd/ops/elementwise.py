@@ -176,6 +176,17 @@ LOG = Op("log", np.log, lambda g, out, x: g / x, saves="x")
 SQRT = Op("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), saves="out")
 
 
+def _clamped_log(x, min, eps):
+    with np.errstate(divide="ignore"):  # log 0 = -inf, clamped to min below
+        return np.maximum(np.log(x), min)
+
+
+CLAMPED_LOG = Op(
+    "clamped_log", _clamped_log,
+    lambda g, out, x, min, eps: g / CLIP(x, min=eps, max=None), saves="x",
+)
+
+
 def _tanh_vjp(g, out, x):
     if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
         t = np.multiply(out, out)
@@ -274,14 +285,27 @@ def _float_unary(op, doc: str, name: str):
 exp = _float_unary(EXP, "Elementwise e^x.  d/dx e^x = e^x (the rule reuses the output).", "exp")
 log = _float_unary(LOG, "Natural logarithm.  d/dx log x = 1/x (log 0 = -inf, as NumPy).", "log")
 sqrt = _float_unary(SQRT, "Square root.  d/dx sqrt(x) = 1 / (2 sqrt(x)).", "sqrt")
+
+
+def clamped_log(x, min: float = -100.0, eps: float = 1e-12):
+    """max(log x, min) with the derivative 1 / max(x, eps) everywhere: the log of
+    PyTorch's binary cross-entropy (min = -100), whose gradient stays large and finite
+    where p reaches 0 or 1 instead of the 0 that the clamp alone would give (a
+    confidently wrong prediction keeps a gradient).  For x > eps and log x > min it
+    is log x, to every order."""
+    x = tensor_arg(x)
+    if x.data.dtype.kind != "f":
+        x = as_float(x)
+    return apply(CLAMPED_LOG, (x,), {"min": min, "eps": eps})
 tanh = _float_unary(TANH, "Hyperbolic tangent.  d/dx tanh x = 1 - tanh(x)^2.", "tanh")
 sin = _float_unary(SIN, "Sine.  d/dx sin x = cos x.", "sin")
 cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
 erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
 sigmoid = _float_unary(
     SIGMOID,
-    "Logistic function 1 / (1 + e^-x), stable for any |x| (no overflow: the exponent is "
-    "floored).  d/dx = s (1 - s) with s the output.",
+    "Logistic function 1 / (1 + e^-x) = e^x / (1 + e^x), accurate for any x (computed in "
+    "the second form with x capped where e^x would overflow).  d/dx = s (1 - s) with s the "
+    "output.",
     "sigmoid",
 )
 

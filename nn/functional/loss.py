@@ -77,17 +77,13 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
 
 
 # ------------------------------------------------------------- binary targets
-_TINY = 1e-45  # below e^-100 in both float32 (as a subnormal) and float64
-
-
-def _clamped_log(p: Tensor) -> Tensor:
-    """max(log p, -100), as PyTorch's BCE.  The inner clip keeps log away from log(0),
-    so no 0 * inf appears in the gradient where p is 0 (there the gradient is 0)."""
-    return ag.clip(ag.log(ag.clip(p, min=_TINY)), min=-100.0)
-
-
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-w [y log p + (1 - y) log(1 - p)], each log clamped at -100 (as PyTorch).
+
+    The gradient is w [-y / max(p, 1e-12) + (1 - y) / max(1 - p, 1e-12)]
+    (``ag.clamped_log``): PyTorch's w (p - y) / max(p (1 - p), 1e-12) wherever
+    p (1 - p) > 1e-12, and as large and finite where p reaches 0 or 1 against its
+    target, so a confidently wrong prediction still gets a gradient.
 
     Shape: input p (any, values in [0, 1]) and target y of the same shape; the
     optional ``weight`` broadcasts to them.  The mean is over all elements.
@@ -97,7 +93,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     if p.size and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and "
                          "1 (use binary_cross_entropy_with_logits for logits)")
-    loss = -(target * _clamped_log(p) + (1 - as_tensor(target)) * _clamped_log(1 - p))
+    loss = -(target * ag.clamped_log(p) + (1 - as_tensor(target)) * ag.clamped_log(1 - p))
     if weight is not None:
         loss = loss * weight
     return reduce(loss, reduction, "binary_cross_entropy")

@@ -199,6 +199,24 @@ def test_bce_clamps_log_at_minus_100_with_finite_gradients():
     assert np.all(np.isfinite(pt.grad.numpy()))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_gradient_where_p_saturates_is_pytorchs(dtype):
+    """-y / max(p, 1e-12) + (1 - y) / max(1 - p, 1e-12): PyTorch's (p - y) / max(p (1 - p),
+    1e-12) wherever p (1 - p) > 1e-12, and as large where a prediction is confidently wrong
+    (p = 0 for y = 1), not 0 as the clamped log alone would give.  (Where p = y = 0 or 1
+    it is the true derivative, +1 or -1; PyTorch's formula gives 0 there.)"""
+    p = np.array([0.0, 1.0, 1e-30, 0.0, 1.0, 0.3], dtype=dtype)
+    y = np.array([1.0, 0.9, 1.0, 0.0, 1.0, 0.6], dtype=dtype)
+    pt = ag.tensor(p, requires_grad=True)
+    F.binary_cross_entropy(pt, ag.tensor(y), reduction="sum").backward()
+    p64, y64 = p.astype(np.float64), y.astype(np.float64)
+    expected = -y64 / np.maximum(p64, 1e-12) + (1 - y64) / np.maximum(1 - p64, 1e-12)
+    np.testing.assert_allclose(pt.grad.numpy(), expected, rtol=1e-5)
+    torch_formula = (p64 - y64) / np.maximum(p64 * (1 - p64), 1e-12)
+    differ = (p64 == y64) & ((p64 == 0) | (p64 == 1))
+    np.testing.assert_allclose(expected[~differ], torch_formula[~differ], rtol=1e-5)
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     logits = ag.tensor([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]], requires_grad=True)
     loss = F.cross_entropy(logits, ag.tensor([1, 2]))
