@@ -14,6 +14,7 @@ fan_in = in * prod(kernel) and fan_out = out * prod(kernel) (a conv weight
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -146,6 +147,14 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
+def _is_empty(tensor: Tensor) -> bool:
+    """True (with PyTorch's warning) for a tensor with no elements, which is left as it is."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
     fan = _fan(tensor, mode)
     if fan == 0:
@@ -159,6 +168,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     """He uniform: U(-b, b) with b = sqrt(3) gain / sqrt(fan), gain from ``nonlinearity``
     (``a`` is leaky_relu's negative slope) and fan from ``mode`` ("fan_in" keeps the
     forward variance, "fan_out" the backward one)."""
+    if _is_empty(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
 
@@ -166,6 +177,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan) (see ``kaiming_uniform_``)."""
+    if _is_empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 

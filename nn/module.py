@@ -87,6 +87,9 @@ class Module:
     """
 
     training: bool
+    # state_dict entries that a checkpoint may lack (PyTorch accepts their absence from
+    # checkpoints of older versions): the module keeps its own value.
+    _optional_on_load: tuple = ()
 
     def __init__(self) -> None:
         setattr_ = object.__setattr__
@@ -437,12 +440,16 @@ class Module:
         their references.  A value whose shape differs raises ``RuntimeError``;
         with ``strict`` (default) so do missing and unexpected keys, every
         offending key named at once.  Otherwise returns ``(missing_keys,
-        unexpected_keys)``.
+        unexpected_keys)``.  As PyTorch, a batch norm's ``num_batches_tracked``
+        may be absent (older checkpoints lack it); the module then keeps its own.
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
         own = self._state_tensors()
-        missing = [key for key in own if key not in state_dict]
+        optional = {f"{prefix}.{name}" if prefix else name
+                    for prefix, module in self.named_modules()
+                    for name in module._optional_on_load}
+        missing = [key for key in own if key not in state_dict and key not in optional]
         unexpected = [key for key in state_dict if key not in own]
         mismatched, updates = [], []
         for key, tensor in own.items():

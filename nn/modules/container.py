@@ -33,7 +33,8 @@ class Sequential(Module):
 
     Built from modules (named "0", "1", ...) or from an ``OrderedDict`` of
     named modules.  Supports indexing (a slice gives a Sequential), ``len``,
-    iteration, ``append``, ``insert`` and ``extend``.
+    iteration, ``append``, ``insert``, ``extend``, ``pop``, ``+`` (another
+    Sequential) and ``*`` (an int: the modules repeated, shared).
 
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         >>> model(ag.randn(5, 4)).shape
@@ -76,6 +77,39 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential of this one's modules, then ``other``'s (the same objects)."""
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential + : expected a Sequential, got {type(other).__name__}")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential += : expected a Sequential, got {type(other).__name__}")
+        return self.extend(list(other))
+
+    def __mul__(self, times: int) -> Sequential:
+        """A new Sequential of this one's modules repeated ``times`` times (the same
+        objects, so the repeats share their parameters, as PyTorch's)."""
+        if not isinstance(times, int):
+            raise TypeError(f"Sequential * : expected an int, got {type(times).__name__}")
+        if times <= 0:
+            raise ValueError(f"Sequential * : the factor must be positive, got {times}")
+        return Sequential(*(list(self) * times))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        repeated = self * times
+        _renumber(self, list(repeated))
+        return self
+
+    def pop(self, idx: int) -> Module:
+        """Remove and return the module at ``idx`` (the rest are renumbered)."""
+        module = self[idx]
+        del self[idx]
+        return module
 
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
@@ -133,6 +167,16 @@ class ModuleList(Module):
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
+
+    def __add__(self, modules: Iterable[Module]) -> ModuleList:
+        """A new ModuleList of this one's modules, then those of ``modules``."""
+        return ModuleList(list(self)).extend(modules)
+
+    def pop(self, idx: int) -> Module:
+        """Remove and return the module at ``idx`` (the rest are renumbered)."""
+        module = self[idx]
+        del self[idx]
+        return module
 
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)

@@ -33,6 +33,7 @@ class _BatchNorm(Module):
 
     _ndims: tuple = ()
     _layout = ""
+    _optional_on_load = ("num_batches_tracked",)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,

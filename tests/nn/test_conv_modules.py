@@ -186,3 +186,11 @@ def test_a_small_cnn_learns_to_tell_vertical_from_horizontal_edges():
                 p -= 0.5 * p.grad
         losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
+
+
+@pytest.mark.parametrize("cls", [nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+                                 nn.ConvTranspose2d, nn.ConvTranspose3d])
+def test_conv_modules_take_device_and_dtype_like_pytorch(cls):
+    """PyTorch's keyword arguments device (accepted; everything runs on the CPU) and dtype."""
+    layer = cls(2, 4, 3, device="cpu", dtype=np.float64)
+    assert layer.weight.dtype == np.float64

@@ -115,3 +115,14 @@ def test_same_seed_same_model():
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb
         np.testing.assert_array_equal(va.numpy(), vb.numpy())
+
+
+@pytest.mark.parametrize("fn", [init.kaiming_uniform_, init.kaiming_normal_])
+def test_kaiming_init_of_a_zero_element_tensor_warns_and_does_nothing(fn):
+    """As PyTorch: "Initializing zero-element tensors is a no-op" (so nn.Linear(0, 5) builds)."""
+    w = ag.empty(5, 0)
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        assert fn(w) is w
+    with pytest.warns(UserWarning, match="no-op"):
+        layer = nn.Linear(0, 5)
+    assert layer(ag.randn(3, 0)).shape == (3, 5)

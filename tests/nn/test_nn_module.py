@@ -156,6 +156,21 @@ def test_load_state_dict_non_strict_returns_the_keys():
         model.load_state_dict({"0.weight": np.ones((2, 2))}, strict=False)
 
 
+def test_load_state_dict_accepts_a_checkpoint_without_num_batches_tracked():
+    """As PyTorch (older checkpoints lack it): the batch norm keeps its own count; every
+    other missing key still raises."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    model[1].num_batches_tracked.fill_(7)
+    state = {k: v.numpy() + 1 for k, v in model.state_dict().items()
+             if k != "1.num_batches_tracked"}
+    assert model.load_state_dict(state).missing_keys == []
+    assert model[1].num_batches_tracked.item() == 7
+    np.testing.assert_array_equal(model[1].running_var.numpy(), state["1.running_var"])
+    del state["1.running_mean"]
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "1.running_mean"\.'):
+        model.load_state_dict(state)
+
+
 def test_load_state_dict_invalidates_graphs_that_saved_the_old_values():
     m = nn.Linear(2, 1)
     x = ag.randn(3, 2, requires_grad=True)
@@ -289,6 +304,28 @@ def test_sequential_indexing_slicing_and_editing():
     assert model[0] is not layers[0]
     with pytest.raises(IndexError):
         model[4]
+
+
+def test_sequential_pop_add_and_repeat_as_pytorch():
+    a, b, c = nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2)
+    model = nn.Sequential(a, b, c)
+    assert model.pop(1) is b and list(model) == [a, c] and list(model._modules) == ["0", "1"]
+    joined = model + nn.Sequential(b)
+    assert list(joined) == [a, c, b] and list(model) == [a, c]  # a new container
+    repeated = 2 * nn.Sequential(a, b)
+    assert list(repeated) == [a, b, a, b] and list(repeated._modules) == ["0", "1", "2", "3"]
+    assert len(list(repeated.parameters())) == 2  # the repeats share their parameters
+    model += nn.Sequential(b)
+    assert list(model) == [a, c, b]
+    model *= 2
+    assert list(model) == [a, c, b] * 2
+    with pytest.raises(ValueError, match="Sequential"):
+        model + nn.ModuleList([a])
+    with pytest.raises(ValueError, match="positive"):
+        model * 0
+    layers = nn.ModuleList([a, b])
+    assert list(layers + [c]) == [a, b, c] and list(layers) == [a, b]
+    assert layers.pop(0) is a and list(layers) == [b] and list(layers._modules) == ["0"]
 
 
 def test_sequential_forward_chains():
