@@ -262,6 +262,22 @@ def test_class_target_errors():
         nn.CrossEntropyLoss()(ag.randn(2, 3), ag.tensor([0, 3]))
 
 
+@pytest.mark.parametrize("call, shapes", [
+    (lambda: F.binary_cross_entropy(ag.rand(4, 3), ag.rand(4, 3), weight=ag.rand(2)),
+     r"binary_cross_entropy: the shapes of input \(4, 3\), weight \(2,\) do not broadcast"),
+    (lambda: F.binary_cross_entropy_with_logits(ag.randn(4, 3), ag.rand(4, 3),
+                                                pos_weight=ag.rand(2)),
+     r"binary_cross_entropy_with_logits: .*input \(4, 3\), pos_weight \(2,\)"),
+    (lambda: F.triplet_margin_loss(ag.randn(4, 3), ag.randn(4, 5), ag.randn(4, 3)),
+     r"triplet_margin_loss: .*anchor \(4, 3\), positive \(4, 5\), negative \(4, 3\)"),
+    (lambda: F.mse_loss(ag.randn(4, 3), ag.rand(4, 2)),
+     r"mse_loss: the shapes of input \(4, 3\), target \(4, 2\) do not broadcast"),
+])
+def test_operands_that_do_not_broadcast_raise_naming_the_loss(call, shapes):
+    with pytest.raises(ValueError, match=shapes):
+        call()
+
+
 def test_binary_target_errors():
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.binary_cross_entropy(ag.tensor([1.5]), ag.tensor([1.0]))
