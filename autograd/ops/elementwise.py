@@ -285,6 +285,17 @@ def _float_unary(op, doc: str, name: str):
 exp = _float_unary(EXP, "Elementwise e^x.  d/dx e^x = e^x (the rule reuses the output).", "exp")
 log = _float_unary(LOG, "Natural logarithm.  d/dx log x = 1/x (log 0 = -inf, as NumPy).", "log")
 sqrt = _float_unary(SQRT, "Square root.  d/dx sqrt(x) = 1 / (2 sqrt(x)).", "sqrt")
+tanh = _float_unary(TANH, "Hyperbolic tangent.  d/dx tanh x = 1 - tanh(x)^2.", "tanh")
+sin = _float_unary(SIN, "Sine.  d/dx sin x = cos x.", "sin")
+cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
+erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
+sigmoid = _float_unary(
+    SIGMOID,
+    "Logistic function 1 / (1 + e^-x) = e^x / (1 + e^x), accurate for any x (computed in "
+    "the second form with x capped where e^x would overflow).  d/dx = s (1 - s) with s the "
+    "output.",
+    "sigmoid",
+)
 
 
 def clamped_log(x, min: float = -100.0, eps: float = 1e-12):
@@ -297,17 +308,6 @@ def clamped_log(x, min: float = -100.0, eps: float = 1e-12):
     if x.data.dtype.kind != "f":
         x = as_float(x)
     return apply(CLAMPED_LOG, (x,), {"min": min, "eps": eps})
-tanh = _float_unary(TANH, "Hyperbolic tangent.  d/dx tanh x = 1 - tanh(x)^2.", "tanh")
-sin = _float_unary(SIN, "Sine.  d/dx sin x = cos x.", "sin")
-cos = _float_unary(COS, "Cosine.  d/dx cos x = -sin x.", "cos")
-erf = _float_unary(ERF, "Gauss error function.  d/dx erf x = 2/sqrt(pi) exp(-x^2).", "erf")
-sigmoid = _float_unary(
-    SIGMOID,
-    "Logistic function 1 / (1 + e^-x) = e^x / (1 + e^x), accurate for any x (computed in "
-    "the second form with x capped where e^x would overflow).  d/dx = s (1 - s) with s the "
-    "output.",
-    "sigmoid",
-)
 
 
 @method("neg", "__neg__")
