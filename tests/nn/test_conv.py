@@ -124,6 +124,45 @@ def test_conv2d_gradcheck(options, bias):
     assert gradgradcheck(fn, inputs)
 
 
+DEPTHWISE_OPTIONS = [
+    dict(padding=1),
+    dict(stride=2, padding=(1, 0)),
+    dict(dilation=(2, 1), padding=2),
+    dict(padding="same", kernel=(2, 3)),  # asymmetric padding
+    dict(multiplier=2, stride=(1, 2)),
+]
+
+
+@pytest.mark.parametrize("path", ["banded", "unfold"])
+@pytest.mark.parametrize("options", DEPTHWISE_OPTIONS, ids=str)
+def test_depthwise_conv2d_gradcheck_on_both_paths(options, path, monkeypatch):
+    """groups = C_in runs as banded matrix products on large inputs, by unfold on small
+    ones (nn.functional.conv._banded_is_cheaper): both give the same values, and
+    gradients of every order."""
+    import nn.functional.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_banded_is_cheaper", lambda geom: path == "banded")
+    options = dict(options)
+    kernel, multiplier = options.pop("kernel", (3, 3)), options.pop("multiplier", 1)
+    x, w, b = rand(2, 3, 6, 7), rand(3 * multiplier, 1, *kernel), rand(3 * multiplier)
+    fn = lambda x, w, b: F.conv2d(x, w, b, groups=3, **options)
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
+    this_path = fn(x, w, b).numpy()
+    monkeypatch.setattr(conv_module, "_banded_is_cheaper", lambda geom: path != "banded")
+    np.testing.assert_allclose(this_path, fn(x, w, b).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_depthwise_conv2d_takes_the_banded_path_only_where_it_is_cheaper():
+    from nn.functional.conv import _banded_is_cheaper
+
+    same = ((1, 1), (1, 1))
+    assert _banded_is_cheaper(window((64, 32, 28, 28), (3, 3), (1, 1), same, (1, 1)))
+    assert not _banded_is_cheaper(window((32, 16, 14, 14), (3, 3), (1, 1), same, (1, 1)))  # small
+    assert not _banded_is_cheaper(window((64, 32, 28, 28), (3, 3), (2, 2), same, (1, 1)))  # strided
+    assert not _banded_is_cheaper(window((2, 32, 224, 224), (3, 3), (1, 1), same, (1, 1)))  # wide
+
+
 @pytest.mark.parametrize("options", [dict(), dict(stride=2, padding=1), dict(padding="same"),
                                      dict(dilation=2, groups=3)], ids=str)
 def test_conv1d_gradcheck(options):
