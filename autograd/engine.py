@@ -313,7 +313,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
             g = buffers.pop(node, None)
             if owned:
                 owned.discard(id(g))  # handed to the rules, which may pass it on unchanged
-            if type(g) is Product:
+            if type(g) is Product or type(g) is Scatter:
                 g = g.dense()
             if node.hooks is not None and g is not None:
                 g = _run_hooks(node.hooks, g, raw)
@@ -379,7 +379,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
 
     for key, g in buffers.items():  # only leaves remain
         if target_keys is None or key in target_keys:
-            if type(g) is Product:
+            if type(g) is Product or type(g) is Scatter:
                 g = g.dense()
             if key._hooks:
                 g = _run_hooks(key._hooks, g, raw)
@@ -396,27 +396,75 @@ class Scatter:
 
     The rules of gathering ops (indexing, slicing) return it on raw arrays, so that
     many slices of one tensor cost O(their size), not O(tensor size) each: the
-    engine adds the values straight into the tensor's gradient buffer.
+    engine adds the values straight into the tensor's gradient buffer.  Scatters
+    that arrive at an empty buffer are joined and made dense together; when they
+    are the rows x[0], x[1], ..., x[n-1] of a tensor (a loop over a sequence), their
+    values are stacked, with no zeros to fill and add into.
     """
 
-    __slots__ = ("values", "index", "shape", "basic")
+    __slots__ = ("values", "index", "shape", "basic", "joined")
 
     def __init__(self, values: np.ndarray, index: tuple, shape: tuple, basic: bool) -> None:
         self.values = values
         self.index = index
         self.shape = shape
         self.basic = basic  # ints/slices only: no position repeats, so += is exact
+        self.joined = None  # the Scatters joined to this one
+
+    def join(self, other: Scatter) -> bool:
+        """Take ``other`` into this sum; False when the two do not fit together."""
+        if other.shape != self.shape or other.values.dtype != self.values.dtype:
+            return False
+        if self.joined is None:
+            self.joined = []
+        self.joined.append(other)
+        return True
 
     def add_into(self, array: np.ndarray) -> None:
-        if self.basic:
-            array[self.index] += self.values
-        else:
-            add_at(array, self.index, self.values)
+        for piece in (self, *self.joined) if self.joined else (self,):
+            if piece.basic:
+                array[piece.index] += piece.values
+            else:
+                add_at(array, piece.index, piece.values)
 
     def dense(self) -> np.ndarray:
+        rows = self._whole_rows()
+        if rows is not None:
+            axis, values = rows
+            return np.stack(values, axis=axis)
         array = np.zeros(self.shape, dtype=self.values.dtype)
         self.add_into(array)
         return array
+
+    def _whole_rows(self) -> tuple | None:
+        """(axis, the values in order) when the pieces are x[..., 0, ...], ...,
+        x[..., n-1, ...] along one axis (one int in the index, the rest ``:``), each once."""
+        pieces = (self, *self.joined) if self.joined else (self,)
+        axis = _row_axis(self.index)
+        if axis is None or len(pieces) != self.shape[axis] or len(pieces) < 2:
+            return None
+        n = self.shape[axis]
+        row_shape = self.shape[:axis] + self.shape[axis + 1:]
+        values = [None] * n
+        for piece in pieces:
+            if _row_axis(piece.index) != axis or piece.values.shape != row_shape:
+                return None
+            row = piece.index[axis] % n
+            if values[row] is not None:
+                return None
+            values[row] = piece.values
+        return axis, values
+
+
+def _row_axis(index: tuple) -> int | None:
+    """The position of the one int in ``index`` when every other entry is ``:``."""
+    axis = None
+    for k, entry in enumerate(index):
+        if type(entry) is int and axis is None:
+            axis = k
+        elif type(entry) is not slice or entry != slice(None):
+            return None
+    return axis
 
 
 class Product:
@@ -499,8 +547,8 @@ def _accumulate(buffers: dict, owned: set, key, gi) -> None:
     if type(prev) is np.ndarray and prev.base is None \
             and sys.getrefcount(prev) <= _ONLY_IN_BUFFER and prev.flags.writeable:
         owned.add(id(prev))
-    if type(prev) is Product:
-        if type(gi) is Product and prev.join(gi):
+    if type(prev) is Product or type(prev) is Scatter:
+        if type(gi) is type(prev) and prev.join(gi):
             return
         prev = prev.dense()
         buffers[key] = prev
@@ -508,10 +556,11 @@ def _accumulate(buffers: dict, owned: set, key, gi) -> None:
     if type(gi) is Product:
         gi = gi.dense()
     if type(gi) is Scatter:
-        if prev is None or id(prev) not in owned:
+        if prev is None:
+            buffers[key] = gi  # lazy: joined by the next ones (see Scatter)
+        elif id(prev) not in owned:
             dense = gi.dense()
-            if prev is not None:
-                dense += prev
+            dense += prev
             buffers[key] = dense
             owned.add(id(dense))
         else:

@@ -341,3 +341,34 @@ def test_engine_never_adds_into_a_gradient_someone_else_holds():
     y.backward()
     np.testing.assert_array_equal(kept, np.ones(3))
     np.testing.assert_array_equal(x.grad.data, np.full(3, 3.0))
+
+
+@pytest.mark.parametrize("pattern", ["rows", "rows reversed", "batch first", "a row twice",
+                                     "a row missing", "rows and the whole"])
+def test_slices_of_a_sequence_sum_like_the_maths(pattern):
+    """Slice gradients arriving at an empty buffer are joined and made dense together
+    (rows x[0], ..., x[n-1], each once, by stacking): every pattern of slicing gives the
+    gradient the maths gives, and the values a rule passed on are never changed."""
+    rng = np.random.default_rng(4)
+    x, w = leaf(4, 3, 2), leaf(3, 2, seed=6)
+    c = rng.standard_normal((4, 3, 2))
+    picks = {"rows": [(t,) for t in range(4)], "rows reversed": [(t,) for t in range(3, -1, -1)],
+             "batch first": [(slice(None), t) for t in range(3)],
+             "a row twice": [(0,), (1,), (1,), (2,)], "a row missing": [(0,), (2,), (3,)],
+             "rows and the whole": [(t,) for t in range(4)]}[pattern]
+    y = ag.zeros(())
+    for index in picks:  # each slice also shares its incoming gradient with w (add passes it on)
+        y = y + ((x[index] + w[index[1:]] if len(index) == 2 else x[index] + w)
+                 * Tensor(c[index])).sum()
+    if pattern == "rows and the whole":
+        y = y + (x * x).sum()
+    y.backward()
+    expected_x = np.zeros_like(c)
+    expected_w = np.zeros((3, 2))
+    for index in picks:
+        expected_x[index] += c[index]
+        expected_w[index[1:]] += c[index].sum(0) if len(index) == 2 else c[index]
+    if pattern == "rows and the whole":
+        expected_x += 2 * x.data
+    np.testing.assert_allclose(x.grad.data, expected_x, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.data, expected_w, rtol=1e-12)
