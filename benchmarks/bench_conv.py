@@ -22,6 +22,7 @@ from _harness import interleaved_medians, load_torch, machine, print_table
 import autograd as ag
 import nn.functional as F
 import nn.functional.conv as conv_module
+from autograd.ops.conv import window
 
 SHAPES = [  # (N, C, H, W), stride
     ((64, 32, 28, 28), 1), ((8, 64, 56, 56), 1), ((64, 256, 7, 7), 1),
@@ -70,8 +71,7 @@ def main() -> None:
     print(machine() + (f", torch {torch.__version__} (2 threads)" if torch else ", no torch"))
     rows = []
     for shape, stride in SHAPES:
-        geom = conv_module.windows.window(shape, (3, 3), (stride, stride), ((1, 1), (1, 1)),
-                                          (1, 1))
+        geom = window(shape, (3, 3), (stride, stride), ((1, 1), (1, 1)), (1, 1))
         steps = {"graphgrad": ours(shape, stride, False), "unfold": ours(shape, stride, True)}
         if torch is not None:
             steps["torch"] = theirs(torch, shape, stride)
