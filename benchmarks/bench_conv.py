@@ -8,8 +8,7 @@ gradient is ones.  Three candidates, in float32: graphgrad as it chooses (banded
 matrix products or unfold, see ``nn.functional.conv._banded_is_cheaper``),
 graphgrad forced through unfold (im2col, the general path), and PyTorch (2
 threads; skipped when torch is missing).  Medians of interleaved runs; ratios
-within the run.  The shapes span the choice: small maps and strides stay with
-unfold.
+within the run.  The shapes span the choice: small layers stay with unfold.
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from autograd.ops.conv import window
 
 SHAPES = [  # (N, C, H, W), stride
     ((64, 32, 28, 28), 1), ((8, 64, 56, 56), 1), ((64, 256, 7, 7), 1),
-    ((32, 16, 14, 14), 1), ((64, 64, 28, 28), 2),
+    ((32, 16, 14, 14), 1), ((64, 64, 28, 28), 2), ((32, 32, 28, 28), 2),
 ]
 
 

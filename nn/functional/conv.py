@@ -185,17 +185,18 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
 # When depthwise convolutions run as banded products (_depthwise2d_banded), measured
 # here (2 cores, float32, 3x3, fwd + bwd, N * C * H * W from 25k to 3.2M elements): with
 # stride 1 from about 400k elements on (0.5-0.9x unfold's time; unfold's k^2 copies
-# outgrow the caches), and while the band wastes little (it does W_p * s / k times the
-# multiply-adds of a direct convolution: 1.45x faster at 112x112, 0.75x at 224x224).
-# Strided and smaller layers stay with unfold (its few operations cost less there).
-_BANDED_MIN_SIZE = 400_000
+# outgrow the caches), with stride 2 from about 1.6M (0.6-0.8x), and while the band
+# wastes little (it does W_p * s_w / k_w times the multiply-adds of a direct convolution:
+# 1.45x faster at 112x112, 0.75x at 224x224).  Smaller layers stay with unfold (its few
+# operations cost less there).
+_BANDED_MIN_SIZE = 400_000  # per output position of the strides: x 4 for stride 2
 _BANDED_MAX_WASTE = 48
 
 
 def _banded_is_cheaper(geom: Window) -> bool:
-    stride_1 = geom.stride == (1, 1)
-    waste = geom.padded[1] * geom.stride[1] / geom.kernel[1]
-    return stride_1 and math.prod(geom.shape) >= _BANDED_MIN_SIZE and waste <= _BANDED_MAX_WASTE
+    (sh, sw), (_, kw) = geom.stride, geom.kernel
+    large = math.prod(geom.shape) >= _BANDED_MIN_SIZE * sh * sw
+    return large and geom.padded[1] * sw <= _BANDED_MAX_WASTE * kw
 
 
 @functools.lru_cache(maxsize=64)
@@ -218,23 +219,32 @@ def _depthwise2d_banded(x: Tensor, weight: Tensor, geom: Window) -> Tensor:
         y[n, c m + r, i, j] = sum_p sum_v xp[n, c, i s_h + p d_h, v] T_p[c, r, v, j],
         T_p[c, r, v, j] = sum_q w[c m + r, 0, p, q] [v = j s_w + q d_w]
 
-    with xp the padded input.  Each product runs over every padded row of every
-    sample, (C, 1, N * H_p, W_p) @ (C, m, W_p, W_o), and the rows i s_h + p d_h of it
-    are summed.  Composed of autograd ops (the engine derives every order); it
-    avoids unfold's k_h k_w copies of the input, which dominate depthwise layers.
+    with xp the padded input: products (C, 1, rows, W_p) @ (C, m, W_p, W_o), summed.
+    With stride 1 each product runs over every padded row of every sample (N * H_p
+    rows, no copy) and the rows i + p d_h of its result are kept; with a row stride
+    the rows i s_h + p d_h that tap p reads are copied out first (N * H_o rows,
+    s_h times less to multiply).  Composed of autograd ops (the engine derives every
+    order); it avoids unfold's k_h k_w copies of the input, which dominate depthwise
+    layers.
     """
     n, c = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     (lo_h, hi_h), (lo_w, hi_w) = geom.padding
     (sh, sw), (dh, dw), (ho, wo) = geom.stride, geom.dilation, geom.out
     hp, wp = geom.padded
-    rows = ag.pad(x.permute(1, 0, 2, 3), (lo_w, hi_w, lo_h, hi_h)).reshape(c, 1, n * hp, wp)
+    padded = ag.pad(x.permute(1, 0, 2, 3), (lo_w, hi_w, lo_h, hi_h))  # (C, N, H_p, W_p)
+    every_row = padded.reshape(c, 1, n * hp, wp)
     taps = weight.reshape(c, c_out // c, kh, kw)
     shifts = _column_shifts(kw, wp, wo, sw, dw, np.dtype(x.dtype))
     y = None
     for p in range(kh):
         band = ag.einsum("crq,qvj->crvj", taps[:, :, p], shifts)  # T_p: (C, m, W_p, W_o)
-        z = (rows @ band).reshape(c_out, n, hp, wo)[:, :, p * dh: p * dh + sh * (ho - 1) + 1: sh]
+        first = p * dh
+        if sh == 1:
+            z = (every_row @ band).reshape(c_out, n, hp, wo)[:, :, first: first + ho]
+        else:
+            rows = padded[:, :, first: first + sh * (ho - 1) + 1: sh].reshape(c, 1, n * ho, wp)
+            z = (rows @ band).reshape(c_out, n, ho, wo)
         y = z if y is None else y + z
     return y.permute(1, 0, 2, 3)
 

@@ -159,7 +159,8 @@ def test_depthwise_conv2d_takes_the_banded_path_only_where_it_is_cheaper():
     same = ((1, 1), (1, 1))
     assert _banded_is_cheaper(window((64, 32, 28, 28), (3, 3), (1, 1), same, (1, 1)))
     assert not _banded_is_cheaper(window((32, 16, 14, 14), (3, 3), (1, 1), same, (1, 1)))  # small
-    assert not _banded_is_cheaper(window((64, 32, 28, 28), (3, 3), (2, 2), same, (1, 1)))  # strided
+    assert _banded_is_cheaper(window((64, 64, 28, 28), (3, 3), (2, 2), same, (1, 1)))
+    assert not _banded_is_cheaper(window((32, 32, 28, 28), (3, 3), (2, 2), same, (1, 1)))  # strided
     assert not _banded_is_cheaper(window((2, 32, 224, 224), (3, 3), (1, 1), same, (1, 1)))  # wide
 
 
