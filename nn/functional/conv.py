@@ -189,7 +189,7 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
 # wastes little (it does W_p * s_w / k_w times the multiply-adds of a direct convolution:
 # 1.45x faster at 112x112, 0.75x at 224x224).  Smaller layers stay with unfold (its few
 # operations cost less there).
-_BANDED_MIN_SIZE = 400_000  # per output position of the strides: x 4 for stride 2
+_BANDED_MIN_SIZE = 400_000  # elements of the input, times s_h s_w for a strided layer
 _BANDED_MAX_WASTE = 48
 
 
@@ -233,7 +233,7 @@ def _depthwise2d_banded(x: Tensor, weight: Tensor, geom: Window) -> Tensor:
     (sh, sw), (dh, dw), (ho, wo) = geom.stride, geom.dilation, geom.out
     hp, wp = geom.padded
     padded = ag.pad(x.permute(1, 0, 2, 3), (lo_w, hi_w, lo_h, hi_h))  # (C, N, H_p, W_p)
-    every_row = padded.reshape(c, 1, n * hp, wp)
+    every_row = padded.reshape(c, 1, n * hp, wp) if sh == 1 else None
     taps = weight.reshape(c, c_out // c, kh, kw)
     shifts = _column_shifts(kw, wp, wo, sw, dw, np.dtype(x.dtype))
     y = None
