@@ -1,10 +1,12 @@
-"""Hand-written NumPy training steps for the models of ``bench_models.py``.
+"""Hand-written NumPy training steps for the models of ``bench_models.py`` and the
+LSTM of ``bench_sequence.py``.
 
 Written the way the course writes them: an explicit forward that keeps what the
 backward needs, and an explicit backward (im2col with a strided window view,
 col2im by a loop over kernel offsets, max pooling with a 2 x 2 reshape and a
-mask).  Plain SGD updates the arrays in place.  The benchmark compares the
-engine against these to measure what the autograd machinery costs.
+mask; backpropagation through time for the LSTM).  Plain SGD (Adam for the LSTM)
+updates the arrays in place.  The benchmarks compare the engine against these to
+measure what the autograd machinery costs.
 """
 from __future__ import annotations
 
@@ -115,4 +117,80 @@ def cnn_step(params: dict, x: np.ndarray, labels: np.ndarray, lr: float = 0.01) 
     d = maxpool2_backward(d, q1) * (z1 > 0)
     _, grads["c1w"], grads["c1b"] = conv_backward(d, params["c1w"], c1, 1, need_dx=False)
     sgd(params, grads, lr)
+    return float(loss)
+
+
+# ----------------------------------------------------------------------- LSTM
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * np.tanh(0.5 * x) + 0.5  # exact identity, no overflow
+
+
+class Adam:
+    """torch.optim.Adam's update (no weight decay), on a dict of arrays in place."""
+
+    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict, grads: dict) -> None:
+        self.t += 1
+        step_size = self.lr / (1 - self.b1 ** self.t)
+        root_correction = np.sqrt(1 - self.b2 ** self.t)
+        for k, p in params.items():
+            g, m, v = grads[k], self.m[k], self.v[k]
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * g * g
+            p -= step_size * m / (np.sqrt(v) / root_correction + self.eps)
+
+
+def lstm_step(params: dict, adam: Adam, x: np.ndarray, labels: np.ndarray) -> float:
+    """One Adam step of an LSTM (PyTorch's layout and gate order i, f, g, o; zero initial
+    state) with a linear head on every step and mean cross-entropy over all steps:
+    backpropagation through time written out.  ``x`` (T, B, I); params "w_ih", "w_hh",
+    "b_ih", "b_hh", "w_head", "b_head"."""
+    w_ih, w_hh, w_head = params["w_ih"], params["w_hh"], params["w_head"]
+    steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    xw = (x.reshape(steps * batch, -1) @ w_ih.T + params["b_ih"] + params["b_hh"]).reshape(
+        steps, batch, 4 * hidden)
+    acts = np.empty((steps, batch, 4 * hidden), dtype=x.dtype)  # i, f, g, o after activation
+    cs = np.zeros((steps + 1, batch, hidden), dtype=x.dtype)  # cs[t + 1]: cell after step t
+    hs = np.zeros((steps + 1, batch, hidden), dtype=x.dtype)
+    tanh_cs = np.empty((steps, batch, hidden), dtype=x.dtype)
+    for t in range(steps):
+        gates = xw[t] + hs[t] @ w_hh.T
+        a = acts[t]
+        a[:, :2 * hidden] = sigmoid(gates[:, :2 * hidden])
+        a[:, 2 * hidden:3 * hidden] = np.tanh(gates[:, 2 * hidden:3 * hidden])
+        a[:, 3 * hidden:] = sigmoid(gates[:, 3 * hidden:])
+        i, f, g, o = np.split(a, 4, axis=1)
+        cs[t + 1] = f * cs[t] + i * g
+        tanh_cs[t] = np.tanh(cs[t + 1])
+        hs[t + 1] = o * tanh_cs[t]
+    outputs = hs[1:].reshape(steps * batch, hidden)
+    loss, d_logits = cross_entropy(outputs @ w_head.T + params["b_head"], labels)
+    grads = {"w_head": d_logits.T @ outputs, "b_head": d_logits.sum(0)}
+    d_outputs = (d_logits @ w_head).reshape(steps, batch, hidden)
+    d_gates = np.empty_like(acts)
+    dh_next = np.zeros((batch, hidden), dtype=x.dtype)
+    dc_next = np.zeros((batch, hidden), dtype=x.dtype)
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(acts[t], 4, axis=1)
+        dh = d_outputs[t] + dh_next
+        dc = dc_next + dh * o * (1 - tanh_cs[t] ** 2)
+        di, df, dg, do = np.split(d_gates[t], 4, axis=1)
+        np.multiply(dc * g, i * (1 - i), out=di)
+        np.multiply(dc * cs[t], f * (1 - f), out=df)
+        np.multiply(dc * i, 1 - g * g, out=dg)
+        np.multiply(dh * tanh_cs[t], o * (1 - o), out=do)
+        dc_next = dc * f
+        dh_next = d_gates[t] @ w_hh
+    flat = d_gates.reshape(steps * batch, 4 * hidden)
+    grads["w_ih"] = flat.T @ x.reshape(steps * batch, -1)
+    grads["w_hh"] = flat.T @ hs[:-1].reshape(steps * batch, hidden)
+    grads["b_ih"] = grads["b_hh"] = flat.sum(0)
+    adam.step(params, grads)
     return float(loss)

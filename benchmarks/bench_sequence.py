@@ -14,8 +14,10 @@
     should be flat: the unrolled graph is linear in the length).
 
 PyTorch's ``nn.LSTM`` runs on the CPU as one fused oneDNN kernel for the whole
-sequence; the LSTM is therefore also timed against two PyTorch versions composed
-of operations as graphgrad's is (``theirs_composed``), in a second table.
+sequence; the LSTM is therefore also timed, in a second table, against the same
+step written by hand in NumPy (``_numpy_reference.lstm_step``: what NumPy allows)
+and two PyTorch versions composed of operations as graphgrad's is
+(``theirs_composed``).
 
 A step is zero_grad, forward, loss, backward and the Adam update, in float32.
 graphgrad and PyTorch eager (CPU, 2 threads) start from the same weights and
@@ -29,6 +31,7 @@ import cProfile
 import pstats
 import warnings
 
+import _numpy_reference as ref
 import numpy as np
 from _harness import interleaved_medians, load_torch, machine, print_table
 
@@ -162,15 +165,29 @@ def theirs_composed(torch, state: dict, seq: int = 50) -> dict:
     return {"torch, no oneDNN": without_onednn, "torch LSTMCell loop": cell_loop}
 
 
+_REF_NAMES = {"w_ih": "lstm.weight_ih_l0", "w_hh": "lstm.weight_hh_l0", "b_ih": "lstm.bias_ih_l0",
+              "b_hh": "lstm.bias_hh_l0", "w_head": "head.weight", "b_head": "head.bias"}
+
+
+def numpy_lstm(state: dict, seq: int = 50):
+    """The LSTM step written by hand in NumPy (``_numpy_reference.lstm_step``)."""
+    params = {short: state[long].copy() for short, long in _REF_NAMES.items()}
+    adam = ref.Adam(params)
+    x, y = _lstm_data(seq)
+    return lambda: ref.lstm_step(params, adam, x, y)
+
+
 def _state(model: nn.Module) -> dict:
     return {k: v.data.copy() for k, v in model.state_dict().items()}
 
 
 def compare(torch, kind: str, repeat: int, seq: int = 50, composed: bool = False) -> dict:
     """{candidate: median ms} for one model, with "first loss" (the candidates' first
-    losses); ``composed`` adds ``theirs_composed``'s LSTM steps."""
+    losses); ``composed`` adds the LSTM step by hand in NumPy and ``theirs_composed``'s."""
     model, step = ours(kind, seq)
     steps = {"graphgrad": step}
+    if composed:
+        steps["NumPy by hand"] = numpy_lstm(_state(model), seq)
     if torch is not None:
         steps["torch"] = theirs(torch, kind, _state(model), seq)
         if composed:
@@ -208,11 +225,11 @@ def main() -> None:
                      ms["graphgrad"] / ms["torch"] if torch else None, ms["first loss"]])
     if rows:
         print_table(f"One training step with Adam, median of {args.repeat} interleaved runs (ms)",
-                    ["model", "graphgrad", "torch", "ratio", "first loss (graphgrad / torch, ...)"],
+                    ["model", "graphgrad", "torch", "ratio", "first losses"],
                     rows)
-    if lstm is not None and torch is not None:
-        print_table("The same LSTM step: PyTorch's nn.LSTM is one fused oneDNN kernel; two "
-                    "composed PyTorch versions beside it (see theirs_composed)",
+    if lstm is not None:
+        print_table("The same LSTM step by hand in NumPy, and PyTorch's: nn.LSTM is one fused "
+                    "oneDNN kernel; two composed versions beside it (see theirs_composed)",
                     ["candidate", "ms", "graphgrad / candidate"],
                     [[name, t, lstm["graphgrad"] / t] for name, t in lstm.items()
                      if name != "first loss"])
