@@ -14,6 +14,7 @@ import numpy as np
 
 import autograd as ag
 from autograd import Tensor
+from autograd._shapes import broadcast_shapes
 
 from ._utils import as_tensor, check_reduction, raw, reduce
 from .activation import _softplus
@@ -26,15 +27,6 @@ __all__ = [
 ]
 
 
-def _check_broadcasts(name: str, **shapes) -> None:
-    """Raise, naming the loss and every operand's shape, unless ``shapes`` broadcast."""
-    try:
-        np.broadcast_shapes(*shapes.values())
-    except ValueError:
-        listed = ", ".join(f"{role} {tuple(shape)}" for role, shape in shapes.items())
-        raise ValueError(f"{name}: the shapes of {listed} do not broadcast") from None
-
-
 def _check_same_size(name: str, input: Tensor, target, warn: bool) -> None:
     if tuple(input.shape) == tuple(np.shape(raw(target))):
         return
@@ -42,7 +34,7 @@ def _check_same_size(name: str, input: Tensor, target, warn: bool) -> None:
                f"size {tuple(input.shape)}")
     if not warn:
         raise ValueError(message + "; please ensure they have the same size")
-    _check_broadcasts(name, input=input.shape, target=np.shape(raw(target)))
+    broadcast_shapes(name, tuple(input.shape), np.shape(raw(target)))
     # PyTorch broadcasts with a warning: (N, 1) against (N,) silently gives (N, N).
     warnings.warn(message + "; this will likely lead to incorrect results due to "
                   "broadcasting", stacklevel=3)
@@ -105,7 +97,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
                          "1 (use binary_cross_entropy_with_logits for logits)")
     loss = -(target * ag.clamped_log(p) + (1 - as_tensor(target)) * ag.clamped_log(1 - p))
     if weight is not None:
-        _check_broadcasts("binary_cross_entropy", input=p.shape, weight=np.shape(raw(weight)))
+        broadcast_shapes("binary_cross_entropy", tuple(p.shape), np.shape(raw(weight)))
         loss = loss * weight
     return reduce(loss, reduction, "binary_cross_entropy")
 
@@ -124,9 +116,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     x = as_tensor(input)
     name = "binary_cross_entropy_with_logits"
     _check_same_size(name, x, target, warn=False)
-    _check_broadcasts(name, input=x.shape,
-                      **{role: np.shape(raw(value)) for role, value in
-                         (("weight", weight), ("pos_weight", pos_weight)) if value is not None})
+    broadcast_shapes(name, tuple(x.shape), *[np.shape(raw(value)) for value in (weight, pos_weight)
+                                             if value is not None])
     y = as_tensor(target)
     log_one_plus = _softplus(-x)  # log(1 + e^-x) = -log sigmoid(x)
     if pos_weight is not None:
@@ -320,8 +311,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     if not a.ndim == pos.ndim == neg.ndim or a.ndim not in (1, 2):
         raise ValueError(f"triplet_margin_loss: expected anchor, positive and negative of "
                          f"shape (N, D) or (D,) each, got {a.shape}, {pos.shape} and {neg.shape}")
-    _check_broadcasts("triplet_margin_loss", anchor=a.shape, positive=pos.shape,
-                      negative=neg.shape)
+    broadcast_shapes("triplet_margin_loss", tuple(a.shape), tuple(pos.shape), tuple(neg.shape))
     d_pos = pairwise_distance(a, pos, p, eps)
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:

@@ -264,14 +264,14 @@ def test_class_target_errors():
 
 @pytest.mark.parametrize("call, shapes", [
     (lambda: F.binary_cross_entropy(ag.rand(4, 3), ag.rand(4, 3), weight=ag.rand(2)),
-     r"binary_cross_entropy: the shapes of input \(4, 3\), weight \(2,\) do not broadcast"),
+     r"binary_cross_entropy: shapes \(4, 3\) and \(2,\) cannot be broadcast"),
     (lambda: F.binary_cross_entropy_with_logits(ag.randn(4, 3), ag.rand(4, 3),
                                                 pos_weight=ag.rand(2)),
-     r"binary_cross_entropy_with_logits: .*input \(4, 3\), pos_weight \(2,\)"),
+     r"binary_cross_entropy_with_logits: shapes \(4, 3\) and \(2,\) cannot"),
     (lambda: F.triplet_margin_loss(ag.randn(4, 3), ag.randn(4, 5), ag.randn(4, 3)),
-     r"triplet_margin_loss: .*anchor \(4, 3\), positive \(4, 5\), negative \(4, 3\)"),
+     r"triplet_margin_loss: shapes \(4, 3\) and \(4, 5\) and \(4, 3\) cannot"),
     (lambda: F.mse_loss(ag.randn(4, 3), ag.rand(4, 2)),
-     r"mse_loss: the shapes of input \(4, 3\), target \(4, 2\) do not broadcast"),
+     r"mse_loss: shapes \(4, 3\) and \(4, 2\) cannot be broadcast"),
 ])
 def test_operands_that_do_not_broadcast_raise_naming_the_loss(call, shapes):
     with pytest.raises(ValueError, match=shapes):
