@@ -57,6 +57,13 @@ def run(*args: str) -> int:
     return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
 
 
+def pytest(*args: str) -> int:
+    """The venv's pytest script, not ``python -m pytest``: that would put the checkout on
+    sys.path, where its top-level folders (autograd/, nn/) would import under names
+    that the installed package does not have."""
+    return subprocess.run([str(BIN / "pytest"), *args], cwd=ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     rest = argv[1:]
@@ -65,11 +72,10 @@ def main(argv: list[str]) -> int:
         return run("-m", "graphgrad", "demo", *rest)
     if command == "test":
         ensure_env("test,viz,plot", optional="bench")
-        return run("-m", "pytest", "-q", *rest)
+        return pytest("-q", *rest)
     if command == "test-slow":
         ensure_env("test,viz,plot", optional="bench")
-        return run("-m", "pytest", "-q", "--hypothesis-profile=slow", "-m", "slow or not slow",
-                   *rest)
+        return pytest("-q", "--hypothesis-profile=slow", "-m", "slow or not slow", *rest)
     if command == "bench":
         ensure_env("test", optional="bench")
         code = 0

@@ -1,16 +1,19 @@
-"""graphgrad's autograd: a reverse-mode Tensor engine on NumPy.
+"""graphgrad's engine: a reverse-mode Tensor on NumPy, its primitive ops and backward.
 
-    import autograd as ag
-    x = ag.tensor([1.0, 2.0], requires_grad=True)
+Users import it through the torch-shaped root, which re-exports every public name
+here (``__all__`` below)::
+
+    import graphgrad as gg
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward()          # x.grad == 2 * x
 """
+from types import ModuleType as _ModuleType
+
 import numpy as _np
 
 from . import _memory  # noqa: F401  (keeps freed arrays' memory for reuse; see its docstring)
-from . import data  # noqa: F401  (ag.data.DataLoader, TensorDataset)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
-from . import viz  # noqa: F401  (ag.viz.draw_graph, gradient_flow; graphviz loaded lazily)
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like,
@@ -36,7 +39,6 @@ from .ops.shape import (
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
 from .random import get_rng_state, manual_seed, set_rng_state
-from .serialization import load, save
 from .tensor import Tensor
 
 float32 = _np.float32
@@ -51,3 +53,7 @@ long = int64
 double = float64
 float = float32
 bool = _np.bool_
+
+# What ``graphgrad`` re-exports: every public name above except the submodules.
+__all__ = [name for name, value in globals().items()
+           if not name.startswith("_") and not isinstance(value, _ModuleType)]

@@ -18,10 +18,10 @@ import time
 import numpy as np
 from _harness import interleaved_medians, load_torch, machine, print_table
 
-import autograd as ag
-import nn.functional as F
-import nn.functional.conv as conv_module
-from autograd.ops.conv import window
+import graphgrad as gg
+import graphgrad.nn.functional as F
+import graphgrad.nn.functional.conv as conv_module
+from graphgrad.autograd.ops.conv import window
 
 SHAPES = [  # (N, C, H, W), stride
     ((64, 32, 28, 28), 1), ((8, 64, 56, 56), 1), ((64, 256, 7, 7), 1),
@@ -31,8 +31,8 @@ SHAPES = [  # (N, C, H, W), stride
 
 def ours(shape: tuple, stride: int, force_unfold: bool):
     rng = np.random.default_rng(0)
-    x = ag.tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
-    w = ag.tensor(rng.standard_normal((shape[1], 1, 3, 3), dtype=np.float32),
+    x = gg.tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
+    w = gg.tensor(rng.standard_normal((shape[1], 1, 3, 3), dtype=np.float32),
                   requires_grad=True)
     choose = conv_module._banded_is_cheaper
 
@@ -41,7 +41,7 @@ def ours(shape: tuple, stride: int, force_unfold: bool):
         try:
             x.grad = w.grad = None
             y = F.conv2d(x, w, padding=1, stride=stride, groups=shape[1])
-            y.backward(ag.ones_like(y))
+            y.backward(gg.ones_like(y))
         finally:
             conv_module._banded_is_cheaper = choose
 

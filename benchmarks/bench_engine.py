@@ -19,7 +19,7 @@ import time
 import numpy as np
 from _harness import load_torch, machine, median_seconds, print_table
 
-import autograd as ag
+import graphgrad as gg
 
 UNITS = 3  # ops per repeated unit: mul, add, tanh
 
@@ -52,7 +52,7 @@ def per_op_times(n_ops: int = 999) -> list:
     data = np.random.default_rng(0).standard_normal(10).astype(np.float32)
 
     def ours():
-        x = ag.tensor(data, requires_grad=True)
+        x = gg.tensor(data, requires_grad=True)
         start = time.perf_counter()
         loss = chain(x, n_ops)
         mid = time.perf_counter()
@@ -101,7 +101,7 @@ def run_chain_child(impl: str, n_ops: int) -> None:
         torch = load_torch()
         x = torch.randn(10, requires_grad=True)
     else:
-        x = ag.randn(10, requires_grad=True)
+        x = gg.randn(10, requires_grad=True)
     before = resident_mib()
     start = time.perf_counter()
     loss = chain(x, n_ops)
@@ -129,8 +129,8 @@ def large_array_ratio() -> list:
         gh = g * (1 - y * y)
         return gh @ w.T, x.T @ gh
 
-    xt = ag.tensor(x, requires_grad=True)
-    wt = ag.tensor(w, requires_grad=True)
+    xt = gg.tensor(x, requires_grad=True)
+    wt = gg.tensor(w, requires_grad=True)
 
     def ours():
         xt.grad = wt.grad = None

@@ -27,10 +27,9 @@ import _numpy_reference as ref
 import numpy as np
 from _harness import interleaved_medians, load_torch, machine, print_table
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 LR = 0.01
 
@@ -56,7 +55,7 @@ def ours(kind: str, state: dict, x: np.ndarray, y: np.ndarray):
     model = build(kind)
     model.load_state_dict(state)
     opt = optim.SGD(model.parameters(), lr=LR)
-    xt, yt = ag.tensor(x), ag.tensor(y)
+    xt, yt = gg.tensor(x), gg.tensor(y)
 
     def step() -> float:
         opt.zero_grad()
@@ -140,7 +139,7 @@ def main() -> None:
                         help="instead of timing, cProfile graphgrad's step of this model")
     args = parser.parse_args()
     torch = load_torch(threads=args.threads)
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     if args.profile:
         x, y = batch(args.profile)
         step = ours(args.profile, {k: v.data.copy() for k, v in

@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 from _harness import load_torch, machine, median_seconds, print_table
 
-import autograd as ag
-import optim
+import graphgrad as gg
+from graphgrad import optim
 
 CONFIGS = {
     "SGD momentum=0.9": ("SGD", dict(lr=0.01, momentum=0.9)),
@@ -32,9 +32,9 @@ def make_arrays(n_tensors: int, size: int) -> tuple[list, list]:
 
 
 def ours_step(name: str, kwargs: dict, params: list, grads: list):
-    tensors = [ag.tensor(p, requires_grad=True) for p in params]
+    tensors = [gg.tensor(p, requires_grad=True) for p in params]
     for t, g in zip(tensors, grads, strict=True):
-        t.grad = ag.tensor(g)
+        t.grad = gg.tensor(g)
     opt = getattr(optim, name)(tensors, **kwargs)
     return opt.step
 

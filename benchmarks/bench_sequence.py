@@ -35,10 +35,9 @@ import _numpy_reference as ref
 import numpy as np
 from _harness import interleaved_medians, load_torch, machine, print_table
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 BATCH, INPUT, HIDDEN, CLASSES = 32, 64, 256, 64
 T_BATCH, T_SEQ, D_MODEL, HEADS, FF = 16, 64, 128, 8, 512
@@ -75,7 +74,7 @@ def _transformer_data() -> tuple:
 
 
 def ours(kind: str, seq: int = 50):
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     if kind == "lstm":
         model = lstm_tagger()
         x, y = _lstm_data(seq)
@@ -85,7 +84,7 @@ def ours(kind: str, seq: int = 50):
         x, y = _transformer_data()
         loss_fn = F.mse_loss
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = ag.tensor(x), ag.tensor(y)
+    xt, yt = gg.tensor(x), gg.tensor(y)
 
     def step() -> float:
         opt.zero_grad()

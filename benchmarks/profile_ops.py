@@ -20,8 +20,8 @@ from collections import defaultdict
 import bench_models
 import bench_sequence
 
-import autograd.engine as engine
-from autograd.ops._registry import Op
+import graphgrad.autograd.engine as engine
+from graphgrad.autograd.ops._registry import Op
 
 FORWARD: dict = defaultdict(float)
 BACKWARD: dict = defaultdict(float)

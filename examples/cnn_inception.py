@@ -29,9 +29,9 @@ from common.conv_cost import conv_macs, count_macs
 from common.image_plots import pyplot, save
 from common.training import count_parameters, train_classifier
 
-import autograd as ag
-import nn
-from autograd.datasets import load_digits
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.datasets import load_digits
 
 
 def conv_bn_relu(c_in: int, c_out: int, k: int) -> nn.Sequential:
@@ -57,7 +57,7 @@ class Inception(nn.Module):
 
     def forward(self, x):
         branches = (self.branch1, self.branch3, self.branch5, self.branch_pool)
-        return ag.cat([branch(x) for branch in branches], dim=1)
+        return gg.cat([branch(x) for branch in branches], dim=1)
 
 
 class InceptionNet(nn.Module):
@@ -80,10 +80,10 @@ class InceptionNet(nn.Module):
 def one_by_one_is_linear() -> float:
     """max |conv1x1(x) - Linear(x at each pixel)| with the same weights."""
     conv, linear = nn.Conv2d(6, 4, 1), nn.Linear(6, 4)
-    with ag.no_grad():
+    with gg.no_grad():
         linear.weight.copy_(conv.weight.reshape(4, 6))
         linear.bias.copy_(conv.bias)
-        x = ag.randn(2, 6, 5, 5)
+        x = gg.randn(2, 6, 5, 5)
         per_pixel = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # channels last and back
         return float(np.abs((conv(x) - per_pixel).numpy()).max())
 
@@ -91,7 +91,7 @@ def one_by_one_is_linear() -> float:
 def bottleneck_costs() -> dict:
     """The course's 28x28x192 -> 32-channel 5x5 'same' convolution, directly and through
     a 16-channel 1x1 bottleneck: measured by hooks and by the formula."""
-    x = ag.zeros(1, 192, 28, 28)
+    x = gg.zeros(1, 192, 28, 28)
     direct = count_macs(nn.Conv2d(192, 32, 5, padding="same"), x)
     bottleneck = count_macs(nn.Sequential(nn.Conv2d(192, 16, 1),
                                           nn.Conv2d(16, 32, 5, padding="same")), x)
@@ -120,7 +120,7 @@ def plot(costs: dict, history: dict, path) -> None:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     gap = one_by_one_is_linear()
     print(f"1x1 convolution vs a Linear layer at each pixel: max difference {gap:.1e}")
     costs = bottleneck_costs()
@@ -129,7 +129,7 @@ def main(quick: bool = False, out=None) -> dict:
           f"{costs['bottleneck']:,} (formula {costs['formula_bottleneck']:,}), "
           f"{costs['direct'] / costs['bottleneck']:.1f}x fewer")
     model = InceptionNet()
-    x = ag.zeros(1, 16, 8, 8)
+    x = gg.zeros(1, 16, 8, 8)
     print(f"inception block: (16, 8, 8) -> {model.block1(x).shape[1:]}, branches 1x1: 8, "
           f"3x3: 16, 5x5: 8, pool: 8 channels")
     train = load_digits("train")
@@ -140,7 +140,7 @@ def main(quick: bool = False, out=None) -> dict:
                                batch_size=32, verbose=not quick)
     accuracy = history["test_accuracy"][-1]
     print(f"inception net: {count_parameters(model):,} parameters, "
-          f"{count_macs(model, ag.zeros(1, 1, 8, 8)):,} multiply-adds per image, test accuracy "
+          f"{count_macs(model, gg.zeros(1, 1, 8, 8)):,} multiply-adds per image, test accuracy "
           f"{accuracy:.3f} ({history['seconds']:.1f} s)")
     plot(costs, history, plotting.output_dir(out) / "cnn_inception.png")
     return {"one_by_one_gap": gap, "costs": costs, "test_accuracy": accuracy,

@@ -24,9 +24,9 @@ from common import example_args, plotting, predict
 from common.image_plots import pyplot, save, tile
 from common.training import count_parameters, train_classifier
 
-import autograd as ag
-import nn
-from autograd.datasets import load_digits
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.datasets import load_digits
 
 
 class LeNet5(nn.Module):
@@ -45,11 +45,11 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
-def shape_table(model: LeNet5, x: ag.Tensor) -> list[tuple]:
+def shape_table(model: LeNet5, x: gg.Tensor) -> list[tuple]:
     """(layer, activation shape, activation size, parameters) for every layer, as the
     course tabulates LeNet-5, found by running ``x`` through the layers in turn."""
     rows = [("input", x.shape[1:], int(np.prod(x.shape[1:])), 0)]
-    with ag.no_grad():
+    with gg.no_grad():
         for layer in [*model.features, *model.classifier]:
             x = layer(x)
             if not isinstance(layer, nn.Tanh):
@@ -86,12 +86,12 @@ def plot(model, history: dict, images, labels, path) -> None:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     train_x, train_y = load_digits("train")
     test_x, test_y = load_digits("test")
     model = LeNet5()
     print(f"{'layer':<10}{'activation shape':<20}{'size':>6}{'parameters':>12}")
-    for name, shape, size, params in shape_table(model, ag.tensor(train_x[:1])):
+    for name, shape, size, params in shape_table(model, gg.tensor(train_x[:1])):
         print(f"{name:<10}{str(shape):<20}{size:>6}{params:>12}")
     print(f"total parameters: {count_parameters(model)}")
     history = train_classifier(model, (train_x, train_y), (test_x, test_y),

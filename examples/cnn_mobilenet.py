@@ -31,9 +31,9 @@ from common import example_args, plotting
 from common.conv_cost import count_macs
 from common.training import count_parameters, train_classifier
 
-import autograd as ag
-import nn
-from autograd.datasets import load_digits
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.datasets import load_digits
 
 
 class DepthwiseSeparable(nn.Module):
@@ -100,7 +100,7 @@ def network(kind: str) -> nn.Sequential:
 def cost_ratio(c_in: int, c_out: int, size: int, k: int = 3) -> dict:
     """Measured multiply-adds of a standard conv and a depthwise-separable block on a
     size x size x c_in input ('valid' padding, as the course's example), and the formula."""
-    x = ag.zeros(1, c_in, size, size)
+    x = gg.zeros(1, c_in, size, size)
     standard = count_macs(nn.Conv2d(c_in, c_out, k), x)
     separable = count_macs(nn.Sequential(nn.Conv2d(c_in, c_in, k, groups=c_in),
                                          nn.Conv2d(c_in, c_out, 1)), x)
@@ -109,7 +109,7 @@ def cost_ratio(c_in: int, c_out: int, size: int, k: int = 3) -> dict:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     results = {}
     for name, (c_in, c_out, size) in {"course": (3, 5, 6), "mobilenet": (64, 128, 114)}.items():
         r = cost_ratio(c_in, c_out, size)
@@ -123,7 +123,7 @@ def main(quick: bool = False, out=None) -> dict:
     epochs = 3 if quick else 12
     if quick:
         train = (train[0][:512], train[1][:512])
-    x = ag.tensor(train[0][:1])
+    x = gg.tensor(train[0][:1])
     for kind in ("standard", "mobilenet_v1", "mobilenet_v2"):
         model = network(kind)
         history = train_classifier(model, train, test, epochs=epochs, lr=3e-3, batch_size=32,

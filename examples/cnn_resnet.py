@@ -26,10 +26,10 @@ import numpy as np
 from common import example_args, plotting
 from common.training import count_parameters, train_classifier
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.datasets import load_digits
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.datasets import load_digits
 
 
 class ResidualBlock(nn.Module):
@@ -87,17 +87,17 @@ def identity_check() -> float:
     block = ResidualBlock(8, 8)
     nn.init.zeros_(block.bn2.weight)
     block.eval()
-    x = ag.randn(4, 8, 6, 6).relu()
-    with ag.no_grad():
+    x = gg.randn(4, 8, 6, 6).relu()
+    with gg.no_grad():
         return float(np.abs((block(x) - x).numpy()).max())
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     gap = identity_check()
     print(f"identity block with zero last BN scale: max |block(x) - x| = {gap:.1e}")
     print(f"projection block 8 -> 16 channels, stride 2: "
-          f"{ResidualBlock(8, 16, 2)(ag.zeros(1, 8, 8, 8)).shape[1:]} from (8, 8, 8)")
+          f"{ResidualBlock(8, 16, 2)(gg.zeros(1, 8, 8, 8)).shape[1:]} from (8, 8, 8)")
     train = load_digits("train")
     test = load_digits("test")
     blocks, epochs = (2, 4) if quick else (5, 15)
@@ -105,7 +105,7 @@ def main(quick: bool = False, out=None) -> dict:
         train = (train[0][:640], train[1][:640])
     results = {"identity_gap": gap}
     for name, residual in (("resnet", True), ("plain", False)):
-        ag.manual_seed(1)  # the same initial weights for both networks
+        gg.manual_seed(1)  # the same initial weights for both networks
         model = ResNet(blocks, residual=residual)
         history = train_classifier(model, train, test, epochs=epochs, lr=3e-3, batch_size=32,
                                    name=f"{name:<7}", verbose=not quick)

@@ -32,12 +32,11 @@ import numpy as np
 from common import example_args, plotting
 from common.image_plots import pyplot, save
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
-from autograd.datasets import load_digits
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.datasets import load_digits
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 SEEN, UNSEEN = list(range(7)), [7, 8, 9]
 
@@ -72,8 +71,8 @@ def batch_hard_triplets(embeddings: np.ndarray, labels: np.ndarray):
 
 def embed(model: nn.Module, images: np.ndarray) -> np.ndarray:
     model.eval()
-    with ag.no_grad():
-        return model(ag.tensor(images)).numpy()
+    with gg.no_grad():
+        return model(gg.tensor(images)).numpy()
 
 
 def pair_distances(embeddings: np.ndarray, labels: np.ndarray):
@@ -145,7 +144,7 @@ def plot(results: dict, losses: list, path) -> None:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     images, labels = load_digits("train")
     test_images, test_labels = load_digits("test")
     train = (images[np.isin(labels, SEEN)], labels[np.isin(labels, SEEN)])

@@ -38,9 +38,8 @@ import numpy as np
 from common import example_args, plotting
 from common.image_plots import pyplot, save
 
-import autograd as ag
-import nn
-import optim
+import graphgrad as gg
+from graphgrad import nn, optim
 
 SIZE = 48
 
@@ -107,8 +106,8 @@ class Features(nn.Module):
         super().__init__()
         bank = gabor_bank()
         first = nn.Conv2d(3, len(bank), 7, padding=3, bias=False)
-        with ag.no_grad():
-            first.weight.copy_(ag.tensor(bank))
+        with gg.no_grad():
+            first.weight.copy_(gg.tensor(bank))
         self.stages = nn.ModuleList([
             nn.Sequential(first, nn.ReLU()),
             nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(len(bank), 128, 5, padding=2), nn.ReLU()),
@@ -126,28 +125,28 @@ class Features(nn.Module):
         return activations
 
 
-def gram_matrix(a: ag.Tensor) -> ag.Tensor:
+def gram_matrix(a: gg.Tensor) -> gg.Tensor:
     """Gram = A A^T of one image's activations unrolled to A (n_C, n_H n_W)."""
     unrolled = a.reshape(a.shape[1], -1)
     return unrolled @ unrolled.T
 
 
-def content_cost(a_c: ag.Tensor, a_g: ag.Tensor) -> ag.Tensor:
+def content_cost(a_c: gg.Tensor, a_g: gg.Tensor) -> gg.Tensor:
     _, n_c, n_h, n_w = a_g.shape
     return ((a_c - a_g) ** 2).sum() / (4 * n_h * n_w * n_c)
 
 
-def layer_style_cost(a_s: ag.Tensor, a_g: ag.Tensor) -> ag.Tensor:
+def layer_style_cost(a_s: gg.Tensor, a_g: gg.Tensor) -> gg.Tensor:
     _, n_c, n_h, n_w = a_g.shape
     return ((gram_matrix(a_s) - gram_matrix(a_g)) ** 2).sum() / (4 * n_c**2 * (n_h * n_w) ** 2)
 
 
-def style_cost(style_acts: list, generated_acts: list, weights=(0.5, 0.3, 0.2)) -> ag.Tensor:
+def style_cost(style_acts: list, generated_acts: list, weights=(0.5, 0.3, 0.2)) -> gg.Tensor:
     return sum(w * layer_style_cost(s, g)
                for w, s, g in zip(weights, style_acts, generated_acts, strict=True))
 
 
-def total_variation(image: ag.Tensor) -> ag.Tensor:
+def total_variation(image: gg.Tensor) -> gg.Tensor:
     """Mean squared difference of vertically and horizontally adjacent pixels."""
     return (((image[:, :, 1:] - image[:, :, :-1]) ** 2).mean()
             + ((image[:, :, :, 1:] - image[:, :, :, :-1]) ** 2).mean())
@@ -172,14 +171,14 @@ def plot(content: np.ndarray, style: np.ndarray, generated: np.ndarray, history:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     features = Features()
     content, style = content_image(), style_image()
-    with ag.no_grad():
-        content_acts = features(ag.tensor(content[None]))
-        style_acts = features(ag.tensor(style[None]))
-    noise = 0.2 * ag.rand(1, *content.shape) - 0.1  # uniform in [-0.1, 0.1)
-    generated = (ag.tensor(content[None]) + noise).clip(0.0, 1.0).detach().requires_grad_()
+    with gg.no_grad():
+        content_acts = features(gg.tensor(content[None]))
+        style_acts = features(gg.tensor(style[None]))
+    noise = 0.2 * gg.rand(1, *content.shape) - 0.1  # uniform in [-0.1, 0.1)
+    generated = (gg.tensor(content[None]) + noise).clip(0.0, 1.0).detach().requires_grad_()
     optimizer = optim.Adam([generated], lr=0.01)
     alpha, beta, smoothness = 10.0, 150.0, 0.03
     history = {"total": [], "content": [], "style": []}
@@ -199,7 +198,7 @@ def main(quick: bool = False, out=None) -> dict:
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
-        with ag.no_grad():
+        with gg.no_grad():
             generated.clamp_(0.0, 1.0)
     print(f"style cost fell {history['style'][0] / history['style'][-1]:.1f}x while the content "
           f"cost went from {history['content'][0]:.4f} to {history['content'][-1]:.4f}")

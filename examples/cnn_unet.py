@@ -32,11 +32,10 @@ from common.image_plots import pyplot, save
 from common.shapes import CLASSES, make_shapes
 from common.training import count_parameters
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 LABELS = ("background", *CLASSES)
 
@@ -55,15 +54,15 @@ def transposed_conv_checks() -> dict:
     x = np.array([[2.0, 1.0], [3.0, 2.0]])
     w = np.array([[1.0, 2.0, 1.0], [2.0, 0.0, 1.0], [0.0, 2.0, 1.0]])
     layer = nn.ConvTranspose2d(1, 1, 3, stride=2, bias=False)
-    with ag.no_grad():
-        layer.weight.copy_(ag.tensor(w.reshape(1, 1, 3, 3), dtype=ag.float32))
-        library = layer(ag.tensor(x.reshape(1, 1, 2, 2), dtype=ag.float32)).numpy()[0, 0]
+    with gg.no_grad():
+        layer.weight.copy_(gg.tensor(w.reshape(1, 1, 3, 3), dtype=gg.float32))
+        library = layer(gg.tensor(x.reshape(1, 1, 2, 2), dtype=gg.float32)).numpy()[0, 0]
     by_hand = transposed_conv_by_hand(x, w, 2)
     print(f"2x2 input, 3x3 filter, stride 2 -> {by_hand.shape[0]}x{by_hand.shape[1]}:\n"
           f"{by_hand.astype(int)}")
     conv = nn.Conv2d(3, 5, 3, stride=2, padding=1, bias=False)
-    xs, ys = ag.randn(2, 3, 8, 8, dtype=ag.float64), ag.randn(2, 5, 4, 4, dtype=ag.float64)
-    weight = conv.weight.detach().astype(ag.float64)
+    xs, ys = gg.randn(2, 3, 8, 8, dtype=gg.float64), gg.randn(2, 5, 4, 4, dtype=gg.float64)
+    weight = conv.weight.detach().astype(gg.float64)
     lhs = float((F.conv2d(xs, weight, stride=2, padding=1) * ys).sum().item())
     rhs = float((xs * F.conv_transpose2d(ys, weight, stride=2, padding=1,
                                          output_padding=1)).sum().item())
@@ -99,8 +98,8 @@ class UNet(nn.Module):
         e1 = self.enc1(x)                     # (w, 32, 32)
         e2 = self.enc2(self.pool(e1))         # (2w, 16, 16)
         b = self.bottleneck(self.pool(e2))    # (4w, 8, 8)
-        d2 = self.dec2(ag.cat([self.up2(b), e2], dim=1))
-        d1 = self.dec1(ag.cat([self.up1(d2), e1], dim=1))
+        d2 = self.dec2(gg.cat([self.up2(b), e2], dim=1))
+        d1 = self.dec1(gg.cat([self.up1(d2), e1], dim=1))
         return self.classify(d1)              # (classes, 32, 32)
 
 
@@ -141,7 +140,7 @@ def plot(test, predicted: np.ndarray, ious: np.ndarray, losses: list, path, coun
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     results = transposed_conv_checks()
     n_train, n_test, epochs = (192, 64, 5) if quick else (800, 200, 15)
     train, test = make_shapes(n_train, seed=11), make_shapes(n_test, seed=12)
@@ -164,8 +163,8 @@ def main(quick: bool = False, out=None) -> dict:
         losses.append(total / n_train)
         print(f"epoch {epoch + 1:2d}  loss {losses[-1]:.4f}")
     model.eval()
-    with ag.no_grad():
-        predicted = model(ag.tensor(test.images)).numpy().argmax(axis=1)
+    with gg.no_grad():
+        predicted = model(gg.tensor(test.images)).numpy().argmax(axis=1)
     ious = class_iou(predicted, test.masks, len(LABELS))
     print("test IoU per class: " + ", ".join(f"{name} {iou:.3f}"
                                              for name, iou in zip(LABELS, ious, strict=True))

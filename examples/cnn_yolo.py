@@ -28,11 +28,10 @@ from common.detection import average_precision, box_iou, decode_grid, encode_gri
 from common.image_plots import pyplot, save
 from common.shapes import CLASSES, make_shapes
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 GRID, SIZE = 4, 32
 NUM_CLASSES = len(CLASSES)
@@ -68,7 +67,7 @@ def yolo_loss(out, target, lambda_coord: float = 5.0, lambda_noobj: float = 0.5)
     weight = obj + lambda_noobj * (1 - obj)
     objectness = F.binary_cross_entropy_with_logits(out[..., 0], obj, weight=weight,
                                                     reduction="sum")
-    cells = ag.tensor(np.flatnonzero(obj.data.reshape(-1)))  # the cells holding an object
+    cells = gg.tensor(np.flatnonzero(obj.data.reshape(-1)))  # the cells holding an object
     flat_out = out.reshape(-1, out.shape[-1])[cells]
     flat_target = target.reshape(-1, target.shape[-1])[cells]
     centre = ((flat_out[:, 1:3].sigmoid() - flat_target[:, 1:3]) ** 2).sum()
@@ -90,8 +89,8 @@ def evaluate(model: nn.Module, data, score_threshold: float = 0.5) -> dict:
     """mAP at IoU 0.5 over the classes, and the mean IoU of each true box with its
     best-overlapping detection."""
     model.eval()
-    with ag.no_grad():
-        grids = predict(model(ag.tensor(data.images)).numpy())
+    with gg.no_grad():
+        grids = predict(model(gg.tensor(data.images)).numpy())
     detections = [decode_grid(g, SIZE, score_threshold) for g in grids]
     aps = []
     for c in range(NUM_CLASSES):
@@ -142,7 +141,7 @@ def plot(data, result: dict, path: Path, count: int = 8) -> None:
 
 
 def main(quick: bool = False, out: str | Path | None = None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     results = show_course_examples()
     n_train, n_test, epochs = (256, 100, 6) if quick else (1200, 300, 25)
     train, test = make_shapes(n_train, SIZE, seed=1), make_shapes(n_test, SIZE, seed=2)

@@ -13,24 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-import autograd as ag
-import nn
+import graphgrad as gg
+from graphgrad import nn
 
 
 def main(out: str = "docs/mlp_graph.svg") -> Path:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-    x = ag.randn(16, 4)
-    labels = ag.tensor(np.arange(16) % 3)
+    x = gg.randn(16, 4)
+    labels = gg.tensor(np.arange(16) % 3)
     loss = nn.CrossEntropyLoss()(model(x), labels)
-    with ag.viz.record_gradients():  # keep every op's gradient statistics
+    with gg.viz.record_gradients():  # keep every op's gradient statistics
         loss.backward()
-    dot = ag.viz.draw_graph({"loss": loss}, params={**dict(model.named_parameters()), "x": x},
+    dot = gg.viz.draw_graph({"loss": loss}, params={**dict(model.named_parameters()), "x": x},
                             show_saved=True, show_order=True)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     dot.render(outfile=path, cleanup=True)  # SVG by the suffix; cleanup drops the .gv
-    print(ag.viz.gradient_flow(model))
+    print(gg.viz.gradient_flow(model))
     print(f"wrote {path}")
     return path
 

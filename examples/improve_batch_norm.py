@@ -32,11 +32,10 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, example_args, plotting
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 
 def make_net(batch_norm: bool, depth: int = 6, width: int = 32, classes: int = 3):
@@ -51,14 +50,14 @@ def make_net(batch_norm: bool, depth: int = 6, width: int = 32, classes: int = 3
     return nn.Sequential(*layers)
 
 
-def activation_scales(model: nn.Sequential, X: ag.Tensor) -> list[float]:
+def activation_scales(model: nn.Sequential, X: gg.Tensor) -> list[float]:
     """How much each hidden layer's output a[l] varies with the input: the standard
     deviation over the batch X of each unit, averaged over the units."""
     scales = []
     hooks = [m.register_forward_hook(
         lambda mod, inp, out: scales.append(float(out.data.std(axis=0).mean())))
         for m in model if isinstance(m, nn.ReLU)]
-    with ag.no_grad():
+    with gg.no_grad():
         model(X)
     for h in hooks:
         h.remove()
@@ -89,9 +88,9 @@ def main(quick: bool = False, out=None) -> dict:
     results, costs = {}, {}
     for batch_norm in (False, True):
         name = "with batch norm" if batch_norm else "without batch norm"
-        ag.manual_seed(0)
+        gg.manual_seed(0)
         model = make_net(batch_norm)
-        scales = activation_scales(model, ag.tensor(X_train))
+        scales = activation_scales(model, gg.tensor(X_train))
         print(f"{name}: spread of a[1..6] over the examples at initialisation: "
               + " ".join(f"{s:.3f}" for s in scales))
         # drop_last: a last batch of 2 examples would give batch norm useless statistics
@@ -108,12 +107,12 @@ def main(quick: bool = False, out=None) -> dict:
 
     # Test time: with running statistics one example's output does not depend on its batch.
     model.eval()
-    with ag.no_grad():
-        alone = model(ag.tensor(X_dev[:1])).numpy()
-        in_batch = model(ag.tensor(X_dev)).numpy()[:1]
+    with gg.no_grad():
+        alone = model(gg.tensor(X_dev[:1])).numpy()
+        in_batch = model(gg.tensor(X_dev)).numpy()[:1]
     results["eval_batch_independence"] = difference = float(np.abs(alone - in_batch).max())
-    with ag.no_grad():
-        z1 = model[0](ag.tensor(X_train)).numpy()  # the first layer's z over the training set
+    with gg.no_grad():
+        z1 = model[0](gg.tensor(X_train)).numpy()  # the first layer's z over the training set
     print(f"eval mode: an example alone and inside the dev batch differ by {difference:.1e}")
     print(f"first layer, units 1-3: running var {np.round(model[1].running_var.numpy()[:3], 3)}, "
           f"variance over the training set {np.round(z1.var(axis=0, ddof=1)[:3], 3)}")

@@ -16,13 +16,13 @@ large an eps leaves the O(eps^2) error of the formula (and crosses ReLU kinks),
 too small a one the rounding error, about 1e-16 / eps in float64.
 
 graphgrad derives backprop itself, so where can a bug hide?  In a custom
-``ag.Function`` whose backward a user writes by hand, just as the course's
+``gg.Function`` whose backward a user writes by hand, just as the course's
 students write ``linear_backward``.  The script builds the course's 3-layer net
 [4, 5, 3, 1] (ReLU, ReLU, sigmoid) with its middle layer as a hand-written
 linear Function, once correct and once with the course's planted bug (dW twice
 too large), checks both with ``nn.utils.parameters_to_vector`` /
 ``vector_to_parameters``, and then with the library's one-liner
-``ag.testing.gradcheck``, which reports the same relative difference.
+``gg.testing.gradcheck``, which reports the same relative difference.
 
     python examples/improve_gradient_checking.py [--quick] [--out DIR]
 """
@@ -31,16 +31,16 @@ from __future__ import annotations
 import numpy as np
 from common import example_args, plotting
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.testing import gradcheck, relative_difference
-from nn.utils import parameters_to_vector, vector_to_parameters
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.nn.utils import parameters_to_vector, vector_to_parameters
+from graphgrad.testing import gradcheck, relative_difference
 
 THRESHOLD = 2e-7  # the course's bound for a correct backprop with eps = 1e-7
 
 
-class LinearFunction(ag.Function):
+class LinearFunction(gg.Function):
     """y = x W^T + b with a hand-written backward; ``bug`` scales dW by 2 (the course's bug)."""
 
     @staticmethod
@@ -75,9 +75,9 @@ def make_net(bug: bool = False, dtype=np.float64) -> nn.Sequential:
                          nn.Linear(3, 1)).to(dtype)
 
 
-def gradient_check(model: nn.Module, X: ag.Tensor, y: ag.Tensor, eps: float = 1e-7) -> float:
+def gradient_check(model: nn.Module, X: gg.Tensor, y: gg.Tensor, eps: float = 1e-7) -> float:
     """The course's ``gradient_check_n``: backprop vs two-sided differences over theta."""
-    def cost() -> ag.Tensor:
+    def cost() -> gg.Tensor:
         return F.binary_cross_entropy_with_logits(model(X).squeeze(1), y)
 
     params = list(model.parameters())
@@ -87,14 +87,14 @@ def gradient_check(model: nn.Module, X: ag.Tensor, y: ag.Tensor, eps: float = 1e
 
     theta = parameters_to_vector(params).detach().numpy()
     gradapprox = np.zeros_like(theta)
-    with ag.no_grad():
+    with gg.no_grad():
         for i in range(theta.size):
             for sign in (+1, -1):
                 shifted = theta.copy()
                 shifted[i] += sign * eps
-                vector_to_parameters(ag.tensor(shifted), params)
+                vector_to_parameters(gg.tensor(shifted), params)
                 gradapprox[i] += sign * cost().item() / (2 * eps)
-        vector_to_parameters(ag.tensor(theta), params)  # put theta back
+        vector_to_parameters(gg.tensor(theta), params)  # put theta back
     return relative_difference(gradapprox, grad)
 
 
@@ -105,27 +105,27 @@ def report(name: str, difference: float) -> None:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(1)
-    X = ag.randn(8 if quick else 32, 4, dtype=np.float64)
-    y = ag.tensor((np.arange(len(X)) % 2).astype(np.float64))
+    gg.manual_seed(1)
+    X = gg.randn(8 if quick else 32, 4, dtype=np.float64)
+    y = gg.tensor((np.arange(len(X)) % 2).astype(np.float64))
 
     results = {}
     for bug in (False, True):
-        ag.manual_seed(2)  # the same weights for both networks
+        gg.manual_seed(2)  # the same weights for both networks
         model = make_net(bug)
         name = "planted bug (2 dW)" if bug else "correct backward"
         results["difference_bug" if bug else "difference"] = d = gradient_check(model, X, y)
         report(f"network, {name}", d)
 
     # The library's check of the Function alone (random upstream gradient, float64).
-    x = ag.randn(6, 5, dtype=np.float64, requires_grad=True)
-    w = ag.randn(3, 5, dtype=np.float64, requires_grad=True)
-    b = ag.randn(3, dtype=np.float64, requires_grad=True)
+    x = gg.randn(6, 5, dtype=np.float64, requires_grad=True)
+    w = gg.randn(3, 5, dtype=np.float64, requires_grad=True)
+    b = gg.randn(3, dtype=np.float64, requires_grad=True)
     for bug in (False, True):
         ok = gradcheck(lambda x, w, b, bug=bug: LinearFunction.apply(x, w, b, bug), (x, w, b),
                        eps=1e-6, raise_exception=False)
         results["gradcheck_bug" if bug else "gradcheck"] = ok
-        print(f"ag.testing.gradcheck(LinearFunction{', bug' if bug else ''}): {ok}")
+        print(f"gg.testing.gradcheck(LinearFunction{', bug' if bug else ''}): {ok}")
     try:
         gradcheck(lambda x, w, b: LinearFunction.apply(x, w, b, True), (x, w, b))
     except AssertionError as error:
@@ -135,7 +135,7 @@ def main(quick: bool = False, out=None) -> dict:
         epsilons = [10.0**-k for k in range(1, 11)]
         sweep = {}
         for dtype in (np.float64, np.float32):
-            ag.manual_seed(2)
+            gg.manual_seed(2)
             model = make_net(dtype=dtype)
             sweep[np.dtype(dtype).name] = [
                 gradient_check(model, X.astype(dtype), y.astype(dtype), eps) for eps in epsilons]

@@ -32,11 +32,10 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, ema, example_args, plotting
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 LR = 0.03
 OPTIMIZERS = {
@@ -82,7 +81,7 @@ def main(quick: bool = False, out=None) -> dict:
 
     smoothed, results = {}, {}
     for name, make_optimizer in OPTIMIZERS.items():
-        ag.manual_seed(0)  # the same initial weights and batch order for every method
+        gg.manual_seed(0)  # the same initial weights and batch order for every method
         model = make_net()
         costs, lrs = train(model, make_optimizer, loader, epochs)
         per_epoch = np.reshape(costs, (epochs, len(loader))).mean(axis=1)

@@ -24,10 +24,9 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 LAMBDA = 0.7  # the course's value for its L2 exercise
 P_DROP = 0.5
@@ -39,13 +38,13 @@ def make_net(p_drop: float = 0.0, hidden: int = 64) -> nn.Sequential:
                          nn.Linear(hidden, 1))
 
 
-def l2_penalty(model: nn.Module, lam: float, m: int) -> ag.Tensor:
+def l2_penalty(model: nn.Module, lam: float, m: int) -> gg.Tensor:
     """(lambda / 2m) times the sum of the squared weights of every Linear layer."""
     weights = [layer.weight for layer in model.modules() if isinstance(layer, nn.Linear)]
     return lam / (2 * m) * sum((w**2).sum() for w in weights)
 
 
-def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int,
+def train(model: nn.Module, X: gg.Tensor, y: gg.Tensor, iterations: int,
           lam: float = 0.0) -> list[float]:
     model.train()  # dropout on
     opt = optim.Adam(model.parameters(), lr=0.01)
@@ -64,7 +63,7 @@ def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int,
 def inverted_dropout_demo(p: float = P_DROP) -> float:
     """Dropout keeps the mean activation: returns mean(dropout(ones)) in training mode."""
     drop = nn.Dropout(p)
-    ones = ag.ones(100_000)
+    ones = gg.ones(100_000)
     kept = drop(ones).numpy()
     print(f"inverted dropout p={p}: {np.mean(kept == 0):.1%} zeroed, survivors = "
           f"{kept.max():.1f}, mean {kept.mean():.3f} (expected 1); eval mode returns the input: "
@@ -73,10 +72,10 @@ def inverted_dropout_demo(p: float = P_DROP) -> float:
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     X, y = datasets.moons(n=600, noise=0.3, seed=0)
     X_train, y_train, X_dev, y_dev = datasets.split(X, y, dev=0.8, seed=0)  # 120 train
-    Xt, yt = ag.tensor(X_train), ag.tensor(y_train.astype(np.float32))
+    Xt, yt = gg.tensor(X_train), gg.tensor(y_train.astype(np.float32))
     iterations = 250 if quick else 1500
     dropout_mean = inverted_dropout_demo()
 
@@ -84,7 +83,7 @@ def main(quick: bool = False, out=None) -> dict:
               f"dropout, p = {P_DROP}": (P_DROP, 0.0)}
     models, results = {}, {}
     for name, (p_drop, lam) in setups.items():
-        ag.manual_seed(0)
+        gg.manual_seed(0)
         models[name] = model = make_net(p_drop)
         costs = train(model, Xt, yt, iterations, lam)
         train_acc, dev_acc = accuracy(model, X_train, y_train), accuracy(model, X_dev, y_dev)

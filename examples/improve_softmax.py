@@ -26,23 +26,22 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.data import DataLoader, TensorDataset
-from autograd.datasets import load_digits
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.datasets import load_digits
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 
 def softmax_by_hand() -> float:
     """The course's example; returns max |backward - (a - y)|."""
-    z = ag.tensor([5.0, 2.0, -1.0, 3.0], requires_grad=True)
+    z = gg.tensor([5.0, 2.0, -1.0, 3.0], requires_grad=True)
     a = F.softmax(z, dim=0)
     hard = (a.numpy() == a.numpy().max()).astype(int)
     print(f"z = {z.tolist()}:  softmax {[round(float(v), 3) for v in a.numpy()]} "
           f"(sums to {a.sum().item():.3f}),  hard max {hard.tolist()}")
     y = np.array([0.0, 1.0, 0.0, 0.0])  # the true class is 1
-    loss = F.cross_entropy(z.unsqueeze(0), ag.tensor([1]))
+    loss = F.cross_entropy(z.unsqueeze(0), gg.tensor([1]))
     loss.backward()
     error = float(np.abs(z.grad.numpy() - (a.detach().numpy() - y)).max())
     print(f"true class 1: loss -log a_1 = {loss.item():.3f}; backward dL/dz = "
@@ -81,7 +80,7 @@ def main(quick: bool = False, out=None) -> dict:
     loader = DataLoader(TensorDataset(X_train, labels), batch_size=64, shuffle=True)
     epochs = 5 if quick else 40
 
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     models = {"softmax regression": nn.Linear(64, 10),
               "[64, 25, 12, 10] network": nn.Sequential(
                   nn.Linear(64, 25), nn.ReLU(), nn.Linear(25, 12), nn.ReLU(), nn.Linear(12, 10))}

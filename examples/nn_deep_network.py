@@ -25,10 +25,9 @@ from itertools import pairwise
 import numpy as np
 from common import accuracy, datasets, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 ARCHITECTURES = {
     "2-layer [2, 7, 1]": [2, 7, 1],
@@ -47,13 +46,13 @@ class DeepNetwork(nn.Module):
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: ag.Tensor) -> ag.Tensor:
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x)
 
 
-def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int) -> list[float]:
+def train(model: nn.Module, X: gg.Tensor, y: gg.Tensor, iterations: int) -> list[float]:
     opt = optim.Adam(model.parameters(), lr=0.01)
     costs = []
     for _ in range(iterations):
@@ -68,12 +67,12 @@ def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int) -> list
 def main(quick: bool = False, out=None) -> dict:
     X, y = datasets.spirals(n=800, classes=2, turns=2.0, noise=0.05, seed=0)
     X_train, y_train, X_dev, y_dev = datasets.split(X, y, dev=0.25, seed=0)
-    Xt, yt = ag.tensor(X_train), ag.tensor(y_train.astype(np.float32))
+    Xt, yt = gg.tensor(X_train), gg.tensor(y_train.astype(np.float32))
     iterations = 700 if quick else 3000
 
     models = {}
     for name, dims in ARCHITECTURES.items():
-        ag.manual_seed(0)  # each network starts from the same random stream
+        gg.manual_seed(0)  # each network starts from the same random stream
         models[name] = DeepNetwork(dims)
     print("the deep network's parameters, W[l]: (n[l], n[l-1]), b[l]: (n[l],)")
     for name, p in models["4-layer [2, 20, 7, 5, 1]"].named_parameters():

@@ -25,10 +25,9 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 INITS = {
     "zeros": nn.init.zeros_,
@@ -60,12 +59,12 @@ def spread(net: nn.Sequential) -> float:
 def main(quick: bool = False, out=None) -> dict:
     X, y = datasets.circles(n=400, noise=0.05, seed=0)
     X_train, y_train, X_dev, y_dev = datasets.split(X, y, dev=0.25, seed=0)
-    Xt, yt = ag.tensor(X_train), ag.tensor(y_train.astype(np.float32))
+    Xt, yt = gg.tensor(X_train), gg.tensor(y_train.astype(np.float32))
     iterations = 400 if quick else 5000
 
     models, costs, results = {}, {}, {}
     for name, init in INITS.items():
-        ag.manual_seed(0)
+        gg.manual_seed(0)
         models[name] = net = make_net(init)
         opt = optim.SGD(net.parameters(), lr=0.1)
         costs[name] = []

@@ -21,14 +21,13 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import optim
+import graphgrad as gg
+from graphgrad import nn, optim
 
 LEARNING_RATES = (1.0, 0.01, 0.001)
 
 
-def check_gradient(X: ag.Tensor, y: ag.Tensor) -> float:
+def check_gradient(X: gg.Tensor, y: gg.Tensor) -> float:
     """Largest |autograd - course formula| over dw and db, at a random neuron."""
     neuron = nn.Linear(X.shape[1], 1)
     loss = nn.BCEWithLogitsLoss()(neuron(X).squeeze(1), y)
@@ -41,7 +40,7 @@ def check_gradient(X: ag.Tensor, y: ag.Tensor) -> float:
                abs(neuron.bias.grad.item() - db))
 
 
-def train(X: ag.Tensor, y: ag.Tensor, lr: float, iterations: int):
+def train(X: gg.Tensor, y: gg.Tensor, lr: float, iterations: int):
     """Full-batch gradient descent from w = 0, b = 0; returns the neuron and its costs."""
     neuron = nn.Linear(X.shape[1], 1)
     nn.init.zeros_(neuron.weight)
@@ -59,10 +58,10 @@ def train(X: ag.Tensor, y: ag.Tensor, lr: float, iterations: int):
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     X, y = datasets.blobs(n=400, centers=2, std=1.0, radius=1.5, seed=0)
     X_train, y_train, X_test, y_test = datasets.split(X, y, dev=0.25, seed=0)
-    Xt, yt = ag.tensor(X_train), ag.tensor(y_train.astype(np.float32))
+    Xt, yt = gg.tensor(X_train), gg.tensor(y_train.astype(np.float32))
 
     error = check_gradient(Xt, yt)
     print(f"backward vs the course's dw = X^T (a - y) / m, db = mean(a - y): "

@@ -23,9 +23,8 @@ from __future__ import annotations
 import numpy as np
 from common import accuracy, datasets, example_args, plotting, predict
 
-import autograd as ag
-import nn
-import optim
+import graphgrad as gg
+from graphgrad import nn, optim
 
 
 def shallow_net(hidden: int) -> nn.Module:
@@ -35,7 +34,7 @@ def shallow_net(hidden: int) -> nn.Module:
     return nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
-def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int, lr: float = 1.2):
+def train(model: nn.Module, X: gg.Tensor, y: gg.Tensor, iterations: int, lr: float = 1.2):
     """Full-batch gradient descent on the cross-entropy cost; returns the costs."""
     opt = optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -50,9 +49,9 @@ def train(model: nn.Module, X: ag.Tensor, y: ag.Tensor, iterations: int, lr: flo
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(1)
+    gg.manual_seed(1)
     X, y = datasets.flower(n=400, seed=1)
-    Xt, yt = ag.tensor(X), ag.tensor(y.astype(np.float32))
+    Xt, yt = gg.tensor(X), gg.tensor(y.astype(np.float32))
     iterations = 1000 if quick else 5000
     sizes = (0, 4) if quick else (0, 1, 2, 3, 4, 5, 20, 50)
 

@@ -6,22 +6,22 @@ cross-entropy loss, and plain gradient descent: every gradient comes from
 """
 import numpy as np
 
-import autograd as ag
+import graphgrad as gg
 
 
 def main(steps: int = 200, lr: float = 0.5) -> float:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     n = 200
     labels = (np.arange(n) % 2).astype(np.float32)
-    points = ag.randn(n, 2) + ag.tensor(np.where(labels[:, None] > 0, 1.5, -1.5))
-    y = ag.tensor(labels)
-    w = ag.zeros(2, requires_grad=True)
-    b = ag.zeros(1, requires_grad=True)
+    points = gg.randn(n, 2) + gg.tensor(np.where(labels[:, None] > 0, 1.5, -1.5))
+    y = gg.tensor(labels)
+    w = gg.zeros(2, requires_grad=True)
+    b = gg.zeros(1, requires_grad=True)
     for step in range(steps + 1):
         p = (points @ w + b).sigmoid()
         loss = -(y * (p + 1e-7).log() + (1 - y) * (1 - p + 1e-7).log()).mean()
         loss.backward()
-        with ag.no_grad():
+        with gg.no_grad():
             w -= lr * w.grad
             b -= lr * b.grad
         w.grad = b.grad = None

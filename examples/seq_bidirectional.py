@@ -26,10 +26,9 @@ import numpy as np
 from common import example_args, plotting
 from common.sequences import Vocab
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 AMBIGUOUS = ["teddy", "jack", "rose", "mark", "bill", "april"]
 SURNAMES = ["roosevelt", "smith", "jones", "brown", "taylor", "lee"]
@@ -89,20 +88,20 @@ def main(quick: bool = False, out=None) -> dict:
 
     results = {}
     for name, bidirectional in (("left-to-right", False), ("bidirectional", True)):
-        ag.manual_seed(0)
+        gg.manual_seed(0)
         model = Tagger(len(vocab), bidirectional)
         optimizer = optim.Adam(model.parameters(), lr=1e-2)
         losses = []
         for _ in range(steps):
             idx = rng.integers(0, len(x_train), 32)
-            logits = model(ag.tensor(x_train[idx]))
-            loss = F.cross_entropy(logits.reshape(-1, 2), ag.tensor(tags[idx].reshape(-1)))
+            logits = model(gg.tensor(x_train[idx]))
+            loss = F.cross_entropy(logits.reshape(-1, 2), gg.tensor(tags[idx].reshape(-1)))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        with ag.no_grad():
-            predicted = model(ag.tensor(x_test)).numpy().argmax(-1)
+        with gg.no_grad():
+            predicted = model(gg.tensor(x_test)).numpy().argmax(-1)
         correct = predicted == test_tags
         results[name] = {"losses": losses, "accuracy": float(correct.mean()),
                          "ambiguous_accuracy": float(correct[test_amb].mean())}

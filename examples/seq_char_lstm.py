@@ -31,10 +31,9 @@ import numpy as np
 from common import example_args, plotting
 from common.sequences import Vocab, load_pydoc_text
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 
 class CharLSTM(nn.Module):
@@ -55,7 +54,7 @@ def batches(data: np.ndarray, batch: int, length: int, rng: np.random.Generator)
     """Random windows: inputs x (batch, length) and targets y = x shifted by one."""
     starts = rng.integers(0, len(data) - length - 1, size=batch)
     idx = starts[:, None] + np.arange(length + 1)
-    return ag.tensor(data[idx[:, :-1]]), ag.tensor(data[idx[:, 1:]])
+    return gg.tensor(data[idx[:, :-1]]), gg.tensor(data[idx[:, 1:]])
 
 
 def perplexity(model: CharLSTM, data: np.ndarray, length: int = 256) -> float:
@@ -64,9 +63,9 @@ def perplexity(model: CharLSTM, data: np.ndarray, length: int = 256) -> float:
     x = data[:rows * length].reshape(rows, length)
     y = data[1:rows * length + 1].reshape(rows, length)
     model.eval()
-    with ag.no_grad():
-        logits, _ = model(ag.tensor(x))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ag.tensor(y.reshape(-1)))
+    with gg.no_grad():
+        logits, _ = model(gg.tensor(x))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), gg.tensor(y.reshape(-1)))
     model.train()
     return float(np.exp(loss.item()))
 
@@ -77,19 +76,19 @@ def sample(model: CharLSTM, vocab: Vocab, prompt: str, n: int, temperature: floa
     softmax(logits / temperature), each fed back in as the next input."""
     model.eval()
     chars = list(prompt)
-    with ag.no_grad():
-        logits, state = model(ag.tensor([vocab.encode(prompt)]))
+    with gg.no_grad():
+        logits, state = model(gg.tensor([vocab.encode(prompt)]))
         for _ in range(n):
             p = F.softmax(logits[0, -1] / temperature, dim=-1).numpy().astype(np.float64)
             nxt = int(rng.choice(len(p), p=p / p.sum()))
             chars.append(vocab.itos[nxt])
-            logits, state = model(ag.tensor([[nxt]]), state)
+            logits, state = model(gg.tensor([[nxt]]), state)
     model.train()
     return "".join(chars)
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     rng = np.random.default_rng(0)
     text = load_pydoc_text()
     if quick:

@@ -28,9 +28,8 @@ from common import example_args, plotting
 from common.image_plots import pyplot, save
 from common.sequences import ctc_collapse, edit_distance, pad_batch
 
-import autograd as ag
-import nn
-import optim
+import graphgrad as gg
+from graphgrad import nn, optim
 
 PHONEMES, FEATURES, BLANK = 5, 8, 0
 
@@ -79,8 +78,8 @@ def decode(log_probs: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
 
 def evaluate(model, data) -> dict:
     x, lengths, targets, target_lengths = data
-    with ag.no_grad():
-        log_probs = model(ag.tensor(x)).numpy()
+    with gg.no_grad():
+        log_probs = model(gg.tensor(x)).numpy()
     hyps = decode(log_probs, lengths)
     refs = [t[:n].tolist() for t, n in zip(targets, target_lengths, strict=True)]
     errors = sum(edit_distance(h, r) for h, r in zip(hyps, refs, strict=True))
@@ -104,7 +103,7 @@ def plot_posteriors(log_probs: np.ndarray, length: int, title: str, path):
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     rng = np.random.default_rng(0)
     prototypes = rng.standard_normal((PHONEMES, FEATURES))
     train = make_utterances(2000, prototypes, rng)
@@ -118,7 +117,7 @@ def main(quick: bool = False, out=None) -> dict:
         idx = rng.integers(0, len(train[0]), 32)
         x, lengths, targets, target_lengths = (a[idx] for a in train)
         x = x[:, :lengths.max()]
-        loss = ctc(model(ag.tensor(x)), targets, lengths, target_lengths)
+        loss = ctc(model(gg.tensor(x)), targets, lengths, target_lengths)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -35,10 +35,9 @@ from common import example_args, plotting
 from common.image_plots import pyplot, save
 from common.sequences import Vocab, beam_search, corpus_bleu, pad_batch
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
@@ -86,20 +85,20 @@ class Translator(nn.Module):
     def encode(self, x: np.ndarray) -> dict:
         """The decoder's starting state: annotations a (B, Tx, 2 enc), U a, the padding
         mask as an additive bias, and zero (s, c)."""
-        a, _ = self.encoder(self.src_embed(ag.tensor(x)))
-        zeros = ag.zeros((len(x), self.dec))
-        return {"a": a, "Ua": self.U(a), "mask": ag.tensor(np.where(x == 0, -1e9, 0.0)
+        a, _ = self.encoder(self.src_embed(gg.tensor(x)))
+        zeros = gg.zeros((len(x), self.dec))
+        return {"a": a, "Ua": self.U(a), "mask": gg.tensor(np.where(x == 0, -1e9, 0.0)
                                                            .astype(np.float32)),
                 "s": zeros, "c": zeros}
 
     def step(self, y_prev, state: dict):
         """One output step: (logits (B, V), attention weights (B, Tx), next state)."""
-        energy = self.v(ag.tanh(self.W(state["s"]).unsqueeze(1) + state["Ua"])).squeeze(-1)
+        energy = self.v(gg.tanh(self.W(state["s"]).unsqueeze(1) + state["Ua"])).squeeze(-1)
         alpha = F.softmax(energy + state["mask"], dim=-1)  # (B, Tx)
         context = (alpha.unsqueeze(-1) * state["a"]).sum(1)  # (B, 2 enc)
-        s, c = self.cell(ag.cat([self.tgt_embed(y_prev), context], -1),
+        s, c = self.cell(gg.cat([self.tgt_embed(y_prev), context], -1),
                          (state["s"], state["c"]))
-        logits = self.out(ag.cat([s, context], -1))
+        logits = self.out(gg.cat([s, context], -1))
         return logits, alpha, {**state, "s": s, "c": c}
 
     def forward(self, x: np.ndarray, y_in: np.ndarray):
@@ -107,19 +106,19 @@ class Translator(nn.Module):
         state = self.encode(x)
         logits = []
         for t in range(y_in.shape[1]):
-            out, _, state = self.step(ag.tensor(y_in[:, t]), state)
+            out, _, state = self.step(gg.tensor(y_in[:, t]), state)
             logits.append(out)
-        return ag.stack(logits, 1)
+        return gg.stack(logits, 1)
 
 
 def greedy(model: Translator, x: np.ndarray, bos: int, length: int):
     """Batched greedy decoding: output ids (B, length) and attention (B, length, Tx)."""
-    with ag.no_grad():
+    with gg.no_grad():
         state = model.encode(x)
         y = np.full(len(x), bos)
         ids, alphas = [], []
         for _ in range(length):
-            logits, alpha, state = model.step(ag.tensor(y), state)
+            logits, alpha, state = model.step(gg.tensor(y), state)
             y = logits.numpy().argmax(-1)
             ids.append(y)
             alphas.append(alpha.numpy())
@@ -129,11 +128,11 @@ def greedy(model: Translator, x: np.ndarray, bos: int, length: int):
 def beam_decode(model: Translator, x: np.ndarray, vocab: Vocab, width: int = 3) -> list[str]:
     """Beam search, one input at a time (the encoder runs once, on the whole batch)."""
     def step(tokens, state):
-        logits, _, state = model.step(ag.tensor(tokens), state)
+        logits, _, state = model.step(gg.tensor(tokens), state)
         return F.log_softmax(logits, -1).numpy(), state
 
     outputs = []
-    with ag.no_grad():
+    with gg.no_grad():
         encoded = model.encode(x)
         for i in range(len(x)):
             start = {key: value[i:i + 1] for key, value in encoded.items()}
@@ -156,7 +155,7 @@ def plot_attention(alpha: np.ndarray, source: str, target: str, path):
 
 
 def main(quick: bool = False, out=None) -> dict:
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     rng = np.random.default_rng(0)
     train, test = make_dates(10_000, rng), make_dates(50 if quick else 500, rng)
     src_vocab = Vocab((c for h, _ in train for c in h), specials=[PAD])
@@ -178,7 +177,7 @@ def main(quick: bool = False, out=None) -> dict:
         xb = x_train[idx][:, :int((x_train[idx] != 0).sum(1).max())]  # trim padding
         logits = model(xb, y_train[idx, :-1])
         loss = F.cross_entropy(logits.reshape(-1, len(tgt_vocab)),
-                               ag.tensor(y_train[idx, 1:].reshape(-1)))
+                               gg.tensor(y_train[idx, 1:].reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -41,9 +41,8 @@ from common.sequences import (
     toy_corpus,
 )
 
-import autograd as ag
-import nn
-import optim
+import graphgrad as gg
+from graphgrad import nn, optim
 
 JOBS = ["nurse", "receptionist", "engineer", "doctor"]
 
@@ -85,12 +84,12 @@ def train_glove(sentences: list[list[str]], vocab: Vocab, dim: int = 16, steps: 
                 x_max: float = 100.0, lr: float = 0.05,
                 seed: int = 0) -> tuple[np.ndarray, list[float]]:
     """GloVe vectors (V, dim) of ``vocab``'s words from ``sentences``, and the losses."""
-    ag.manual_seed(seed)
+    gg.manual_seed(seed)
     X = cooccurrence([vocab.encode(s) for s in sentences], len(vocab))
     i, j = np.nonzero(X)
-    log_x = ag.tensor(np.log(X[i, j]).astype(np.float32))
-    weight = ag.tensor(np.minimum(1.0, (X[i, j] / x_max) ** 0.75).astype(np.float32))
-    i, j = ag.tensor(i), ag.tensor(j)
+    log_x = gg.tensor(np.log(X[i, j]).astype(np.float32))
+    weight = gg.tensor(np.minimum(1.0, (X[i, j] / x_max) ** 0.75).astype(np.float32))
+    i, j = gg.tensor(i), gg.tensor(j)
     model = GloVe(len(vocab), dim)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     losses = []

@@ -31,10 +31,9 @@ import time
 import numpy as np
 from common import example_args, plotting
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 SUBJECTS, CLAUSE_WORDS = 4, 8  # ids 0..3 are subjects, 4..11 clause words
 
@@ -64,7 +63,7 @@ class Tagger(nn.Module):
 
 
 def train(kind: str, length: int, steps: int, hidden: int = 32, seed: int = 0) -> dict:
-    ag.manual_seed(seed)
+    gg.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = Tagger(kind, hidden)
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
@@ -72,8 +71,8 @@ def train(kind: str, length: int, steps: int, hidden: int = 32, seed: int = 0) -
     start = time.perf_counter()
     for _ in range(steps):
         x, y = make_batch(32, length, rng)
-        logits = model(ag.tensor(x))
-        loss = F.cross_entropy(logits.reshape(-1, SUBJECTS), ag.tensor(y.reshape(-1)))
+        logits = model(gg.tensor(x))
+        loss = F.cross_entropy(logits.reshape(-1, SUBJECTS), gg.tensor(y.reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -81,8 +80,8 @@ def train(kind: str, length: int, steps: int, hidden: int = 32, seed: int = 0) -
         losses.append(loss.item())
     seconds = time.perf_counter() - start
     x, y = make_batch(500, length, np.random.default_rng(1000))  # fresh test sequences
-    with ag.no_grad():
-        correct = model(ag.tensor(x)).numpy().argmax(-1) == y
+    with gg.no_grad():
+        correct = model(gg.tensor(x)).numpy().argmax(-1) == y
     by_distance = correct.mean(axis=0)
     return {"losses": losses, "accuracy_by_distance": by_distance.tolist(),
             "accuracy_last": float(by_distance[-1]), "seconds": seconds,

@@ -28,10 +28,9 @@ from common import example_args, plotting
 from common.sequences import SENTIMENT_WORDS, Vocab, pad_batch, toy_corpus
 from seq_glove import train_glove
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 NOUNS = ["movie", "food", "day"]
 TEMPLATES = ["this {noun} is {not} {adv} {word}", "i think the {noun} was {not} {word}",
@@ -64,7 +63,7 @@ class Averaged(nn.Module):
         self.linear = nn.Linear(embedding.embedding_dim, 2)
 
     def forward(self, x):
-        mask = ag.tensor((x.numpy() != 0).astype(np.float32))[..., None]
+        mask = gg.tensor((x.numpy() != 0).astype(np.float32))[..., None]
         mean = (self.embed(x) * mask).sum(1) / mask.sum(1)
         return self.linear(mean)
 
@@ -109,23 +108,23 @@ def main(quick: bool = False, out=None) -> dict:
     results = {}
     steps = 200 if quick else 600
     for name, cls in (("averaged", Averaged), ("LSTM", Recurrent)):
-        ag.manual_seed(0)
-        embedding = nn.Embedding.from_pretrained(ag.tensor(vectors.astype(np.float32)),
+        gg.manual_seed(0)
+        embedding = nn.Embedding.from_pretrained(gg.tensor(vectors.astype(np.float32)),
                                                  padding_idx=0)  # frozen
         model = cls(embedding)
         optimizer = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
         losses = []
         for _ in range(steps):
             idx = rng.integers(0, len(x), 64)
-            loss = F.cross_entropy(model(ag.tensor(x[idx])), ag.tensor(y[idx]))
+            loss = F.cross_entropy(model(gg.tensor(x[idx])), gg.tensor(y[idx]))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
         r = {"losses": losses}
-        with ag.no_grad():
+        with gg.no_grad():
             for part, (xt, yt, negated) in tests.items():
-                right = model(ag.tensor(xt)).numpy().argmax(1) == yt
+                right = model(gg.tensor(xt)).numpy().argmax(1) == yt
                 r[part] = float(right.mean())
                 r[part + ", negated"] = float(right[negated].mean())
         results[name] = r

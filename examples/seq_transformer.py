@@ -32,10 +32,9 @@ import math
 import numpy as np
 from common import example_args, plotting
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 DIGITS, LENGTH = 10, 8
 BOS = DIGITS  # the decoder's start token; vocabulary: 10 digits + BOS
@@ -62,7 +61,7 @@ class Reverser(nn.Module):
         self.scale = d_model ** 0.5
 
     def embed_tokens(self, tokens):
-        e = self.embed(ag.tensor(tokens)) * self.scale
+        e = self.embed(gg.tensor(tokens)) * self.scale
         return self.pos(e) if self.positional else e
 
     def forward(self, src: np.ndarray, tgt_in: np.ndarray):
@@ -80,7 +79,7 @@ def shift_right(y: np.ndarray) -> np.ndarray:
 def greedy(model: Reverser, src: np.ndarray) -> np.ndarray:
     """Decode one token at a time, feeding back the model's own outputs."""
     out = np.full((len(src), 1), BOS)
-    with ag.no_grad():
+    with gg.no_grad():
         for _ in range(LENGTH):
             logits = model(src, out)
             out = np.concatenate([out, logits.numpy()[:, -1].argmax(-1)[:, None]], axis=1)
@@ -94,13 +93,13 @@ def causal_gap(model: Reverser, rng: np.random.Generator) -> float:
     tgt = shift_right(y)
     other = tgt.copy()
     other[:, 4:] = rng.integers(0, DIGITS, size=other[:, 4:].shape)
-    with ag.no_grad():
+    with gg.no_grad():
         a, b = model(x, tgt).numpy(), model(x, other).numpy()
     return float(np.abs(a[:, :4] - b[:, :4]).max())
 
 
 def train(positional: bool, steps: int, layers: int, lr: float, seed: int = 0) -> dict:
-    ag.manual_seed(seed)
+    gg.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = Reverser(layers=layers, positional=positional)
     optimizer = optim.Adam(model.parameters(), lr=lr)
@@ -111,7 +110,7 @@ def train(positional: bool, steps: int, layers: int, lr: float, seed: int = 0) -
     for _ in range(steps):
         x, y = make_batch(64, rng)
         logits = model(x, shift_right(y))
-        loss = F.cross_entropy(logits.reshape(-1, DIGITS), ag.tensor(y.reshape(-1)))
+        loss = F.cross_entropy(logits.reshape(-1, DIGITS), gg.tensor(y.reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

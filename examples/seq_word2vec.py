@@ -37,10 +37,9 @@ from common.sequences import (
     toy_corpus,
 )
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
 
 
 def skipgram_pairs(sentences: list[list[int]], window: int) -> np.ndarray:
@@ -58,7 +57,7 @@ class SkipGram(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, dim)
         self.output = nn.Embedding(vocab_size, dim)
-        with ag.no_grad():  # small random start, as word2vec: scores near 0
+        with gg.no_grad():  # small random start, as word2vec: scores near 0
             self.embed.weight.mul_(0.1)
             self.output.weight.mul_(0.1)
 
@@ -74,7 +73,7 @@ def train_skipgram(sentences: list[list[str]], vocab: Vocab, dim: int = 16, wind
                    negatives: int = 5, epochs: int = 3, batch: int = 512,
                    lr: float = 0.02, seed: int = 0) -> tuple[np.ndarray, list[float]]:
     """Word vectors (V, dim) learned by skip-gram with negative sampling, and the losses."""
-    ag.manual_seed(seed)
+    gg.manual_seed(seed)
     rng = np.random.default_rng(seed)
     pairs = skipgram_pairs([vocab.encode(s) for s in sentences], window)
     freq = np.array([vocab.counts[w] for w in vocab.itos], dtype=np.float64) ** 0.75
@@ -87,7 +86,7 @@ def train_skipgram(sentences: list[list[str]], vocab: Vocab, dim: int = 16, wind
         for start in range(0, len(pairs), batch):
             chunk = pairs[start:start + batch]
             neg = rng.choice(len(vocab), size=(len(chunk), negatives), p=noise)
-            loss = model(ag.tensor(chunk[:, 0]), ag.tensor(chunk[:, 1]), ag.tensor(neg))
+            loss = model(gg.tensor(chunk[:, 0]), gg.tensor(chunk[:, 1]), gg.tensor(neg))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,7 +1,20 @@
-"""graphgrad's command line and demo (the library itself is ``autograd``, ``nn``, ``optim``).
+"""graphgrad: a readable reverse-mode autograd engine on NumPy, shaped like ``torch``.
+
+    import graphgrad as gg          # or: import graphgrad as torch
+    import graphgrad.nn as nn
+    import graphgrad.optim as optim
+    from graphgrad.utils.data import DataLoader
+
+The repository keeps the engine in ``autograd/`` (installed as ``graphgrad.autograd``),
+the layers in ``nn/`` and the optimizers in ``optim/``; this package is the root
+that re-exports the engine's tensor API, as ``torch`` does.  The command line:
 
     graphgrad demo          # train a CNN on the bundled handwritten digits, write pictures
     graphgrad draw          # draw the backward graph of one step of that CNN
-    python -m graphgrad --help
 """
 __version__ = "0.1.0"
+
+from . import autograd
+from .autograd import *  # noqa: F403  (the tensor API: tensor, randn, cat, no_grad, ...)
+from . import datasets, nn, optim, testing, utils, viz
+from .serialization import load, save

@@ -14,7 +14,7 @@ downloaded.  The run writes into ``--out`` (default ``out/demo``):
                         parameters by name, the gradient statistics at each node
     gradient_flow.png   mean and max |grad| per parameter at that step
     predictions.png     test digits with the predicted labels, mistakes in red
-    digits_cnn.ckpt     the trained weights (ag.save; reloaded and checked before exit)
+    digits_cnn.ckpt     the trained weights (gg.save; reloaded and checked before exit)
     history.json        the numbers behind the curves, and the settings of the run
 
 The same seed gives the same numbers, bit for bit.
@@ -29,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-import autograd as ag
-import nn
-import nn.functional as F
-import optim
-from autograd.datasets import load_digits
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn, optim
+from graphgrad.datasets import load_digits
 
 WEIGHTS = "digits_cnn.ckpt"
 INSTALL_HINT = "pip install 'graphgrad[demo]'  (or: python3 tasks.py demo)"
@@ -56,7 +55,7 @@ class DigitsCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(c2 * 2 * 2, classes)
 
-    def forward(self, x: ag.Tensor) -> ag.Tensor:
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
         x = self.block2(self.block1(x))
         return self.fc(self.dropout(x.flatten(1)))
 
@@ -109,12 +108,12 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    ag.manual_seed(settings.seed)  # initialisation, dropout and shuffling all draw from it
+    gg.manual_seed(settings.seed)  # initialisation, dropout and shuffling all draw from it
     train_x, train_y = load_digits("train")
     test_x, test_y = load_digits("test")
     if settings.train_limit is not None:
         train_x, train_y = train_x[:settings.train_limit], train_y[:settings.train_limit]
-    loader = ag.data.DataLoader(ag.data.TensorDataset(train_x, train_y),
+    loader = gg.utils.data.DataLoader(gg.utils.data.TensorDataset(train_x, train_y),
                                 batch_size=settings.batch_size, shuffle=True)
     model = DigitsCNN()
     optimizer = optim.Adam(model.parameters(), lr=settings.lr)
@@ -161,7 +160,7 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
         "weights": out / WEIGHTS,
         "history": out / "history.json",
     }
-    ag.save(model.state_dict(), files["weights"])
+    gg.save(model.state_dict(), files["weights"])
     check_reload(files["weights"], model, test_x)
     log(f"weights saved to {files['weights']} and reloaded: same {len(test_y)} predictions")
     seconds = time.perf_counter() - start
@@ -184,7 +183,7 @@ def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
         loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad()
         if record and step is None:
-            with ag.viz.record_gradients():  # keep every op's gradient statistics
+            with gg.viz.record_gradients():  # keep every op's gradient statistics
                 loss.backward()
             step = snapshot_step(loss, model)
         else:
@@ -202,17 +201,17 @@ def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
 def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy and predicted classes on a whole set, in eval mode."""
     model.eval()
-    with ag.no_grad():
-        logits = model(ag.tensor(images))
-        loss = F.cross_entropy(logits, ag.tensor(labels)).item()
+    with gg.no_grad():
+        logits = model(gg.tensor(images))
+        loss = F.cross_entropy(logits, gg.tensor(labels)).item()
     return loss, logits.data.argmax(1)
 
 
-def snapshot_step(loss: ag.Tensor, model: nn.Module):
+def snapshot_step(loss: gg.Tensor, model: nn.Module):
     """The backward graph (a graphviz.Digraph) and gradient-flow report of a step, taken
     right after its backward, before the optimizer changes the parameters."""
-    graph = ag.viz.draw_graph({"loss": loss}, params=model, show_grads=True)
-    return graph, ag.viz.gradient_flow(model)
+    graph = gg.viz.draw_graph({"loss": loss}, params=model, show_grads=True)
+    return graph, gg.viz.gradient_flow(model)
 
 
 def render_graph(graph, path: Path) -> Path:
@@ -289,11 +288,11 @@ def plot_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.nda
 def check_reload(path: Path, model: nn.Module, images: np.ndarray) -> None:
     """Load the weights into a fresh model and check it computes the same logits."""
     fresh = DigitsCNN()
-    fresh.load_state_dict(ag.load(path))
+    fresh.load_state_dict(gg.load(path))
     fresh.eval()
     model.eval()
-    with ag.no_grad():
-        x = ag.tensor(images)
+    with gg.no_grad():
+        x = gg.tensor(images)
         if not np.array_equal(fresh(x).data, model(x).data):
             raise RuntimeError(f"weights reloaded from {path} give different predictions")
 
@@ -302,11 +301,11 @@ def draw(out: str | Path = "out/graph.svg", seed: int = 0, batch_size: int = 8,
          log=print) -> Path:
     """The backward graph of one training step of the (untrained) demo CNN, as an SVG
     (or PNG by the suffix), and its gradient-flow table printed; no training."""
-    ag.manual_seed(seed)
+    gg.manual_seed(seed)
     images, labels = load_digits("train")
     model = DigitsCNN()
-    loss = F.cross_entropy(model(ag.tensor(images[:batch_size])), ag.tensor(labels[:batch_size]))
-    with ag.viz.record_gradients():
+    loss = F.cross_entropy(model(gg.tensor(images[:batch_size])), gg.tensor(labels[:batch_size]))
+    with gg.viz.record_gradients():
         loss.backward()
     graph, flow = snapshot_step(loss, model)
     path = Path(out)

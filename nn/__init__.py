@@ -1,8 +1,8 @@
 """``nn``: Modules, Parameters, layers, losses, initialisation and utilities, with
 PyTorch's names, arguments and parameter layouts.
 
-    import nn
-    import nn.functional as F
+    import graphgrad.nn as nn
+    import graphgrad.nn.functional as F
 
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     loss = nn.CrossEntropyLoss()(model(x), labels)

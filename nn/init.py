@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 
-from autograd import Tensor, no_grad
-from autograd.random import generator as _project_generator
+from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.random import generator as _project_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",

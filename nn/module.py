@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from autograd import Tensor, no_grad
-from autograd.grad_mode import STATE as _STATE
+from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.grad_mode import STATE as _STATE
 
 from .parameter import Parameter
 

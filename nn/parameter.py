@@ -1,7 +1,7 @@
 """``Parameter``: a Tensor that a Module registers as one of its learnable weights."""
 from __future__ import annotations
 
-from autograd import Tensor
+from graphgrad.autograd import Tensor
 
 
 class Parameter(Tensor):

@@ -1,6 +1,6 @@
 """Optimizers and learning-rate schedules, with PyTorch's names and update rules.
 
-    import optim
+    import graphgrad.optim as optim
     opt = optim.Adam(model.parameters(), lr=1e-3)
     sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 """

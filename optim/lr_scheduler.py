@@ -4,7 +4,7 @@ A scheduler changes ``group["lr"]`` of its optimizer's parameter groups each
 time ``step()`` is called (once per epoch, after ``optimizer.step()``).  The
 sequences equal PyTorch's, including its recursive ("chainable") forms, so
 two schedulers can be stacked on one optimizer.  ``state_dict()`` holds plain
-numbers and lists that ``ag.save`` can write.
+numbers and lists that ``gg.save`` can write.
 
     sched = StepLR(opt, step_size=30, gamma=0.1)
     for epoch in range(100):

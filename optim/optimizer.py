@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from autograd import Tensor, enable_grad
+from graphgrad.autograd import Tensor, enable_grad
 
 
 class _Required:

@@ -24,8 +24,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-import autograd as ag
-from autograd.testing.strategies import arrays, broadcastable_shapes, shapes, valid_dims
+import graphgrad as gg
+from graphgrad.testing.strategies import arrays, broadcastable_shapes, shapes, valid_dims
 
 Shape = tuple[int, ...]
 Shapes = tuple[Shape, ...]
@@ -52,9 +52,9 @@ class Sample:
     arrays: tuple[np.ndarray, ...]
     kwargs: dict
 
-    def tensors(self, requires_grad: bool = False) -> list[ag.Tensor]:
+    def tensors(self, requires_grad: bool = False) -> list[gg.Tensor]:
         """Fresh Tensors holding copies of the input arrays."""
-        return [ag.Tensor(a, dtype=a.dtype, requires_grad=requires_grad) for a in self.arrays]
+        return [gg.Tensor(a, dtype=a.dtype, requires_grad=requires_grad) for a in self.arrays]
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _gelu_ref(x, approximate="none"):
 
 
 def _unary(name: str, ref, **options) -> OpInfo:
-    return OpInfo(name, getattr(ag, name), ref, same(1), **options)
+    return OpInfo(name, getattr(gg, name), ref, same(1), **options)
 
 
 _CLIP_BOUNDS = (-1.0, -0.5, 0.5, 1.5)
@@ -752,20 +752,20 @@ def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
 
 OP_DB: tuple[OpInfo, ...] = (
     # ---- arithmetic (a second tensor operand, or a Python scalar on either side)
-    OpInfo("add", _with_scalar(ag.add), _with_scalar(lambda x, y, alpha=1: x + alpha * y),
+    OpInfo("add", _with_scalar(gg.add), _with_scalar(lambda x, y, alpha=1: x + alpha * y),
            broadcast_or_one(), _scalar_kwargs((2.0, -0.5), {"alpha": st.sampled_from((1, -2))})),
-    OpInfo("sub", _with_scalar(ag.sub), _with_scalar(lambda x, y, alpha=1: x - alpha * y),
+    OpInfo("sub", _with_scalar(gg.sub), _with_scalar(lambda x, y, alpha=1: x - alpha * y),
            broadcast_or_one(), _scalar_kwargs((2.0, -0.5), {"alpha": st.sampled_from((1, 3))})),
-    OpInfo("mul", _with_scalar(ag.mul), _with_scalar(np.multiply), broadcast_or_one(),
+    OpInfo("mul", _with_scalar(gg.mul), _with_scalar(np.multiply), broadcast_or_one(),
            _scalar_kwargs((2.0, -0.5))),
-    OpInfo("div", _with_scalar(ag.div), _with_scalar(np.divide), broadcast_or_one(),
+    OpInfo("div", _with_scalar(gg.div), _with_scalar(np.divide), broadcast_or_one(),
            _scalar_kwargs((2.0, -0.5)), avoid=(0.0,), margin=0.5),
-    OpInfo("pow", _with_scalar(ag.pow), _with_scalar(np.power), broadcast_or_one(),
+    OpInfo("pow", _with_scalar(gg.pow), _with_scalar(np.power), broadcast_or_one(),
            _scalar_kwargs((0.0, 1.0, 2.0, 3.0, -1.0, 0.5, -1.5), reflected_values=(0.0, 0.5, 2.0)),
            domain=((0.3, 2.5), (-2, 2))),
-    OpInfo("maximum", ag.maximum, np.maximum, broadcast(), distinct=True),
-    OpInfo("minimum", ag.minimum, np.minimum, broadcast(), distinct=True),
-    OpInfo("where", lambda x, y, condition: ag.where(condition, x, y),
+    OpInfo("maximum", gg.maximum, np.maximum, broadcast(), distinct=True),
+    OpInfo("minimum", gg.minimum, np.minimum, broadcast(), distinct=True),
+    OpInfo("where", lambda x, y, condition: gg.where(condition, x, y),
            lambda x, y, condition: np.where(condition, x, y), broadcast(), _where_kwargs),
     # ---- unary math and activations
     _unary("neg", np.negative),
@@ -782,84 +782,84 @@ OP_DB: tuple[OpInfo, ...] = (
     _unary("cos", np.cos),
     _unary("abs", np.abs, avoid=(0.0,)),
     _unary("relu", lambda x: np.maximum(x, 0), avoid=(0.0,)),
-    OpInfo("leaky_relu", ag.leaky_relu,
+    OpInfo("leaky_relu", gg.leaky_relu,
            lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x), same(1),
            _optional(negative_slope=(0.01, 0.2, -0.5)), avoid=(0.0,)),
-    OpInfo("gelu", ag.gelu, _gelu_ref, same(1), _choice(approximate=("none", "tanh"))),
-    OpInfo("clip", ag.clip, lambda x, min=None, max=None: np.clip(x, min, max), same(1),
+    OpInfo("gelu", gg.gelu, _gelu_ref, same(1), _choice(approximate=("none", "tanh"))),
+    OpInfo("clip", gg.clip, lambda x, min=None, max=None: np.clip(x, min, max), same(1),
            _clip_kwargs, avoid=_CLIP_BOUNDS),
-    OpInfo("astype", ag.astype, lambda x, dtype: x.astype(dtype), same(1),
+    OpInfo("astype", gg.astype, lambda x, dtype: x.astype(dtype), same(1),
            _choice(dtype=(np.float32, np.float64)), out_dtype=_float_dtype,
            grad_tol={"eps": 1e-3, "atol": 1e-4, "rtol": 1e-3}),  # float32 values in the loss
     _unary("clone", np.copy),
     # ---- reductions
-    OpInfo("sum", ag.sum, _reduction(np.sum), same(1),
+    OpInfo("sum", gg.sum, _reduction(np.sum), same(1),
            lambda s: _reduce_kwargs(s, aliases=True)),
-    OpInfo("mean", ag.mean, _reduction(np.mean), same(1),
+    OpInfo("mean", gg.mean, _reduction(np.mean), same(1),
            lambda s: _reduce_kwargs(s, aliases=True)),
-    OpInfo("var", ag.var, _var_ref, same(1), _var_kwargs, distinct=True),
-    OpInfo("std", ag.std, lambda x, **kw: np.sqrt(_var_ref(x, **kw)), _std_shapes, _std_kwargs,
+    OpInfo("var", gg.var, _var_ref, same(1), _var_kwargs, distinct=True),
+    OpInfo("std", gg.std, lambda x, **kw: np.sqrt(_var_ref(x, **kw)), _std_shapes, _std_kwargs,
            distinct=True),
-    OpInfo("prod", ag.prod, _reduction(np.prod), same(1, 0, 3), _reduce_kwargs,
+    OpInfo("prod", gg.prod, _reduction(np.prod), same(1, 0, 3), _reduce_kwargs,
            domain=(-1.5, 1.5)),
-    OpInfo("amax", ag.amax, _reduction(np.max), same(1), _reduce_kwargs, distinct=True,
+    OpInfo("amax", gg.amax, _reduction(np.max), same(1), _reduce_kwargs, distinct=True,
            empty=False),
-    OpInfo("amin", ag.amin, _reduction(np.min), same(1), _reduce_kwargs, distinct=True,
+    OpInfo("amin", gg.amin, _reduction(np.min), same(1), _reduce_kwargs, distinct=True,
            empty=False),
-    OpInfo("max", ag.max, _max_min_ref(np.maximum, np.argmax),
+    OpInfo("max", gg.max, _max_min_ref(np.maximum, np.argmax),
            lambda lim: st.one_of(same(1)(lim), broadcast(2)(lim)), _max_kwargs, distinct=True,
            empty=False),
-    OpInfo("min", ag.min, _max_min_ref(np.minimum, np.argmin),
+    OpInfo("min", gg.min, _max_min_ref(np.minimum, np.argmin),
            lambda lim: st.one_of(same(1)(lim), broadcast(2)(lim)), _max_kwargs, distinct=True,
            empty=False),
-    OpInfo("logsumexp", ag.logsumexp, _logsumexp_ref, same(1), _reduce_kwargs),
-    OpInfo("softmax", ag.softmax, _softmax_ref, same(1), _softmax_kwargs),
-    OpInfo("log_softmax", ag.log_softmax, _log_softmax_ref, same(1), _softmax_kwargs),
+    OpInfo("logsumexp", gg.logsumexp, _logsumexp_ref, same(1), _reduce_kwargs),
+    OpInfo("softmax", gg.softmax, _softmax_ref, same(1), _softmax_kwargs),
+    OpInfo("log_softmax", gg.log_softmax, _log_softmax_ref, same(1), _softmax_kwargs),
     # ---- linear algebra
-    OpInfo("matmul", ag.matmul, np.matmul, _matmul_shapes),
-    OpInfo("linear", ag.linear, _linear_ref, _linear_shapes),
-    OpInfo("dot", ag.dot, np.dot, _vectors(same_size=True)),
-    OpInfo("outer", ag.outer, np.outer, _vectors(same_size=False)),
-    OpInfo("einsum", lambda *xs, subscripts: ag.einsum(subscripts, *xs),
+    OpInfo("matmul", gg.matmul, np.matmul, _matmul_shapes),
+    OpInfo("linear", gg.linear, _linear_ref, _linear_shapes),
+    OpInfo("dot", gg.dot, np.dot, _vectors(same_size=True)),
+    OpInfo("outer", gg.outer, np.outer, _vectors(same_size=False)),
+    OpInfo("einsum", lambda *xs, subscripts: gg.einsum(subscripts, *xs),
            lambda *xs, subscripts: np.einsum(subscripts, *xs), _einsum_shapes, _einsum_kwargs),
     # ---- shapes
-    OpInfo("reshape", lambda x, shape: ag.reshape(x, shape), _reshape_ref, same(1),
+    OpInfo("reshape", lambda x, shape: gg.reshape(x, shape), _reshape_ref, same(1),
            _reshape_kwargs),
-    OpInfo("expand", lambda x, shape: ag.expand(x, shape), _expand_ref, same(1, 0, 3),
+    OpInfo("expand", lambda x, shape: gg.expand(x, shape), _expand_ref, same(1, 0, 3),
            _expand_kwargs),
-    OpInfo("broadcast_to", ag.broadcast_to, _expand_ref, same(1, 0, 3),
+    OpInfo("broadcast_to", gg.broadcast_to, _expand_ref, same(1, 0, 3),
            lambda s: _expand_kwargs(s, infer=False)),
     # 2+ dims: on 3 dims a cyclic permutation is not its own inverse (a wrong rule shows).
-    OpInfo("permute", lambda x, dims: ag.permute(x, dims), lambda x, dims: np.transpose(x, dims),
+    OpInfo("permute", lambda x, dims: gg.permute(x, dims), lambda x, dims: np.transpose(x, dims),
            same(1, 2), _permute_kwargs),
-    OpInfo("transpose", lambda x, dims: ag.transpose(x, *dims), _transpose_ref, same(1),
+    OpInfo("transpose", lambda x, dims: gg.transpose(x, *dims), _transpose_ref, same(1),
            _transpose_kwargs),
-    OpInfo("swapaxes", lambda x, dims: ag.swapaxes(x, *dims),
+    OpInfo("swapaxes", lambda x, dims: gg.swapaxes(x, *dims),
            lambda x, dims: np.swapaxes(x, *dims), same(1, 1),
            lambda s: _two_dims(s).map(lambda d: {"dims": d})),
-    OpInfo("squeeze", ag.squeeze, _squeeze_ref, same(1), _squeeze_kwargs),
-    OpInfo("unsqueeze", ag.unsqueeze, lambda x, dim: np.expand_dims(x, dim % (x.ndim + 1)),
+    OpInfo("squeeze", gg.squeeze, _squeeze_ref, same(1), _squeeze_kwargs),
+    OpInfo("unsqueeze", gg.unsqueeze, lambda x, dim: np.expand_dims(x, dim % (x.ndim + 1)),
            same(1, 0, 3), _stack_kwargs),
-    OpInfo("flatten", ag.flatten, _flatten_ref, same(1), _flatten_kwargs),
-    OpInfo("flip", ag.flip, _flip_ref, same(1), _flip_kwargs),
-    OpInfo("cat", lambda *xs, dim: ag.cat(xs, dim), lambda *xs, dim: np.concatenate(xs, dim),
+    OpInfo("flatten", gg.flatten, _flatten_ref, same(1), _flatten_kwargs),
+    OpInfo("flip", gg.flip, _flip_ref, same(1), _flip_kwargs),
+    OpInfo("cat", lambda *xs, dim: gg.cat(xs, dim), lambda *xs, dim: np.concatenate(xs, dim),
            _cat_shapes, _cat_kwargs),
-    OpInfo("stack", lambda *xs, dim: ag.stack(xs, dim), lambda *xs, dim: np.stack(xs, dim),
+    OpInfo("stack", lambda *xs, dim: gg.stack(xs, dim), lambda *xs, dim: np.stack(xs, dim),
            _stack_shapes, _stack_kwargs),
-    OpInfo("split", ag.split, _split_ref, same(1, 1), _split_kwargs),
-    OpInfo("chunk", ag.chunk, _chunk_ref, same(1, 1), _chunk_kwargs),
-    OpInfo("unbind", ag.unbind, _unbind_ref, same(1, 1), _dim_kwargs),
-    OpInfo("pad", ag.pad, _pad_ref, same(1, 1, 3), _pad_kwargs),
+    OpInfo("split", gg.split, _split_ref, same(1, 1), _split_kwargs),
+    OpInfo("chunk", gg.chunk, _chunk_ref, same(1, 1), _chunk_kwargs),
+    OpInfo("unbind", gg.unbind, _unbind_ref, same(1, 1), _dim_kwargs),
+    OpInfo("pad", gg.pad, _pad_ref, same(1, 1, 3), _pad_kwargs),
     # ---- indexing
-    OpInfo("getitem", ag.getitem, _getitem_ref, same(1), _getitem_kwargs),
-    OpInfo("take_along_dim", lambda x, index, dim: ag.take_along_dim(x, index, dim),
+    OpInfo("getitem", gg.getitem, _getitem_ref, same(1), _getitem_kwargs),
+    OpInfo("take_along_dim", lambda x, index, dim: gg.take_along_dim(x, index, dim),
            lambda x, index, dim: np.take_along_axis(x, index, dim), same(1, 1),
            lambda s: _take_along_kwargs(s, negative=True)),
-    OpInfo("gather", ag.gather, lambda x, dim, index: np.take_along_axis(x, index, dim),
+    OpInfo("gather", gg.gather, lambda x, dim, index: np.take_along_axis(x, index, dim),
            same(1, 1), lambda s: _take_along_kwargs(s, negative=False)),
-    OpInfo("index_select", ag.index_select, lambda x, dim, index: np.take(x, index, axis=dim),
+    OpInfo("index_select", gg.index_select, lambda x, dim, index: np.take(x, index, axis=dim),
            same(1, 1), _index_select_kwargs),
-    OpInfo("masked_fill", ag.masked_fill, lambda x, mask, value: np.where(mask, value, x),
+    OpInfo("masked_fill", gg.masked_fill, lambda x, mask, value: np.where(mask, value, x),
            same(1), _masked_fill_kwargs),
 )
 

@@ -4,21 +4,21 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd.data import DataLoader, Dataset, TensorDataset, default_collate
+import graphgrad as gg
+from graphgrad.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 
 def dataset(n=10):
     X = np.arange(n * 3, dtype=np.float32).reshape(n, 3)
     y = np.arange(n, dtype=np.int64)
-    return TensorDataset(X, ag.tensor(y))
+    return TensorDataset(X, gg.tensor(y))
 
 
 def test_tensor_dataset():
     ds = dataset()
     assert len(ds) == 10
     x, y = ds[3]
-    assert isinstance(x, ag.Tensor) and x.shape == (3,) and y.item() == 3
+    assert isinstance(x, gg.Tensor) and x.shape == (3,) and y.item() == 3
     with pytest.raises(ValueError, match="size mismatch"):
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
     with pytest.raises(ValueError, match="at least one"):
@@ -38,13 +38,13 @@ def test_batches_in_order(batch_size, drop_last, sizes):
         ys = np.concatenate([y.data for _, y in batches])
         np.testing.assert_array_equal(ys, np.arange(len(ys)))
         xb, yb = batches[0]
-        assert isinstance(xb, ag.Tensor) and xb.dtype == np.float32 and yb.dtype == np.int64
+        assert isinstance(xb, gg.Tensor) and xb.dtype == np.float32 and yb.dtype == np.int64
         np.testing.assert_array_equal(xb.data, np.arange(10 * 3).reshape(10, 3)[:batch_size])
 
 
 def test_shuffle_is_seeded_and_new_each_epoch():
     def epochs(seed, n=3):
-        ag.manual_seed(seed)
+        gg.manual_seed(seed)
         loader = DataLoader(dataset(50), batch_size=7, shuffle=True)
         return [np.concatenate([y.data for _, y in loader]) for _ in range(n)]
 
@@ -64,9 +64,9 @@ def test_own_generator():
         return next(iter(loader))[1].data
 
     np.testing.assert_array_equal(order(3), order(3))
-    state = ag.get_rng_state()
+    state = gg.get_rng_state()
     order(4)
-    assert ag.get_rng_state() == state  # the project generator was not touched
+    assert gg.get_rng_state() == state  # the project generator was not touched
 
 
 def test_break_then_iterate_starts_a_new_epoch():
@@ -82,7 +82,7 @@ class Samples(Dataset):
         return 5
 
     def __getitem__(self, i):
-        return {"x": np.full(2, i, dtype=np.float64), "t": ag.tensor([float(i)]),
+        return {"x": np.full(2, i, dtype=np.float64), "t": gg.tensor([float(i)]),
                 "pair": (i, float(i) / 2, i % 2 == 0), "name": f"s{i}"}
 
 
@@ -120,11 +120,11 @@ def test_invalid_batch_size():
 
 
 def test_state_dict_resumes_mid_epoch():
-    ag.manual_seed(7)
+    gg.manual_seed(7)
     loader = DataLoader(dataset(23), batch_size=4, shuffle=True)
     full = [y.data for _, y in loader]
 
-    ag.manual_seed(7)
+    gg.manual_seed(7)
     loader = DataLoader(dataset(23), batch_size=4, shuffle=True)
     it = iter(loader)
     seen = [next(it)[1].data for _ in range(2)]

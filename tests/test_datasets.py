@@ -5,7 +5,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from autograd.datasets import DIGITS_CLASSES, load_digits
+from graphgrad.datasets import DIGITS_CLASSES, load_digits
 
 ALL_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]  # images per digit 0..9
 TEST_COUNTS = [35, 36, 35, 36, 36, 36, 36, 35, 34, 36]
@@ -68,7 +68,7 @@ def test_bad_split():
 
 
 def test_shipped_file_and_notice():
-    data = resources.files("autograd.datasets").joinpath("data")
+    data = resources.files("graphgrad.datasets").joinpath("data")
     blob = data.joinpath("digits.csv.gz").read_bytes()
     assert hashlib.sha256(blob).hexdigest() == FILE_SHA256
     notice = data.joinpath("NOTICE").read_text()

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd.datasets import load_digits
+import graphgrad as gg
+from graphgrad.datasets import load_digits
 
 pytest.importorskip("tqdm", reason="the demo needs tqdm (installed by the test and demo extras)")
 pytest.importorskip("matplotlib", reason="the demo needs matplotlib (plot extra)")
 pytest.importorskip("graphviz", reason="the demo needs graphviz (viz extra)")
-if ag.viz.find_renderer() is None:
+if gg.viz.find_renderer() is None:
     pytest.skip("no Graphviz dot nor graphviz-pure to render the graph", allow_module_level=True)
 
 from graphgrad import cli, demo  # noqa: E402
@@ -66,14 +66,14 @@ def test_graph_is_an_svg_naming_parameters_and_gradients(quick):
 
 
 def test_weights_load_back_with_the_same_predictions(quick):
-    state = ag.load(quick.files["weights"])
+    state = gg.load(quick.files["weights"])
     assert set(state) == set(quick.model.state_dict())
     model = demo.DigitsCNN()
     model.load_state_dict(state)
     model.eval()
     images, labels = load_digits("test")
-    with ag.no_grad():
-        predictions = model(ag.tensor(images)).data.argmax(1)
+    with gg.no_grad():
+        predictions = model(gg.tensor(images)).data.argmax(1)
     assert np.array_equal(predictions, quick.predictions)
     assert quick.test_accuracy == pytest.approx(float((predictions == labels).mean()))
 

@@ -1,13 +1,13 @@
-"""Engine semantics: custom ag.Function, PyTorch style."""
+"""Engine semantics: custom gg.Function, PyTorch style."""
 import gc
 import weakref
 
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd import Tensor
-from autograd.testing import gradcheck, gradgradcheck
+import graphgrad as gg
+from graphgrad import Tensor
+from graphgrad.testing import gradcheck, gradgradcheck
 
 
 def leaf(*shape, seed=0):
@@ -15,7 +15,7 @@ def leaf(*shape, seed=0):
     return Tensor(rng.standard_normal(shape), requires_grad=True)
 
 
-class Cube(ag.Function):
+class Cube(gg.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -27,7 +27,7 @@ class Cube(ag.Function):
         return g * 3.0 * x * x
 
 
-class SinCos(ag.Function):
+class SinCos(gg.Function):
     """Two outputs: (sin x, cos x)."""
 
     calls = 0
@@ -44,7 +44,7 @@ class SinCos(ag.Function):
         return g_sin * x.cos() - g_cos * x.sin()
 
 
-class ScaledMul(ag.Function):
+class ScaledMul(gg.Function):
     """x * y * k with a Python number k; records needs_input_grad for the test to read."""
 
     seen_needs = None
@@ -64,7 +64,7 @@ class ScaledMul(ag.Function):
         return gx, gy, None
 
 
-class OnlyFirst(ag.Function):
+class OnlyFirst(gg.Function):
     """x * y whose backward returns None for y."""
 
     @staticmethod
@@ -102,10 +102,10 @@ def test_function_gradcheck():
 
 def test_function_second_derivative_under_create_graph():
     x = leaf(5)
-    (g,) = ag.grad(Cube.apply(x).sum(), x, create_graph=True)
+    (g,) = gg.grad(Cube.apply(x).sum(), x, create_graph=True)
     np.testing.assert_allclose(g.data, 3 * x.data**2)
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, 6 * x.data)
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, 6 * x.data)
 
 
 def test_function_gradgradcheck():
@@ -119,7 +119,7 @@ def test_multiple_outputs_both_used():
     np.testing.assert_allclose(s.data, np.sin(x.data))
     np.testing.assert_allclose(c.data, np.cos(x.data))
     gs, gc = np.random.default_rng(2).standard_normal((2, 4))
-    ag.backward([s, c], [gs, gc])
+    gg.backward([s, c], [gs, gc])
     np.testing.assert_allclose(x.grad.data, gs * np.cos(x.data) - gc * np.sin(x.data))
     assert SinCos.calls == 1  # one backward call per pass, whatever the number of outputs
 
@@ -134,14 +134,14 @@ def test_multiple_outputs_one_unused_gets_zero_gradient():
 def test_multiple_outputs_second_derivative():
     x = leaf(3)
     s, c = SinCos.apply(x)
-    (g,) = ag.grad((s * c).sum(), x, create_graph=True)  # d/dx sin x cos x = cos 2x
+    (g,) = gg.grad((s * c).sum(), x, create_graph=True)  # d/dx sin x cos x = cos 2x
     np.testing.assert_allclose(g.data, np.cos(2 * x.data), atol=1e-12)
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, -2 * np.sin(2 * x.data), atol=1e-12)
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, -2 * np.sin(2 * x.data), atol=1e-12)
 
 
 def test_multiple_outputs_of_different_shapes():
-    class SumAndDouble(ag.Function):
+    class SumAndDouble(gg.Function):
         @staticmethod
         def forward(ctx, x):
             return x.sum(), x * 2.0
@@ -154,7 +154,7 @@ def test_multiple_outputs_of_different_shapes():
     total, double = SumAndDouble.apply(x)
     assert total.shape == () and double.shape == (2, 3)
     v = np.random.default_rng(3).standard_normal((2, 3))
-    ag.backward([total, double], [np.array(1.5), v])
+    gg.backward([total, double], [np.array(1.5), v])
     np.testing.assert_allclose(x.grad.data, 1.5 + 2.0 * v)
 
 
@@ -186,7 +186,7 @@ def test_backward_returning_none_for_an_input_that_requires_grad():
 
 def test_function_under_no_grad_records_nothing():
     x = leaf(3)
-    with ag.no_grad():
+    with gg.no_grad():
         y = Cube.apply(x)
     assert not y.requires_grad and y.grad_fn is None
 
@@ -194,10 +194,10 @@ def test_function_under_no_grad_records_nothing():
 def test_function_forward_runs_without_recording():
     recorded = []
 
-    class Probe(ag.Function):
+    class Probe(gg.Function):
         @staticmethod
         def forward(ctx, x):
-            recorded.append(ag.is_grad_enabled())
+            recorded.append(gg.is_grad_enabled())
             return x * 2.0
 
         @staticmethod
@@ -223,7 +223,7 @@ def test_function_on_constant_inputs_gives_constant_output():
     np.testing.assert_allclose(y.data, [1.0, 8.0])
 
 
-class Exp(ag.Function):
+class Exp(gg.Function):
     """PyTorch's documentation example: it saves its own output."""
 
     @staticmethod
@@ -240,11 +240,11 @@ class Exp(ag.Function):
 
 def test_saved_output_is_connected_for_second_derivatives():
     x = leaf(4)
-    (g,) = ag.grad(Exp.apply(x).sum(), x, create_graph=True)
+    (g,) = gg.grad(Exp.apply(x).sum(), x, create_graph=True)
     np.testing.assert_allclose(g.data, np.exp(x.data))
     assert g.requires_grad
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, np.exp(x.data))
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, np.exp(x.data))
     assert gradgradcheck(Exp.apply, (leaf(3),))
 
 
@@ -267,7 +267,7 @@ def test_unsaved_output_and_input_may_change_in_place():
 
 
 def test_saved_output_of_a_multi_output_function_is_connected():
-    class ExpAndSquare(ag.Function):
+    class ExpAndSquare(gg.Function):
         @staticmethod
         def forward(ctx, x):
             e, s = x.exp(), x * x
@@ -281,16 +281,16 @@ def test_saved_output_of_a_multi_output_function_is_connected():
 
     x = leaf(3)
     e, s = ExpAndSquare.apply(x)
-    (g,) = ag.grad((e + s).sum(), x, create_graph=True)
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, np.exp(x.data) + 2.0)
+    (g,) = gg.grad((e + s).sum(), x, create_graph=True)
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, np.exp(x.data) + 2.0)
     assert gradgradcheck(lambda t: ExpAndSquare.apply(t), (leaf(2),))
 
 
 def test_integer_output_keeps_dtype_and_needs_no_grad():
     received = []
 
-    class MaxWithIndex(ag.Function):
+    class MaxWithIndex(gg.Function):
         @staticmethod
         def forward(ctx, x):
             index = x.argmax(dim=0)
@@ -317,7 +317,7 @@ def test_integer_output_keeps_dtype_and_needs_no_grad():
 
 
 def test_outputs_of_different_float_dtypes_keep_them():
-    class Pair(ag.Function):
+    class Pair(gg.Function):
         @staticmethod
         def forward(ctx, x):
             return x.astype(np.float32) * 2.0, x * 3.0
@@ -346,7 +346,7 @@ def test_outputs_are_independent_tensors():
 
 
 def test_output_returned_as_the_input_does_not_alias_it():
-    class Identity(ag.Function):
+    class Identity(gg.Function):
         @staticmethod
         def forward(ctx, x):
             return x
@@ -374,7 +374,7 @@ def test_graph_does_not_keep_unsaved_inputs_alive():
 
 
 def _with_backward(backward):
-    class Custom(ag.Function):
+    class Custom(gg.Function):
         @staticmethod
         def forward(ctx, x, y):
             return x * y
@@ -412,7 +412,7 @@ def test_backward_returning_wrong_shape_names_the_function():
 
 
 def test_function_without_backward_raises_when_differentiated():
-    class NoBackward(ag.Function):
+    class NoBackward(gg.Function):
         @staticmethod
         def forward(ctx, x):
             return x * 2.0
@@ -423,7 +423,7 @@ def test_function_without_backward_raises_when_differentiated():
 
 
 def test_saved_tensor_returned_as_gradient_is_not_aliased_by_grad():
-    class MulIgnoringG(ag.Function):
+    class MulIgnoringG(gg.Function):
         """x * w for a loss that is a plain sum, so backward may skip g (a user shortcut)."""
 
         @staticmethod

@@ -1,10 +1,10 @@
-"""Engine semantics: ag.grad (pruning, allow_unused, non-leaf inputs) and higher order."""
+"""Engine semantics: gg.grad (pruning, allow_unused, non-leaf inputs) and higher order."""
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd import Tensor
-from autograd.testing import gradcheck
+import graphgrad as gg
+from graphgrad import Tensor
+from graphgrad.testing import gradcheck
 
 
 def leaf(*shape, seed=0):
@@ -12,7 +12,7 @@ def leaf(*shape, seed=0):
     return Tensor(rng.standard_normal(shape), requires_grad=True)
 
 
-class CountingIdentity(ag.Function):
+class CountingIdentity(gg.Function):
     """Identity whose backward counts its calls (to prove what the engine skips)."""
 
     calls = 0
@@ -32,10 +32,10 @@ def reset_counter():
     CountingIdentity.calls = 0
 
 
-# ------------------------------------------------------------------- ag.grad
+# ------------------------------------------------------------------- gg.grad
 def test_grad_returns_a_tuple_even_for_one_input():
     x = leaf(3)
-    result = ag.grad((x * x).sum(), x)
+    result = gg.grad((x * x).sum(), x)
     assert isinstance(result, tuple) and len(result) == 1
     np.testing.assert_allclose(result[0].data, 2 * x.data)
 
@@ -43,7 +43,7 @@ def test_grad_returns_a_tuple_even_for_one_input():
 def test_grad_with_several_inputs_keeps_their_order():
     x, w = leaf(2, 3), leaf(3, 4, seed=1)
     v = np.random.default_rng(2).standard_normal((2, 4))
-    gw, gx = ag.grad(x @ w, [w, x], grad_outputs=v)
+    gw, gx = gg.grad(x @ w, [w, x], grad_outputs=v)
     np.testing.assert_allclose(gx.data, v @ w.data.T)
     np.testing.assert_allclose(gw.data, x.data.T @ v)
 
@@ -51,21 +51,21 @@ def test_grad_with_several_inputs_keeps_their_order():
 def test_grad_leaves_dot_grad_untouched():
     x, w = leaf(3), leaf(3, seed=1)
     w.grad = Tensor(np.full(3, 7.0))
-    ag.grad((x * w).sum(), [x, w])
+    gg.grad((x * w).sum(), [x, w])
     assert x.grad is None
     np.testing.assert_array_equal(w.grad.data, np.full(3, 7.0))
 
 
 def test_grad_does_not_touch_grads_of_other_leaves_either():
     x, w = leaf(3), leaf(3, seed=1)
-    ag.grad((x * w).sum(), [x])
+    gg.grad((x * w).sum(), [x])
     assert w.grad is None and x.grad is None
 
 
 def test_grad_prunes_a_branch_that_does_not_lead_to_the_inputs():
     x, w = leaf(3), leaf(3, seed=1)
     loss = (x * x).sum() + CountingIdentity.apply(w).sum()
-    (gx,) = ag.grad(loss, x)
+    (gx,) = gg.grad(loss, x)
     np.testing.assert_allclose(gx.data, 2 * x.data)
     assert CountingIdentity.calls == 0
     loss2 = (x * x).sum() + CountingIdentity.apply(w).sum()
@@ -77,7 +77,7 @@ def test_grad_does_not_go_past_a_non_leaf_input():
     p = leaf(3)
     x = CountingIdentity.apply(p)  # upstream of the input: never needed
     y = (x.exp()).sum()
-    (gx,) = ag.grad(y, x)
+    (gx,) = gg.grad(y, x)
     np.testing.assert_allclose(gx.data, np.exp(x.data))
     assert CountingIdentity.calls == 0
     assert p.grad is None
@@ -86,7 +86,7 @@ def test_grad_does_not_go_past_a_non_leaf_input():
 def test_grad_prunes_shared_subgraph_feeding_only_other_inputs():
     x, w = leaf(3), leaf(3, seed=1)
     h = CountingIdentity.apply(w) * x  # the counting node only leads to w
-    (gx,) = ag.grad(h.sum(), x)
+    (gx,) = gg.grad(h.sum(), x)
     np.testing.assert_allclose(gx.data, w.data)
     assert CountingIdentity.calls == 0
 
@@ -94,12 +94,12 @@ def test_grad_prunes_shared_subgraph_feeding_only_other_inputs():
 def test_grad_unused_input_raises_without_allow_unused():
     x, unused = leaf(3), leaf(2, seed=1)
     with pytest.raises(RuntimeError, match="allow_unused"):
-        ag.grad((x * 2.0).sum(), [x, unused])
+        gg.grad((x * 2.0).sum(), [x, unused])
 
 
 def test_grad_allow_unused_gives_none():
     x, unused = leaf(3), leaf(2, seed=1)
-    gx, gu = ag.grad((x * 2.0).sum(), [x, unused], allow_unused=True)
+    gx, gu = gg.grad((x * 2.0).sum(), [x, unused], allow_unused=True)
     np.testing.assert_allclose(gx.data, 2.0 * np.ones(3))
     assert gu is None
 
@@ -108,16 +108,16 @@ def test_grad_wrt_a_non_leaf():
     x = leaf(4)
     y = x * 2.0
     z = (y.exp() * x).sum()  # depends on y and directly on x
-    (gy,) = ag.grad(z, y, retain_graph=True)
+    (gy,) = gg.grad(z, y, retain_graph=True)
     np.testing.assert_allclose(gy.data, np.exp(y.data) * x.data)
-    gy2, gx = ag.grad(z, [y, x])
+    gy2, gx = gg.grad(z, [y, x])
     np.testing.assert_allclose(gy2.data, gy.data)
     np.testing.assert_allclose(gx.data, np.exp(2 * x.data) * (2 * x.data + 1))
 
 
 def test_grad_wrt_a_leaf_and_its_own_root():
     x = leaf(3)
-    (g,) = ag.grad(x, x, grad_outputs=np.array([1.0, 2.0, 3.0]))
+    (g,) = gg.grad(x, x, grad_outputs=np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(g.data, [1.0, 2.0, 3.0])
 
 
@@ -125,55 +125,55 @@ def test_grad_of_several_outputs():
     x = leaf(3)
     a, b = x.sin(), x * x
     ga, gb = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
-    (gx,) = ag.grad([a, b], x, grad_outputs=[ga, gb])
+    (gx,) = gg.grad([a, b], x, grad_outputs=[ga, gb])
     np.testing.assert_allclose(gx.data, np.cos(x.data) * ga + 2 * x.data * gb)
 
 
 def test_grad_of_non_scalar_without_grad_outputs_raises():
     x = leaf(3)
     with pytest.raises(RuntimeError, match="one element|implicitly"):
-        ag.grad(x * 2.0, x)
+        gg.grad(x * 2.0, x)
 
 
 def test_grad_outputs_of_wrong_shape_raises():
     x = leaf(3)
     with pytest.raises((RuntimeError, ValueError), match="shape"):
-        ag.grad(x * 2.0, x, grad_outputs=np.ones(4))
+        gg.grad(x * 2.0, x, grad_outputs=np.ones(4))
 
 
 def test_grad_of_output_without_grad_raises():
     x = leaf(3)
     with pytest.raises(RuntimeError, match="does not require grad"):
-        ag.grad(Tensor([1.0]).sum(), x)
+        gg.grad(Tensor([1.0]).sum(), x)
 
 
 def test_grad_wrt_tensor_that_does_not_require_grad_raises():
     x = leaf(3)
     c = Tensor([1.0, 2.0, 3.0])
     with pytest.raises(RuntimeError, match="require"):
-        ag.grad((x * c).sum(), c)
+        gg.grad((x * c).sum(), c)
 
 
 def test_grad_results_do_not_require_grad_without_create_graph():
     x = leaf(3)
-    (g,) = ag.grad((x * x).sum(), x)
+    (g,) = gg.grad((x * x).sum(), x)
     assert not g.requires_grad and g.grad_fn is None
 
 
 def test_grad_keeps_dtype_and_shape():
     x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
-    (g,) = ag.grad((x * 2.0).sum(), x)
+    (g,) = gg.grad((x * 2.0).sum(), x)
     assert g.dtype == np.float32 and g.shape == (2, 3)
 
 
 # ------------------------------------------------------------- higher order
 def test_create_graph_gives_differentiable_gradients():
     x = leaf(3)
-    (g,) = ag.grad((x**3).sum(), x, create_graph=True)
+    (g,) = gg.grad((x**3).sum(), x, create_graph=True)
     assert g.requires_grad and g.grad_fn is not None
     np.testing.assert_allclose(g.data, 3 * x.data**2)
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, 6 * x.data)
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, 6 * x.data)
 
 
 def test_hessian_vector_product():
@@ -182,8 +182,8 @@ def test_hessian_vector_product():
     v = rng.standard_normal(4)
     x = leaf(4)
     f = 0.5 * (x @ (Tensor(a) @ x)) + x.tanh().sum()
-    (g,) = ag.grad(f, x, create_graph=True)
-    (hv,) = ag.grad(g, x, grad_outputs=v)
+    (g,) = gg.grad(f, x, create_graph=True)
+    (hv,) = gg.grad(g, x, grad_outputs=v)
     t = np.tanh(x.data)
     hessian = 0.5 * (a + a.T) + np.diag(-2 * t * (1 - t**2))
     np.testing.assert_allclose(hv.data, hessian @ v, rtol=1e-10)
@@ -198,8 +198,8 @@ def test_hessian_vector_product_matches_torch():
         return ((lib_w @ lib_x).sigmoid() * (lib_w @ lib_x).exp()).sum() + (lib_x * lib_x).sum()
 
     x, w = Tensor(x0, requires_grad=True), Tensor(w0)
-    (g,) = ag.grad(f(x, w), x, create_graph=True)
-    (hv,) = ag.grad(g, x, grad_outputs=v0)
+    (g,) = gg.grad(f(x, w), x, create_graph=True)
+    (hv,) = gg.grad(g, x, grad_outputs=v0)
     tx = torch.tensor(x0, requires_grad=True)
     (tg,) = torch.autograd.grad(f(tx, torch.tensor(w0)), tx, create_graph=True)
     (thv,) = torch.autograd.grad(tg, tx, grad_outputs=torch.tensor(v0))
@@ -208,9 +208,9 @@ def test_hessian_vector_product_matches_torch():
 
 def _gradient_penalty(w, x):
     """WGAN-GP style: (||d D(x) / dx|| - 1)^2 summed over the batch, D(x) = sum(tanh(x w))."""
-    with ag.enable_grad():  # gradcheck evaluates fn under no_grad
+    with gg.enable_grad():  # gradcheck evaluates fn under no_grad
         d = (x @ w).tanh().sum()
-        (gx,) = ag.grad(d, x, create_graph=True)
+        (gx,) = gg.grad(d, x, create_graph=True)
         norms = ((gx * gx).sum(axis=1) + 1e-12).sqrt()
         return ((norms - 1.0) ** 2).sum()
 
@@ -243,9 +243,9 @@ def test_gradient_penalty_matches_torch():
 def test_third_derivative_of_tanh_closed_form():
     x = Tensor(np.linspace(-2.0, 2.0, 9), requires_grad=True)
     y = x.tanh()
-    (d1,) = ag.grad(y.sum(), x, create_graph=True)
-    (d2,) = ag.grad(d1.sum(), x, create_graph=True)
-    (d3,) = ag.grad(d2.sum(), x)
+    (d1,) = gg.grad(y.sum(), x, create_graph=True)
+    (d2,) = gg.grad(d1.sum(), x, create_graph=True)
+    (d3,) = gg.grad(d2.sum(), x)
     t = np.tanh(x.data)
     np.testing.assert_allclose(d1.data, 1 - t**2, rtol=1e-12)
     np.testing.assert_allclose(d2.data, -2 * t * (1 - t**2), rtol=1e-12, atol=1e-15)
@@ -261,24 +261,24 @@ def test_third_derivative_of_tanh_closed_form():
 ])
 def test_second_derivative_of_ops_that_reuse_their_output(fn, d2):
     x = Tensor(np.array([0.3, 1.0, 2.5]), requires_grad=True)
-    (g,) = ag.grad(fn(x).sum(), x, create_graph=True)
-    (gg,) = ag.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, d2(x.data), rtol=1e-10)
+    (g,) = gg.grad(fn(x).sum(), x, create_graph=True)
+    (g2,) = gg.grad(g.sum(), x)
+    np.testing.assert_allclose(g2.data, d2(x.data), rtol=1e-10)
 
 
 def test_backward_with_create_graph_makes_grad_differentiable():
     x = leaf(3)
     (x**3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
-    (gg,) = ag.grad(x.grad.sum(), x)
-    np.testing.assert_allclose(gg.data, 6 * x.data)
+    (g2,) = gg.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(g2.data, 6 * x.data)
 
 
 def test_create_graph_retains_the_graph_by_default():
     x = leaf(3)
     y = (x.exp()).sum()
-    ag.grad(y, x, create_graph=True)
-    (g,) = ag.grad(y, x)  # a second pass over the same graph is allowed
+    gg.grad(y, x, create_graph=True)
+    (g,) = gg.grad(y, x)  # a second pass over the same graph is allowed
     np.testing.assert_allclose(g.data, np.exp(x.data))
 
 
@@ -286,8 +286,8 @@ def test_mixed_partial_derivative():
     x = Tensor(np.array(0.7), requires_grad=True)
     y = Tensor(np.array(-1.3), requires_grad=True)
     f = (x * y).sin() * x
-    (fx,) = ag.grad(f, x, create_graph=True)
-    (fxy,) = ag.grad(fx, y)
+    (fx,) = gg.grad(f, x, create_graph=True)
+    (fxy,) = gg.grad(fx, y)
     xv, yv = 0.7, -1.3
     # f_x = sin(xy) + x y cos(xy); f_xy = 2x cos(xy) - x^2 y sin(xy)
     expected = 2 * xv * np.cos(xv * yv) - xv**2 * yv * np.sin(xv * yv)
@@ -304,7 +304,7 @@ def test_weight_used_by_many_products_sums_every_use():
     x4 = rng.standard_normal((5, 4))
     seen = []
     w.register_hook(lambda g: seen.append(g.data.copy()))
-    y = sum(ag.linear(Tensor(x), w).sum() * (k + 1) for k, x in enumerate(xs))
+    y = sum(gg.linear(Tensor(x), w).sum() * (k + 1) for k, x in enumerate(xs))
     y = y + (Tensor(x4) @ w).pow(2).sum() + (w * w).sum() + (Tensor(xs[0]) @ w.T).sum()
     y.backward()
     expected = sum((k + 1) * np.ones((2, 4)).T @ x for k, x in enumerate(xs))
@@ -312,7 +312,7 @@ def test_weight_used_by_many_products_sums_every_use():
     np.testing.assert_allclose(w.grad.data, expected, rtol=1e-12)
     np.testing.assert_allclose(seen[0], expected, rtol=1e-12)
     assert w.grad.data.flags.c_contiguous
-    assert gradcheck(lambda w: sum(ag.linear(Tensor(x), w).tanh().sum() for x in xs)
+    assert gradcheck(lambda w: sum(gg.linear(Tensor(x), w).tanh().sum() for x in xs)
                      + (Tensor(x4) @ w).sum(), [leaf(4, 3, seed=5)])
 
 
@@ -320,19 +320,19 @@ def test_lazy_products_reach_grad_and_anomaly_mode_densely():
     w = leaf(3, 2)
     x = leaf(4, 3)
     y = (x @ w).sum() + (x @ w).pow(2).sum()
-    (gw,) = ag.grad(y, [w], retain_graph=True)
+    (gw,) = gg.grad(y, [w], retain_graph=True)
     expected = x.data.T @ (1 + 2 * (x.data @ w.data))
     np.testing.assert_allclose(gw.data, expected, rtol=1e-12)
-    with ag.detect_anomaly():
-        (gw2,) = ag.grad(y, [w])
+    with gg.detect_anomaly():
+        (gw2,) = gg.grad(y, [w])
     np.testing.assert_allclose(gw2.data, expected, rtol=1e-12)
 
 
 def test_engine_never_adds_into_a_gradient_someone_else_holds():
     """Buffers are added into in place only when nothing else refers to them: a rule that
     returns an array it keeps (here a constant) must find it unchanged afterwards."""
-    from autograd.engine import apply
-    from autograd.ops._registry import Op
+    from graphgrad.autograd.engine import apply
+    from graphgrad.autograd.ops._registry import Op
 
     kept = np.ones(3)
     const_grad = Op("const_grad", lambda x: x.copy(), lambda g, out, x: kept)
@@ -356,7 +356,7 @@ def test_slices_of_a_sequence_sum_like_the_maths(pattern):
              "batch first": [(slice(None), t) for t in range(3)],
              "a row twice": [(0,), (1,), (1,), (2,)], "a row missing": [(0,), (2,), (3,)],
              "rows and the whole": [(t,) for t in range(4)]}[pattern]
-    y = ag.zeros(())
+    y = gg.zeros(())
     for index in picks:  # each slice also shares its incoming gradient with w (add passes it on)
         y = y + ((x[index] + w[index[1:]] if len(index) == 2 else x[index] + w)
                  * Tensor(c[index])).sum()

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad as gg
+from graphgrad import Tensor
 
 
 def leaf(*shape, seed=0):
@@ -110,7 +110,7 @@ def test_hook_is_called_by_grad_too():
     x = leaf(3)
     y = x * 2.0
     y.register_hook(lambda g: g * 3.0)
-    (gx,) = ag.grad(y.sum(), x)
+    (gx,) = gg.grad(y.sum(), x)
     np.testing.assert_allclose(gx.data, 6.0 * np.ones(3))
 
 
@@ -200,182 +200,182 @@ def test_retain_grad_sees_hook_modified_gradient():
 # ------------------------------------------------------------------- grad modes
 def test_no_grad_context_records_nothing():
     x = leaf(3)
-    with ag.no_grad():
+    with gg.no_grad():
         y = x * 2.0
     assert not y.requires_grad and y.grad_fn is None
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_no_grad_decorator_with_parentheses():
-    @ag.no_grad()
+    @gg.no_grad()
     def f(x):
-        assert not ag.is_grad_enabled()
+        assert not gg.is_grad_enabled()
         return x * 2.0
 
     x = leaf(3)
     assert not f(x).requires_grad
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_no_grad_decorator_without_parentheses():
-    @ag.no_grad
+    @gg.no_grad
     def f(x):
         return x * 2.0
 
     assert not f(leaf(3)).requires_grad
     assert f.__name__ == "f"
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_no_grad_decorated_function_can_be_called_many_times_and_recursively():
-    @ag.no_grad()
+    @gg.no_grad()
     def f(x, depth):
         return x * 1.0 if depth == 0 else f(x, depth - 1)
 
     x = leaf(2)
     for _ in range(3):
         assert not f(x, 3).requires_grad
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_mode_decorators_work_on_methods():
     # An optimizer's step is the typical case: @no_grad() on a method.
     class Stepper:
-        @ag.no_grad()
+        @gg.no_grad()
         def with_parentheses(self, x):
-            return ag.is_grad_enabled(), x * 2.0
+            return gg.is_grad_enabled(), x * 2.0
 
-        @ag.no_grad
+        @gg.no_grad
         def without_parentheses(self, x):
-            return ag.is_grad_enabled(), x * 2.0
+            return gg.is_grad_enabled(), x * 2.0
 
-        @ag.enable_grad
+        @gg.enable_grad
         def enabled(self, x):
-            return ag.is_grad_enabled(), x * 2.0
+            return gg.is_grad_enabled(), x * 2.0
 
-        @ag.set_grad_enabled(False)
+        @gg.set_grad_enabled(False)
         def disabled(self, x):
-            return ag.is_grad_enabled(), x * 2.0
+            return gg.is_grad_enabled(), x * 2.0
 
     s, x = Stepper(), leaf(2)
     for method, mode in ((s.with_parentheses, False), (s.without_parentheses, False),
                          (s.disabled, False)):
         enabled, y = method(x)
         assert enabled is mode and not y.requires_grad
-    with ag.no_grad():
+    with gg.no_grad():
         enabled, y = s.enabled(x)
     assert enabled and y.requires_grad
     assert Stepper.with_parentheses.__name__ == "with_parentheses"
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_enable_grad_inside_no_grad():
     x = leaf(3)
-    with ag.no_grad():
-        with ag.enable_grad():
+    with gg.no_grad():
+        with gg.enable_grad():
             y = x * 2.0
         z = x * 2.0
     assert y.requires_grad and not z.requires_grad
 
 
 def test_enable_grad_decorator_both_forms():
-    @ag.enable_grad
+    @gg.enable_grad
     def f(x):
         return x * 2.0
 
-    @ag.enable_grad()
+    @gg.enable_grad()
     def g(x):
         return x * 2.0
 
     x = leaf(2)
-    with ag.no_grad():
+    with gg.no_grad():
         assert f(x).requires_grad
         assert g(x).requires_grad
-        assert not ag.is_grad_enabled()
+        assert not gg.is_grad_enabled()
 
 
 def test_set_grad_enabled_context():
     x = leaf(2)
-    with ag.set_grad_enabled(False):
+    with gg.set_grad_enabled(False):
         assert not (x * 2.0).requires_grad
-        with ag.set_grad_enabled(True):
+        with gg.set_grad_enabled(True):
             assert (x * 2.0).requires_grad
-        assert not ag.is_grad_enabled()
-    assert ag.is_grad_enabled()
+        assert not gg.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_set_grad_enabled_as_a_function_call():
     try:
-        ag.set_grad_enabled(False)
-        assert not ag.is_grad_enabled()
+        gg.set_grad_enabled(False)
+        assert not gg.is_grad_enabled()
         assert not (leaf(2) * 2.0).requires_grad
     finally:
-        ag.set_grad_enabled(True)
-    assert ag.is_grad_enabled()
+        gg.set_grad_enabled(True)
+    assert gg.is_grad_enabled()
 
 
 def test_set_grad_enabled_decorator():
-    @ag.set_grad_enabled(False)
+    @gg.set_grad_enabled(False)
     def f(x):
         return x * 2.0
 
-    assert ag.is_grad_enabled()  # decorating must not leave the mode changed
+    assert gg.is_grad_enabled()  # decorating must not leave the mode changed
     assert not f(leaf(2)).requires_grad
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_modes_restored_after_exception():
     with pytest.raises(ZeroDivisionError):
-        with ag.no_grad():
+        with gg.no_grad():
             raise ZeroDivisionError
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
-    @ag.no_grad
+    @gg.no_grad
     def boom():
         raise KeyError("x")
 
     with pytest.raises(KeyError):
         boom()
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_nested_no_grad_restores_outer_state():
-    with ag.no_grad():
-        with ag.no_grad():
+    with gg.no_grad():
+        with gg.no_grad():
             pass
-        assert not ag.is_grad_enabled()
-        with ag.enable_grad():
-            with ag.no_grad():
-                assert not ag.is_grad_enabled()
-            assert ag.is_grad_enabled()
-        assert not ag.is_grad_enabled()
-    assert ag.is_grad_enabled()
+        assert not gg.is_grad_enabled()
+        with gg.enable_grad():
+            with gg.no_grad():
+                assert not gg.is_grad_enabled()
+            assert gg.is_grad_enabled()
+        assert not gg.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_one_no_grad_object_reused_and_nested():
-    ctx = ag.no_grad()
+    ctx = gg.no_grad()
     with ctx:
         with ctx:
-            assert not ag.is_grad_enabled()
-        assert not ag.is_grad_enabled()
-    assert ag.is_grad_enabled()
+            assert not gg.is_grad_enabled()
+        assert not gg.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_backward_works_on_graph_built_before_no_grad():
     x = leaf(3)
     y = (x * x).sum()
-    with ag.no_grad():
+    with gg.no_grad():
         y.backward()
     np.testing.assert_allclose(x.grad.data, 2 * x.data)
-    assert ag.is_grad_enabled() is True
+    assert gg.is_grad_enabled() is True
 
 
 def test_backward_and_grad_restore_grad_mode():
     x = leaf(3)
     x.exp().sum().backward()
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
     y = (x * x).sum()
-    with ag.no_grad():
-        (g,) = ag.grad(y, x)
-        assert not ag.is_grad_enabled()
+    with gg.no_grad():
+        (g,) = gg.grad(y, x)
+        assert not gg.is_grad_enabled()
     assert not g.requires_grad

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad as gg
+from graphgrad import Tensor
 
 INPLACE_ERROR = "modified by an inplace operation"
 
@@ -164,7 +164,7 @@ def test_setitem_broadcast_value_gets_summed_gradient():
 
 
 def test_setitem_into_a_constant_makes_it_part_of_the_graph():
-    buffer = ag.zeros(5, dtype=np.float64)
+    buffer = gg.zeros(5, dtype=np.float64)
     v = leaf(2)
     buffer[1:3] = v
     assert buffer.requires_grad and buffer.grad_fn is not None
@@ -210,7 +210,7 @@ def test_inplace_on_leaf_works_inside_no_grad():
     x = leaf(3)
     (x * x).sum().backward()
     before = x.data.copy()
-    with ag.no_grad():
+    with gg.no_grad():
         x -= 0.1 * x.grad
         x[0] = 0.0
     assert x.is_leaf and x.requires_grad and x.grad_fn is None
@@ -225,7 +225,7 @@ def test_update_under_no_grad_then_train_again():
     for _ in range(3):
         x.grad = None
         (x * x).sum().backward()
-        with ag.no_grad():
+        with gg.no_grad():
             x.sub_(0.25 * x.grad)
     np.testing.assert_allclose(x.grad.data, 2 * x.data / 0.5)
 
@@ -255,7 +255,7 @@ def test_changing_a_saved_input_makes_backward_raise():
     y += 1.0
     with pytest.raises(RuntimeError, match=INPLACE_ERROR):
         z.sum().backward()
-    assert ag.is_grad_enabled()
+    assert gg.is_grad_enabled()
 
 
 def test_changing_a_saved_output_makes_backward_raise():
@@ -269,7 +269,7 @@ def test_changing_a_saved_output_makes_backward_raise():
 def test_changing_a_saved_leaf_under_no_grad_makes_backward_raise():
     x = leaf(3)
     z = (x * x).sum()
-    with ag.no_grad():
+    with gg.no_grad():
         x += 1.0
     with pytest.raises(RuntimeError, match=INPLACE_ERROR):
         z.backward()
@@ -316,7 +316,7 @@ def test_grad_raises_too():
     z = (y.sin()).sum()
     y.zero_()
     with pytest.raises(RuntimeError, match=INPLACE_ERROR):
-        ag.grad(z, x)
+        gg.grad(z, x)
 
 
 # ---------------------------------------------------------------------- views
@@ -345,7 +345,7 @@ def test_change_to_base_is_seen_by_a_saved_view():
 def test_change_to_a_view_under_no_grad_is_seen_by_the_base():
     w = leaf(3, 2)
     z = (w * w).sum()
-    with ag.no_grad():
+    with gg.no_grad():
         w[0].fill_(1.0)  # as an initializer might do
     np.testing.assert_array_equal(w.data[0], [1.0, 1.0])
     with pytest.raises(RuntimeError, match=INPLACE_ERROR):

@@ -3,8 +3,8 @@ NumPy values on the left, and clear errors on bad input."""
 import numpy as np
 import pytest
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad as gg
+from graphgrad import Tensor
 
 
 def leaf(*shape, seed=0, dtype=np.float64):
@@ -27,10 +27,10 @@ def assert_no_shared_memory(*arrays):
     lambda x, y: x + y,
     lambda x, y: x - y,
     lambda x, y: (x + y) * 1.0 + 0.0,
-    lambda x, y: ag.cat([x, y]).reshape(2, 3),
-    lambda x, y: ag.stack([x, y]),
+    lambda x, y: gg.cat([x, y]).reshape(2, 3),
+    lambda x, y: gg.stack([x, y]),
     lambda x, y: x.reshape(3, 1) + y.reshape(3, 1),
-    lambda x, y: ag.where(np.array([True, False, True]), x, y),
+    lambda x, y: gg.where(np.array([True, False, True]), x, y),
 ])
 def test_no_two_grads_share_memory(build):
     x, y = leaf(3), leaf(3, seed=1)
@@ -47,14 +47,14 @@ def test_grad_of_a_leaf_root_does_not_alias_the_user_gradient():
     g = upstream(3)
     x.backward(g)
     assert not np.shares_memory(x.grad.data, g)
-    (gx,) = ag.grad(x * 1.0, x, grad_outputs=g)
+    (gx,) = gg.grad(x * 1.0, x, grad_outputs=g)
     assert not np.shares_memory(gx.data, g)
 
 
 def test_grad_results_do_not_alias_each_other_or_the_seed():
     x, y = leaf(2, 2), leaf(2, 2, seed=1)
     g = upstream(2, 2)
-    gx, gy = ag.grad(x + y, [x, y], grad_outputs=g)
+    gx, gy = gg.grad(x + y, [x, y], grad_outputs=g)
     assert_no_shared_memory(gx.data, gy.data, g)
     gx.data[...] = 0.0  # a user may change a result in place
     np.testing.assert_array_equal(gy.data, g)
@@ -100,7 +100,7 @@ def test_user_gradient_and_inputs_are_not_mutated_by_backward():
     out = ((x @ w).tanh() * 2.0 + x.sum(axis=1, keepdims=True)).exp()
     g = upstream(3, 2)
     g0 = g.copy()
-    ag.backward([out, out], [g, g])
+    gg.backward([out, out], [g, g])
     np.testing.assert_array_equal(g, g0)
     np.testing.assert_array_equal(x.data, x0)
     np.testing.assert_array_equal(w.data, w0)
@@ -134,7 +134,7 @@ def test_backward_seed_of_other_dtype_is_cast():
 def test_tensor_copies_the_array():
     a = np.ones(3)
     t = Tensor(a)
-    u = ag.tensor(a, requires_grad=True)
+    u = gg.tensor(a, requires_grad=True)
     a[0] = 5.0
     assert t.data[0] == 1.0 and u.data[0] == 1.0
     assert not np.shares_memory(Tensor(t).data, t.data)
@@ -142,7 +142,7 @@ def test_tensor_copies_the_array():
 
 def test_from_numpy_and_numpy_share_memory():
     a = np.zeros(3)
-    t = ag.from_numpy(a)
+    t = gg.from_numpy(a)
     a[1] = 2.0
     assert t.data[1] == 2.0
     t.numpy()[2] = 3.0
@@ -165,18 +165,18 @@ def test_default_dtypes(data, dtype):
 
 def test_explicit_dtype_wins():
     assert Tensor([1, 2], dtype=np.float64).dtype == np.float64
-    assert Tensor(np.array([1.0]), dtype=ag.float32).dtype == np.float32
-    assert ag.zeros(2, dtype=ag.float64).dtype == np.float64
-    assert ag.zeros(2).dtype == np.float32
+    assert Tensor(np.array([1.0]), dtype=gg.float32).dtype == np.float32
+    assert gg.zeros(2, dtype=gg.float64).dtype == np.float64
+    assert gg.zeros(2).dtype == np.float32
 
 
 @pytest.mark.parametrize("make", [
     lambda: Tensor([1, 2], requires_grad=True),
     lambda: Tensor([True], requires_grad=True),
     lambda: Tensor([1, 2]).requires_grad_(),
-    lambda: ag.zeros(2, dtype=ag.int64, requires_grad=True),
-    lambda: ag.arange(3, requires_grad=True),
-    lambda: ag.tensor(np.array([1, 2], dtype=np.int32), requires_grad=True),
+    lambda: gg.zeros(2, dtype=gg.int64, requires_grad=True),
+    lambda: gg.arange(3, requires_grad=True),
+    lambda: gg.tensor(np.array([1, 2], dtype=np.int32), requires_grad=True),
 ])
 def test_int_and_bool_tensors_cannot_require_grad(make):
     with pytest.raises(TypeError, match="floating point"):
@@ -284,9 +284,9 @@ def test_numpy_scalar_on_the_left_gives_a_tensor(scalar):
     ("mul", lambda a, b: a * b),
     ("div", lambda a, b: a / b),
     ("pow", lambda a, b: a**b),
-    ("maximum", ag.maximum),
-    ("minimum", ag.minimum),
-    ("where", lambda a, b: ag.where(np.array(True), a, b)),
+    ("maximum", gg.maximum),
+    ("minimum", gg.minimum),
+    ("where", lambda a, b: gg.where(np.array(True), a, b)),
     ("gt", lambda a, b: a > b),
 ])
 def test_binary_shape_mismatch_names_op_and_shapes(name, fn):
@@ -315,14 +315,14 @@ def test_matmul_shape_mismatch_names_op_and_shapes(xs, ys):
     lambda t: t.argmax(dim=3),
     lambda t: t.squeeze(3),
     lambda t: t.transpose(0, 3),
-    lambda t: ag.cat([t, t], dim=3),
+    lambda t: gg.cat([t, t], dim=3),
     lambda t: t.var(dim=3),
     lambda t: t.logsumexp(3),
     lambda t: t.log_softmax(-3),
     lambda t: t.flatten(0, 3),
     lambda t: t.permute(0, 3),
-    lambda t: ag.unbind(t, 3),
-    lambda t: ag.split(t, 1, dim=3),
+    lambda t: gg.unbind(t, 3),
+    lambda t: gg.split(t, 1, dim=3),
 ])
 def test_invalid_dim_names_the_dim_and_ndim(call):
     t = leaf(2, 3)
@@ -383,7 +383,7 @@ def test_nan_and_inf_are_allowed_outside_anomaly_mode():
 def test_linear_bad_shapes_name_the_shapes(x_shape, w_shape, b_shape, names):
     bias = None if b_shape is None else leaf(*b_shape)
     with pytest.raises(ValueError, match="linear") as info:
-        ag.linear(leaf(*x_shape), leaf(*w_shape), bias)
+        gg.linear(leaf(*x_shape), leaf(*w_shape), bias)
     for name in names:
         assert name in str(info.value)
 
@@ -392,7 +392,7 @@ def test_linear_promotes_all_operands_to_one_dtype():
     x = Tensor(np.ones((2, 3), np.float32))
     w = Tensor(np.ones((4, 3), np.float32), requires_grad=True)
     b = Tensor(np.ones(4, np.float64), requires_grad=True)
-    y = ag.linear(x, w, b)
+    y = gg.linear(x, w, b)
     assert y.dtype == np.float64
     y.sum().backward()
     assert w.grad.dtype == np.float32 and b.grad.dtype == np.float64

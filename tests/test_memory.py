@@ -5,7 +5,7 @@ import resource
 import numpy as np
 import pytest
 
-from autograd import _memory
+from graphgrad.autograd import _memory
 
 
 def test_setting_is_applied_exactly_on_glibc_unless_opted_out():

@@ -32,9 +32,9 @@ from opinfo import (
     OpInfo,
 )
 
-import autograd as ag
-from autograd.testing import gradcheck, gradgradcheck
-from autograd.testing.strategies import broadcastable_shapes, tensors
+import graphgrad as gg
+from graphgrad.testing import gradcheck, gradgradcheck
+from graphgrad.testing.strategies import broadcastable_shapes, tensors
 
 # Second derivatives cost a backward pass per finite difference: fewer examples, same profile.
 _GRADGRAD_SETTINGS = settings(max_examples=max(5, settings().max_examples // 3))
@@ -81,7 +81,7 @@ def test_forward_matches_reference(name: str, dtype, data):
     assert len(outputs) == len(expected), f"{info.name}: {len(outputs)} outputs"
     rtol, atol = (1e-10, 1e-10) if dtype == np.float64 else info.fwd_tol
     for k, (out, want) in enumerate(zip(outputs, expected, strict=True)):
-        assert isinstance(out, ag.Tensor), f"{info.name}: output {k} is a {type(out).__name__}"
+        assert isinstance(out, gg.Tensor), f"{info.name}: output {k} is a {type(out).__name__}"
         assert out.shape == want.shape, f"{info.name}: output {k} shape"
         assert out.dtype == _expected_dtype(info, np.dtype(dtype), sample.kwargs, want), (
             f"{info.name}: output {k} has dtype {out.dtype} for {np.dtype(dtype)} inputs")
@@ -123,10 +123,10 @@ def test_backward_invariants(name: str, data):
     xs = sample.tensors(requires_grad=True)
     outputs = [o for o in _as_list(info.op(*xs, **sample.kwargs)) if o.requires_grad]
     rng = np.random.default_rng(0)
-    upstream = [ag.Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outputs]
+    upstream = [gg.Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outputs]
     upstream_before = [u.data.copy() for u in upstream]
 
-    ag.backward(outputs, upstream)
+    gg.backward(outputs, upstream)
 
     for x, a in zip(xs, sample.arrays, strict=True):
         np.testing.assert_array_equal(x.data, a, err_msg=f"{info.name} changed an input")
@@ -152,12 +152,12 @@ def test_backward_invariants(name: str, data):
 def _public_callables() -> dict:
     """autograd's public functions and classes, without submodules and dtype aliases."""
     found = {}
-    for name in dir(ag):
-        obj = getattr(ag, name)
+    for name in dir(gg):
+        obj = getattr(gg, name)
         if name.startswith("_") or isinstance(obj, types.ModuleType) or not callable(obj):
             continue
         if isinstance(obj, type) and issubclass(obj, np.generic):
-            continue  # ag.float32, ag.bool, ...
+            continue  # gg.float32, gg.bool, ...
         found[name] = obj
     return found
 
@@ -186,10 +186,10 @@ def test_registry_names_are_public_and_unique():
 
 
 def test_methods_are_the_public_functions():
-    """``x.sum`` *is* ``ag.sum``: one docstring and one place to step into (DESIGN.md)."""
+    """``x.sum`` *is* ``gg.sum``: one docstring and one place to step into (DESIGN.md)."""
     for info in OP_DB:
-        method = getattr(ag.Tensor, info.name, None)
-        assert method is None or method is getattr(ag, info.name), info.name
+        method = getattr(gg.Tensor, info.name, None)
+        assert method is None or method is getattr(gg, info.name), info.name
 
 
 # ------------------------------------------------- non-differentiable functions
@@ -210,7 +210,7 @@ def test_non_differentiable_ops_record_no_graph(name, data):
     input_shapes = data.draw(broadcastable_shapes(arity, max_dims=3), label="shapes")
     # Small integers make ties and zeros (the interesting cases for comparisons and sign).
     xs = [data.draw(tensors(shape=s, min_value=-2, max_value=2).map(
-        lambda t: ag.Tensor(np.round(t.data), requires_grad=True))) for s in input_shapes]
-    out = getattr(ag, name)(*xs)
+        lambda t: gg.Tensor(np.round(t.data), requires_grad=True))) for s in input_shapes]
+    out = getattr(gg, name)(*xs)
     assert not out.requires_grad and out.grad_fn is None
     np.testing.assert_array_equal(out.data, _NO_GRAD_OPS[name](*(x.data for x in xs)))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import autograd as ag
+import graphgrad as gg
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -23,20 +23,20 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 TRAIN = textwrap.dedent("""
     import os, sys
     import numpy as np
-    import autograd as ag
-    import optim
-    from autograd.data import DataLoader, TensorDataset
+    import graphgrad as gg
+    from graphgrad import optim
+    from graphgrad.utils.data import DataLoader, TensorDataset
 
     ckpt, out, epochs, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
-    ag.manual_seed(0)
-    X = ag.randn(60, 5)
-    Y = ag.tensor(np.sin(X.data @ np.arange(1.0, 6.0, dtype=np.float32))[:, None])
+    gg.manual_seed(0)
+    X = gg.randn(60, 5)
+    Y = gg.tensor(np.sin(X.data @ np.arange(1.0, 6.0, dtype=np.float32))[:, None])
     params = {
-        "w1": ag.tensor(0.5 * ag.randn(5, 16).data, requires_grad=True),
-        "b1": ag.zeros(16, requires_grad=True),
-        "w2": ag.tensor(0.5 * ag.randn(16, 1).data, requires_grad=True),
-        "b2": ag.zeros(1, requires_grad=True),
+        "w1": gg.tensor(0.5 * gg.randn(5, 16).data, requires_grad=True),
+        "b1": gg.zeros(16, requires_grad=True),
+        "w2": gg.tensor(0.5 * gg.randn(16, 1).data, requires_grad=True),
+        "b2": gg.zeros(1, requires_grad=True),
     }
     opt = optim.Adam(params.values(), lr=0.01)
     sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
@@ -44,25 +44,25 @@ TRAIN = textwrap.dedent("""
 
     start, step = 0, 0
     if os.path.exists(ckpt):
-        state = ag.load(ckpt)
+        state = gg.load(ckpt)
         for name, p in params.items():
             p.data[...] = state["params"][name].data
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         loader.load_state_dict(state["loader"])
-        ag.set_rng_state(state["rng"])
+        gg.set_rng_state(state["rng"])
         start, step = state["epoch"], state["step"]
         print("resumed", start, step, flush=True)
 
     def checkpoint(epoch):
-        ag.save({"params": params, "optimizer": opt.state_dict(),
+        gg.save({"params": params, "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "loader": loader.state_dict(),
-                 "rng": ag.get_rng_state(), "epoch": epoch, "step": step}, ckpt)
+                 "rng": gg.get_rng_state(), "epoch": epoch, "step": step}, ckpt)
 
     for epoch in range(start, epochs):
         for xb, yb in loader:
             h = (xb @ params["w1"] + params["b1"]).relu()
-            h = h * (ag.rand(*h.shape) > 0.2) / 0.8          # dropout
+            h = h * (gg.rand(*h.shape) > 0.2) / 0.8          # dropout
             loss = ((h @ params["w2"] + params["b2"] - yb) ** 2).mean()
             opt.zero_grad()
             loss.backward()
@@ -73,7 +73,7 @@ TRAIN = textwrap.dedent("""
             print("step", step, flush=True)
         sched.step()
         checkpoint(epoch + 1)
-    ag.save(params, out)
+    gg.save(params, out)
     print("done", step, flush=True)
 """)
 
@@ -105,7 +105,7 @@ def kill_after(proc: subprocess.Popen, step: int) -> None:
 
 
 def final_params(path: Path) -> dict:
-    return {k: v.data for k, v in ag.load(path).items()}
+    return {k: v.data for k, v in gg.load(path).items()}
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -141,14 +141,14 @@ def test_kill_at_many_points(tmp_path, kill_at):
 SAVER = textwrap.dedent("""
     import sys
     import numpy as np
-    import autograd as ag
+    import graphgrad as gg
 
     path = sys.argv[1]
     big = np.zeros(4_000_000)                  # 32 MB: a save takes a while
     for version in range(1, 10_000):
         big[...] = version
         print("saving", version, flush=True)
-        ag.save({"version": version, "big": big, "tail": np.full(3, version)}, path)
+        gg.save({"version": version, "big": big, "tail": np.full(3, version)}, path)
 """)
 
 
@@ -176,7 +176,7 @@ def test_kill_during_save_keeps_last_good_checkpoint(tmp_path):
         proc.wait(timeout=60)
         leftovers = temporaries()
         interrupted_saves += bool(leftovers)
-        state = ag.load(path)  # never a half-written file
+        state = gg.load(path)  # never a half-written file
         version = state["version"]
         assert version >= 1
         assert np.all(state["big"] == version) and np.all(state["tail"] == version)

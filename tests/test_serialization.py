@@ -1,4 +1,4 @@
-"""ag.save / ag.load: round trips, atomic writes, and hostile or corrupted files."""
+"""gg.save / gg.load: round trips, atomic writes, and hostile or corrupted files."""
 import json
 import math
 import os
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import autograd as ag
-from autograd import serialization
-from autograd.serialization import CheckpointError
+import graphgrad as gg
+from graphgrad import nn, serialization
+from graphgrad.serialization import CheckpointError
 
 DTYPES = ["float32", "float64", "int64", "bool", "float16", "int8", "int32", "uint8", "uint64"]
 
@@ -26,7 +26,7 @@ def same(a, b) -> bool:
     """Structural equality: types kept, arrays equal bit for bit, NaN equal to NaN."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, ag.Tensor):
+    if isinstance(a, gg.Tensor):
         return same(a.data, b.data)
     if isinstance(a, np.ndarray):
         return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
@@ -44,9 +44,9 @@ def same(a, b) -> bool:
 def round_trip(obj):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.ckpt")
-        ag.save(obj, path)
+        gg.save(obj, path)
         assert os.listdir(tmp) == ["x.ckpt"]  # exactly one file, no temporaries left
-        return ag.load(path)
+        return gg.load(path)
 
 
 # ------------------------------------------------------------------ round trips
@@ -55,7 +55,7 @@ arrays = st.sampled_from(DTYPES).flatmap(
                                                          max_side=4)))
 leaves = st.one_of(
     st.none(), st.booleans(), st.integers(-2**130, 2**130), st.floats(allow_nan=True),
-    st.text(max_size=8), arrays, arrays.map(lambda a: ag.Tensor(a)),
+    st.text(max_size=8), arrays, arrays.map(lambda a: gg.Tensor(a)),
     arrays.map(lambda a: a.reshape(-1)[0] if a.size else np.float32(1.5)),
 )
 trees = st.recursive(leaves, lambda children: st.one_of(
@@ -72,13 +72,13 @@ def test_round_trip_nested(obj):
 
 
 def test_round_trip_state_dicts_and_rng():
-    ag.manual_seed(3)
-    ag.randn(4)
+    gg.manual_seed(3)
+    gg.randn(4)
     obj = {
-        "model": {"w": ag.randn(3, 2), "b": np.zeros(2, dtype=np.float64), "steps": np.int64(7)},
+        "model": {"w": gg.randn(3, 2), "b": np.zeros(2, dtype=np.float64), "steps": np.int64(7)},
         "optimizer": {"state": {0: {"step": 3, "exp_avg": np.ones((3, 2), np.float32)}},
                       "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0]}]},
-        "rng": ag.get_rng_state(),
+        "rng": gg.get_rng_state(),
         "flags": [True, False, None, "x", float("inf"), -float("inf")],
         "empty": (np.zeros((0, 3)), {}, [], ()),
         "non_contiguous": np.arange(12.0).reshape(3, 4)[:, ::2],
@@ -87,23 +87,20 @@ def test_round_trip_state_dicts_and_rng():
     out = round_trip(obj)
     assert same(out["model"], obj["model"]) and same(out["optimizer"], obj["optimizer"])
     assert out["rng"] == obj["rng"]
-    ag.set_rng_state(out["rng"])
-    after = ag.randn(4).data
-    ag.set_rng_state(obj["rng"])
-    np.testing.assert_array_equal(after, ag.randn(4).data)
+    gg.set_rng_state(out["rng"])
+    after = gg.randn(4).data
+    gg.set_rng_state(obj["rng"])
+    np.testing.assert_array_equal(after, gg.randn(4).data)
     assert same(out["flags"], obj["flags"]) and same(out["empty"], obj["empty"])
     np.testing.assert_array_equal(out["non_contiguous"], obj["non_contiguous"])
     assert out["big_endian"].dtype == np.int64 and out["big_endian"].tolist() == [0, 1, 2]
 
 
 def test_module_state_dict_round_trip():
-    nn = pytest.importorskip("nn")
-    if not hasattr(nn, "Linear"):
-        pytest.skip("nn.Linear not available yet")
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     model = nn.Linear(4, 3)
     out = round_trip(model.state_dict())
-    ag.manual_seed(1)
+    gg.manual_seed(1)
     other = nn.Linear(4, 3)
     other.load_state_dict(out)
     pairs = zip(model.state_dict().items(), other.state_dict().items(), strict=True)
@@ -119,7 +116,7 @@ def test_module_state_dict_round_trip():
 def test_save_rejects_unsupported_values(tmp_path, bad, where):
     obj = {"a": bad} if where == "['a']" else bad
     with pytest.raises(TypeError, match=where.replace("[", r"\[").replace("]", r"\]")):
-        ag.save(obj, tmp_path / "x.ckpt")
+        gg.save(obj, tmp_path / "x.ckpt")
     assert os.listdir(tmp_path) == []
 
 
@@ -127,14 +124,14 @@ def test_save_rejects_cycles(tmp_path):
     obj = []
     obj.append(obj)
     with pytest.raises(ValueError, match="cycle"):
-        ag.save(obj, tmp_path / "x.ckpt")
+        gg.save(obj, tmp_path / "x.ckpt")
 
 
 # ------------------------------------------------------------------ atomic writes
 @pytest.mark.parametrize("fail_in", ["fsync", "replace", "write"])
 def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch, fail_in):
     path = tmp_path / "model.ckpt"
-    ag.save({"w": np.arange(5.0)}, path)
+    gg.save({"w": np.arange(5.0)}, path)
 
     def boom(*args, **kwargs):
         raise OSError("simulated crash")
@@ -144,17 +141,17 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch, fail_in):
     else:
         monkeypatch.setattr(os, fail_in, boom)
     with pytest.raises(OSError, match="simulated"):
-        ag.save({"w": np.zeros(1000)}, path)
+        gg.save({"w": np.zeros(1000)}, path)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["model.ckpt"]
-    np.testing.assert_array_equal(ag.load(path)["w"], np.arange(5.0))
+    np.testing.assert_array_equal(gg.load(path)["w"], np.arange(5.0))
 
 
 def test_save_overwrites(tmp_path):
     path = str(tmp_path / "a.ckpt")
-    ag.save([1], path)
-    ag.save([2], path)
-    assert ag.load(path) == [2] and os.listdir(tmp_path) == ["a.ckpt"]
+    gg.save([1], path)
+    gg.save([2], path)
+    assert gg.load(path) == [2] and os.listdir(tmp_path) == ["a.ckpt"]
 
 
 # ------------------------------------------------------------------ hostile files
@@ -166,7 +163,7 @@ BASE = {"model": {"w": np.linspace(0, 1, 3000).reshape(100, 30), "b": np.ones(7,
 @pytest.fixture(scope="module")
 def base_bytes():
     with tempfile.TemporaryDirectory() as tmp:
-        ag.save(BASE, os.path.join(tmp, "base.ckpt"))
+        gg.save(BASE, os.path.join(tmp, "base.ckpt"))
         with open(os.path.join(tmp, "base.ckpt"), "rb") as f:
             return f.read()
 
@@ -179,7 +176,7 @@ def load_bytes(data: bytes):
             f.write(data)
         tracemalloc.start()
         try:
-            ag.load(path)
+            gg.load(path)
         except Exception as err:  # noqa: BLE001
             error = err
         else:
@@ -373,7 +370,7 @@ def test_pickle_payload_is_never_executed(tmp_path):
 
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
-        ag.load(tmp_path / "nope.ckpt")
+        gg.load(tmp_path / "nope.ckpt")
 
 
 def test_preamble_layout_is_documented():

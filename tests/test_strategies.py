@@ -3,8 +3,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-import autograd as ag
-from autograd.testing import broadcastable_shapes, shapes, tensors, valid_dims
+import graphgrad as gg
+from graphgrad.testing import broadcastable_shapes, shapes, tensors, valid_dims
 
 
 @given(shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
@@ -33,7 +33,7 @@ def test_tensors_stay_in_domain_and_away_from_points(data):
     dtype = data.draw(st.sampled_from([np.float32, np.float64]))
     x = data.draw(tensors(shape=shapes(max_dims=3), dtype=dtype, min_value=-1.0,
                           max_value=2.0, avoid=[0.0, 1.0], margin=0.1, requires_grad=True))
-    assert isinstance(x, ag.Tensor) and x.dtype == dtype and x.requires_grad
+    assert isinstance(x, gg.Tensor) and x.dtype == dtype and x.requires_grad
     assert np.all((x.data >= -1.0) & (x.data <= 2.0))
     for p in (0.0, 1.0):
         assert np.all(np.abs(x.data.astype(np.float64) - p) >= 0.1 - 1e-6)

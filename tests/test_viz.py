@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.engine import Node
-from autograd.grad_mode import STATE
-from autograd.viz import _render
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.autograd.engine import Node
+from graphgrad.autograd.grad_mode import STATE
+from graphgrad.viz import _render
 
 HAS_GRAPHVIZ = importlib.util.find_spec("graphviz") is not None
 VERTEX = re.compile(r"^\s*((?:op|p|in|c|m)\d+) \[(.*)\]$", re.M)
@@ -98,8 +98,8 @@ def mlp(sizes=(4, 8, 3)):
 
 
 def mlp_loss(model, n=5):
-    x = ag.randn(n, model[0].in_features)
-    y = ag.randn(n, model[-1].out_features)
+    x = gg.randn(n, model[0].in_features)
+    y = gg.randn(n, model[-1].out_features)
     return F.mse_loss(model(x), y)
 
 
@@ -143,13 +143,13 @@ class Unrolled(nn.Module):
         self.steps = steps
 
     def forward(self, xs):
-        h = ag.zeros(xs.shape[1], 6)
+        h = gg.zeros(xs.shape[1], 6)
         for t in range(self.steps):
             h = self.cell(xs[t], h)
         return self.head(h)
 
 
-class NaNBackward(ag.Function):
+class NaNBackward(gg.Function):
     """Identity whose backward returns NaN: a planted fault."""
 
     @staticmethod
@@ -166,8 +166,8 @@ def _seed(request):
     name = request.node.name
     if not HAS_GRAPHVIZ and "gradient_flow" not in name and "no_graphviz" not in name:
         pytest.skip("drawing needs the graphviz package: pip install graphgrad[viz]")
-    ag.manual_seed(0)
-    ag.viz.RECORD.clear()
+    gg.manual_seed(0)
+    gg.viz.RECORD.clear()
 
 
 # ------------------------------------------------------------------- structure
@@ -176,22 +176,22 @@ def test_counts_equal_the_recorded_graph(group_modules):
     model = mlp((4, 8, 8, 3))
     loss = mlp_loss(model)
     nodes, leaves, n_edges = recorded_graph(loss)
-    dot = ag.viz.draw_graph(loss, group_modules=group_modules, show_constants=False)
+    dot = gg.viz.draw_graph(loss, group_modules=group_modules, show_constants=False)
     k = kinds(dot)
     assert len(k["op"]) == len(nodes)
     assert len(k.get("p", [])) + len(k.get("in", [])) == len(leaves) == 6
     assert len(edges(dot)) == n_edges
-    with_constants = ag.viz.draw_graph(loss, group_modules=group_modules)
+    with_constants = gg.viz.draw_graph(loss, group_modules=group_modules)
     consts = kinds(with_constants)["c"]
     assert consts and len(vertices(with_constants)) == len(nodes) + len(leaves) + len(consts)
 
 
 def test_counts_without_modules_and_repeated_inputs():
-    x = ag.randn(3, requires_grad=True)
-    w = ag.randn(3, requires_grad=True)
+    x = gg.randn(3, requires_grad=True)
+    w = gg.randn(3, requires_grad=True)
     y = (x * x + w * 2.0).exp().sum()  # x*x: two edges between the same pair
     nodes, leaves, n_edges = recorded_graph(y)
-    dot = ag.viz.draw_graph(y)
+    dot = gg.viz.draw_graph(y)
     assert len(kinds(dot)["op"]) == len(nodes) == 5
     assert len(kinds(dot)["in"]) == len(leaves) == 2
     assert len(edges(dot)) == n_edges == 7
@@ -199,9 +199,9 @@ def test_counts_without_modules_and_repeated_inputs():
 
 
 def test_op_nodes_show_name_shape_and_dtype():
-    x = ag.randn(2, 5, dtype=np.float64, requires_grad=True)
-    y = (x @ ag.randn(5, 3, dtype=np.float64)).tanh().sum()
-    dot = ag.viz.draw_graph(y)
+    x = gg.randn(2, 5, dtype=np.float64, requires_grad=True)
+    y = (x @ gg.randn(5, 3, dtype=np.float64)).tanh().sum()
+    dot = gg.viz.draw_graph(y)
     (matmul,) = find(dot, "<b>matmul</b>")
     assert "(2, 3) float64" in label_of(dot, matmul)
     (tanh,) = find(dot, "<b>tanh</b>")
@@ -212,11 +212,11 @@ def test_op_nodes_show_name_shape_and_dtype():
 
 def test_every_parameter_name_appears():
     model = Net()
-    loss = model(ag.randn(5, 3)).pow(2).mean()
+    loss = model(gg.randn(5, 3)).pow(2).mean()
     names = [name for name, _ in model.named_parameters()]
     assert "enc.inner.0.weight" in names
     for params in (None, model, dict(model.named_parameters()), model.named_parameters()):
-        dot = ag.viz.draw_graph(loss, params=params)
+        dot = gg.viz.draw_graph(loss, params=params)
         for name in names:
             assert len(find(dot, f"<b>{name}</b>")) == 1, (params, name)
         assert not kinds(dot).get("in")
@@ -224,52 +224,52 @@ def test_every_parameter_name_appears():
 
 def test_inputs_constants_and_parameters_are_distinct():
     model = mlp()
-    data = ag.randn(5, 4)
-    shift = ag.randn(5, 3, requires_grad=True)
-    loss = F.mse_loss(model(data) + shift, ag.randn(5, 3))
+    data = gg.randn(5, 4)
+    shift = gg.randn(5, 3, requires_grad=True)
+    loss = F.mse_loss(model(data) + shift, gg.randn(5, 3))
     params = {**dict(model.named_parameters()), "data": data}
-    for dot in (ag.viz.draw_graph(loss, params=params), ag.viz.draw_graph(loss)):
+    for dot in (gg.viz.draw_graph(loss, params=params), gg.viz.draw_graph(loss)):
         (inp,) = kinds(dot)["in"]
         assert "shape=invhouse" in label_of(dot, inp) and "<b>input</b>" in label_of(dot, inp)
         assert all("shape=ellipse" in label_of(dot, p) for p in kinds(dot)["p"])
         assert len(kinds(dot)["p"]) == 4
         consts = kinds(dot)["c"]
         assert len(consts) == 2 and all("style=dashed" in label_of(dot, c) for c in consts)
-    named = ag.viz.draw_graph(loss, params=params)
+    named = gg.viz.draw_graph(loss, params=params)
     (data_vertex,) = find(named, "label=<data<br/>")
     assert data_vertex in kinds(named)["c"] and "(5, 4) float32" in label_of(named, data_vertex)
 
 
 def test_list_and_dict_roots():
     trunk = nn.Linear(4, 6)
-    x = ag.randn(3, 4)
+    x = gg.randn(3, 4)
     h = trunk(x).relu()
     a, b = h.sum(), (h * h).mean()
     nodes, leaves, n_edges = recorded_graph(a, b)
     for roots, labels in (([a, b], ["[0]", "[1]"]), ((a, b), ["[0]", "[1]"]),
                           ({"main": a, "aux": b}, ["main", "aux"])):
-        dot = ag.viz.draw_graph(roots, show_constants=False)
+        dot = gg.viz.draw_graph(roots, show_constants=False)
         assert len(kinds(dot)["op"]) == len(nodes)
         assert len(edges(dot)) == n_edges
         for label in labels:
             assert len(find(dot, f"<u>{label}</u>")) == 1
-    nested = ag.viz.draw_graph({"pair": [a, b]})
+    nested = gg.viz.draw_graph({"pair": [a, b]})
     assert find(nested, "<u>pair[0]</u>") and find(nested, "<u>pair[1]</u>")
     with pytest.raises(TypeError):
-        ag.viz.draw_graph([a, "b"])
+        gg.viz.draw_graph([a, "b"])
     with pytest.raises(ValueError, match="no root requires grad"):
-        ag.viz.draw_graph(ag.ones(3))
+        gg.viz.draw_graph(gg.ones(3))
 
 
 # ----------------------------------------------------------------- gradients
 def test_gradient_stats_after_recorded_backward():
-    x = ag.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    x = gg.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
     y = (x * 3.0).sum()
-    before = ag.viz.draw_graph(y)
+    before = gg.viz.draw_graph(y)
     assert "grad norm" not in before.source
-    with ag.viz.record_gradients():
+    with gg.viz.record_gradients():
         y.backward()
-    dot = ag.viz.draw_graph(y)
+    dot = gg.viz.draw_graph(y)
     (mul,) = find(dot, "<b>mul</b>")
     assert "grad norm 2.00e+00" in label_of(dot, mul)  # d y / d (x*3) = ones(2, 2)
     (inp,) = kinds(dot)["in"]
@@ -282,34 +282,34 @@ def test_leaf_gradients_show_without_recording():
     model = mlp()
     loss = mlp_loss(model)
     loss.backward()
-    dot = ag.viz.draw_graph(loss, params=model)
+    dot = gg.viz.draw_graph(loss, params=model)
     assert all("grad norm" in label_of(dot, p) for p in kinds(dot)["p"])
     assert not any("grad norm" in label_of(dot, o) for o in kinds(dot)["op"])
 
 
 def test_colours_follow_log_magnitude():
-    x = ag.ones(4, requires_grad=True)
-    y = ag.ones(4, requires_grad=True)
+    x = gg.ones(4, requires_grad=True)
+    y = gg.ones(4, requires_grad=True)
     loss = (x * 1e-6).sum() + (y * 10.0).sum()
     loss.backward()
-    dot = ag.viz.draw_graph(loss, params={"small": x, "big": y})
+    dot = gg.viz.draw_graph(loss, params={"small": x, "big": y})
     small, big = find(dot, "<b>small</b>")[0], find(dot, "<b>big</b>")[0]
     fill = re.compile(r'fillcolor="(#[0-9a-f]{6})"')
-    palette = ag.viz._draw.PALETTE
+    palette = gg.viz._draw.PALETTE
     i_small = palette.index(fill.search(label_of(dot, small)).group(1))
     i_big = palette.index(fill.search(label_of(dot, big)).group(1))
     assert i_small < i_big
-    fixed = ag.viz.draw_graph(loss, params={"small": x, "big": y}, grad_range=(1e-8, 1e4))
+    fixed = gg.viz.draw_graph(loss, params={"small": x, "big": y}, grad_range=(1e-8, 1e4))
     assert "1e-8 .. " in fixed.source
 
 
 def test_planted_nan_is_flagged_on_its_op_only():
-    w = ag.randn(3, 3, requires_grad=True)
-    h = (ag.randn(2, 3) @ w).tanh()
+    w = gg.randn(3, 3, requires_grad=True)
+    h = (gg.randn(2, 3) @ w).tanh()
     loss = (NaNBackward.apply(h).exp() * 3.0).sum()
-    with ag.viz.record_gradients():
+    with gg.viz.record_gradients():
         loss.backward()
-    dot = ag.viz.draw_graph(loss, params={"w": w})
+    dot = gg.viz.draw_graph(loss, params={"w": w})
     flagged = find(dot, "NaN/Inf starts here")
     assert flagged == find(dot, "<b>NaNBackward</b>")
     assert "penwidth=3" in label_of(dot, flagged[0])
@@ -328,8 +328,8 @@ def test_record_gradients_restores_observer_and_forgets_dead_graphs():
     calls = []
     STATE.observer = lambda key, g: calls.append(type(key).__name__)
     try:
-        with ag.viz.record_gradients() as record:
-            x = ag.randn(3, requires_grad=True)
+        with gg.viz.record_gradients() as record:
+            x = gg.randn(3, requires_grad=True)
             y = (x * 2).sum()
             y.backward()
         assert STATE.observer is not None and len(calls) == 3  # outer observer still called
@@ -343,31 +343,31 @@ def test_record_gradients_restores_observer_and_forgets_dead_graphs():
 
 # ------------------------------------------------------------ saved and order
 def test_show_saved_lists_arrays_with_sizes():
-    x = ag.randn(4, 5, requires_grad=True)
-    w = ag.randn(5, 2)
+    x = gg.randn(4, 5, requires_grad=True)
+    w = gg.randn(5, 2)
     y = (x @ w).sum()
-    dot = ag.viz.draw_graph(y, show_saved=True)
+    dot = gg.viz.draw_graph(y, show_saved=True)
     (matmul,) = find(dot, "<b>matmul</b>")
     assert "saved x (4, 5) float32 80 B" in label_of(dot, matmul)
     assert "saved y (5, 2) float32 40 B" in label_of(dot, matmul)
     assert "saved for backward: 2 arrays, 120 B" in dot.source
     y.backward(retain_graph=False)
-    freed = ag.viz.draw_graph(y, show_saved=True)
+    freed = gg.viz.draw_graph(y, show_saved=True)
     assert "freed by backward" in label_of(freed, find(freed, "<b>matmul</b>")[0])
     z = (x @ w).sum()
-    with ag.viz.record_gradients():
+    with gg.viz.record_gradients():
         z.backward()
-    kept = ag.viz.draw_graph(z, show_saved=True)
+    kept = gg.viz.draw_graph(z, show_saved=True)
     assert "saved x (4, 5) float32 80 B" in label_of(kept, find(kept, "<b>matmul</b>")[0])
 
 
 def test_show_order_matches_backward():
     model = mlp((4, 6, 6, 2))
     loss = mlp_loss(model)
-    simulated = ag.viz.draw_graph(loss, show_order=True)
-    with ag.viz.record_gradients():
+    simulated = gg.viz.draw_graph(loss, show_order=True)
+    with gg.viz.record_gradients():
         loss.backward()
-    recorded = ag.viz.draw_graph(loss, show_order=True)
+    recorded = gg.viz.draw_graph(loss, show_order=True)
 
     def numbers(dot):
         return {vid: int(re.search(r"</b>  #(\d+)", attrs).group(1))
@@ -381,8 +381,8 @@ def test_show_order_matches_backward():
 # ------------------------------------------------------------------- modules
 def test_module_clusters_nest_as_modules_do():
     model = Net()
-    loss = model(ag.randn(5, 3)).pow(2).mean()
-    dot = ag.viz.draw_graph(loss, params=model)
+    loss = model(gg.randn(5, 3)).pow(2).mean()
+    dot = gg.viz.draw_graph(loss, params=model)
     parents, where = clusters(dot)
     assert parents == {
         "Net": None, "enc: Block": "Net", "enc.inner: Sequential": "enc: Block",
@@ -393,39 +393,39 @@ def test_module_clusters_nest_as_modules_do():
     assert where[find(dot, "<b>tanh</b>")[0]] == "enc.inner.1: Tanh"
     (pow_,) = find(dot, "<b>pow</b>")
     assert pow_ not in where  # ran outside any module
-    flat = ag.viz.draw_graph(loss, group_modules=False)
+    flat = gg.viz.draw_graph(loss, group_modules=False)
     assert "subgraph" not in flat.source
 
 
 def test_max_depth_collapses_deeper_modules():
     model = Net()
-    loss = model(ag.randn(5, 3)).pow(2).mean()
-    full = ag.viz.draw_graph(loss)
+    loss = model(gg.randn(5, 3)).pow(2).mean()
+    full = gg.viz.draw_graph(loss)
     counts = [len(vertices(full))]
     for depth in (2, 1, 0):
-        dot = ag.viz.draw_graph(loss, max_depth=depth)
+        dot = gg.viz.draw_graph(loss, max_depth=depth)
         counts.append(len(vertices(dot)))
     assert counts == sorted(counts, reverse=True) and len(set(counts)) == 4
-    one = ag.viz.draw_graph(loss, max_depth=1)
+    one = gg.viz.draw_graph(loss, max_depth=1)
     modules = kinds(one)["m"]
     assert sorted(re.search(r"<b>([^<]+)</b>", label_of(one, m)).group(1) for m in modules) \
         == ["enc: Block", "head: Linear"]
     assert "4 parameters" in label_of(one, find(one, "enc: Block")[0])
-    zero = ag.viz.draw_graph(loss, max_depth=0)
+    zero = gg.viz.draw_graph(loss, max_depth=0)
     assert len(kinds(zero)["m"]) == 1 and "subgraph" not in zero.source
     with pytest.raises(ValueError):
-        ag.viz.draw_graph(loss, max_depth=-1)
+        gg.viz.draw_graph(loss, max_depth=-1)
 
 
 def test_fifty_step_rnn_draws_fast_and_collapses_its_cell():
     model = Unrolled(steps=50)
-    loss = model(ag.randn(50, 2, 3)).pow(2).mean()
+    loss = model(gg.randn(50, 2, 3)).pow(2).mean()
     nodes, _, _ = recorded_graph(loss)
     assert len(nodes) >= 4 * 50  # a slice, two linears, an add and a tanh per step
-    with ag.viz.record_gradients():
+    with gg.viz.record_gradients():
         loss.backward()
     start = time.perf_counter()
-    dot = ag.viz.draw_graph(loss, show_saved=True, show_order=True)
+    dot = gg.viz.draw_graph(loss, show_saved=True, show_order=True)
     source = dot.source
     elapsed = time.perf_counter() - start
     assert elapsed < 0.5, elapsed
@@ -443,15 +443,15 @@ def test_fifty_step_rnn_draws_fast_and_collapses_its_cell():
 
 
 def test_scope_groups_and_folds_a_functional_loop():
-    w_ih = ag.randn(4, 3, requires_grad=True)
-    w_hh = ag.randn(4, 4, requires_grad=True)
-    xs, h = ag.randn(20, 2, 3), ag.zeros(2, 4)
-    step = ag.viz.scope("step")
+    w_ih = gg.randn(4, 3, requires_grad=True)
+    w_hh = gg.randn(4, 4, requires_grad=True)
+    xs, h = gg.randn(20, 2, 3), gg.zeros(2, 4)
+    step = gg.viz.scope("step")
     for t in range(20):
         with step:
             h = (xs[t] @ w_ih.T + h @ w_hh.T).tanh()
     assert STATE.scope is None
-    dot = ag.viz.draw_graph(h.sum(), params={"w_ih": w_ih, "w_hh": w_hh})
+    dot = gg.viz.draw_graph(h.sum(), params={"w_ih": w_ih, "w_hh": w_hh})
     parents, where = clusters(dot)
     assert parents == {"step  x20 calls": None}
     ops = [re.search(r"<b>(\w+)</b>", label_of(dot, v)).group(1) for v in where
@@ -461,12 +461,12 @@ def test_scope_groups_and_folds_a_functional_loop():
 
 def test_rnn_cell_over_fifty_steps_collapses():
     cell = nn.RNNCell(3, 4)
-    h = ag.zeros(2, 4)
-    xs = ag.randn(50, 2, 3)
+    h = gg.zeros(2, 4)
+    xs = gg.randn(50, 2, 3)
     for t in range(50):
         h = cell(xs[t], h)
     start = time.perf_counter()
-    dot = ag.viz.draw_graph(h.sum())
+    dot = gg.viz.draw_graph(h.sum())
     assert time.perf_counter() - start < 0.5
     parents, _ = clusters(dot)
     assert any("RNNCell" in label and "x50 calls" in label for label in parents)
@@ -474,19 +474,19 @@ def test_rnn_cell_over_fifty_steps_collapses():
 
 # ------------------------------------------------------------------ rendering
 def test_source_and_rankdir():
-    x = ag.randn(3, requires_grad=True)
-    dot = ag.viz.draw_graph(x.exp().sum(), rankdir="LR")
+    x = gg.randn(3, requires_grad=True)
+    dot = gg.viz.draw_graph(x.exp().sum(), rankdir="LR")
     assert "rankdir=LR" in dot.source
     with pytest.raises(ValueError, match="rankdir"):
-        ag.viz.draw_graph(x.exp().sum(), rankdir="sideways")
+        gg.viz.draw_graph(x.exp().sum(), rankdir="sideways")
 
 
 def _render_svg(tmp_path, name):
     model = mlp()
     loss = mlp_loss(model)
-    with ag.viz.record_gradients():
+    with gg.viz.record_gradients():
         loss.backward()
-    dot = ag.viz.draw_graph(loss, params=model, show_saved=True)
+    dot = gg.viz.draw_graph(loss, params=model, show_saved=True)
     out = dot.render(outfile=tmp_path / f"{name}.svg", cleanup=True)
     svg = open(out, encoding="utf-8").read()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
@@ -534,8 +534,8 @@ def test_render_svg_with_graphviz_pure_when_no_system_dot(tmp_path, monkeypatch)
 
 def test_no_renderer_error_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(_render, "find_renderer", lambda: None)
-    x = ag.randn(3, requires_grad=True)
-    dot = ag.viz.draw_graph(x.exp().sum())
+    x = gg.randn(3, requires_grad=True)
+    dot = gg.viz.draw_graph(x.exp().sum())
     assert "digraph" in dot.source
     with pytest.raises(RuntimeError, match=r"pip install graphgrad\[viz\]"):
         dot.render(outfile=tmp_path / "g.svg")
@@ -546,11 +546,11 @@ def test_no_renderer_error_names_the_fix(tmp_path, monkeypatch):
 def test_import_autograd_needs_no_graphviz(monkeypatch):
     monkeypatch.setitem(sys.modules, "graphviz", None)
     monkeypatch.setattr(_render, "_GRAPH_CLASS", None)
-    x = ag.randn(3, requires_grad=True)
+    x = gg.randn(3, requires_grad=True)
     with pytest.raises(ImportError, match=r"graphgrad\[viz\]"):
-        ag.viz.draw_graph(x.exp().sum())
+        gg.viz.draw_graph(x.exp().sum())
     x.exp().sum().backward()
-    assert "0" in str(ag.viz.gradient_flow({"x": x}))  # the report needs neither
+    assert "0" in str(gg.viz.gradient_flow({"x": x}))  # the report needs neither
 
 
 # ------------------------------------------------------------- gradient flow
@@ -566,10 +566,10 @@ def deep_net(activation, depth=10, width=32, he_init=False):
 
 
 def flow_after_backward(model):
-    x = ag.randn(64, 32)
-    loss = F.mse_loss(model(x), ag.randn(64, 1))
+    x = gg.randn(64, 32)
+    loss = F.mse_loss(model(x), gg.randn(64, 1))
     loss.backward()
-    return ag.viz.gradient_flow(model)
+    return gg.viz.gradient_flow(model)
 
 
 def test_gradient_flow_shows_vanishing_sigmoid_gradients():
@@ -596,8 +596,8 @@ def test_gradient_flow_relu_he_init_does_not_vanish():
 def test_gradient_flow_flags_nan_and_missing_grads():
     a = nn.Parameter(np.ones(3, dtype=np.float32))
     b = nn.Parameter(np.ones(2, dtype=np.float32))
-    (a * ag.tensor([1.0, float("nan"), 2.0])).sum().backward()
-    report = ag.viz.gradient_flow({"a": a, "b": b})
+    (a * gg.tensor([1.0, float("nan"), 2.0])).sum().backward()
+    report = gg.viz.gradient_flow({"a": a, "b": b})
     assert report["a"].stats.nan == 1 and report["b"].stats is None
     text = str(report)
     assert "NaN x1" in text and "no grad" in text
@@ -607,7 +607,7 @@ def test_gradient_flow_bar_chart_png(tmp_path):
     pytest.importorskip("matplotlib")
     report = flow_after_backward(deep_net(nn.Sigmoid, depth=4))
     path = tmp_path / "flow.png"
-    fig = ag.viz.gradient_flow(deep_net(nn.Sigmoid, depth=2), path=path)
+    fig = gg.viz.gradient_flow(deep_net(nn.Sigmoid, depth=2), path=path)
     assert fig is not None
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -617,8 +617,8 @@ def test_gradient_flow_bar_chart_png(tmp_path):
 @pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
 def test_recurrent_layer_folds_its_time_steps(kind):
     layer = getattr(nn, kind)(3, 4)
-    out, _ = layer(ag.randn(50, 2, 3))
-    dot = ag.viz.draw_graph(out.sum(), params=layer)
+    out, _ = layer(gg.randn(50, 2, 3))
+    dot = gg.viz.draw_graph(out.sum(), params=layer)
     parents, _ = clusters(dot)
     assert any("step  x50 calls" in name for name in parents), parents
     assert len(vertices(dot)) < 60

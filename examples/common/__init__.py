@@ -14,7 +14,7 @@ The API, in one screen:
 - ``datasets``: ``flower``, ``moons``, ``circles``, ``blobs``, ``spirals``, each
   ``(n, noise, seed, ...) -> (X float32 (n, 2), y int64 (n,))`` with balanced
   classes in class order and their own seeded generator (independent of
-  ``ag.manual_seed``); ``split(X, y, dev=0.25, seed=0)`` shuffles into
+  ``gg.manual_seed``); ``split(X, y, dev=0.25, seed=0)`` shuffles into
   train and dev sets.
 - ``predict(model, X)``: class labels from a model's output (a single column is a
   logit thresholded at 0, several columns an argmax), in eval mode, no graph;

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-import autograd as ag
-import nn
+import graphgrad as gg
+from graphgrad import nn
 
 __all__ = ["conv_macs", "count_macs"]
 
@@ -30,7 +30,7 @@ def conv_macs(c_in: int, c_out: int, kernel_size, out_size, groups: int = 1) -> 
     return math.prod(out) * c_out * math.prod(kernel) * (c_in // groups)
 
 
-def count_macs(model: nn.Module, x: ag.Tensor, by_layer: bool = False):
+def count_macs(model: nn.Module, x: gg.Tensor, by_layer: bool = False):
     """Multiply-adds per sample of a forward pass of ``model`` on ``x`` (bias
     additions, activations, pooling and batch norm not counted).  With
     ``by_layer``, also a list of (module name, multiply-adds)."""
@@ -52,7 +52,7 @@ def count_macs(model: nn.Module, x: ag.Tensor, by_layer: bool = False):
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
     try:
-        with ag.no_grad():
+        with gg.no_grad():
             model(x[:1])
     finally:
         for handle in handles:

@@ -4,7 +4,7 @@ Each function returns ``(X, y)``: ``X`` float32 of shape (n, 2), ``y`` int64 of
 shape (n,), classes balanced (the first ``n % k`` classes get one point more)
 and stored class by class.  Each call draws from its own
 ``np.random.default_rng(seed)``, so a dataset does not depend on (or disturb)
-``ag.manual_seed``.  ``split`` shuffles a dataset into train and dev parts.
+``gg.manual_seed``.  ``split`` shuffles a dataset into train and dev parts.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import autograd as ag
+import graphgrad as gg
 
 
 def predict(model, X) -> np.ndarray:
@@ -19,8 +19,8 @@ def predict(model, X) -> np.ndarray:
     was_training = model.training
     model.eval()
     try:
-        with ag.no_grad():
-            out = model(X if isinstance(X, ag.Tensor) else ag.tensor(np.asarray(X))).numpy()
+        with gg.no_grad():
+            out = model(X if isinstance(X, gg.Tensor) else gg.tensor(np.asarray(X))).numpy()
     finally:
         model.train(was_training)
     if out.ndim == 1 or out.shape[1] == 1:
@@ -30,7 +30,7 @@ def predict(model, X) -> np.ndarray:
 
 def accuracy(model, X, y) -> float:
     """Fraction of the rows of ``X`` whose predicted label equals ``y``."""
-    y = np.asarray(y.numpy() if isinstance(y, ag.Tensor) else y).reshape(-1)
+    y = np.asarray(y.numpy() if isinstance(y, gg.Tensor) else y).reshape(-1)
     return float(np.mean(predict(model, X) == y))
 
 

@@ -14,10 +14,9 @@ import time
 
 import numpy as np
 
-import autograd as ag
-import nn
-import optim
-from autograd.data import DataLoader, TensorDataset
+import graphgrad as gg
+from graphgrad import nn, optim
+from graphgrad.utils.data import DataLoader, TensorDataset
 
 from .metrics import predict
 
@@ -54,7 +53,7 @@ def train_classifier(model: nn.Module, train: tuple, test: tuple, epochs: int, l
             losses.append(loss.item())
         scheduler.step()
         history["train_loss"].append(float(np.mean(losses)))
-        history["test_accuracy"].append(float(np.mean(predict(model, ag.tensor(test[0]))
+        history["test_accuracy"].append(float(np.mean(predict(model, gg.tensor(test[0]))
                                                       == test[1])))
         if verbose:
             print(f"{name}epoch {epoch + 1:2d}  loss {history['train_loss'][-1]:.4f}  "

@@ -3,10 +3,10 @@
 All are compositions of autograd operations: gradients come from the engine,
 and nothing here holds gradient code.
 
-    import nn.functional as F
+    import graphgrad.nn.functional as F
     loss = F.cross_entropy(F.linear(x, w, b), labels)
 """
-from autograd import pad  # noqa: F401
+from graphgrad.autograd import pad  # noqa: F401
 
 from .activation import (  # noqa: F401
     elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, relu, relu6, sigmoid, silu,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd import Tensor
+from graphgrad.autograd import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
 

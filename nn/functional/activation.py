@@ -9,8 +9,8 @@ import warnings
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from ._utils import as_tensor
 

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from ._utils import as_tensor
 from .dropout import dropout as _dropout

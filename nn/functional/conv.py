@@ -23,11 +23,11 @@ import math
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor
-from autograd.ops import conv as windows
-from autograd.ops._args import tensor_arg
-from autograd.ops.conv import Window
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
+from graphgrad.autograd.ops import conv as windows
+from graphgrad.autograd.ops._args import tensor_arg
+from graphgrad.autograd.ops.conv import Window
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",

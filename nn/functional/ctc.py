@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from ._utils import as_tensor, check_reduction
 

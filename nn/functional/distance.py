@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from ._utils import as_tensor
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd import Tensor, from_numpy
-from autograd.random import generator
+from graphgrad.autograd import Tensor, from_numpy
+from graphgrad.autograd.random import generator
 
 from ._utils import as_tensor, check_probability
 

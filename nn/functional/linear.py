@@ -1,8 +1,8 @@
 """Affine maps: ``linear`` and ``bilinear``."""
 from __future__ import annotations
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from ._utils import as_tensor
 

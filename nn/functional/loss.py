@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor
-from autograd._shapes import broadcast_shapes
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
+from graphgrad.autograd._shapes import broadcast_shapes
 
 from ._utils import as_tensor, check_reduction, raw, reduce
 from .activation import _softplus

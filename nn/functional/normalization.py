@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import autograd as ag
-from autograd import Tensor, no_grad
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor, no_grad
 
 from ._utils import as_tensor
 from .distance import vector_norm

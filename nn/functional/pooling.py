@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from autograd import Tensor, einsum, where
-from autograd.ops import conv as windows
-from autograd.ops.conv import Window
-from autograd.ops.index import GETITEM
+from graphgrad.autograd import Tensor, einsum, where
+from graphgrad.autograd.ops import conv as windows
+from graphgrad.autograd.ops.conv import Window
+from graphgrad.autograd.ops.index import GETITEM
 
 from .conv import _check_fits, _from_columns, _input, _ntuple
 

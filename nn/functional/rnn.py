@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad import viz
+from graphgrad.autograd import Tensor
 
 from .dropout import dropout as _dropout
 
@@ -146,7 +147,7 @@ def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
     xw = ag.linear(seq, w_ih, bias)
     steps = seq.shape[0]
     outputs = [None] * steps
-    step = ag.viz.scope("step")  # the graph drawing folds the T steps into one cluster
+    step = viz.scope("step")  # the graph drawing folds the T steps into one cluster
     for t in (reversed(range(steps)) if reverse else range(steps)):
         with step:
             h, state = cell.step(xw[t], state, w_hh, b_hh)

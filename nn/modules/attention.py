@@ -1,7 +1,7 @@
 """``MultiheadAttention``, with PyTorch's parameters and masks."""
 from __future__ import annotations
 
-import autograd as ag
+import graphgrad.autograd as ag
 
 from .. import init
 from ..functional.attention import multi_head_attention_forward

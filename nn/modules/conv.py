@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-import autograd as ag
+import graphgrad.autograd as ag
 
 from .. import functional as F
 from .. import init

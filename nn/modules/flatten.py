@@ -1,8 +1,8 @@
 """``Flatten`` and ``Unflatten``: reshape layers between convolutional and dense parts."""
 from __future__ import annotations
 
-from autograd import Tensor
-from autograd._shapes import normalize_dim
+from graphgrad.autograd import Tensor
+from graphgrad.autograd._shapes import normalize_dim
 
 from ..module import Module
 

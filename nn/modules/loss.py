@@ -9,7 +9,7 @@ by default, "sum" or "none"); see the function of the same name in
 """
 from __future__ import annotations
 
-from autograd import Tensor
+from graphgrad.autograd import Tensor
 
 from .. import functional as F
 from ..functional._utils import REDUCTIONS

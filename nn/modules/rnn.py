@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import warnings
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 from .. import init
 from ..functional import rnn as R

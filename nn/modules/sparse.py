@@ -1,8 +1,8 @@
 """``Embedding``: a lookup table of learned vectors."""
 from __future__ import annotations
 
-import autograd as ag
-from autograd import Tensor, no_grad
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor, no_grad
 
 from .. import functional as F
 from .. import init

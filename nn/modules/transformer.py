@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograd import Tensor
+from graphgrad.autograd import Tensor
 
 from .. import functional as F
 from .. import init

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from autograd import Tensor, no_grad
+from graphgrad.autograd import Tensor, no_grad
 
 
 def _grads(parameters) -> list[Tensor]:

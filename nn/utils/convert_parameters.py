@@ -1,8 +1,8 @@
 """Parameters to one flat vector and back (for second-order methods, line searches)."""
 from __future__ import annotations
 
-import autograd as ag
-from autograd import Tensor, no_grad
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor, no_grad
 
 
 def parameters_to_vector(parameters) -> Tensor:

@@ -1,8 +1,8 @@
 """Helpers for batches of sequences of unequal lengths, as ``torch.nn.utils.rnn``."""
 from __future__ import annotations
 
-import autograd as ag
-from autograd import Tensor
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
 
 __all__ = ["pad_sequence", "unpad_sequence"]
 

@@ -14,8 +14,8 @@ if str(EXAMPLES) not in sys.path:
 
 from common import accuracy, datasets, ema, example_args, plotting, predict  # noqa: E402
 
-import autograd as ag  # noqa: E402
-import nn  # noqa: E402
+import graphgrad as gg  # noqa: E402
+from graphgrad import nn  # noqa: E402
 
 GENERATORS = {
     "flower": lambda **kw: datasets.flower(**kw),
@@ -42,12 +42,12 @@ def test_dataset_shapes_balance_and_determinism(name):
 
 
 def test_datasets_leave_the_project_generator_alone():
-    ag.manual_seed(3)
-    expected = ag.randn(4).numpy()
-    ag.manual_seed(3)
+    gg.manual_seed(3)
+    expected = gg.randn(4).numpy()
+    gg.manual_seed(3)
     for make in GENERATORS.values():
         make(n=30, seed=0)
-    np.testing.assert_array_equal(ag.randn(4).numpy(), expected)
+    np.testing.assert_array_equal(gg.randn(4).numpy(), expected)
 
 
 def test_flower_without_noise_follows_the_petal_curve():
@@ -105,9 +105,9 @@ def test_split_is_a_shuffled_partition():
 # ------------------------------------------------------------------ metrics
 def _linear(weight, bias) -> nn.Linear:
     layer = nn.Linear(len(weight[0]), len(weight))
-    with ag.no_grad():
-        layer.weight.copy_(ag.tensor(np.array(weight, dtype=np.float32)))
-        layer.bias.copy_(ag.tensor(np.array(bias, dtype=np.float32)))
+    with gg.no_grad():
+        layer.weight.copy_(gg.tensor(np.array(weight, dtype=np.float32)))
+        layer.bias.copy_(gg.tensor(np.array(bias, dtype=np.float32)))
     return layer
 
 

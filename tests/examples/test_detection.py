@@ -25,8 +25,8 @@ from common.detection import (  # noqa: E402
 )
 from common.shapes import make_shapes, shape_mask  # noqa: E402
 
-import autograd as ag  # noqa: E402
-import nn  # noqa: E402
+import graphgrad as gg  # noqa: E402
+from graphgrad import nn  # noqa: E402
 
 
 # ------------------------------------------------------------------------ IoU
@@ -167,7 +167,7 @@ def test_count_macs_by_hooks():
                           nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),
                           nn.ConvTranspose2d(8, 4, 2, stride=2), nn.Flatten(),
                           nn.Linear(4 * 8 * 8, 10))
-    total, layers = count_macs(model, ag.zeros(2, 3, 8, 8), by_layer=True)
+    total, layers = count_macs(model, gg.zeros(2, 3, 8, 8), by_layer=True)
     expected = [64 * 8 * 9 * 3, 16 * 8 * 9, 16 * 8 * 4 * 4, 256 * 10]
     assert [macs for _, macs in layers] == expected
     assert [name for name, _ in layers] == ["0", "2", "3", "5"]

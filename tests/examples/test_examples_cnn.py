@@ -83,11 +83,11 @@ def test_style_transfer_quick(tmp_path):
 
 def test_gram_matrix_ignores_positions():
     """The style representation: permuting the positions leaves the Gram matrix as is."""
-    import autograd as ag
+    import graphgrad as gg
 
     st = load("cnn_style_transfer")
-    a = ag.randn(1, 4, 3, 5)
-    shuffled = ag.tensor(a.numpy().reshape(1, 4, 15)[:, :, np.random.default_rng(0)
+    a = gg.randn(1, 4, 3, 5)
+    shuffled = gg.tensor(a.numpy().reshape(1, 4, 15)[:, :, np.random.default_rng(0)
                                                      .permutation(15)].reshape(1, 4, 3, 5))
     gram = st.gram_matrix(a).numpy()
     assert gram.shape == (4, 4)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import autograd as ag
-import nn
+import graphgrad as gg
+from graphgrad import nn
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ MODULES = [
 
 def as_inputs(info: ModuleInfo, arrays: list[np.ndarray], requires_grad: bool = True) -> list:
     """Tensors for ``arrays``: float64 ones requiring grad, integer ones as they are."""
-    return [ag.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f") for a in arrays]
+    return [gg.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f") for a in arrays]
 
 
 def functional_call(module: nn.Module, tensors: dict, args: list):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from moduleinfo import functional_call
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.testing import gradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.testing import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -36,7 +36,7 @@ def test_sdpa_matches_torch(mask_kind):
         kwargs["is_causal"] = True
     elif mask_kind == "scale":
         kwargs["scale"] = 0.3
-    ours_in = [ag.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ours_in = [gg.tensor(a, requires_grad=True) for a in (q, k, v)]
     theirs_in = [_t(a, True) for a in (q, k, v)]
     ours = F.scaled_dot_product_attention(*ours_in, **kwargs)
     t_kwargs = {key: _t(val) if isinstance(val, np.ndarray) else val
@@ -52,7 +52,7 @@ def test_sdpa_matches_torch(mask_kind):
 
 def test_sdpa_fully_masked_row_gives_zeros_not_nan():
     rng = np.random.default_rng(1)
-    q, k, v = (ag.tensor(rng.standard_normal(s), requires_grad=True)
+    q, k, v = (gg.tensor(rng.standard_normal(s), requires_grad=True)
                for s in [(3, 4), (5, 4), (5, 2)])
     allowed = rng.random((3, 5)) > 0.4
     allowed[:, 0] = True
@@ -71,19 +71,19 @@ def test_sdpa_fully_masked_row_gives_zeros_not_nan():
 
 def test_sdpa_causal_output_does_not_depend_on_later_inputs():
     rng = np.random.default_rng(2)
-    x = ag.tensor(rng.standard_normal((2, 6, 4)), requires_grad=True)
+    x = gg.tensor(rng.standard_normal((2, 6, 4)), requires_grad=True)
     out = F.scaled_dot_product_attention(x, x, x, is_causal=True)
     for t in range(6):
-        (grad,) = ag.grad(out[:, t].sum(), x, retain_graph=True)
+        (grad,) = gg.grad(out[:, t].sum(), x, retain_graph=True)
         assert np.all(grad.data[:, t + 1:] == 0.0)  # exactly zero, not just small
         assert np.abs(grad.data[:, :t + 1]).sum() > 0
 
 
 def test_sdpa_gradcheck_with_mask():
     rng = np.random.default_rng(3)
-    q, k, v = (ag.tensor(rng.standard_normal(s), requires_grad=True)
+    q, k, v = (gg.tensor(rng.standard_normal(s), requires_grad=True)
                for s in [(2, 3, 2), (2, 4, 2), (2, 4, 3)])
-    mask = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)  # a learned bias
+    mask = gg.tensor(rng.standard_normal((3, 4)), requires_grad=True)  # a learned bias
     assert gradcheck(lambda *a: F.scaled_dot_product_attention(*a[:3], attn_mask=a[3]),
                      [q, k, v, mask])
     causal = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True)
@@ -91,14 +91,14 @@ def test_sdpa_gradcheck_with_mask():
 
 
 def test_sdpa_bad_shapes_raise():
-    q, k, v = ag.randn(2, 3, 4), ag.randn(2, 5, 4), ag.randn(2, 5, 6)
+    q, k, v = gg.randn(2, 3, 4), gg.randn(2, 5, 4), gg.randn(2, 5, 6)
     with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 4\).*\(2, 3, 5\)"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 4), dtype=bool))
     with pytest.raises(ValueError, match="share"):
-        F.scaled_dot_product_attention(q, ag.randn(2, 5, 3), v)
+        F.scaled_dot_product_attention(q, gg.randn(2, 5, 3), v)
     with pytest.raises(ValueError, match=r"scaled_dot_product_attention: the batch dims of "
                                          r"query \(2, 3, 4\), key \(3, 5, 4\)"):
-        F.scaled_dot_product_attention(q, ag.randn(3, 5, 4), ag.randn(3, 5, 6))
+        F.scaled_dot_product_attention(q, gg.randn(3, 5, 4), gg.randn(3, 5, 6))
     with pytest.raises(ValueError, match="not both"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 5), dtype=bool),
                                        is_causal=True)
@@ -170,10 +170,10 @@ def test_multihead_attention_matches_torch(case):
     masks = _mha_masks(spec["masks"], rng, n, 2, length, source)
     options = dict(need_weights=spec.get("need_weights", True),
                    average_attn_weights=spec.get("average", True))
-    ours_q = ag.tensor(q, requires_grad=True)
+    ours_q = gg.tensor(q, requires_grad=True)
     theirs_q = _t(q, True)
     if spec.get("cross"):
-        ours_kv = [ag.tensor(k, requires_grad=True), ag.tensor(v, requires_grad=True)]
+        ours_kv = [gg.tensor(k, requires_grad=True), gg.tensor(v, requires_grad=True)]
         theirs_kv = [_t(k, True), _t(v, True)]
     else:
         ours_kv, theirs_kv = [ours_q, ours_q], [theirs_q, theirs_q]
@@ -204,7 +204,7 @@ def test_multihead_attention_unbatched_matches_torch():
     q, k = rng.standard_normal((4, 8)), rng.standard_normal((6, 8))
     kpm = np.zeros(6, dtype=bool)
     kpm[-1] = True
-    out, w = ours(ag.tensor(q), ag.tensor(k), ag.tensor(k), key_padding_mask=kpm,
+    out, w = ours(gg.tensor(q), gg.tensor(k), gg.tensor(k), key_padding_mask=kpm,
                   average_attn_weights=False)
     t_out, t_w = theirs(_t(q), _t(k), _t(k), key_padding_mask=_t(kpm),
                         average_attn_weights=False)
@@ -215,7 +215,7 @@ def test_multihead_attention_unbatched_matches_torch():
 
 def test_attention_weights_sum_to_one_over_unmasked_keys():
     mha = nn.MultiheadAttention(8, 4, batch_first=True)
-    x = ag.randn(3, 5, 8)
+    x = gg.randn(3, 5, 8)
     padded = np.zeros((3, 5), dtype=bool)
     padded[1, 3:] = True
     padded[2, 1:] = True
@@ -227,7 +227,7 @@ def test_attention_weights_sum_to_one_over_unmasked_keys():
 
 def test_multihead_attention_fully_masked_query_gives_zeros():
     mha = nn.MultiheadAttention(4, 2)
-    x = ag.tensor(np.random.default_rng(6).standard_normal((3, 2, 4)), requires_grad=True)
+    x = gg.tensor(np.random.default_rng(6).standard_normal((3, 2, 4)), requires_grad=True)
     mask = np.zeros((3, 3), dtype=bool)
     mask[2] = True  # query 2 sees no key
     out, w = mha(x, x, x, attn_mask=mask)
@@ -238,20 +238,20 @@ def test_multihead_attention_fully_masked_query_gives_zeros():
 
 def test_causal_mask_makes_position_t_independent_of_later_inputs():
     mha = nn.MultiheadAttention(8, 2, batch_first=True).double()
-    x = ag.tensor(np.random.default_rng(7).standard_normal((2, 6, 8)), requires_grad=True)
+    x = gg.tensor(np.random.default_rng(7).standard_normal((2, 6, 8)), requires_grad=True)
     causal = nn.Transformer.generate_square_subsequent_mask(6, dtype=np.float64)
     out, _ = mha(x, x, x, attn_mask=causal, is_causal=True)
     for t in range(6):
-        (grad,) = ag.grad(out[:, t].sum(), x, retain_graph=True)
+        (grad,) = gg.grad(out[:, t].sum(), x, retain_graph=True)
         assert np.all(grad.data[:, t + 1:] == 0.0)
         assert np.abs(grad.data[:, :t + 1]).sum() > 0
 
 
 def test_multihead_attention_gradcheck():
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     mha = nn.MultiheadAttention(4, 2, kdim=3, vdim=2).double()
     rng = np.random.default_rng(8)
-    inputs = [ag.tensor(rng.standard_normal(s), requires_grad=True)
+    inputs = [gg.tensor(rng.standard_normal(s), requires_grad=True)
               for s in [(3, 2, 4), (2, 2, 3), (2, 2, 2)]]
     names = [name for name, _ in mha.named_parameters()]
     params = list(mha.parameters())
@@ -265,10 +265,10 @@ def test_multihead_attention_gradcheck():
 
 def test_multihead_attention_dropout_only_in_training():
     mha = nn.MultiheadAttention(8, 2, dropout=0.5)
-    x = ag.randn(4, 2, 8)
-    ag.manual_seed(1)
+    x = gg.randn(4, 2, 8)
+    gg.manual_seed(1)
     a, wa = mha(x, x, x)
-    ag.manual_seed(1)
+    gg.manual_seed(1)
     b, _ = mha(x, x, x)
     np.testing.assert_array_equal(a.data, b.data)
     mha.eval()
@@ -298,33 +298,33 @@ def test_multihead_attention_bad_inputs_raise():
     with pytest.raises(ValueError, match="divisible"):
         nn.MultiheadAttention(10, 3)
     mha = nn.MultiheadAttention(8, 2)
-    x = ag.randn(4, 2, 8)
+    x = gg.randn(4, 2, 8)
     with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 4\)"):
         mha(x, x, x, attn_mask=np.zeros((3, 4), dtype=bool))
     with pytest.raises(ValueError, match=r"key_padding_mask of shape \(4, 2\)"):
         mha(x, x, x, key_padding_mask=np.zeros((4, 2), dtype=bool))
     with pytest.raises(ValueError, match=r"\(4, 2, 6\).*embed_dim 8"):
-        mha(ag.randn(4, 2, 6), x, x)
+        mha(gg.randn(4, 2, 6), x, x)
     with pytest.raises(ValueError, match="is_causal"):
         mha(x, x, x, is_causal=True)
     with pytest.raises(ValueError, match="batch sizes"):
-        mha(x, ag.randn(4, 3, 8), ag.randn(4, 3, 8))
+        mha(x, gg.randn(4, 3, 8), gg.randn(4, 3, 8))
     with pytest.raises(ValueError, match=r"key of shape \(4, 2, 6\) does not end in embed_dim = 8"):
-        mha(x, ag.randn(4, 2, 6), x)
+        mha(x, gg.randn(4, 2, 6), x)
     separate = nn.MultiheadAttention(8, 2, kdim=6, vdim=7)
     with pytest.raises(ValueError, match=r"value of shape \(4, 2, 6\) does not end in vdim = 7"):
-        separate(x, ag.randn(4, 2, 6), ag.randn(4, 2, 6))
+        separate(x, gg.randn(4, 2, 6), gg.randn(4, 2, 6))
     with pytest.raises(ValueError, match=r"key_padding_mask of shape \(2, 4\) should be "
                                          r"\(S,\) = \(4,\)"):  # unbatched: the user's shapes
-        mha(ag.randn(5, 8), ag.randn(4, 8), ag.randn(4, 8), key_padding_mask=np.zeros((2, 4), bool))
+        mha(gg.randn(5, 8), gg.randn(4, 8), gg.randn(4, 8), key_padding_mask=np.zeros((2, 4), bool))
 
 
 def test_sdpa_is_twice_differentiable_with_a_fully_masked_row():
-    from autograd.testing import gradgradcheck
+    from graphgrad.testing import gradgradcheck
 
     rng = np.random.default_rng(9)
-    q = ag.tensor(rng.standard_normal((3, 2)), requires_grad=True)
-    kv = ag.tensor(rng.standard_normal((2, 2)), requires_grad=True)
+    q = gg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    kv = gg.tensor(rng.standard_normal((2, 2)), requires_grad=True)
     allowed = np.array([[True, False], [True, True], [False, False]])
     assert gradgradcheck(lambda a, b: F.scaled_dot_product_attention(a, b, b, attn_mask=allowed),
                          [q, kv])

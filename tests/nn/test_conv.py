@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import autograd as ag
-import nn.functional as F
-from autograd.ops.conv import fold, unfold, window
-from autograd.testing import gradcheck, gradgradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad.autograd.ops.conv import fold, unfold, window
+from graphgrad.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(0)
 
 
 def rand(*shape, requires_grad=True, dtype=np.float64):
-    return ag.tensor(RNG.standard_normal(shape), dtype=dtype, requires_grad=requires_grad)
+    return gg.tensor(RNG.standard_normal(shape), dtype=dtype, requires_grad=requires_grad)
 
 
 # ------------------------------------------------------------- the primitives
@@ -61,7 +61,7 @@ def naive_unfold(x: np.ndarray, geom) -> np.ndarray:
 @given(geometries())
 def test_unfold_matches_the_definition(geom):
     x = RNG.standard_normal(geom.shape)
-    np.testing.assert_array_equal(unfold(ag.tensor(x), geom).data, naive_unfold(x, geom))
+    np.testing.assert_array_equal(unfold(gg.tensor(x), geom).data, naive_unfold(x, geom))
 
 
 @given(geometries(max_nd=3))
@@ -69,8 +69,8 @@ def test_fold_is_the_adjoint_of_unfold(geom):
     # <unfold(x), c> == <x, fold(c)> for all x, c.
     x = RNG.standard_normal(geom.shape)
     c = RNG.standard_normal(geom.cols_shape)
-    lhs = np.sum(unfold(ag.tensor(x), geom).data * c)
-    rhs = np.sum(x * fold(ag.tensor(c), geom).data)
+    lhs = np.sum(unfold(gg.tensor(x), geom).data * c)
+    rhs = np.sum(x * fold(gg.tensor(c), geom).data)
     assert math.isclose(lhs, rhs, rel_tol=1e-10, abs_tol=1e-10)
 
 
@@ -139,7 +139,7 @@ def test_depthwise_conv2d_gradcheck_on_both_paths(options, path, monkeypatch):
     """groups = C_in runs as banded matrix products on large inputs, by unfold on small
     ones (nn.functional.conv._banded_is_cheaper): both give the same values, and
     gradients of every order."""
-    import nn.functional.conv as conv_module
+    import graphgrad.nn.functional.conv as conv_module
 
     monkeypatch.setattr(conv_module, "_banded_is_cheaper", lambda geom: path == "banded")
     options = dict(options)
@@ -154,7 +154,7 @@ def test_depthwise_conv2d_gradcheck_on_both_paths(options, path, monkeypatch):
 
 
 def test_depthwise_conv2d_takes_the_banded_path_only_where_it_is_cheaper():
-    from nn.functional.conv import _banded_is_cheaper
+    from graphgrad.nn.functional.conv import _banded_is_cheaper
 
     same = ((1, 1), (1, 1))
     assert _banded_is_cheaper(window((64, 32, 28, 28), (3, 3), (1, 1), same, (1, 1)))
@@ -220,7 +220,7 @@ def test_float32_in_float32_out_and_inputs_untouched():
     y = F.conv2d(x, w, b, padding=1)
     g = RNG.standard_normal(y.shape).astype(np.float32)
     g_copy = g.copy()
-    y.backward(ag.tensor(g))
+    y.backward(gg.tensor(g))
     assert y.dtype == np.float32
     for t, c in zip((x, w, b), copies, strict=True):
         assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
@@ -234,12 +234,12 @@ def _compare_with_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-10):
     (None entries passed through), compare outputs and input gradients under a
     random upstream gradient."""
     torch = pytest.importorskip("torch")
-    mine = [None if a is None else ag.tensor(a, requires_grad=True) for a in arrays]
+    mine = [None if a is None else gg.tensor(a, requires_grad=True) for a in arrays]
     ref = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*mine), theirs(*ref)
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=atol)
     g = RNG.standard_normal(ty.shape)
-    y.backward(ag.tensor(g))
+    y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
     for a, b in zip(mine, ref, strict=True):
         if a is not None:
@@ -337,7 +337,7 @@ def test_unfold_and_fold_match_torch():
     kw = dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1))
     _compare_with_torch(lambda x: F.unfold(x, **kw),
                         lambda x: torch.nn.functional.unfold(x, **kw), (x,))
-    cols = F.unfold(ag.tensor(x), **kw).data
+    cols = F.unfold(gg.tensor(x), **kw).data
     _compare_with_torch(lambda c: F.fold(c, (6, 7), **kw),
                         lambda c: torch.nn.functional.fold(c, (6, 7), **kw), (cols,))
 
@@ -352,7 +352,7 @@ NUMBERS = np.array([[3, 0, 1, 2, 7, 4], [1, 5, 8, 9, 3, 1], [2, 7, 2, 5, 1, 3],
 
 
 def _filter(image, kernel, **kw):
-    return F.conv2d(ag.tensor(image[None, None]), ag.tensor(kernel[None, None]), **kw).data[0, 0]
+    return F.conv2d(gg.tensor(image[None, None]), gg.tensor(kernel[None, None]), **kw).data[0, 0]
 
 
 def test_vertical_edge_filter():
@@ -396,15 +396,15 @@ def test_transposed_convolution_is_the_gradient_of_convolution(options):
     x, w = rand(2, 4, 9, 8), rand(6, 4 // groups, 3, 3, requires_grad=False)
     y = F.conv2d(x, w, **options)
     g = RNG.standard_normal(y.shape)
-    (dx,) = ag.grad(y, x, ag.tensor(g))
+    (dx,) = gg.grad(y, x, gg.tensor(g))
     # The transposed conv of g has the smallest input size that the conv maps to y's
     # size; output_padding adds what the stride dropped.
     stride = options.get("stride", 1)
     stride = stride if isinstance(stride, tuple) else (stride, stride)
-    base = F.conv_transpose2d(ag.tensor(g), w, **options)
+    base = F.conv_transpose2d(gg.tensor(g), w, **options)
     extra = tuple(a - b for a, b in zip(x.shape[2:], base.shape[2:], strict=True))
     assert all(0 <= e < s for e, s in zip(extra, stride, strict=True))
-    dx_t = F.conv_transpose2d(ag.tensor(g), w, output_padding=extra, **options)
+    dx_t = F.conv_transpose2d(gg.tensor(g), w, output_padding=extra, **options)
     np.testing.assert_allclose(dx_t.data, dx.data, rtol=1e-12, atol=1e-12)
 
 
@@ -458,16 +458,16 @@ def test_bad_arguments_raise_naming_the_op_and_shapes(call, pattern):
 
 def test_integer_input_raises_type_error():
     with pytest.raises(TypeError, match="conv2d: expected a floating point input"):
-        F.conv2d(ag.tensor(np.ones((1, 1, 3, 3), dtype=np.int64)), rand(1, 1, 2, 2))
+        F.conv2d(gg.tensor(np.ones((1, 1, 3, 3), dtype=np.int64)), rand(1, 1, 2, 2))
 
 
 def test_inputs_with_any_memory_layout():
     # Strided, flipped and transposed views give the same result as contiguous copies.
-    base = ag.tensor(RNG.standard_normal((6, 3, 9, 8)))
-    w = ag.tensor(RNG.standard_normal((4, 3, 3, 3)))
+    base = gg.tensor(RNG.standard_normal((6, 3, 9, 8)))
+    w = gg.tensor(RNG.standard_normal((4, 3, 3, 3)))
     for view in (base[::2, :, ::-1, 1:], base.transpose(2, 3), base[:, :, 2:7, ::2]):
         assert not view.data.flags.c_contiguous
-        copy = ag.tensor(np.ascontiguousarray(view.data))
+        copy = gg.tensor(np.ascontiguousarray(view.data))
         np.testing.assert_allclose(F.conv2d(view, w, padding=1).data,
                                    F.conv2d(copy, w, padding=1).data, rtol=1e-12, atol=1e-12)
         for pool in (lambda t: F.max_pool2d(t, 2, padding=1), lambda t: F.avg_pool2d(t, 2)):
@@ -490,8 +490,8 @@ def test_a_graph_mixing_convs_pools_and_views_matches_torch():
         (y + (g * g).sum()).backward()
         return y.item(), x.grad, w.grad
 
-    ours = run(F, ag.tensor(x0, requires_grad=True), ag.tensor(w0, requires_grad=True),
-               ag.tensor(v0), ag.grad)
+    ours = run(F, gg.tensor(x0, requires_grad=True), gg.tensor(w0, requires_grad=True),
+               gg.tensor(v0), gg.grad)
     theirs = run(tf, torch.tensor(x0, requires_grad=True),
                  torch.tensor(w0, requires_grad=True), torch.tensor(v0), torch.autograd.grad)
     assert ours[0] == pytest.approx(theirs[0], rel=1e-12)

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-from autograd.testing import gradcheck
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.testing import gradcheck
 
 RNG = np.random.default_rng(0)
 
@@ -47,13 +47,13 @@ def test_same_outputs_and_gradients_as_torch(name, args, kwargs, shape):
     ours.load_state_dict(state)
     theirs.double()
     data = RNG.standard_normal(shape)
-    x, tx = ag.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    x, tx = gg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     for p in ours.parameters():
         p.data = p.data.astype(np.float64)
     y, ty = ours(x), theirs(tx)
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     g = RNG.standard_normal(ty.shape)
-    y.backward(ag.tensor(g))
+    y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     for (key, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
@@ -76,9 +76,9 @@ def test_repr_and_parameters_match_torch(name, args, kwargs, shape):
 def test_gradcheck_input_and_parameters(name, args, kwargs, shape):
     layer = getattr(nn, name)(*args, **kwargs)
     names = [key for key, _ in layer.named_parameters()]
-    params = [ag.tensor(p.data, dtype=np.float64, requires_grad=True) for p in
+    params = [gg.tensor(p.data, dtype=np.float64, requires_grad=True) for p in
               layer.parameters()]
-    x = ag.tensor(RNG.standard_normal(shape), requires_grad=True)
+    x = gg.tensor(RNG.standard_normal(shape), requires_grad=True)
 
     def fn(x, *ps):  # the layer's forward with the given (float64) parameters
         for key, p in zip(names, ps, strict=True):
@@ -98,13 +98,13 @@ def test_gradcheck_input_and_parameters(name, args, kwargs, shape):
 def test_default_init_is_pytorchs(layer, fan_in):
     # kaiming_uniform(a=sqrt(5)) gives U(-b, b) with b = gain * sqrt(3 / fan_in), gain =
     # sqrt(2 / (1 + 5)): exactly 1/sqrt(fan_in), the bias bound too.
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     module = layer()
     bound = 1 / math.sqrt(fan_in)
     assert np.abs(module.weight.data).max() <= bound
     assert np.abs(module.weight.data).max() > 0.9 * bound  # fills the range
     assert np.abs(module.bias.data).max() <= bound
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     again = layer()
     np.testing.assert_array_equal(again.weight.data, module.weight.data)
 
@@ -113,7 +113,7 @@ def test_conv_transpose_output_size():
     torch = pytest.importorskip("torch")
     up, tup = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), \
         torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
-    x = ag.randn(1, 2, 4, 5)
+    x = gg.randn(1, 2, 4, 5)
     for size in [(7, 9), (8, 10), (1, 3, 8, 9)]:
         assert up(x, output_size=size).shape == \
             tuple(tup(torch.tensor(x.data), output_size=size).shape)
@@ -131,7 +131,7 @@ def test_small_cnn_state_dict_keys_are_pytorchs():
         "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
         "1.num_batches_tracked", "4.weight", "8.weight", "8.bias",
     ]
-    assert model(ag.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert model(gg.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("make,shape,pattern", [
@@ -147,7 +147,7 @@ def test_small_cnn_state_dict_keys_are_pytorchs():
 ])
 def test_bad_input_raises_naming_the_layer(make, shape, pattern):
     with pytest.raises(ValueError, match=pattern):
-        make()(ag.randn(*shape))
+        make()(gg.randn(*shape))
 
 
 @pytest.mark.parametrize("make,pattern", [
@@ -163,7 +163,7 @@ def test_bad_constructor_arguments(make, pattern):
 
 
 def test_a_small_cnn_learns_to_tell_vertical_from_horizontal_edges():
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     rng = np.random.default_rng(0)
     images = np.zeros((32, 1, 8, 8), dtype=np.float32)
     labels = rng.integers(0, 2, 32)
@@ -175,13 +175,13 @@ def test_a_small_cnn_learns_to_tell_vertical_from_horizontal_edges():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                           nn.Flatten(), nn.Linear(4, 2))
-    x, y = ag.tensor(images), ag.tensor(labels)
+    x, y = gg.tensor(images), gg.tensor(labels)
     losses = []
     for _ in range(60):
         loss = nn.functional.cross_entropy(model(x), y)
         model.zero_grad()
         loss.backward()
-        with ag.no_grad():
+        with gg.no_grad():
             for p in model.parameters():
                 p -= 0.5 * p.grad
         losses.append(loss.item())

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import autograd as ag
-import nn.functional as F
-from autograd.testing import gradcheck, gradgradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(0)
 
@@ -22,35 +22,35 @@ RNG = np.random.default_rng(0)
 def distinct(*shape, requires_grad=True):
     """Float64 values at least 0.1 apart (in random order), so no max is tied within eps."""
     values = RNG.permutation(np.arange(np.prod(shape)) * 0.1 - 1.0).reshape(shape)
-    return ag.tensor(values, dtype=np.float64, requires_grad=requires_grad)
+    return gg.tensor(values, dtype=np.float64, requires_grad=requires_grad)
 
 
 # ------------------------------------------------------------- max pooling
 def test_max_pool_picks_the_maximum_and_routes_the_gradient_to_it():
-    x = ag.tensor([[[[1.0, 2.0, 5.0, 3.0],
+    x = gg.tensor([[[[1.0, 2.0, 5.0, 3.0],
                      [4.0, 0.0, 1.0, 1.0],
                      [7.0, 8.0, 2.0, 9.0],
                      [6.0, 1.0, 3.0, 4.0]]]], requires_grad=True)
     y = F.max_pool2d(x, 2)
     np.testing.assert_array_equal(y.data, [[[[4, 5], [8, 9]]]])
-    y.backward(ag.tensor([[[[10.0, 20.0], [30.0, 40.0]]]]))
+    y.backward(gg.tensor([[[[10.0, 20.0], [30.0, 40.0]]]]))
     expected = np.zeros((4, 4))
     expected[1, 0], expected[0, 2], expected[2, 1], expected[2, 3] = 10, 20, 30, 40
     np.testing.assert_array_equal(x.grad.data[0, 0], expected)
 
 
 def test_max_pool_ties_go_to_the_first_maximum():
-    x = ag.tensor(np.ones((1, 1, 2, 4)), requires_grad=True)
+    x = gg.tensor(np.ones((1, 1, 2, 4)), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0]])
     # Overlapping windows: a shared maximum collects the gradient of every window.
-    x = ag.tensor([[[0.0, 3.0, 1.0, 3.0, 2.0]]], requires_grad=True)
+    x = gg.tensor([[[0.0, 3.0, 1.0, 3.0, 2.0]]], requires_grad=True)
     F.max_pool1d(x, 3, stride=1).sum().backward()
     np.testing.assert_array_equal(x.grad.data[0, 0], [0, 2, 0, 1, 0])
 
 
 def test_max_pool_propagates_nan():
-    x = ag.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
+    x = gg.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
     y = F.max_pool2d(x, 2)
     assert np.isnan(y.data).all()
     y.sum().backward()
@@ -58,18 +58,18 @@ def test_max_pool_propagates_nan():
 
 
 def test_max_pool_padding_is_not_an_anomaly():
-    x = ag.tensor(RNG.standard_normal((1, 1, 4, 4)), requires_grad=True)
-    with ag.detect_anomaly():
+    x = gg.tensor(RNG.standard_normal((1, 1, 4, 4)), requires_grad=True)
+    with gg.detect_anomaly():
         F.max_pool2d(x, 3, 2, 1).sum().backward()
     assert x.grad.shape == x.shape
 
 
 def test_max_pool_window_of_padding_only_gives_minus_inf():
     # Length 1 padded to 3; the dilated window covers padded positions 0 and 2 only.
-    x = ag.tensor([[[5.0]]], requires_grad=True)
+    x = gg.tensor([[[5.0]]], requires_grad=True)
     y = F.max_pool1d(x, 2, stride=1, padding=1, dilation=2)
     assert y.data.tolist() == [[[-np.inf]]]
-    y.backward(ag.tensor([[[1.0]]]))
+    y.backward(gg.tensor([[[1.0]]]))
     assert x.grad.data.tolist() == [[[0.0]]]
 
 
@@ -117,7 +117,7 @@ def pool_configs(draw, nd: int = 2, dilation: bool = True):
 def _against_torch(ours, theirs, shape, ties: bool = False, drawn: bool = False):
     torch = pytest.importorskip("torch")
     data = RNG.integers(0, 4, shape).astype(np.float64) if ties else RNG.standard_normal(shape)
-    x, tx = ag.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    x, tx = gg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     y, ty = ours(x), theirs(tx)
     if drawn:  # a dilated window can hold only padding: PyTorch then gives -inf and an
         # arbitrary index; that degenerate case is not compared
@@ -127,7 +127,7 @@ def _against_torch(ours, theirs, shape, ties: bool = False, drawn: bool = False)
         y, ty = y[0], ty[0]
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(ty.shape)
-    y.backward(ag.tensor(g))
+    y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
 
@@ -155,7 +155,7 @@ def test_max_pool_after_a_convolution():
     # without a copy and must still index it correctly.
     torch = pytest.importorskip("torch")
     x, w = RNG.standard_normal((3, 2, 8, 7)), RNG.standard_normal((4, 2, 3, 3))
-    _against_torch(lambda x: F.max_pool2d(F.conv2d(x, ag.tensor(w), padding=1), 2),
+    _against_torch(lambda x: F.max_pool2d(F.conv2d(x, gg.tensor(w), padding=1), 2),
                    lambda x: torch.nn.functional.max_pool2d(
                        torch.nn.functional.conv2d(x, torch.tensor(w), padding=1), 2),
                    x.shape)
@@ -174,14 +174,14 @@ AVG_POOL_OPTIONS = [
 
 @pytest.mark.parametrize("options", AVG_POOL_OPTIONS, ids=str)
 def test_avg_pool2d_gradcheck(options):
-    x = ag.tensor(RNG.standard_normal((2, 2, 5, 6)), requires_grad=True)
+    x = gg.tensor(RNG.standard_normal((2, 2, 5, 6)), requires_grad=True)
     fn = lambda x: F.avg_pool2d(x, **options)
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
 
 
 def test_avg_pool_known_values():
-    x = ag.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    x = gg.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     np.testing.assert_array_equal(F.avg_pool2d(x, 2).data[0, 0], [[2.5, 4.5], [10.5, 12.5]])
     # Zero padding counts by default: the corner window holds 0 + 1 + 4 + 5 of 9 cells.
     padded = F.avg_pool2d(x, 3, stride=1, padding=1)
@@ -211,7 +211,7 @@ def test_avg_pool1d_matches_torch(config, include_pad):
 # ------------------------------------------------------------- adaptive
 @pytest.mark.parametrize("size", [1, (2, 3), (4, None), (5, 7)])
 def test_adaptive_avg_pool2d_gradcheck(size):
-    x = ag.tensor(RNG.standard_normal((1, 2, 5, 7)), requires_grad=True)
+    x = gg.tensor(RNG.standard_normal((1, 2, 5, 7)), requires_grad=True)
     fn = lambda x: F.adaptive_avg_pool2d(x, size)
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
@@ -232,7 +232,7 @@ def test_adaptive_avg_pool1d_matches_torch():
 
 def test_global_average_pooling():
     x = RNG.standard_normal((2, 3, 4, 5))
-    y = F.adaptive_avg_pool2d(ag.tensor(x), 1)
+    y = F.adaptive_avg_pool2d(gg.tensor(x), 1)
     np.testing.assert_allclose(y.data, x.mean(axis=(2, 3), keepdims=True), rtol=1e-12)
 
 
@@ -243,7 +243,7 @@ def test_global_average_pooling():
 ])
 def test_unbatched_input(pool):
     x = RNG.standard_normal((3, 6, 6))
-    np.testing.assert_array_equal(pool(ag.tensor(x)).data, pool(ag.tensor(x[None])).data[0])
+    np.testing.assert_array_equal(pool(gg.tensor(x)).data, pool(gg.tensor(x[None])).data[0])
 
 
 def test_max_pool_return_indices_shape():

@@ -6,10 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.testing import gradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.testing import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -33,7 +33,7 @@ def _brute_force(log_probs: np.ndarray, target: list, blank: int = 0) -> float:
 def test_equals_brute_force_sum_over_alignments(target):
     rng = np.random.default_rng(0)
     lp = _log_softmax(rng.standard_normal((5, 3)))
-    loss = F.ctc_loss(ag.tensor(lp), np.array(target, dtype=np.int64), 5, len(target),
+    loss = F.ctc_loss(gg.tensor(lp), np.array(target, dtype=np.int64), 5, len(target),
                       reduction="sum")
     assert loss.shape == ()
     np.testing.assert_allclose(loss.item(), _brute_force(lp, target), rtol=1e-10)
@@ -41,7 +41,7 @@ def test_equals_brute_force_sum_over_alignments(target):
 
 def test_brute_force_with_another_blank_index():
     lp = _log_softmax(np.random.default_rng(1).standard_normal((4, 3)))
-    loss = F.ctc_loss(ag.tensor(lp[:, None]), np.array([[0, 1]]), [4], [2], blank=2,
+    loss = F.ctc_loss(gg.tensor(lp[:, None]), np.array([[0, 1]]), [4], [2], blank=2,
                       reduction="none")
     np.testing.assert_allclose(loss.data[0], _brute_force(lp, [0, 1], blank=2), rtol=1e-10)
 
@@ -62,7 +62,7 @@ def test_matches_torch_values_and_gradients(case, reduction):
     spec = CASES[case]
     rng = np.random.default_rng(2)
     logits = rng.standard_normal((8, 3, 5))
-    x = ag.tensor(logits, requires_grad=True)
+    x = gg.tensor(logits, requires_grad=True)
     x_t = torch.tensor(logits, requires_grad=True)
     args = [np.array(spec[k]) for k in ("targets", "input_lengths", "target_lengths")]
     ours = F.ctc_loss(x.log_softmax(2), *args, reduction=reduction)
@@ -81,7 +81,7 @@ def test_impossible_target_is_infinite_or_zero_with_zero_infinity():
     rng = np.random.default_rng(3)
     lp = _log_softmax(rng.standard_normal((3, 2, 4)))
     targets = np.array([[1, 1], [1, 2]])  # [1, 1] needs 3 steps, [1, 2] needs 2
-    x = ag.tensor(lp, requires_grad=True)
+    x = gg.tensor(lp, requires_grad=True)
     loss = F.ctc_loss(x, targets, [2, 2], [2, 2], reduction="none")
     assert np.isinf(loss.data[0]) and np.isfinite(loss.data[1])
     safe = F.ctc_loss(x, targets, [2, 2], [2, 2], reduction="sum", zero_infinity=True)
@@ -99,7 +99,7 @@ def test_impossible_target_is_infinite_or_zero_with_zero_infinity():
 def test_zero_probability_classes_keep_the_gradient_finite():
     lp = np.full((4, 1, 3), -np.inf)
     lp[:, 0, :2] = np.log(0.5)  # class 2 has probability exactly 0
-    x = ag.tensor(lp, requires_grad=True)
+    x = gg.tensor(lp, requires_grad=True)
     loss = F.ctc_loss(x, np.array([[1]]), [4], [1], reduction="sum")
     np.testing.assert_allclose(loss.item(), _brute_force(np.log(np.full((4, 2), 0.5)), [1]))
     loss.backward()
@@ -108,7 +108,7 @@ def test_zero_probability_classes_keep_the_gradient_finite():
 
 def test_gradcheck():
     rng = np.random.default_rng(4)
-    x = ag.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
+    x = gg.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
     targets = np.array([[1, 1], [2, 0]])
     fn = lambda a: F.ctc_loss(a.log_softmax(2), targets, [5, 4], [2, 1], reduction="none")
     assert gradcheck(fn, [x])
@@ -120,16 +120,16 @@ def test_module_and_unbatched_input():
     targets, lengths = np.array([[1, 2], [3, 3]]), np.array([2, 2])
     ctc = nn.CTCLoss(blank=0, reduction="mean")
     assert repr(ctc) == "CTCLoss(blank=0, reduction='mean')"
-    loss = ctc(ag.tensor(lp), targets, ag.tensor(np.array([6, 6])), lengths)
-    np.testing.assert_allclose(loss.item(), F.ctc_loss(ag.tensor(lp), targets, [6, 6],
+    loss = ctc(gg.tensor(lp), targets, gg.tensor(np.array([6, 6])), lengths)
+    np.testing.assert_allclose(loss.item(), F.ctc_loss(gg.tensor(lp), targets, [6, 6],
                                                        lengths).item())
-    single = F.ctc_loss(ag.tensor(lp[:, 0]), targets[0], 6, 2, reduction="none")
+    single = F.ctc_loss(gg.tensor(lp[:, 0]), targets[0], 6, 2, reduction="none")
     assert single.shape == ()
     np.testing.assert_allclose(single.item(), _brute_force(lp[:, 0], [1, 2]), rtol=1e-10)
 
 
 def test_bad_inputs_raise():
-    lp = ag.tensor(_log_softmax(np.zeros((4, 2, 3))))
+    lp = gg.tensor(_log_softmax(np.zeros((4, 2, 3))))
     with pytest.raises(ValueError, match="blank"):
         F.ctc_loss(lp, np.array([[0, 1], [1, 1]]), [4, 4], [2, 2])
     with pytest.raises(ValueError, match="exceed"):
@@ -143,8 +143,8 @@ def test_bad_inputs_raise():
 
 
 def test_twice_differentiable():
-    from autograd.testing import gradgradcheck
+    from graphgrad.testing import gradgradcheck
 
-    x = ag.tensor(np.random.default_rng(6).standard_normal((4, 1, 3)), requires_grad=True)
+    x = gg.tensor(np.random.default_rng(6).standard_normal((4, 1, 3)), requires_grad=True)
     assert gradgradcheck(lambda a: F.ctc_loss(a.log_softmax(2), np.array([[1, 2]]), [4], [2]),
                          [x])

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-from nn import init
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.nn import init
 
 
 def test_calculate_gain_matches_torch():
@@ -24,14 +24,14 @@ def test_calculate_gain_matches_torch():
 @pytest.mark.parametrize("shape, fans", [((5, 3), (3, 5)), ((8, 4, 3, 3), (36, 72)),
                                          ((8, 1, 3, 3), (9, 72)), ((6, 2, 5), (10, 30))])
 def test_fans_follow_pytorch(shape, fans):
-    assert init._calculate_fan_in_and_fan_out(ag.empty(*shape)) == fans
+    assert init._calculate_fan_in_and_fan_out(gg.empty(*shape)) == fans
     with pytest.raises(ValueError, match="fewer than 2"):
-        init.xavier_uniform_(ag.empty(4))
+        init.xavier_uniform_(gg.empty(4))
 
 
 def _std_and_bound(fn, shape, **kwargs):
-    ag.manual_seed(0)
-    w = ag.empty(*shape, dtype=np.float64)
+    gg.manual_seed(0)
+    w = gg.empty(*shape, dtype=np.float64)
     fn(w, **kwargs)
     return w.numpy().std(), np.abs(w.numpy()).max(), w.numpy().mean()
 
@@ -59,39 +59,39 @@ def test_sample_statistics(fn, kwargs, std, bound):
 
 
 def test_conv_weight_fan_for_kaiming():
-    ag.manual_seed(0)
-    w = init.kaiming_normal_(ag.empty(64, 32, 3, 3, dtype=np.float64), nonlinearity="relu")
+    gg.manual_seed(0)
+    w = init.kaiming_normal_(gg.empty(64, 32, 3, 3, dtype=np.float64), nonlinearity="relu")
     assert w.numpy().std() == pytest.approx(math.sqrt(2 / (32 * 9)), rel=0.02)
 
 
 def test_in_place_seeded_and_graph_safe():
-    p = nn.Parameter(ag.empty(4, 3))
+    p = nn.Parameter(gg.empty(4, 3))
     version = p._version
     assert init.xavier_uniform_(p) is p and p.requires_grad and p._version > version
-    ag.manual_seed(7)
-    a = init.normal_(ag.empty(3, 3)).numpy().copy()
-    ag.manual_seed(7)
-    np.testing.assert_array_equal(init.normal_(ag.empty(3, 3)).numpy(), a)
-    assert p.dtype == np.float32 and init.normal_(ag.empty(2, dtype=np.float64)).dtype == np.float64
+    gg.manual_seed(7)
+    a = init.normal_(gg.empty(3, 3)).numpy().copy()
+    gg.manual_seed(7)
+    np.testing.assert_array_equal(init.normal_(gg.empty(3, 3)).numpy(), a)
+    assert p.dtype == np.float32 and init.normal_(gg.empty(2, dtype=np.float64)).dtype == np.float64
 
 
 def test_constant_ones_zeros_eye_dirac_orthogonal():
-    np.testing.assert_array_equal(init.constant_(ag.empty(2, 2), 0.5).numpy(), 0.5)
-    np.testing.assert_array_equal(init.ones_(ag.empty(3)).numpy(), 1)
-    np.testing.assert_array_equal(init.zeros_(ag.empty(3)).numpy(), 0)
-    np.testing.assert_array_equal(init.eye_(ag.empty(2, 3)).numpy(), np.eye(2, 3))
+    np.testing.assert_array_equal(init.constant_(gg.empty(2, 2), 0.5).numpy(), 0.5)
+    np.testing.assert_array_equal(init.ones_(gg.empty(3)).numpy(), 1)
+    np.testing.assert_array_equal(init.zeros_(gg.empty(3)).numpy(), 0)
+    np.testing.assert_array_equal(init.eye_(gg.empty(2, 3)).numpy(), np.eye(2, 3))
     with pytest.raises(ValueError):
-        init.eye_(ag.empty(2, 2, 2))
-    d = init.dirac_(ag.empty(2, 2, 3, 3)).numpy()
+        init.eye_(gg.empty(2, 2, 2))
+    d = init.dirac_(gg.empty(2, 2, 3, 3)).numpy()
     assert d[0, 0, 1, 1] == 1 and d[1, 1, 1, 1] == 1 and d.sum() == 2
-    q = init.orthogonal_(ag.empty(3, 5, dtype=np.float64)).numpy()
+    q = init.orthogonal_(gg.empty(3, 5, dtype=np.float64)).numpy()
     np.testing.assert_allclose(q @ q.T, np.eye(3), atol=1e-12)
-    q = init.orthogonal_(ag.empty(5, 3, dtype=np.float64), gain=2.0).numpy()
+    q = init.orthogonal_(gg.empty(5, 3, dtype=np.float64), gain=2.0).numpy()
     np.testing.assert_allclose(q.T @ q, 4 * np.eye(3), atol=1e-12)
 
 
 def test_layer_default_inits_match_pytorchs_distributions():
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     linear = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
     for p in (linear.weight, linear.bias):
@@ -108,9 +108,9 @@ def test_layer_default_inits_match_pytorchs_distributions():
 
 
 def test_same_seed_same_model():
-    ag.manual_seed(3)
+    gg.manual_seed(3)
     a = nn.Sequential(nn.Linear(4, 4), nn.Embedding(3, 2))
-    ag.manual_seed(3)
+    gg.manual_seed(3)
     b = nn.Sequential(nn.Linear(4, 4), nn.Embedding(3, 2))
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb
@@ -120,9 +120,9 @@ def test_same_seed_same_model():
 @pytest.mark.parametrize("fn", [init.kaiming_uniform_, init.kaiming_normal_])
 def test_kaiming_init_of_a_zero_element_tensor_warns_and_does_nothing(fn):
     """As PyTorch: "Initializing zero-element tensors is a no-op" (so nn.Linear(0, 5) builds)."""
-    w = ag.empty(5, 0)
+    w = gg.empty(5, 0)
     with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
         assert fn(w) is w
     with pytest.warns(UserWarning, match="no-op"):
         layer = nn.Linear(0, 5)
-    assert layer(ag.randn(3, 0)).shape == (3, 5)
+    assert layer(gg.randn(3, 0)).shape == (3, 5)

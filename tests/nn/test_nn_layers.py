@@ -7,16 +7,16 @@ import math
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.testing import gradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.testing import gradcheck
 
 
 # -------------------------------------------------------------------- dropout
 def test_dropout_statistics_and_scaling():
-    ag.manual_seed(0)
-    x = ag.ones(200, 500, requires_grad=True)
+    gg.manual_seed(0)
+    x = gg.ones(200, 500, requires_grad=True)
     y = F.dropout(x, p=0.3)
     values = y.numpy()
     kept = values != 0
@@ -28,7 +28,7 @@ def test_dropout_statistics_and_scaling():
 
 
 def test_dropout_modes_and_edge_probabilities():
-    x = ag.randn(4, 5)
+    x = gg.randn(4, 5)
     drop = nn.Dropout(0.5).eval()
     assert drop(x) is x
     assert F.dropout(x, 0.5, training=False) is x
@@ -42,17 +42,17 @@ def test_dropout_modes_and_edge_probabilities():
 
 
 def test_dropout_is_reproducible_from_the_seed():
-    x = ag.ones(10, 10)
-    ag.manual_seed(5)
+    x = gg.ones(10, 10)
+    gg.manual_seed(5)
     a = F.dropout(x).numpy()
-    ag.manual_seed(5)
+    gg.manual_seed(5)
     np.testing.assert_array_equal(F.dropout(x).numpy(), a)
     assert not np.array_equal(F.dropout(x).numpy(), a)
 
 
 def test_dropout2d_drops_whole_channels():
-    ag.manual_seed(0)
-    out = nn.Dropout2d(0.5)(ag.ones(8, 16, 3, 3)).numpy()
+    gg.manual_seed(0)
+    out = nn.Dropout2d(0.5)(gg.ones(8, 16, 3, 3)).numpy()
     per_channel = out.reshape(8, 16, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert 0.3 < (per_channel == 0).all(-1).mean() < 0.7
@@ -62,11 +62,11 @@ def test_dropout2d_drops_whole_channels():
 def test_batchnorm_training_with_one_value_per_channel_raises():
     bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        bn(ag.randn(1, 3))
+        bn(gg.randn(1, 3))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        nn.BatchNorm2d(3)(ag.randn(1, 3, 1, 1))
-    assert nn.BatchNorm2d(3)(ag.randn(1, 3, 2, 1)).shape == (1, 3, 2, 1)
-    assert bn.eval()(ag.randn(1, 3)).shape == (1, 3)  # evaluation needs no batch
+        nn.BatchNorm2d(3)(gg.randn(1, 3, 1, 1))
+    assert nn.BatchNorm2d(3)(gg.randn(1, 3, 2, 1)).shape == (1, 3, 2, 1)
+    assert bn.eval()(gg.randn(1, 3)).shape == (1, 3)  # evaluation needs no batch
 
 
 def test_batchnorm_running_statistics_by_hand():
@@ -75,17 +75,17 @@ def test_batchnorm_running_statistics_by_hand():
     mean, var = np.zeros(2), np.ones(2)
     for _ in range(4):
         x = rng.normal(3.0, 2.0, (16, 2))
-        bn(ag.tensor(x, dtype=np.float32))
+        bn(gg.tensor(x, dtype=np.float32))
         mean = 0.9 * mean + 0.1 * x.mean(0)
         var = 0.9 * var + 0.1 * x.var(0, ddof=1)  # unbiased in the running estimate
     np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-5)
     np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-5)
     assert bn.num_batches_tracked.item() == 4
     x = rng.normal(size=(3, 2))
-    out = bn.eval()(ag.tensor(x, dtype=np.float32)).numpy()
+    out = bn.eval()(gg.tensor(x, dtype=np.float32)).numpy()
     np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-4, atol=1e-5)
     x = rng.normal(size=(5, 2))  # training normalises with the biased batch variance
-    out = bn.train()(ag.tensor(x, dtype=np.float32)).numpy()
+    out = bn.train()(gg.tensor(x, dtype=np.float32)).numpy()
     np.testing.assert_allclose(out, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), atol=1e-5)
 
 
@@ -95,10 +95,10 @@ def test_batchnorm_functional_matches_torch():
     x = rng.normal(size=(4, 3, 5))
     rm, rv = rng.normal(size=3), rng.uniform(0.5, 2, 3)
     w, b = rng.normal(size=3), rng.normal(size=3)
-    ours_rm, ours_rv = ag.tensor(rm), ag.tensor(rv)
+    ours_rm, ours_rv = gg.tensor(rm), gg.tensor(rv)
     t_rm, t_rv = torch.tensor(rm), torch.tensor(rv)
     for training in (True, False):
-        ours = F.batch_norm(ag.tensor(x), ours_rm, ours_rv, ag.tensor(w), ag.tensor(b),
+        ours = F.batch_norm(gg.tensor(x), ours_rm, ours_rv, gg.tensor(w), gg.tensor(b),
                             training, 0.2, 1e-3)
         theirs = torch.nn.functional.batch_norm(torch.tensor(x), t_rm, t_rv, torch.tensor(w),
                                                 torch.tensor(b), training, 0.2, 1e-3)
@@ -108,12 +108,12 @@ def test_batchnorm_functional_matches_torch():
 
 
 def test_layer_norm_functional_gradcheck_and_shape_error():
-    x = ag.randn(2, 3, 4, dtype=np.float64, requires_grad=True)
-    w = ag.randn(3, 4, dtype=np.float64, requires_grad=True)
-    b = ag.randn(3, 4, dtype=np.float64, requires_grad=True)
+    x = gg.randn(2, 3, 4, dtype=np.float64, requires_grad=True)
+    w = gg.randn(3, 4, dtype=np.float64, requires_grad=True)
+    b = gg.randn(3, 4, dtype=np.float64, requires_grad=True)
     assert gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b), (x, w, b))
     with pytest.raises(ValueError, match=r"LayerNorm\(\(4,\).*\(2, 5\)"):
-        nn.LayerNorm(4)(ag.randn(2, 5))
+        nn.LayerNorm(4)(gg.randn(2, 5))
 
 
 # ------------------------------------------------------------------ embedding
@@ -121,18 +121,18 @@ def test_embedding_index_errors_name_the_layer():
     emb = nn.Embedding(5, 2)
     for bad in (5, -1):
         with pytest.raises(IndexError, match=r"embedding: index .* out of range for 5"):
-            emb(ag.tensor([0, bad]))
+            emb(gg.tensor([0, bad]))
     with pytest.raises(TypeError, match="integer"):
-        emb(ag.tensor([0.0, 1.0]))
+        emb(gg.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="padding_idx"):
         nn.Embedding(5, 2, padding_idx=5)
 
 
 def test_embedding_gradient_accumulates_and_skips_padding():
     emb = nn.Embedding(4, 2, padding_idx=0)
-    with ag.no_grad():
+    with gg.no_grad():
         emb.weight[0] = 7.0  # the padding row's value is still returned
-    out = emb(ag.tensor([[1, 1, 0], [3, 0, 1]]))
+    out = emb(gg.tensor([[1, 1, 0], [3, 0, 1]]))
     np.testing.assert_array_equal(out.numpy()[0, 2], [7.0, 7.0])
     out.sum().backward()
     np.testing.assert_array_equal(emb.weight.grad.numpy(), [[0, 0], [3, 3], [0, 0], [1, 1]])
@@ -145,7 +145,7 @@ def test_embedding_max_norm_and_from_pretrained_match_torch():
     ours = nn.Embedding.from_pretrained(weights, max_norm=1.5)
     theirs = torch.nn.Embedding.from_pretrained(torch.tensor(weights), max_norm=1.5)
     assert not ours.weight.requires_grad
-    np.testing.assert_allclose(ours(ag.tensor(idx)).numpy(),
+    np.testing.assert_allclose(ours(gg.tensor(idx)).numpy(),
                                theirs(torch.tensor(idx)).numpy(), atol=1e-12)
     np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.numpy(), atol=1e-12)
     assert nn.Embedding.from_pretrained(weights, freeze=False).weight.requires_grad
@@ -154,25 +154,25 @@ def test_embedding_max_norm_and_from_pretrained_match_torch():
 def test_one_hot_matches_torch():
     torch = pytest.importorskip("torch")
     idx = np.array([[0, 3], [2, 1]])
-    np.testing.assert_array_equal(F.one_hot(ag.tensor(idx)).numpy(),
+    np.testing.assert_array_equal(F.one_hot(gg.tensor(idx)).numpy(),
                                   torch.nn.functional.one_hot(torch.tensor(idx)).numpy())
-    assert F.one_hot(ag.tensor(idx), 6).shape == (2, 2, 6)
+    assert F.one_hot(gg.tensor(idx), 6).shape == (2, 2, 6)
     with pytest.raises(IndexError, match="one_hot"):
-        F.one_hot(ag.tensor([0, 4]), 3)
+        F.one_hot(gg.tensor([0, 4]), 3)
 
 
 # ------------------------------------------------------------ shape layers
 def test_linear_accepts_1d_and_nd_inputs():
     lin = nn.Linear(3, 2)
-    x = ag.randn(4, 5, 3)
+    x = gg.randn(4, 5, 3)
     np.testing.assert_allclose(lin(x).numpy()[1, 2], lin(x[1, 2]).numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"Linear\(in_features=3, .*in_features = 3 at dim -1, "
                                          r"got input of shape \(4, 5, 2\)"):
-        lin(ag.randn(4, 5, 2))
+        lin(gg.randn(4, 5, 2))
 
 
 def test_flatten_unflatten_round_trip():
-    x = ag.randn(2, 3, 4, 5)
+    x = gg.randn(2, 3, 4, 5)
     flat = nn.Flatten()(x)
     assert flat.shape == (2, 60)
     assert nn.Unflatten(1, (3, 4, 5))(flat).shape == x.shape
@@ -182,14 +182,14 @@ def test_flatten_unflatten_round_trip():
 
 
 def test_softmax_without_dim_warns_and_picks_pytorchs_dim():
-    x = ag.randn(2, 3)
+    x = gg.randn(2, 3)
     with pytest.warns(UserWarning, match="implicit dimension"):
         out = nn.Softmax()(x)
     np.testing.assert_allclose(out.numpy().sum(1), 1, rtol=1e-6)
 
 
 def test_activations_are_safe_for_large_inputs():
-    x = ag.tensor([-1e4, -50.0, 0.0, 50.0, 1e4], requires_grad=True)
+    x = gg.tensor([-1e4, -50.0, 0.0, 50.0, 1e4], requires_grad=True)
     for fn in (F.elu, F.softplus, F.logsigmoid, F.silu, F.sigmoid):
         out = fn(x)
         out.sum().backward()
@@ -203,7 +203,7 @@ def test_sigmoid_is_accurate_far_into_the_tails(dtype, x):
     """sigmoid(x) = e^x / (1 + e^x) ~ e^x for x << 0, to the dtype's own precision (no
     floor: sigmoid(-85) in float32 is 1.2e-37, not a clamped value), and exactly 1 or 0
     at the ends."""
-    out = F.sigmoid(ag.tensor(np.array([x, -x, -np.inf, np.inf], dtype=dtype))).numpy()
+    out = F.sigmoid(gg.tensor(np.array([x, -x, -np.inf, np.inf], dtype=dtype))).numpy()
     np.testing.assert_allclose(out[0], np.exp(np.float64(x)), rtol=4 * np.finfo(dtype).eps)
     assert out[1] == 1 and out[2] == 0 and out[3] == 1
 
@@ -221,13 +221,13 @@ def test_distances_match_torch_including_zero_vectors():
         ("pairwise_distance", (a, a), {"p": 1.0, "keepdim": True}),
     ]
     for name, arrays, kwargs in cases:
-        ours_in = [ag.tensor(x, requires_grad=True) for x in arrays]
+        ours_in = [gg.tensor(x, requires_grad=True) for x in arrays]
         theirs_in = [torch.tensor(x, requires_grad=True) for x in arrays]
         ours = getattr(F, name)(*ours_in, **kwargs)
         theirs = getattr(torch.nn.functional, name)(*theirs_in, **kwargs)
         np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), atol=1e-12)
         g = rng.normal(size=theirs.shape)
-        ours.backward(ag.tensor(g))
+        ours.backward(gg.tensor(g))
         theirs.backward(torch.tensor(g))
         for o, t in zip(ours_in, theirs_in, strict=True):
             np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), atol=1e-9,
@@ -235,7 +235,7 @@ def test_distances_match_torch_including_zero_vectors():
 
 
 def test_vector_norm_has_zero_gradient_at_zero():
-    x = ag.zeros(2, 3, requires_grad=True, dtype=np.float64)
+    x = gg.zeros(2, 3, requires_grad=True, dtype=np.float64)
     F.vector_norm(x, 2, dim=1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), 0)
 
@@ -246,7 +246,7 @@ def test_functional_surface_is_complete():
     binary_cross_entropy_with_logits cross_entropy nll_loss triplet_margin_loss normalize
     cosine_similarity pairwise_distance elu silu softplus""".split()
     assert [n for n in names if not callable(getattr(F, n, None))] == []
-    assert F.pad is ag.pad
+    assert F.pad is gg.pad
 
 
 # ---------------------------------------------------------------- nn.utils
@@ -258,7 +258,7 @@ def _model_with_grads(torch=None):
     ours = []
     for v, g in zip(values, grads, strict=True):
         p = nn.Parameter(v)
-        p.grad = ag.tensor(g)
+        p.grad = gg.tensor(g)
         ours.append(p)
     if torch is None:
         return ours, None
@@ -277,7 +277,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     ours, theirs = _model_with_grads(torch)
     total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
     t_total = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
-    assert isinstance(total, ag.Tensor)
+    assert isinstance(total, gg.Tensor)
     np.testing.assert_allclose(total.item(), t_total.item(), rtol=1e-12)
     for o, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12)
@@ -285,12 +285,12 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
 
 def test_clip_grad_norm_edge_cases():
     ours, _ = _model_with_grads()
-    ours[0].grad = ag.tensor(np.full((3, 4), np.inf))
+    ours[0].grad = gg.tensor(np.full((3, 4), np.inf))
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
     assert nn.utils.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0).item() == 0.0
     p = nn.Parameter(np.ones(4))
-    p.grad = ag.tensor(np.full(4, 2.0))
+    p.grad = gg.tensor(np.full(4, 2.0))
     assert nn.utils.clip_grad_norm_(p, 1.0).item() == 4.0  # a single tensor is accepted
     np.testing.assert_allclose(np.linalg.norm(p.grad.numpy()), 1.0, rtol=1e-5)
 
@@ -308,9 +308,9 @@ def test_parameters_vector_round_trip():
     assert vec.shape == (3 * 2 + 2 + 2 + 1,)
     vec.sum().backward()  # differentiable
     assert all(np.all(p.grad.numpy() == 1) for p in model.parameters())
-    new = ag.arange(vec.size, dtype=np.float32)
+    new = gg.arange(vec.size, dtype=np.float32)
     nn.utils.vector_to_parameters(new, model.parameters())
     np.testing.assert_array_equal(nn.utils.parameters_to_vector(model.parameters()).numpy(),
                                   new.numpy())
     with pytest.raises(ValueError, match="elements"):
-        nn.utils.vector_to_parameters(ag.zeros(3), model.parameters())
+        nn.utils.vector_to_parameters(gg.zeros(3), model.parameters())

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-import nn.functional as F
-from autograd.testing import gradcheck, gradgradcheck
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
+from graphgrad.testing import gradcheck, gradgradcheck
 
 
 def _probs(rng, shape):
@@ -102,9 +102,9 @@ PARAMS = [pytest.param(case, red, id=f"{case.fn}-{case.id or 'basic'}-{red}")
 
 
 def _ours(case, arrays, reduction, dtype=np.float64):
-    args = [ag.tensor(a, requires_grad=i in case.grad and a.dtype.kind == "f")
+    args = [gg.tensor(a, requires_grad=i in case.grad and a.dtype.kind == "f")
             for i, a in enumerate(arrays)]
-    kwargs = {k: ag.tensor(v) if isinstance(v, np.ndarray) else v for k, v in case.kwargs.items()}
+    kwargs = {k: gg.tensor(v) if isinstance(v, np.ndarray) else v for k, v in case.kwargs.items()}
     return args, getattr(F, case.fn)(*args, reduction=reduction, **kwargs)
 
 
@@ -122,7 +122,7 @@ def test_loss_matches_torch(case, reduction):
     t_out = getattr(torch.nn.functional, case.fn)(*t_args, reduction=reduction, **t_kwargs)
     np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     upstream = rng.standard_normal(t_out.shape)
-    out.backward(ag.tensor(upstream))
+    out.backward(gg.tensor(upstream))
     t_out.backward(torch.tensor(upstream))
     for a, t in zip(args, t_args, strict=True):
         if a.requires_grad:
@@ -132,9 +132,9 @@ def test_loss_matches_torch(case, reduction):
 @pytest.mark.parametrize("case, reduction", [p for p in PARAMS if p.values[1] != "sum"])
 def test_loss_gradcheck_and_gradgradcheck(case, reduction):
     arrays = case.inputs(np.random.default_rng(1))
-    args = [ag.tensor(a, requires_grad=i in case.grad and a.dtype.kind == "f")
+    args = [gg.tensor(a, requires_grad=i in case.grad and a.dtype.kind == "f")
             for i, a in enumerate(arrays)]
-    kwargs = {k: ag.tensor(v) if isinstance(v, np.ndarray) else v for k, v in case.kwargs.items()}
+    kwargs = {k: gg.tensor(v) if isinstance(v, np.ndarray) else v for k, v in case.kwargs.items()}
     fn = getattr(F, case.fn)
     assert gradcheck(lambda *xs: fn(*xs, reduction=reduction, **kwargs), args)
     assert gradgradcheck(lambda *xs: fn(*xs, reduction=reduction, **kwargs), args)
@@ -142,19 +142,19 @@ def test_loss_gradcheck_and_gradgradcheck(case, reduction):
 
 def test_loss_modules_match_functions():
     rng = np.random.default_rng(2)
-    logits, labels = ag.tensor(rng.normal(size=(6, 4))), ag.tensor(rng.integers(0, 4, 6))
-    w = ag.tensor(W4)
+    logits, labels = gg.tensor(rng.normal(size=(6, 4))), gg.tensor(rng.integers(0, 4, 6))
+    w = gg.tensor(W4)
     crit = nn.CrossEntropyLoss(weight=w, ignore_index=2, label_smoothing=0.1, reduction="sum")
     expected = F.cross_entropy(logits, labels, w, 2, "sum", 0.1)
     np.testing.assert_array_equal(crit(logits, labels).numpy(), expected.numpy())
     assert list(crit.state_dict()) == ["weight"]
     bce = nn.BCEWithLogitsLoss(pos_weight=W4)
-    y = ag.tensor(rng.integers(0, 2, (6, 4)).astype(float))
+    y = gg.tensor(rng.integers(0, 2, (6, 4)).astype(float))
     np.testing.assert_array_equal(
         bce(logits, y).numpy(),
         F.binary_cross_entropy_with_logits(logits, y, pos_weight=W4).numpy())
     trip = nn.TripletMarginLoss(margin=0.5, swap=True)
-    a, p, n = (ag.tensor(rng.normal(size=(3, 2))) for _ in range(3))
+    a, p, n = (gg.tensor(rng.normal(size=(3, 2))) for _ in range(3))
     np.testing.assert_array_equal(trip(a, p, n).numpy(),
                                   F.triplet_margin_loss(a, p, n, 0.5, swap=True).numpy())
     assert repr(nn.NLLLoss()) == "NLLLoss()"
@@ -167,8 +167,8 @@ def test_bce_with_logits_is_stable_for_huge_logits():
     torch = pytest.importorskip("torch")
     x = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4], dtype=np.float32)
     y = np.array([1, 0, 1, 1, 0, 1, 0], dtype=np.float32)
-    xt = ag.tensor(x, requires_grad=True)
-    loss = F.binary_cross_entropy_with_logits(xt, ag.tensor(y), reduction="sum")
+    xt = gg.tensor(x, requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(xt, gg.tensor(y), reduction="sum")
     loss.backward()
     t = torch.tensor(x, requires_grad=True)
     t_loss = torch.nn.functional.binary_cross_entropy_with_logits(t, torch.tensor(y),
@@ -180,8 +180,8 @@ def test_bce_with_logits_is_stable_for_huge_logits():
 
 
 def test_bce_with_logits_gradient_is_exact_at_zero():
-    x = ag.zeros(3, requires_grad=True, dtype=np.float64)
-    F.binary_cross_entropy_with_logits(x, ag.tensor([0.0, 1.0, 0.25]), reduction="sum").backward()
+    x = gg.zeros(3, requires_grad=True, dtype=np.float64)
+    F.binary_cross_entropy_with_logits(x, gg.tensor([0.0, 1.0, 0.25]), reduction="sum").backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.5, -0.5, 0.25])  # sigmoid(0) - y
 
 
@@ -189,8 +189,8 @@ def test_bce_clamps_log_at_minus_100_with_finite_gradients():
     torch = pytest.importorskip("torch")
     p = np.array([0.0, 1.0, 0.0, 1.0, 0.5], dtype=np.float32)
     y = np.array([1.0, 0.0, 0.0, 1.0, 1.0], dtype=np.float32)
-    pt = ag.tensor(p, requires_grad=True)
-    loss = F.binary_cross_entropy(pt, ag.tensor(y), reduction="none")
+    pt = gg.tensor(p, requires_grad=True)
+    loss = F.binary_cross_entropy(pt, gg.tensor(y), reduction="none")
     expected = torch.nn.functional.binary_cross_entropy(torch.tensor(p), torch.tensor(y),
                                                         reduction="none")
     np.testing.assert_allclose(loss.numpy(), expected.numpy(), rtol=1e-6)
@@ -207,8 +207,8 @@ def test_bce_gradient_where_p_saturates_is_pytorchs(dtype):
     it is the true derivative, +1 or -1; PyTorch's formula gives 0 there.)"""
     p = np.array([0.0, 1.0, 1e-30, 0.0, 1.0, 0.3], dtype=dtype)
     y = np.array([1.0, 0.9, 1.0, 0.0, 1.0, 0.6], dtype=dtype)
-    pt = ag.tensor(p, requires_grad=True)
-    F.binary_cross_entropy(pt, ag.tensor(y), reduction="sum").backward()
+    pt = gg.tensor(p, requires_grad=True)
+    F.binary_cross_entropy(pt, gg.tensor(y), reduction="sum").backward()
     p64, y64 = p.astype(np.float64), y.astype(np.float64)
     expected = -y64 / np.maximum(p64, 1e-12) + (1 - y64) / np.maximum(1 - p64, 1e-12)
     np.testing.assert_allclose(pt.grad.numpy(), expected, rtol=1e-5)
@@ -218,8 +218,8 @@ def test_bce_gradient_where_p_saturates_is_pytorchs(dtype):
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
-    logits = ag.tensor([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]], requires_grad=True)
-    loss = F.cross_entropy(logits, ag.tensor([1, 2]))
+    logits = gg.tensor([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]], requires_grad=True)
+    loss = F.cross_entropy(logits, gg.tensor([1, 2]))
     loss.backward()
     np.testing.assert_allclose(loss.item(), (1e4 + np.log(3)) / 2, rtol=1e-6)
     assert np.all(np.isfinite(logits.grad.numpy()))
@@ -227,12 +227,12 @@ def test_cross_entropy_is_stable_for_huge_logits():
 
 @pytest.mark.parametrize("loss_fn", [
     F.cross_entropy, F.nll_loss, lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1),
-    lambda x, t: F.cross_entropy(x, t, weight=ag.tensor([1.0, 2.0, 3.0]))])
+    lambda x, t: F.cross_entropy(x, t, weight=gg.tensor([1.0, 2.0, 3.0]))])
 def test_all_ignored_gives_nan_like_pytorch_with_a_zero_gradient(loss_fn):
     """The mean over no positions is NaN; its gradient is 0, as PyTorch's (a fully padded
     batch must not turn the weights into NaN)."""
-    x = ag.randn(2, 3, requires_grad=True)
-    loss = loss_fn(x, ag.tensor([-100, -100]))
+    x = gg.randn(2, 3, requires_grad=True)
+    loss = loss_fn(x, gg.tensor([-100, -100]))
     loss.backward()
     assert np.isnan(loss.item())
     np.testing.assert_array_equal(x.grad.numpy(), 0.0)
@@ -243,34 +243,34 @@ def test_all_ignored_gives_nan_like_pytorch_with_a_zero_gradient(loss_fn):
 @pytest.mark.parametrize("bad", [3, -1, 5])
 def test_target_index_out_of_range_raises(fn, bad):
     with pytest.raises(IndexError, match=fn.__name__) as err:
-        fn(ag.randn(2, 3), ag.tensor([0, bad]))
+        fn(gg.randn(2, 3), gg.tensor([0, bad]))
     assert str(bad) in str(err.value) and "3 classes" in str(err.value)
 
 
 def test_class_target_errors():
     with pytest.raises(TypeError, match="integer"):
-        F.cross_entropy(ag.randn(2, 3), ag.tensor([0.0, 1.0]))
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"expected target of shape \(2,\)"):
-        F.cross_entropy(ag.randn(2, 3), ag.tensor([0, 1, 2]))
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1, 2]))
     with pytest.raises(TypeError, match="input's shape"):
-        F.cross_entropy(ag.randn(2, 3), ag.rand(2, 4))
+        F.cross_entropy(gg.randn(2, 3), gg.rand(2, 4))
     with pytest.raises(ValueError, match="weight"):
-        F.cross_entropy(ag.randn(2, 3), ag.tensor([0, 1]), weight=ag.ones(4))
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1]), weight=gg.ones(4))
     with pytest.raises(ValueError, match="label_smoothing"):
-        F.cross_entropy(ag.randn(2, 3), ag.tensor([0, 1]), label_smoothing=1.5)
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1]), label_smoothing=1.5)
     with pytest.raises(IndexError, match="CrossEntropyLoss|cross_entropy"):
-        nn.CrossEntropyLoss()(ag.randn(2, 3), ag.tensor([0, 3]))
+        nn.CrossEntropyLoss()(gg.randn(2, 3), gg.tensor([0, 3]))
 
 
 @pytest.mark.parametrize("call, shapes", [
-    (lambda: F.binary_cross_entropy(ag.rand(4, 3), ag.rand(4, 3), weight=ag.rand(2)),
+    (lambda: F.binary_cross_entropy(gg.rand(4, 3), gg.rand(4, 3), weight=gg.rand(2)),
      r"binary_cross_entropy: shapes \(4, 3\) and \(2,\) cannot be broadcast"),
-    (lambda: F.binary_cross_entropy_with_logits(ag.randn(4, 3), ag.rand(4, 3),
-                                                pos_weight=ag.rand(2)),
+    (lambda: F.binary_cross_entropy_with_logits(gg.randn(4, 3), gg.rand(4, 3),
+                                                pos_weight=gg.rand(2)),
      r"binary_cross_entropy_with_logits: shapes \(4, 3\) and \(2,\) cannot"),
-    (lambda: F.triplet_margin_loss(ag.randn(4, 3), ag.randn(4, 5), ag.randn(4, 3)),
+    (lambda: F.triplet_margin_loss(gg.randn(4, 3), gg.randn(4, 5), gg.randn(4, 3)),
      r"triplet_margin_loss: shapes \(4, 3\) and \(4, 5\) and \(4, 3\) cannot"),
-    (lambda: F.mse_loss(ag.randn(4, 3), ag.rand(4, 2)),
+    (lambda: F.mse_loss(gg.randn(4, 3), gg.rand(4, 2)),
      r"mse_loss: shapes \(4, 3\) and \(4, 2\) cannot be broadcast"),
 ])
 def test_operands_that_do_not_broadcast_raise_naming_the_loss(call, shapes):
@@ -280,12 +280,12 @@ def test_operands_that_do_not_broadcast_raise_naming_the_loss(call, shapes):
 
 def test_binary_target_errors():
     with pytest.raises(ValueError, match="between 0 and 1"):
-        F.binary_cross_entropy(ag.tensor([1.5]), ag.tensor([1.0]))
+        F.binary_cross_entropy(gg.tensor([1.5]), gg.tensor([1.0]))
     with pytest.raises(ValueError, match="binary_cross_entropy.*size"):
-        F.binary_cross_entropy(ag.rand(3, 1), ag.rand(3))
+        F.binary_cross_entropy(gg.rand(3, 1), gg.rand(3))
     with pytest.raises(ValueError, match="with_logits.*size"):
-        F.binary_cross_entropy_with_logits(ag.rand(3, 1), ag.rand(3))
+        F.binary_cross_entropy_with_logits(gg.rand(3, 1), gg.rand(3))
     with pytest.raises(ValueError, match="reduction"):
-        F.mse_loss(ag.rand(3), ag.rand(3), reduction="avg")
+        F.mse_loss(gg.rand(3), gg.rand(3), reduction="avg")
     with pytest.warns(UserWarning, match="mse_loss: target size"):
-        F.mse_loss(ag.rand(3, 1), ag.rand(3))
+        F.mse_loss(gg.rand(3, 1), gg.rand(3))

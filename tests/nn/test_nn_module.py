@@ -6,9 +6,9 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-import autograd as ag
-import nn
-import nn.functional as F
+import graphgrad as gg
+import graphgrad.nn.functional as F
+from graphgrad import nn
 
 
 class Block(nn.Module):
@@ -16,8 +16,8 @@ class Block(nn.Module):
         super().__init__()
         self.fc = nn.Linear(3, 4)
         self.scale = nn.Parameter(np.ones(4))
-        self.register_buffer("steps", ag.zeros(()))
-        self.register_buffer("cache", ag.zeros(2), persistent=False)
+        self.register_buffer("steps", gg.zeros(()))
+        self.register_buffer("cache", gg.zeros(2), persistent=False)
         self.bn = nn.BatchNorm1d(4)
 
     def forward(self, x):
@@ -27,10 +27,10 @@ class Block(nn.Module):
 # ----------------------------------------------------------------- registration
 def test_parameter_is_a_tensor_that_requires_grad():
     p = nn.Parameter(np.zeros((2, 3)))
-    assert isinstance(p, ag.Tensor) and p.requires_grad and p.shape == (2, 3)
+    assert isinstance(p, gg.Tensor) and p.requires_grad and p.shape == (2, 3)
     assert p.dtype == np.float64
     assert repr(p).startswith("Parameter containing:\ntensor(")
-    assert type(p * 2) is ag.Tensor
+    assert type(p * 2) is gg.Tensor
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     with pytest.raises(TypeError):
         nn.Parameter(np.zeros(2, dtype=np.int64))
@@ -66,7 +66,7 @@ def test_shared_parameters_and_modules_are_listed_once():
 def test_assignment_rules():
     m = nn.Linear(2, 3)
     with pytest.raises(TypeError, match="nn.Parameter or None"):
-        m.weight = ag.zeros(3, 2)
+        m.weight = gg.zeros(3, 2)
     m.bias = None
     assert m.bias is None and list(m.state_dict()) == ["weight"]
     m.extra = 5  # plain attributes are not registered
@@ -83,14 +83,14 @@ def test_assignment_rules():
     with pytest.raises(AttributeError, match=r"before Module.__init__\(\) call"):
         Forgot()
     with pytest.raises(KeyError):
-        nn.Module().register_buffer("a.b", ag.zeros(1))
+        nn.Module().register_buffer("a.b", gg.zeros(1))
     with pytest.raises(TypeError):
         nn.Module().register_buffer("a", np.zeros(1))
 
 
 def test_buffer_reassignment_keeps_it_a_buffer():
     block = Block()
-    block.steps = ag.ones(())
+    block.steps = gg.ones(())
     assert "steps" in dict(block.named_buffers())
     assert block.state_dict()["steps"].item() == 1.0
 
@@ -112,7 +112,7 @@ def test_state_dict_keys_of_a_small_model_equal_pytorchs():
 def test_state_dict_values_are_detached_and_share_memory():
     m = nn.Linear(2, 2)
     sd = m.state_dict()
-    assert not sd["weight"].requires_grad and type(sd["weight"]) is ag.Tensor
+    assert not sd["weight"].requires_grad and type(sd["weight"]) is gg.Tensor
     assert np.shares_memory(sd["weight"].numpy(), m.weight.numpy())
     assert m.state_dict(keep_vars=True)["weight"] is m.weight
 
@@ -173,7 +173,7 @@ def test_load_state_dict_accepts_a_checkpoint_without_num_batches_tracked():
 
 def test_load_state_dict_invalidates_graphs_that_saved_the_old_values():
     m = nn.Linear(2, 1)
-    x = ag.randn(3, 2, requires_grad=True)
+    x = gg.randn(3, 2, requires_grad=True)
     y = m(x).sum()
     m.load_state_dict({k: v.numpy() * 2 for k, v in m.state_dict().items()})
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
@@ -191,14 +191,14 @@ def test_train_eval_recurse_and_return_self():
 
 def test_zero_grad_and_requires_grad():
     m = nn.Linear(3, 2)
-    m(ag.randn(4, 3)).sum().backward()
+    m(gg.randn(4, 3)).sum().backward()
     assert all(p.grad is not None for p in m.parameters())
     m.zero_grad(set_to_none=False)
     assert all(np.all(p.grad.numpy() == 0) for p in m.parameters())
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
     m.requires_grad_(False)
-    assert not m(ag.randn(4, 3)).requires_grad
+    assert not m(gg.randn(4, 3)).requires_grad
     m.requires_grad_()
     assert m.weight.requires_grad
 
@@ -220,13 +220,13 @@ def test_apply_visits_children_first():
 def test_to_double_and_float_keep_parameter_identity():
     block = Block()
     weight = block.fc.weight
-    block(ag.randn(5, 3)).sum().backward()
+    block(gg.randn(5, 3)).sum().backward()
     block.double()
     assert block.fc.weight is weight and weight.dtype == np.float64
     assert weight.grad.dtype == np.float64
     assert block.bn.running_mean.dtype == np.float64
     assert block.bn.num_batches_tracked.dtype == np.int64  # integers are left alone
-    assert block(ag.randn(5, 3, dtype=np.float64)).dtype == np.float64
+    assert block(gg.randn(5, 3, dtype=np.float64)).dtype == np.float64
     assert block.to(np.float32) is block and weight.dtype == np.float32
     assert block.to("cpu") is block
     with pytest.raises(ValueError):
@@ -239,12 +239,12 @@ def test_forward_hooks_see_and_replace_inputs_and_outputs():
     calls = []
     pre = m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     post = m.register_forward_hook(lambda mod, args, out: calls.append(out.shape) or out + 1)
-    out = m(ag.randn(3, 2))
+    out = m(gg.randn(3, 2))
     np.testing.assert_allclose(out.numpy(), np.broadcast_to(m.bias.numpy() + 1, (3, 2)))
     assert calls == [(3, 2)]
     pre.remove()
     post.remove()
-    x = ag.randn(3, 2)
+    x = gg.randn(3, 2)
     np.testing.assert_allclose(m(x).numpy(), F.linear(x, m.weight, m.bias).numpy())
     with m.register_forward_hook(lambda mod, args, out: out * 0):
         assert np.all(m(x).numpy() == 0)
@@ -255,7 +255,7 @@ def test_forward_hook_collects_activations():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     acts = {}
     model[1].register_forward_hook(lambda mod, args, out: acts.__setitem__("relu", out))
-    model(ag.randn(5, 3))
+    model(gg.randn(5, 3))
     assert acts["relu"].shape == (5, 4) and np.all(acts["relu"].numpy() >= 0)
 
 
@@ -292,7 +292,7 @@ def test_sequential_indexing_slicing_and_editing():
     assert list(model) == layers
     head = model[:2]
     assert isinstance(head, nn.Sequential) and list(head) == layers[:2]
-    assert head(ag.randn(4, 2)).shape == (4, 3)
+    assert head(gg.randn(4, 2)).shape == (4, 3)
     model.append(nn.Sigmoid())
     assert len(model) == 4 and isinstance(model[3], nn.Sigmoid)
     del model[1]
@@ -330,7 +330,7 @@ def test_sequential_pop_add_and_repeat_as_pytorch():
 
 def test_sequential_forward_chains():
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
-    x = ag.randn(5, 2)
+    x = gg.randn(5, 2)
     np.testing.assert_array_equal(model(x).numpy(), F.relu(model[0](x)).numpy())
 
 
@@ -353,7 +353,7 @@ def test_module_list_and_dict():
 
 def test_forward_not_defined_raises():
     with pytest.raises(NotImplementedError, match="Module"):
-        nn.Module()(ag.zeros(1))
+        nn.Module()(gg.zeros(1))
 
 
 def test_get_submodule():
@@ -368,7 +368,7 @@ def test_deepcopy_and_pickle_give_independent_models():
     import pickle
 
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    model(ag.randn(4, 3))
+    model(gg.randn(4, 3))
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert type(clone[0].weight) is nn.Parameter and clone[0].weight.requires_grad
         assert not np.shares_memory(clone[0].weight.numpy(), model[0].weight.numpy())

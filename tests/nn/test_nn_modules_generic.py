@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from moduleinfo import MODULES, as_inputs, functional_call
 
-import autograd as ag
-from autograd.testing import gradcheck, gradgradcheck
+import graphgrad as gg
+from graphgrad.testing import gradcheck, gradgradcheck
 
 IDS = [info.id for info in MODULES]
 MODES = ["train", "eval"]
@@ -27,7 +27,7 @@ TORCH_CASES = [pytest.param(info, mode, id=f"{info.id}-{mode}")
 
 def _run(info, module, inputs):
     if info.random:
-        ag.manual_seed(0)
+        gg.manual_seed(0)
     return module(*inputs)
 
 
@@ -42,7 +42,7 @@ def test_gradcheck_and_gradgradcheck(info, mode):
 
     def fn(*args):
         if info.random:
-            ag.manual_seed(0)
+            gg.manual_seed(0)
         return functional_call(module, dict(zip(names, args[n:], strict=True)), list(args[:n]))
 
     assert gradcheck(fn, inputs + params)
@@ -51,9 +51,9 @@ def test_gradcheck_and_gradgradcheck(info, mode):
 
 @pytest.mark.parametrize("info", MODULES, ids=IDS)
 def test_state_dict_round_trip(info):
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     source = info.make()
-    ag.manual_seed(1)
+    gg.manual_seed(1)
     target = info.make()
     # Make the buffers differ too: one training step on the source.
     inputs = as_inputs(info, info.sample_inputs(), requires_grad=False)
@@ -115,7 +115,7 @@ def test_bad_input_shape_names_layer_and_shapes(info):
     module = info.make()
     good = as_inputs(info, info.sample_inputs(), requires_grad=False)
     for shape in info.bad_inputs:
-        bad = ag.randn(*shape)
+        bad = gg.randn(*shape)
         with pytest.raises(ValueError) as err:
             module(bad, *good[1:])
         message = str(err.value)
@@ -137,7 +137,7 @@ def test_outputs_and_gradients_match_torch(info, mode):
         np.testing.assert_allclose(o_out.numpy(), t_out.detach().numpy(), atol=info.atol)
         upstream = rng.standard_normal(t_out.shape)
         t_out.backward(torch.tensor(upstream))
-        o_out.backward(ag.tensor(upstream))
+        o_out.backward(gg.tensor(upstream))
         for t, o in zip(t_in, o_in, strict=True):
             if o.requires_grad:
                 np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), atol=info.atol)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from moduleinfo import functional_call
 
-import autograd as ag
-import nn
-from autograd.testing import gradcheck
-from nn.utils.rnn import pad_sequence, unpad_sequence
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.nn.utils.rnn import pad_sequence, unpad_sequence
+from graphgrad.testing import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -63,8 +63,8 @@ def test_layer_matches_torch_outputs_and_gradients(kind, config):
     layers = config["num_layers"] * (2 if config["bidirectional"] else 1)
     h0 = _states(cls, (layers, batch, 4), rng) if initial else []
 
-    x_ours = ag.tensor(x, requires_grad=True)
-    h_ours = [ag.tensor(h, requires_grad=True) for h in h0]
+    x_ours = gg.tensor(x, requires_grad=True)
+    h_ours = [gg.tensor(h, requires_grad=True) for h in h0]
     x_theirs = torch.tensor(x, requires_grad=True)
     h_theirs = [torch.tensor(h, requires_grad=True) for h in h0]
     outs_ours = _unpack(cls, ours(x_ours, _pack(cls, h_ours)))
@@ -74,7 +74,7 @@ def test_layer_matches_torch_outputs_and_gradients(kind, config):
     for a, b in zip(outs_ours, outs_theirs, strict=True):
         assert a.shape == tuple(b.shape)
         np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
-    ag.backward(outs_ours, upstream)
+    gg.backward(outs_ours, upstream)
     torch.autograd.backward(outs_theirs, [torch.tensor(g) for g in upstream])
     np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-12)
     for a, b in zip(h_ours, h_theirs, strict=True):
@@ -97,7 +97,7 @@ def test_cell_matches_torch(kind):
     x = rng.standard_normal((2, 3))
     states = [rng.standard_normal((2, 4)) for _ in range(2 if cls == "LSTMCell" else 1)]
     lstm = cls == "LSTMCell"
-    args_ours = [ag.tensor(a, requires_grad=True) for a in [x, *states]]
+    args_ours = [gg.tensor(a, requires_grad=True) for a in [x, *states]]
     args_theirs = [torch.tensor(a, requires_grad=True) for a in [x, *states]]
     out_ours = ours(args_ours[0], tuple(args_ours[1:]) if lstm else args_ours[1])
     out_theirs = theirs(args_theirs[0], tuple(args_theirs[1:]) if lstm else args_theirs[1])
@@ -106,14 +106,14 @@ def test_cell_matches_torch(kind):
     upstream = [rng.standard_normal(o.shape) for o in out_theirs]
     for a, b in zip(out_ours, out_theirs, strict=True):
         np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
-    ag.backward(out_ours, upstream)
+    gg.backward(out_ours, upstream)
     torch.autograd.backward(out_theirs, [torch.tensor(g) for g in upstream])
     for a, b in zip(args_ours, args_theirs, strict=True):
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-12)
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=1e-12, err_msg=name)
     # Without a state the cell starts from zeros; unbatched inputs work too.
-    zero = ours(ag.tensor(x[0]))
+    zero = ours(gg.tensor(x[0]))
     expected = theirs(torch.tensor(x[0]))
     for a, b in zip(zero if lstm else [zero], expected if lstm else [expected], strict=True):
         np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
@@ -142,13 +142,13 @@ GRADCHECK = [
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_layer_gradcheck(kind, config):
     cls, extra = kind
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     module = getattr(nn, cls)(2, 3, **config, **extra).double()
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (2, 3, 2) if config["batch_first"] else (3, 2, 2))  # seq 3, batch 2
     layers = config["num_layers"] * (2 if config["bidirectional"] else 1)
     states = [rng.uniform(-1, 1, (layers, 2, 3)) for _ in range(2 if cls == "LSTM" else 1)]
-    inputs = [ag.tensor(a, requires_grad=True) for a in [x, *states]]
+    inputs = [gg.tensor(a, requires_grad=True) for a in [x, *states]]
     if cls == "LSTM":
         _gradcheck_module(module, inputs, lambda a: [a[0], tuple(a[1:])])
     else:
@@ -157,12 +157,12 @@ def test_layer_gradcheck(kind, config):
 
 @pytest.mark.parametrize("cls", ["RNNCell", "GRUCell", "LSTMCell"])
 def test_cell_gradcheck(cls):
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     module = getattr(nn, cls)(2, 3).double()
     rng = np.random.default_rng(3)
     arrays = [rng.uniform(-1, 1, (2, 2))] + [rng.uniform(-1, 1, (2, 3))
                                               for _ in range(2 if cls == "LSTMCell" else 1)]
-    inputs = [ag.tensor(a, requires_grad=True) for a in arrays]
+    inputs = [gg.tensor(a, requires_grad=True) for a in arrays]
     if cls == "LSTMCell":
         _gradcheck_module(module, inputs, lambda a: [a[0], tuple(a[1:])])
     else:
@@ -195,13 +195,13 @@ def test_state_dict_keys_and_shapes_equal_torch():
 
 
 def test_init_is_uniform_in_plus_minus_one_over_sqrt_hidden_and_seeded():
-    ag.manual_seed(3)
+    gg.manual_seed(3)
     lstm = nn.LSTM(8, 16, num_layers=2)
     bound = 1 / np.sqrt(16)
     for name, p in lstm.named_parameters():
         assert np.abs(p.data).max() <= bound, name
         assert p.data.std() > bound / 4, name  # spread out, not constant
-    ag.manual_seed(3)
+    gg.manual_seed(3)
     again = nn.LSTM(8, 16, num_layers=2)
     for p, q in zip(lstm.parameters(), again.parameters(), strict=True):
         np.testing.assert_array_equal(p.data, q.data)
@@ -210,19 +210,19 @@ def test_init_is_uniform_in_plus_minus_one_over_sqrt_hidden_and_seeded():
 def test_lstm_with_open_forget_gate_and_closed_input_gate_keeps_its_cell_state():
     lstm = nn.LSTM(2, 3)
     hidden = 3
-    with ag.no_grad():
+    with gg.no_grad():
         lstm.bias_ih_l0.data[:] = 0.0
         lstm.bias_ih_l0.data[:hidden] = -30.0  # input gate i ~ 0
         lstm.bias_ih_l0.data[hidden:2 * hidden] = 30.0  # forget gate f ~ 1
     c0 = np.array([[0.5, -1.0, 2.0]], dtype=np.float32)
-    x = ag.tensor(np.random.default_rng(4).standard_normal((20, 1, 2)).astype(np.float32))
-    _, (_, c_n) = lstm(x, (ag.zeros((1, 1, 3)), ag.tensor(c0[None])))
+    x = gg.tensor(np.random.default_rng(4).standard_normal((20, 1, 2)).astype(np.float32))
+    _, (_, c_n) = lstm(x, (gg.zeros((1, 1, 3)), gg.tensor(c0[None])))
     np.testing.assert_allclose(c_n.data[0], c0, atol=1e-6)
 
 
 def test_500_step_unrolled_lstm_backpropagates():
     lstm = nn.LSTM(3, 4)
-    x = ag.tensor(np.random.default_rng(5).standard_normal((500, 2, 3)).astype(np.float32),
+    x = gg.tensor(np.random.default_rng(5).standard_normal((500, 2, 3)).astype(np.float32),
                   requires_grad=True)
     start = time.perf_counter()
     output, (h_n, _) = lstm(x)
@@ -236,7 +236,7 @@ def test_500_step_unrolled_lstm_backpropagates():
 def test_unbatched_input_equals_a_batch_of_one():
     for cls in ("RNN", "GRU", "LSTM"):
         layer = getattr(nn, cls)(3, 4, num_layers=2, bidirectional=True)
-        x = ag.randn(5, 3)
+        x = gg.randn(5, 3)
         out, state = layer(x)
         out_b, state_b = layer(x[:, None])
         np.testing.assert_allclose(out.data, out_b.data[:, 0], atol=1e-6)
@@ -248,10 +248,10 @@ def test_unbatched_input_equals_a_batch_of_one():
 
 def test_dropout_between_layers_only_in_training_and_seeded():
     gru = nn.GRU(3, 8, num_layers=2, dropout=0.5)
-    x = ag.randn(6, 2, 3)
-    ag.manual_seed(7)
+    x = gg.randn(6, 2, 3)
+    gg.manual_seed(7)
     a, _ = gru(x)
-    ag.manual_seed(7)
+    gg.manual_seed(7)
     b, _ = gru(x)
     np.testing.assert_array_equal(a.data, b.data)
     gru.eval()
@@ -265,9 +265,9 @@ def test_dropout_between_layers_only_in_training_and_seeded():
 def test_no_grad_forward_equals_recorded_forward():
     # Without grad the input projection is one matmul for all steps; same numbers.
     lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
-    x = ag.randn(7, 2, 3)
+    x = gg.randn(7, 2, 3)
     recorded, (h, c) = lstm(x)
-    with ag.no_grad():
+    with gg.no_grad():
         plain, (h2, c2) = lstm(x)
     for a, b in [(recorded, plain), (h, h2), (c, c2)]:
         np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
@@ -276,25 +276,25 @@ def test_no_grad_forward_equals_recorded_forward():
 def test_bad_inputs_raise_naming_the_layer_and_shapes():
     lstm = nn.LSTM(3, 4, num_layers=2)
     with pytest.raises(ValueError, match=r"LSTM.*input_size = 3.*\(5, 2, 7\)"):
-        lstm(ag.randn(5, 2, 7))
+        lstm(gg.randn(5, 2, 7))
     with pytest.raises(ValueError, match=r"LSTM.*\(2, 2, 4\).*\(1, 2, 4\)"):
-        lstm(ag.randn(5, 2, 3), (ag.zeros((1, 2, 4)), ag.zeros((2, 2, 4))))
+        lstm(gg.randn(5, 2, 3), (gg.zeros((1, 2, 4)), gg.zeros((2, 2, 4))))
     with pytest.raises(ValueError, match="pair"):
-        lstm(ag.randn(5, 2, 3), ag.zeros((2, 2, 4)))
+        lstm(gg.randn(5, 2, 3), gg.zeros((2, 2, 4)))
     with pytest.raises(ValueError, match=r"GRU.*\(1, 3, 4\)"):
-        nn.GRU(3, 4)(ag.randn(5, 3, 3), ag.zeros((1, 2, 4)))
+        nn.GRU(3, 4)(gg.randn(5, 3, 3), gg.zeros((1, 2, 4)))
     with pytest.raises(ValueError, match=r"RNN.*4D|RNN.*dims"):
-        nn.RNN(3, 4)(ag.randn(1, 5, 2, 3))
+        nn.RNN(3, 4)(gg.randn(1, 5, 2, 3))
     with pytest.raises(ValueError, match=r"GRUCell.*\(2, 3\)"):
-        nn.GRUCell(3, 4)(ag.randn(2, 3), ag.zeros((2, 3)))
+        nn.GRUCell(3, 4)(gg.randn(2, 3), gg.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"RNNCell.*\(B, 3\)"):
-        nn.RNNCell(3, 4)(ag.randn(2, 5))
+        nn.RNNCell(3, 4)(gg.randn(2, 5))
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match=r"LSTM: expected a sequence of length > 0.*\(0, 2, 3\)"):
-        lstm(ag.randn(0, 2, 3))
+        lstm(gg.randn(0, 2, 3))
     with pytest.raises(ValueError, match=r"GRU: .*length > 0.*\(2, 0, 3\)"):
-        nn.GRU(3, 4, batch_first=True)(ag.randn(2, 0, 3))
+        nn.GRU(3, 4, batch_first=True)(gg.randn(2, 0, 3))
 
 
 def test_flatten_parameters_is_accepted_and_changes_nothing():
@@ -318,7 +318,7 @@ def test_pad_sequence_matches_torch_and_passes_gradients():
     arrays = [rng.standard_normal((n, 2)) for n in (3, 1, 2)]
     for batch_first in (False, True):
         for side in ("right", "left"):
-            seqs = [ag.tensor(a, requires_grad=True) for a in arrays]
+            seqs = [gg.tensor(a, requires_grad=True) for a in arrays]
             ours = pad_sequence(seqs, batch_first, -1.0, side)
             theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrays],
                                                      batch_first, -1.0, side)
@@ -326,20 +326,20 @@ def test_pad_sequence_matches_torch_and_passes_gradients():
             (ours * ours).sum().backward()
             for s in seqs:
                 np.testing.assert_allclose(s.grad.data, 2 * s.data)
-    back = unpad_sequence(pad_sequence([ag.tensor(a) for a in arrays]), [3, 1, 2])
+    back = unpad_sequence(pad_sequence([gg.tensor(a) for a in arrays]), [3, 1, 2])
     for a, b in zip(back, arrays, strict=True):
         np.testing.assert_allclose(a.data, b)
 
 
 def test_cells_are_twice_differentiable():
     # Compositions only, so second derivatives come for free (e.g. for gradient penalties).
-    from autograd.testing import gradgradcheck
-    from nn.functional.rnn import gru_cell, lstm_cell
+    from graphgrad.nn.functional.rnn import gru_cell, lstm_cell
+    from graphgrad.testing import gradgradcheck
 
     rng = np.random.default_rng(8)
-    x, h, c = (ag.tensor(rng.standard_normal(s), requires_grad=True)
+    x, h, c = (gg.tensor(rng.standard_normal(s), requires_grad=True)
                for s in [(2, 2), (2, 3), (2, 3)])
-    w_ih, w_hh = (ag.tensor(rng.standard_normal(s), requires_grad=True)
+    w_ih, w_hh = (gg.tensor(rng.standard_normal(s), requires_grad=True)
                   for s in [(12, 2), (12, 3)])
     assert gradgradcheck(lambda *a: lstm_cell(a[0], (a[1], a[2]), a[3], a[4]),
                          [x, h, c, w_ih, w_hh])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from moduleinfo import functional_call
 
-import autograd as ag
-import nn
-from autograd.testing import gradcheck
+import graphgrad as gg
+from graphgrad import nn
+from graphgrad.testing import gradcheck
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # torch's nested-tensor notes
@@ -51,7 +51,7 @@ def test_encoder_layer_matches_torch(config):
     padded = np.zeros((3, 5), dtype=bool)
     padded[1, 3:] = True
     causal = np.triu(np.ones((5, 5), dtype=bool), 1)
-    x_ours, x_theirs = ag.tensor(x, requires_grad=True), _t(x, True)
+    x_ours, x_theirs = gg.tensor(x, requires_grad=True), _t(x, True)
     y = ours(x_ours, src_mask=causal, src_key_padding_mask=padded)
     y_t = theirs(x_theirs, src_mask=_t(causal), src_key_padding_mask=_t(padded))
     np.testing.assert_allclose(y.data, y_t.detach().numpy(), atol=1e-12)
@@ -74,7 +74,7 @@ def test_decoder_layer_matches_torch(config):
     causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64).data
     memory_padding = np.zeros((3, 6), dtype=bool)
     memory_padding[0, 4:] = True
-    inputs = [ag.tensor(a, requires_grad=True) for a in (tgt, memory)]
+    inputs = [gg.tensor(a, requires_grad=True) for a in (tgt, memory)]
     inputs_t = [_t(a, True) for a in (tgt, memory)]
     y = ours(*inputs, tgt_mask=causal, memory_key_padding_mask=memory_padding,
              tgt_is_causal=True)
@@ -104,8 +104,8 @@ def test_encoder_and_decoder_stacks_match_torch():
     _load_from_torch(enc, t_enc)
     _load_from_torch(dec, t_dec)
     src, tgt = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 3, 8))
-    memory = enc(ag.tensor(src))
-    out = dec(ag.tensor(tgt), memory, tgt_mask=np.triu(np.ones((3, 3), dtype=bool), 1))
+    memory = enc(gg.tensor(src))
+    out = dec(gg.tensor(tgt), memory, tgt_mask=np.triu(np.ones((3, 3), dtype=bool), 1))
     t_out = t_dec(_t(tgt), t_enc(_t(src)), tgt_mask=_t(np.triu(np.ones((3, 3), dtype=bool), 1)))
     np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
 
@@ -117,7 +117,7 @@ def test_stack_layers_are_independent_deep_copies():
     assert len({id(w) for w in weights}) == 3 and all(w is not layer.linear1.weight
                                                       for w in weights)
     np.testing.assert_array_equal(weights[0].data, weights[2].data)  # copies of one layer
-    with ag.no_grad():
+    with gg.no_grad():
         weights[0].data[:] = 0.0
     assert np.abs(weights[1].data).sum() > 0
     assert len(list(enc.parameters())) == 3 * len(list(layer.parameters()))
@@ -130,7 +130,7 @@ def test_full_transformer_matches_torch_and_state_dict_keys():
     rng = np.random.default_rng(3)
     src, tgt = rng.standard_normal((5, 2, 8)), rng.standard_normal((4, 2, 8))
     mask = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64)
-    out = ours(ag.tensor(src), ag.tensor(tgt), tgt_mask=mask)
+    out = ours(gg.tensor(src), gg.tensor(tgt), tgt_mask=mask)
     t_out = theirs(_t(src), _t(tgt), tgt_mask=_t(mask.data))
     np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
     np.testing.assert_array_equal(
@@ -146,11 +146,11 @@ def test_layer_state_dict_keys_and_submodule_order_equal_torch():
 
 
 def test_encoder_layer_gradcheck():
-    ag.manual_seed(0)
+    gg.manual_seed(0)
     layer = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True).double()
     names = [name for name, _ in layer.named_parameters()]
     params = list(layer.parameters())
-    x = ag.tensor(np.random.default_rng(4).standard_normal((2, 3, 4)), requires_grad=True)
+    x = gg.tensor(np.random.default_rng(4).standard_normal((2, 3, 4)), requires_grad=True)
     padded = np.array([[False, False, True], [False, False, False]])
 
     def fn(*args):
@@ -162,10 +162,10 @@ def test_encoder_layer_gradcheck():
 
 def test_training_mode_dropout_is_random_and_seeded():
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.3)
-    x = ag.randn(5, 2, 8)
-    ag.manual_seed(3)
+    x = gg.randn(5, 2, 8)
+    gg.manual_seed(3)
     a = layer(x)
-    ag.manual_seed(3)
+    gg.manual_seed(3)
     b = layer(x)
     np.testing.assert_array_equal(a.data, b.data)
     c = layer.eval()(x)
@@ -182,10 +182,10 @@ def test_positional_encoding_values_shapes_and_dropout():
             angle = p / 10000 ** (2 * i / 6)
             assert math.isclose(pe[p, 2 * i], math.sin(angle), abs_tol=1e-6)
             assert math.isclose(pe[p, 2 * i + 1], math.cos(angle), abs_tol=1e-6)
-    x = ag.randn(10, 3, 6)
+    x = gg.randn(10, 3, 6)
     np.testing.assert_allclose(pos(x).data, x.data + pe[:10, None], atol=1e-7)
     pos_bf = nn.PositionalEncoding(6, dropout=0.0, max_len=50, batch_first=True)
-    xb = ag.randn(3, 10, 6)
+    xb = gg.randn(3, 10, 6)
     np.testing.assert_allclose(pos_bf(xb).data, xb.data + pe[None, :10], atol=1e-7)
     np.testing.assert_allclose(pos(x[:, 0]).data, x.data[:, 0] + pe[:10], atol=1e-7)
     odd = nn.PositionalEncoding(5, max_len=4)
@@ -197,9 +197,9 @@ def test_positional_encoding_values_shapes_and_dropout():
     assert not np.allclose(drop(x).data, x.data + pe[:10, None])
     np.testing.assert_allclose(drop.eval()(x).data, x.data + pe[:10, None], atol=1e-7)
     with pytest.raises(ValueError, match="max_len"):
-        pos(ag.randn(51, 1, 6))
+        pos(gg.randn(51, 1, 6))
     with pytest.raises(ValueError, match="PositionalEncoding"):
-        pos(ag.randn(5, 1, 7))
+        pos(gg.randn(5, 1, 7))
 
 
 def test_bad_arguments_raise():

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import autograd as ag
-import optim
-from optim import lr_scheduler as S
+import graphgrad as gg
+from graphgrad import optim
+from graphgrad.optim import lr_scheduler as S
 
 EPOCHS = 40
 
 
 def our_opt(lrs=(0.1, 0.01), cls=optim.SGD):
-    return cls([{"params": [ag.tensor(np.zeros(2), requires_grad=True)], "lr": lr}
+    return cls([{"params": [gg.tensor(np.zeros(2), requires_grad=True)], "lr": lr}
                 for lr in lrs], lr=lrs[0], momentum=0.9)
 
 
@@ -163,8 +163,8 @@ def test_state_dict_round_trip_resumes_identically(name, before, after, through_
     state = {"opt": opt2.state_dict(), "sched": sched2.state_dict()}
     if through_file:
         with tempfile.TemporaryDirectory() as tmp:
-            ag.save(state, os.path.join(tmp, "s.ckpt"))
-            state = ag.load(os.path.join(tmp, "s.ckpt"))
+            gg.save(state, os.path.join(tmp, "s.ckpt"))
+            state = gg.load(os.path.join(tmp, "s.ckpt"))
     advance(sched2, opt2, before, before + 2)  # the saved state must not follow
 
     opt3 = our_opt()

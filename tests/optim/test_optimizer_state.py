@@ -1,4 +1,4 @@
-"""Optimizer state_dict: a round trip (in memory and through ag.save/ag.load) resumes
+"""Optimizer state_dict: a round trip (in memory and through gg.save/gg.load) resumes
 training bit for bit."""
 import os
 import tempfile
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import autograd as ag
-import optim
+import graphgrad as gg
+from graphgrad import optim
 
 CONFIGS = st.sampled_from([
     ("SGD", dict(lr=0.1)),
@@ -26,7 +26,7 @@ CONFIGS = st.sampled_from([
 def make_params(dtype, seed=0):
     rng = np.random.default_rng(seed)
     shapes = [(3, 4), (4,), (2, 2, 2)]
-    return [ag.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    return [gg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
 
 
 def make_opt(name, kwargs, params):
@@ -38,7 +38,7 @@ def make_opt(name, kwargs, params):
 def grads(step, params):
     rng = np.random.default_rng(1000 + step)
     for p in params:
-        p.grad = ag.tensor(rng.standard_normal(p.shape).astype(p.dtype))
+        p.grad = gg.tensor(rng.standard_normal(p.shape).astype(p.dtype))
 
 
 def train(opt, params, start, stop):
@@ -63,8 +63,8 @@ def test_state_dict_round_trip_resumes_identically(config, before, after, dtype,
     if through_file:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "opt.ckpt")
-            ag.save({"opt": sd, "params": snapshot}, path)
-            loaded = ag.load(path)
+            gg.save({"opt": sd, "params": snapshot}, path)
+            loaded = gg.load(path)
         sd, snapshot = loaded["opt"], loaded["params"]
     train(opt2, params2, before, before + 3)  # diverge: the state_dict must not follow
 
@@ -105,7 +105,7 @@ def test_load_state_dict_accepts_tensors_and_casts_dtype():
     grads(0, params)
     opt.step()
     sd = opt.state_dict()
-    sd["state"][0] = {k: (ag.tensor(v.astype(np.float64)) if isinstance(v, np.ndarray)
+    sd["state"][0] = {k: (gg.tensor(v.astype(np.float64)) if isinstance(v, np.ndarray)
                           else np.asarray(float(v))) for k, v in sd["state"][0].items()}
     opt2 = make_opt("Adam", {}, make_params(np.float32))
     opt2.load_state_dict(sd)

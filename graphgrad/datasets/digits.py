@@ -66,7 +66,7 @@ def load_digits(split: str = "train", *, return_index: bool = False):
     https://doi.org/10.24432/C50P49, licensed CC BY 4.0.
 
         images, labels = load_digits("train")
-        loader = ag.data.DataLoader(ag.data.TensorDataset(images, labels),
+        loader = gg.utils.data.DataLoader(gg.utils.data.TensorDataset(images, labels),
                                     batch_size=32, shuffle=True)
     """
     if split not in _SPLITS:

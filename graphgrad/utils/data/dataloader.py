@@ -6,7 +6,7 @@
         ...
 
 Shuffling draws one permutation per epoch from the project's generator
-(``autograd.random``), so ``ag.manual_seed(n)`` makes the batches, and with them
+(``graphgrad.autograd.random``), so ``gg.manual_seed(n)`` makes the batches, and with them
 a whole training run, reproducible bit for bit.  ``loader.state_dict()`` holds
 the current epoch's order and position, so a checkpoint taken in the middle of
 an epoch resumes with the very next batch.
@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .random import generator as _project_generator
-from .tensor import Tensor
+from graphgrad.autograd.random import generator as _project_generator
+from graphgrad.autograd.tensor import Tensor
 
 
 class Dataset:
@@ -108,7 +108,7 @@ class DataLoader:
     ``DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False,
     collate_fn=None, generator=None)``.  Each pass (epoch) visits every sample
     once, in order or, with ``shuffle``, in a fresh random order drawn from
-    ``generator`` (default: the project's generator behind ``ag.manual_seed``).
+    ``generator`` (default: the project's generator behind ``gg.manual_seed``).
     The last batch is smaller unless ``drop_last``.  ``collate_fn`` turns a list
     of samples into a batch (default: ``default_collate``).  ``len(loader)`` is
     the number of batches.

@@ -4,7 +4,7 @@ What can be saved: nested ``dict`` (str or int keys), ``list`` and ``tuple`` of
 ``None``, ``bool``, ``int``, ``float``, ``str``, NumPy arrays and scalars, and
 Tensors, with array dtypes bool, int8/16/32/64, uint8/16/32/64 and
 float16/32/64.  That covers model and optimizer state_dicts, scheduler state,
-``ag.get_rng_state()`` and a DataLoader's state.  ``load`` gives back the same
+``gg.get_rng_state()`` and a DataLoader's state.  ``load`` gives back the same
 structure: Tensors as Tensors (not requiring grad), arrays as arrays, NumPy
 scalars as NumPy scalars, tuples as tuples.
 
@@ -53,7 +53,7 @@ import zlib
 
 import numpy as np
 
-from .tensor import Tensor
+from graphgrad.autograd.tensor import Tensor
 
 MAGIC = b"GGCKPT\r\n"
 VERSION = 1

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine import Node, count_consumers
-from ..grad_mode import STATE
-from ..tensor import Tensor
+from graphgrad.autograd.engine import Node, count_consumers
+from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.tensor import Tensor
 
 
 class scope:
@@ -23,7 +23,7 @@ class scope:
     ``with`` blocks of one ``scope`` object are drawn in one cluster, and reusing the
     object over the steps of a loop folds them like a Module called N times.
 
-        step = ag.viz.scope("step")
+        step = gg.viz.scope("step")
         for t in range(T):
             with step:
                 h = (x[t] @ w_ih.T + h @ w_hh.T).tanh()

@@ -2,11 +2,11 @@
 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     loss = F.cross_entropy(model(x), labels)
-    with ag.viz.record_gradients():       # keep gradient statistics of every op
+    with gg.viz.record_gradients():       # keep gradient statistics of every op
         loss.backward()
-    dot = ag.viz.draw_graph(loss, params=model, show_saved=True)
+    dot = gg.viz.draw_graph(loss, params=model, show_saved=True)
     dot.render("mlp", format="svg")       # or dot.source for the DOT text
-    print(ag.viz.gradient_flow(model))    # per-parameter |grad| table
+    print(gg.viz.gradient_flow(model))    # per-parameter |grad| table
 
 How gradients are captured (the design, and its cost).  After ``backward`` only the
 leaves still hold gradients (``.grad``); an intermediate gradient is freed as soon as
@@ -24,7 +24,7 @@ Module grouping: ``nn.Module.__call__`` stamps each node recorded during a forwa
 with the call (``node.scope``), so ops are drawn inside a cluster per module, labelled
 with its path ("encoder.0") and class; paths and parameter names come from
 ``params`` (a Module, ``named_parameters()`` or a dict) or from the modules that ran.
-Functional code can group its ops the same way with ``with ag.viz.scope("step"):``.
+Functional code can group its ops the same way with ``with gg.viz.scope("step"):``.
 
 Rendering needs Graphviz's ``dot``: the system's when present, else the
 ``graphviz-pure`` wheel from the ``viz`` extra (see ``find_renderer``).  ``graphviz``

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ..engine import Node
+from graphgrad.autograd.engine import Node
+
 from ._graph import GraphModel, Vertex
 from ._record import GradStats, describe_saved, grad_stats, merge_stats
 
@@ -285,7 +286,7 @@ class Drawer:
                     "backward runs against them</td></tr>")
         if self.show_grads and any(self.stats[n] is None for n in self.model.nodes):
             rows.append('<tr><td colspan="2" align="left">* op gradients: run backward inside'
-                        "<br/>with ag.viz.record_gradients():</td></tr>")
+                        "<br/>with gg.viz.record_gradients():</td></tr>")
         return ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
                 + "".join(rows) + "</table>>")
 

@@ -90,7 +90,7 @@ def graph_class():
             import graphviz
         except ImportError as err:
             raise ImportError(
-                "autograd.viz.draw_graph needs the `graphviz` Python package: "
+                "graphgrad.viz.draw_graph needs the `graphviz` Python package: "
                 "pip install graphgrad[viz]  (or: pip install graphviz graphviz-pure)"
             ) from err
 

@@ -1,7 +1,7 @@
 """Hypothesis strategies for property-testing differentiable code.
 
 They are the strategies graphgrad's own op tests use, shipped so that a user can
-property-test a custom ``ag.Function`` the same way: draw shapes (including 0-d,
+property-test a custom ``gg.Function`` the same way: draw shapes (including 0-d,
 size-1 and, on request, size-0 dims), mutually broadcastable shape tuples, valid
 ``dim`` arguments, and tensors whose values stay inside a domain and away from
 the points where the function is not differentiable (kinks such as relu's 0,
@@ -12,19 +12,19 @@ A complete example, checking a custom Function against central differences::
     import numpy as np
     from hypothesis import given, strategies as st
 
-    import autograd as ag
-    from autograd.testing import broadcastable_shapes, gradcheck, shapes, tensors
+    import graphgrad as gg
+    from graphgrad.testing import broadcastable_shapes, gradcheck, shapes, tensors
 
-    class SoftPlus(ag.Function):
+    class SoftPlus(gg.Function):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
-            return ag.Tensor(np.logaddexp(0, x.data))
+            return gg.Tensor(np.logaddexp(0, x.data))
 
         @staticmethod
         def backward(ctx, g):
             (x,) = ctx.saved_tensors
-            return g * ag.sigmoid(x)
+            return g * gg.sigmoid(x)
 
     @given(tensors(shape=shapes(max_side=3), requires_grad=True))
     def test_softplus_gradient(x):
@@ -46,7 +46,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from ..tensor import Tensor
+from graphgrad.autograd.tensor import Tensor
 
 Shape = tuple[int, ...]
 Avoid = Callable[[float], bool] | Iterable[float] | None

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tensor import Tensor
+from graphgrad.autograd.tensor import Tensor
+
 from ._graph import is_module
 from ._record import GradStats, grad_stats
 

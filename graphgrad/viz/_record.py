@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grad_mode import STATE
-from ..tensor import Tensor
+from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.tensor import Tensor
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,9 @@ class record_gradients:
     """Context manager: record every gradient's statistics during the backward passes run
     inside it, for ``draw_graph`` to show on op nodes.
 
-        with ag.viz.record_gradients():
+        with gg.viz.record_gradients():
             loss.backward()
-        ag.viz.draw_graph(loss)
+        gg.viz.draw_graph(loss)
 
     Costs one pass over each gradient array (norm, mean, max, NaN/Inf counts) and a
     few numbers per node; a backward outside the block pays nothing.  An observer

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import grad
-from ..grad_mode import enable_grad, no_grad
-from ..tensor import Tensor
+from graphgrad.autograd.engine import grad
+from graphgrad.autograd.grad_mode import enable_grad, no_grad
+from graphgrad.autograd.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

@@ -1,0 +1,2 @@
+"""Utilities, as ``torch.utils``: ``graphgrad.utils.data`` (datasets and loaders)."""
+from . import data
