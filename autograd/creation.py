@@ -69,7 +69,7 @@ def randn_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def _arr(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:

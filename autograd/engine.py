@@ -56,19 +56,19 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     try:
         n = len(inputs)
         if n == 1:
-            data = op.forward(inputs[0].data, **params)
+            data = op.forward(inputs[0]._data, **params)
         elif n == 2:
             x, y = inputs
-            data = op.forward(x.data if isinstance(x, Tensor) else x,
-                              y.data if isinstance(y, Tensor) else y, **params)
+            data = op.forward(x._data if isinstance(x, Tensor) else x,
+                              y._data if isinstance(y, Tensor) else y, **params)
         else:
-            data = op.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **params)
+            data = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
         raise _forward_error(op, inputs, err) from None
     if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
         data = np.asarray(data)
     out = _new(Tensor)
-    out.data = data
+    out._data = data
     out.grad = None
     out._vc = None
     out._base = None
@@ -105,18 +105,18 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     if n == 1:
         x = inputs[0]
         node.next = (x.grad_fn or x,)  # x requires grad, or no node would be recorded
-        node.shapes = (x.data.shape,)
+        node.shapes = (x._data.shape,)
     elif n == 2:
         x, y = inputs
         if isinstance(x, Tensor):
             node.next = (_edge(x), _edge(y))
-            node.shapes = (x.data.shape, y.data.shape if isinstance(y, Tensor) else None)
+            node.shapes = (x._data.shape, y._data.shape if isinstance(y, Tensor) else None)
         else:
             node.next = (None, _edge(y))
-            node.shapes = (None, y.data.shape)
+            node.shapes = (None, y._data.shape)
     else:
         node.next = tuple([_edge(x) for x in inputs])
-        node.shapes = tuple([x.data.shape if isinstance(x, Tensor) else None for x in inputs])
+        node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
     save = op.save
     node.versions = None  # None: every saved tensor was at version 0
     if save is None:
@@ -136,7 +136,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
                 node.versions = tuple([_version(t) for t in saved])
                 break
     if op.save_out:
-        node.out = out.data
+        node.out = out._data
         out._vc = node.out_vc = [0]
     else:
         node.out = None
@@ -158,7 +158,7 @@ def _forward_error(op, inputs, err: Exception) -> Exception:
 
 # ---------------------------------------------------------------- anomaly mode
 def _check_forward_anomaly(op, out: Tensor) -> None:
-    data = out.data
+    data = out._data
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         where = "".join(traceback.format_stack(limit=8)[:-3])
         raise FloatingPointError(
@@ -176,7 +176,7 @@ def _check_backward_anomaly(node: Node, i: int, gi) -> None:
         gi = gi.values
     elif isinstance(gi, Product):
         gi = gi.dense()
-    data = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
+    data = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
         raise FloatingPointError(
@@ -260,12 +260,12 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
                 f"grad_fn"
             )
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError(
                     f"{caller}: grad can be implicitly created only for outputs with one element; "
                     f"pass gradient= for an output of shape {t.shape}"
                 )
-            g = Tensor._make(np.ones_like(t.data))
+            g = Tensor._make(np.ones_like(t._data))
         else:
             g = as_tensor(g)
             if g.shape != t.shape:
@@ -274,7 +274,7 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
                 )
             if g.dtype != t.dtype:
                 g = g.astype(t.dtype)
-        seeds.append(g if create_graph else g.data)
+        seeds.append(g if create_graph else g._data)
     return tensors, seeds
 
 
@@ -333,7 +333,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
             if saved is not None:
                 _check_versions(node)
                 if raw:
-                    saved = [x.data if isinstance(x, Tensor) else x for x in saved]
+                    saved = [x._data if isinstance(x, Tensor) else x for x in saved]
             else:
                 if node.out_vc is not None and node.out_vc[0]:
                     _check_versions(node)
@@ -659,7 +659,7 @@ def _run_hooks(hooks: list, g, raw: bool):
                 raise RuntimeError(
                     f"hook returned a gradient of shape {result.shape}, expected {g.shape}"
                 )
-            g = result.data.copy() if raw else result  # the hook's tensor stays the user's
+            g = result._data.copy() if raw else result  # the hook's tensor stays the user's
     return g
 
 
@@ -687,4 +687,4 @@ def _store_grad(leaf: Tensor, g, create_graph: bool) -> None:
     elif leaf.grad is None:
         leaf.grad = Tensor._make(g)
     else:
-        leaf.grad = Tensor._make(leaf.grad.data + g)
+        leaf.grad = Tensor._make(leaf.grad._data + g)

@@ -95,7 +95,7 @@ class Function:
 
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         inputs = tuple(args[i] for i in positions)
-        arrays = [x.data for x in inputs]
+        arrays = [x._data for x in inputs]
         differentiable = [o.dtype.kind == "f" for o in outputs]
         if not any(differentiable):
             return tuple(outputs) if multiple else outputs[0]
@@ -140,8 +140,8 @@ class _Layout:
 
     def pack(self, floats: list) -> np.ndarray:
         if not self.needs_unpack:
-            return floats[0].data
-        return np.concatenate([o.data.reshape(-1).astype(self.dtype) for o in floats])
+            return floats[0]._data
+        return np.concatenate([o._data.reshape(-1).astype(self.dtype) for o in floats])
 
     def unpack_all(self, packed) -> list:
         """The outputs as slices of ``packed`` (a Tensor, or an array in first-order backward)."""
@@ -238,8 +238,8 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
             gi = gi.astype(dtype)
         if not raw:
             return gi
-        data = gi.data
-        if any(isinstance(t, Tensor) and np.may_share_memory(data, t.data) for t in ctx._saved):
+        data = gi._data
+        if any(isinstance(t, Tensor) and np.may_share_memory(data, t._data) for t in ctx._saved):
             data = data.copy()  # a saved tensor handed back as a gradient must not become a .grad
         return data
 

@@ -5,9 +5,12 @@ themselves to Tensor as methods and operators, so ``x.exp`` *is* ``autograd.exp`
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
+
+from ._shapes import normalize_dim
 
 DEFAULT_FLOAT = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
@@ -21,7 +24,7 @@ def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
     memory with the caller's array.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype), copy=copy or None)
     if isinstance(data, (np.ndarray, np.generic)):
@@ -46,14 +49,14 @@ class Tensor:
     """
 
     __slots__ = (
-        "data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__",
+        "_data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__",
     )
     # Make NumPy hand ``ndarray <op> Tensor`` to our reflected operators.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
-        self.data = to_array(data, dtype)
+        self._data = to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -65,27 +68,45 @@ class Tensor:
 
     # ----------------------------------------------------------- attributes
     @property
-    def shape(self) -> tuple:
-        return self.data.shape
+    def data(self) -> Tensor:
+        """This tensor's values as a new Tensor outside the graph, sharing memory.
+
+        In-place changes through it (``p.data.add_(g, alpha=-lr)``) are neither
+        recorded nor counted as versions, as PyTorch's ``.data``: they bypass the
+        checks that protect values saved for backward.  Assigning ``t.data = other``
+        makes ``t`` use ``other``'s array (shared, not copied).
+        """
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
-    @property
-    def size(self) -> int:
-        """The number of elements, as NumPy's ``size`` (``numel()`` in PyTorch)."""
-        return self.data.size
+    def size(self, dim: int | None = None):
+        """The shape (a ``Size``, as ``shape``), or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[normalize_dim("size", dim, self._data.ndim)]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -100,9 +121,9 @@ class Tensor:
         return self._vc[0] if self._vc is not None else 0
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     # By identity, as object's (``__eq__`` is elementwise, which would unset it); the C
     # slot, not a Python function, because the engine keys its dicts by leaf tensors.
@@ -111,10 +132,10 @@ class Tensor:
     # ------------------------------------------------------ graph controls
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
-        if requires_grad and self.data.dtype.kind not in "f":
+        if requires_grad and self._data.dtype.kind not in "f":
             raise TypeError(
                 f"requires_grad: only floating point tensors can require gradients "
-                f"(got dtype {self.data.dtype})"
+                f"(got dtype {self._data.dtype})"
             )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError(
@@ -126,7 +147,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data (and version counter) but outside the graph."""
-        out = Tensor._make(self.data)
+        out = Tensor._make(self._data)
         out._vc = self._version_counter()
         return out
 
@@ -147,7 +168,7 @@ class Tensor:
         def store(g):
             tensor = ref()
             if tensor is not None:
-                g = Tensor._make(g.data.copy()) if g.grad_fn is None else g
+                g = Tensor._make(g._data.copy()) if g.grad_fn is None else g
                 tensor.grad = g if tensor.grad is None else tensor.grad + g
 
         store._retains_grad = True
@@ -192,18 +213,30 @@ class Tensor:
     # ------------------------------------------------------- conversions
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, as PyTorch's ``numpy()``)."""
-        return self.data
+        return self._data
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)``: the underlying array (a converted copy when ``dtype`` differs)."""
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor as its number, as PyTorch."""
+        if spec and self._data.size == 1:
+            return format(self._data.item(), spec)
+        return format(repr(self), spec)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only a tensor with one element can be converted to a Python scalar "
                 f"(got shape {self.shape})"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -212,28 +245,28 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub":
+        if self._data.dtype.kind not in "iub":
             raise TypeError(
                 f"only integer tensors can be used as an index (got dtype {self.dtype})")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"bool: the truth value of a tensor with {self._data.size} elements is ambiguous"
             )
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(bool)):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(bool)):
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.op.name}>")
         elif self.requires_grad:
@@ -245,7 +278,7 @@ class Tensor:
     def _make(data: np.ndarray, requires_grad: bool = False, grad_fn=None) -> Tensor:
         """Wrap an array the engine owns (no copy, no checks)."""
         t = _new_tensor(Tensor)
-        t.data = data
+        t._data = data
         t.grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
@@ -268,6 +301,18 @@ class Tensor:
 
 
 _new_tensor = object.__new__
+
+
+class Size(tuple):
+    """A shape: a tuple of ints, as ``torch.Size`` (``t.size()``, ``t.shape``).
+
+    It prints as the plain tuple, so error messages read ``(2, 3)``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return math.prod(self)
 
 
 class _HookHandle:

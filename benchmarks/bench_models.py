@@ -142,7 +142,7 @@ def main() -> None:
     gg.manual_seed(0)
     if args.profile:
         x, y = batch(args.profile)
-        step = ours(args.profile, {k: v.data.copy() for k, v in
+        step = ours(args.profile, {k: v.numpy().copy() for k, v in
                                    build(args.profile).state_dict().items()}, x, y)
         for _ in range(3):
             step()
@@ -156,7 +156,7 @@ def main() -> None:
     rows = []
     for kind in args.models:
         x, y = batch(kind)
-        state = {k: v.data.copy() for k, v in build(kind).state_dict().items()}
+        state = {k: v.numpy().copy() for k, v in build(kind).state_dict().items()}
         steps = {"graphgrad": ours(kind, state, x, y), "numpy": numpy_step(kind, state, x, y)}
         if torch is not None:
             steps["torch"] = theirs(torch, kind, state, x, y)

@@ -177,7 +177,7 @@ def numpy_lstm(state: dict, seq: int = 50):
 
 
 def _state(model: nn.Module) -> dict:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
 def compare(torch, kind: str, repeat: int, seq: int = 50, composed: bool = False) -> dict:

@@ -61,7 +61,7 @@ def model_step(kind: str):
     if kind in ("mlp", "cnn"):
         x, y = bench_models.batch(kind)
         model = bench_models.build(kind)
-        step = bench_models.ours(kind, {k: v.data.copy() for k, v in
+        step = bench_models.ours(kind, {k: v.numpy().copy() for k, v in
                                         model.state_dict().items()}, x, y)
     else:
         _, step = bench_sequence.ours(kind)

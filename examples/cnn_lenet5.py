@@ -63,7 +63,7 @@ def plot(model, history: dict, images, labels, path) -> None:
     if plt is None:
         return
     predicted = predict(model, images[:24])
-    filters = model.features[0].weight.data[:, 0]
+    filters = model.features[0].weight.detach().numpy()[:, 0]
     filters = filters / np.abs(filters).max(axis=(1, 2), keepdims=True)
     fig, axes = plt.subplots(1, 3, figsize=(12, 4), width_ratios=[1.3, 0.5, 1.2])
     axes[0].plot(history["train_loss"], label="train loss")

@@ -164,7 +164,7 @@ def main(quick: bool = False, out=None) -> dict:
         total = []
         for batch, batch_labels in loader:
             emb = model(batch)
-            a, p, n = batch_hard_triplets(emb.data, batch_labels.numpy())
+            a, p, n = batch_hard_triplets(emb.detach().numpy(), batch_labels.numpy())
             loss = loss_fn(emb[a], emb[p], emb[n])
             optimizer.zero_grad()
             loss.backward()

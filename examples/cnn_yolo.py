@@ -67,7 +67,7 @@ def yolo_loss(out, target, lambda_coord: float = 5.0, lambda_noobj: float = 0.5)
     weight = obj + lambda_noobj * (1 - obj)
     objectness = F.binary_cross_entropy_with_logits(out[..., 0], obj, weight=weight,
                                                     reduction="sum")
-    cells = gg.tensor(np.flatnonzero(obj.data.reshape(-1)))  # the cells holding an object
+    cells = gg.tensor(np.flatnonzero(obj.numpy().reshape(-1)))  # the cells holding an object
     flat_out = out.reshape(-1, out.shape[-1])[cells]
     flat_target = target.reshape(-1, target.shape[-1])[cells]
     centre = ((flat_out[:, 1:3].sigmoid() - flat_target[:, 1:3]) ** 2).sum()

@@ -55,7 +55,7 @@ def activation_scales(model: nn.Sequential, X: gg.Tensor) -> list[float]:
     deviation over the batch X of each unit, averaged over the units."""
     scales = []
     hooks = [m.register_forward_hook(
-        lambda mod, inp, out: scales.append(float(out.data.std(axis=0).mean())))
+        lambda mod, inp, out: scales.append(float(out.numpy().std(axis=0).mean())))
         for m in model if isinstance(m, nn.ReLU)]
     with gg.no_grad():
         model(X)

@@ -81,7 +81,7 @@ def main(quick: bool = False, out=None) -> dict:
     costs, results = {}, {}
     for name, model in models.items():
         costs[name] = train(model, Xt, yt, iterations)
-        results[name] = {"parameters": sum(p.size for p in model.parameters()),
+        results[name] = {"parameters": sum(p.numel() for p in model.parameters()),
                          "cost_first": costs[name][0], "cost_last": costs[name][-1],
                          "train_accuracy": accuracy(model, X_train, y_train),
                          "dev_accuracy": accuracy(model, X_dev, y_dev)}

@@ -26,7 +26,7 @@ def main(steps: int = 200, lr: float = 0.5) -> float:
             b -= lr * b.grad
         w.grad = b.grad = None
         if step % 40 == 0:
-            accuracy = float(((p.data > 0.5) == (labels > 0.5)).mean())
+            accuracy = float(((p.numpy() > 0.5) == (labels > 0.5)).mean())
             print(f"step {step:3d}  loss {loss.item():.4f}  accuracy {accuracy:.3f}")
     return loss.item()
 

@@ -85,7 +85,7 @@ def train(kind: str, length: int, steps: int, hidden: int = 32, seed: int = 0) -
     by_distance = correct.mean(axis=0)
     return {"losses": losses, "accuracy_by_distance": by_distance.tolist(),
             "accuracy_last": float(by_distance[-1]), "seconds": seconds,
-            "recurrent_parameters": sum(p.size for p in model.rnn.parameters()),
+            "recurrent_parameters": sum(p.numel() for p in model.rnn.parameters()),
             "model": model}
 
 

@@ -118,7 +118,7 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
     model = DigitsCNN()
     optimizer = optim.Adam(model.parameters(), lr=settings.lr)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
-    log(f"graphgrad demo: {sum(p.size for p in model.parameters()):,}-parameter CNN on "
+    log(f"graphgrad demo: {sum(p.numel() for p in model.parameters()):,}-parameter CNN on "
         f"{len(train_y)} training / {len(test_y)} test digits, {settings.epochs} epoch"
         f"{'s' if settings.epochs > 1 else ''}, "
         f"seed {settings.seed}")
@@ -190,7 +190,7 @@ def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
             loss.backward()
         optimizer.step()
         loss_sum += loss.item() * len(labels)
-        correct += int((logits.data.argmax(1) == labels.data).sum())
+        correct += int((logits._data.argmax(1) == labels._data).sum())
         seen += len(labels)
         bar.set_postfix_str(f"loss {loss_sum / seen:.4f}  acc {correct / seen:6.2%}",
                             refresh=False)
@@ -204,7 +204,7 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[
     with gg.no_grad():
         logits = model(gg.tensor(images))
         loss = F.cross_entropy(logits, gg.tensor(labels)).item()
-    return loss, logits.data.argmax(1)
+    return loss, logits._data.argmax(1)
 
 
 def snapshot_step(loss: gg.Tensor, model: nn.Module):
@@ -293,7 +293,7 @@ def check_reload(path: Path, model: nn.Module, images: np.ndarray) -> None:
     model.eval()
     with gg.no_grad():
         x = gg.tensor(images)
-        if not np.array_equal(fresh(x).data, model(x).data):
+        if not np.array_equal(fresh(x)._data, model(x)._data):
             raise RuntimeError(f"weights reloaded from {path} give different predictions")
 
 

@@ -138,7 +138,7 @@ def _encode(obj, arrays: list, key: str, depth: int):
         raise ValueError(f"save: structure nested deeper than {MAX_DEPTH} levels at key "
                          f"{key or '<root>'} (a cycle?)")
     if isinstance(obj, Tensor):
-        return _encode_array(obj.data, "tensor", arrays, key)
+        return _encode_array(obj._data, "tensor", arrays, key)
     if isinstance(obj, np.ndarray):
         return _encode_array(obj, "ndarray", arrays, key)
     if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass

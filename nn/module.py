@@ -370,7 +370,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = Tensor._make(np.zeros_like(param.grad.data))
+                param.grad = Tensor._make(np.zeros_like(param.grad._data))
 
     # ------------------------------------------------------------ dtype moves
     def to(self, *args, dtype=None, device=None) -> Module:
@@ -393,9 +393,9 @@ class Module:
             for registry in (module._parameters, module._buffers):
                 for tensor in registry.values():
                     if tensor is not None and tensor.dtype.kind == "f":
-                        tensor.data = tensor.data.astype(dtype)
+                        tensor._data = tensor._data.astype(dtype)
                         if tensor.grad is not None:
-                            tensor.grad = Tensor._make(tensor.grad.data.astype(dtype))
+                            tensor.grad = Tensor._make(tensor.grad._data.astype(dtype))
         return self
 
     def float(self) -> Module:
@@ -456,7 +456,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            array = np.asarray(value._data if isinstance(value, Tensor) else value)
             if array.shape != tensor.shape:
                 mismatched.append(
                     f"size mismatch for {key}: copying a param with shape {array.shape} from "

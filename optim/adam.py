@@ -47,7 +47,7 @@ class Adam(Optimizer):
         check_hyper(name, "weight_decay", group["weight_decay"])
 
     def _update(self, p, g, state, group) -> None:
-        x = p.data
+        x = p._data
         beta1, beta2 = group["betas"]
         lr, weight_decay = group["lr"], group["weight_decay"]
         if not state:

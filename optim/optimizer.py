@@ -52,7 +52,7 @@ class Optimizer:
     ``Optimizer(params, defaults)``: ``params`` is an iterable of Tensors or of
     dicts (parameter groups, each with a ``"params"`` entry and optional
     hyperparameters that override ``defaults``).  Subclasses implement
-    ``_update(p, g, state, group)``, which changes ``p.data`` in place given
+    ``_update(p, g, state, group)``, which changes ``p._data`` in place given
     the gradient array ``g``.
     """
 
@@ -123,9 +123,9 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad.grad_fn is not None or p.grad.requires_grad:
-                    p.grad = Tensor(np.zeros_like(p.grad.data))  # leave the graph alone
+                    p.grad = Tensor(np.zeros_like(p.grad._data))  # leave the graph alone
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss.
@@ -141,7 +141,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                self._update(p, p.grad.data, self.state[p], group)
+                self._update(p, p.grad._data, self.state[p], group)
                 # Like torch's in-place update: a graph that saved p must not reuse it.
                 p._bump_version()
         return loss
@@ -247,9 +247,9 @@ class Optimizer:
 
     def _load_value(self, name: str, value, p: Tensor, key):
         if name == "step":
-            return int(np.asarray(value.data if isinstance(value, Tensor) else value))
+            return int(np.asarray(value._data if isinstance(value, Tensor) else value))
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if isinstance(value, np.ndarray):
             if value.shape != p.shape:
                 raise ValueError(

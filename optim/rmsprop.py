@@ -40,7 +40,7 @@ class RMSprop(Optimizer):
         check_hyper("RMSprop", "momentum", group["momentum"])
 
     def _update(self, p, g, state, group) -> None:
-        x = p.data
+        x = p._data
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0

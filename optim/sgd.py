@@ -45,7 +45,7 @@ class SGD(Optimizer):
                              f"dampening={group['dampening']})")
 
     def _update(self, p, g, state, group) -> None:
-        x = p.data
+        x = p._data
         momentum = group["momentum"]
         gbuf, tmp = self._scratch(x, 2)
         g = self._grad_term(x, g, group["weight_decay"], group["maximize"], gbuf)

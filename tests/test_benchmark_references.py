@@ -15,7 +15,7 @@ import bench_sequence  # noqa: E402
 
 def test_lstm_step_by_hand_matches_graphgrads_step():
     model, step = bench_sequence.ours("lstm", seq=5)
-    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     params = {short: state[long].copy() for short, long in bench_sequence._REF_NAMES.items()}
     adam = ref.Adam(params)
     x, y = bench_sequence._lstm_data(5)
@@ -23,5 +23,5 @@ def test_lstm_step_by_hand_matches_graphgrads_step():
         np.testing.assert_allclose(ref.lstm_step(params, adam, x, y), step(), rtol=1e-5)
     after = model.state_dict()
     for short, long in bench_sequence._REF_NAMES.items():
-        np.testing.assert_allclose(params[short], after[long].data, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(params[short], after[long].numpy(), rtol=1e-4, atol=1e-6)
         assert not np.allclose(params[short], state[long])  # the step did change them

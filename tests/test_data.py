@@ -1,4 +1,4 @@
-"""autograd.data: TensorDataset, DataLoader batching, seeded shuffling, collation, resume."""
+"""autograd.numpy(): TensorDataset, DataLoader batching, seeded shuffling, collation, resume."""
 from collections import namedtuple
 
 import numpy as np
@@ -35,18 +35,18 @@ def test_batches_in_order(batch_size, drop_last, sizes):
     batches = list(loader)
     assert [len(y) for _, y in batches] == sizes
     if batches:
-        ys = np.concatenate([y.data for _, y in batches])
+        ys = np.concatenate([y.numpy() for _, y in batches])
         np.testing.assert_array_equal(ys, np.arange(len(ys)))
         xb, yb = batches[0]
         assert isinstance(xb, gg.Tensor) and xb.dtype == np.float32 and yb.dtype == np.int64
-        np.testing.assert_array_equal(xb.data, np.arange(10 * 3).reshape(10, 3)[:batch_size])
+        np.testing.assert_array_equal(xb.numpy(), np.arange(10 * 3).reshape(10, 3)[:batch_size])
 
 
 def test_shuffle_is_seeded_and_new_each_epoch():
     def epochs(seed, n=3):
         gg.manual_seed(seed)
         loader = DataLoader(dataset(50), batch_size=7, shuffle=True)
-        return [np.concatenate([y.data for _, y in loader]) for _ in range(n)]
+        return [np.concatenate([y.numpy() for _, y in loader]) for _ in range(n)]
 
     a, b, c = epochs(0), epochs(0), epochs(1)
     for x, y in zip(a, b, strict=True):
@@ -61,7 +61,7 @@ def test_own_generator():
     def order(seed):
         loader = DataLoader(dataset(), batch_size=10, shuffle=True,
                             generator=np.random.default_rng(seed))
-        return next(iter(loader))[1].data
+        return next(iter(loader))[1].numpy()
 
     np.testing.assert_array_equal(order(3), order(3))
     state = gg.get_rng_state()
@@ -71,8 +71,8 @@ def test_own_generator():
 
 def test_break_then_iterate_starts_a_new_epoch():
     loader = DataLoader(dataset(), batch_size=3)
-    first = next(iter(loader))[1].data
-    np.testing.assert_array_equal(next(iter(loader))[1].data, first)
+    first = next(iter(loader))[1].numpy()
+    np.testing.assert_array_equal(next(iter(loader))[1].numpy(), first)
 
 
 class Samples(Dataset):
@@ -92,7 +92,7 @@ def test_default_collate_nested():
     assert batch["t"].shape == (3, 1) and batch["t"].dtype == np.float32
     ints, floats, bools = batch["pair"]
     assert ints.dtype == np.int64 and floats.dtype == np.float64 and bools.dtype == np.bool_
-    np.testing.assert_array_equal(floats.data, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(floats.numpy(), [0.0, 0.5, 1.0])
     assert batch["name"] == ["s0", "s1", "s2"]
 
 
@@ -122,18 +122,18 @@ def test_invalid_batch_size():
 def test_state_dict_resumes_mid_epoch():
     gg.manual_seed(7)
     loader = DataLoader(dataset(23), batch_size=4, shuffle=True)
-    full = [y.data for _, y in loader]
+    full = [y.numpy() for _, y in loader]
 
     gg.manual_seed(7)
     loader = DataLoader(dataset(23), batch_size=4, shuffle=True)
     it = iter(loader)
-    seen = [next(it)[1].data for _ in range(2)]
+    seen = [next(it)[1].numpy() for _ in range(2)]
     state = loader.state_dict()
     assert state["position"] == 2
 
     other = DataLoader(dataset(23), batch_size=4, shuffle=True)
     other.load_state_dict(state)
-    rest = [y.data for _, y in other]
+    rest = [y.numpy() for _, y in other]
     for a, b in zip(full, seen + rest, strict=True):
         np.testing.assert_array_equal(a, b)
     assert len(seen + rest) == len(full)

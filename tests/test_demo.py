@@ -73,7 +73,7 @@ def test_weights_load_back_with_the_same_predictions(quick):
     model.eval()
     images, labels = load_digits("test")
     with gg.no_grad():
-        predictions = model(gg.tensor(images)).data.argmax(1)
+        predictions = model(gg.tensor(images)).numpy().argmax(1)
     assert np.array_equal(predictions, quick.predictions)
     assert quick.test_accuracy == pytest.approx(float((predictions == labels).mean()))
 

@@ -53,9 +53,9 @@ def test_anomaly_mode_restored_and_nan_allowed_outside():
     with gg.detect_anomaly():
         pass
     y = x.log()  # NaN values are fine outside anomaly mode
-    assert np.isnan(y.data).all()
+    assert np.isnan(y.numpy()).all()
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [-1.0])
+    np.testing.assert_allclose(x.grad.numpy(), [-1.0])
 
 
 def test_anomaly_decorator_and_set_detect_anomaly():

@@ -81,18 +81,18 @@ def test_single_output_function_forward_and_backward():
     x = leaf(4)
     y = Cube.apply(x)
     assert y.requires_grad and y.grad_fn is not None
-    np.testing.assert_allclose(y.data, x.data**3)
+    np.testing.assert_allclose(y.numpy(), x.numpy()**3)
     g = np.random.default_rng(1).standard_normal(4)
     y.backward(g)
-    np.testing.assert_allclose(x.grad.data, 3 * x.data**2 * g)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy()**2 * g)
 
 
 def test_function_inside_a_larger_graph():
     x = leaf(3)
     loss = (Cube.apply(x.tanh()) * x).sum()
     loss.backward()
-    t = np.tanh(x.data)
-    np.testing.assert_allclose(x.grad.data, 3 * t**2 * (1 - t**2) * x.data + t**3)
+    t = np.tanh(x.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 3 * t**2 * (1 - t**2) * x.numpy() + t**3)
 
 
 def test_function_gradcheck():
@@ -103,9 +103,9 @@ def test_function_gradcheck():
 def test_function_second_derivative_under_create_graph():
     x = leaf(5)
     (g,) = gg.grad(Cube.apply(x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.data, 3 * x.data**2)
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy()**2)
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, 6 * x.data)
+    np.testing.assert_allclose(g2.numpy(), 6 * x.numpy())
 
 
 def test_function_gradgradcheck():
@@ -116,11 +116,11 @@ def test_multiple_outputs_both_used():
     SinCos.calls = 0
     x = leaf(4)
     s, c = SinCos.apply(x)
-    np.testing.assert_allclose(s.data, np.sin(x.data))
-    np.testing.assert_allclose(c.data, np.cos(x.data))
+    np.testing.assert_allclose(s.numpy(), np.sin(x.numpy()))
+    np.testing.assert_allclose(c.numpy(), np.cos(x.numpy()))
     gs, gc = np.random.default_rng(2).standard_normal((2, 4))
     gg.backward([s, c], [gs, gc])
-    np.testing.assert_allclose(x.grad.data, gs * np.cos(x.data) - gc * np.sin(x.data))
+    np.testing.assert_allclose(x.grad.numpy(), gs * np.cos(x.numpy()) - gc * np.sin(x.numpy()))
     assert SinCos.calls == 1  # one backward call per pass, whatever the number of outputs
 
 
@@ -128,16 +128,16 @@ def test_multiple_outputs_one_unused_gets_zero_gradient():
     x = leaf(3)
     s, _ = SinCos.apply(x)
     s.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.cos(x.data))
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(x.numpy()))
 
 
 def test_multiple_outputs_second_derivative():
     x = leaf(3)
     s, c = SinCos.apply(x)
     (g,) = gg.grad((s * c).sum(), x, create_graph=True)  # d/dx sin x cos x = cos 2x
-    np.testing.assert_allclose(g.data, np.cos(2 * x.data), atol=1e-12)
+    np.testing.assert_allclose(g.numpy(), np.cos(2 * x.numpy()), atol=1e-12)
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, -2 * np.sin(2 * x.data), atol=1e-12)
+    np.testing.assert_allclose(g2.numpy(), -2 * np.sin(2 * x.numpy()), atol=1e-12)
 
 
 def test_multiple_outputs_of_different_shapes():
@@ -155,7 +155,7 @@ def test_multiple_outputs_of_different_shapes():
     assert total.shape == () and double.shape == (2, 3)
     v = np.random.default_rng(3).standard_normal((2, 3))
     gg.backward([total, double], [np.array(1.5), v])
-    np.testing.assert_allclose(x.grad.data, 1.5 + 2.0 * v)
+    np.testing.assert_allclose(x.grad.numpy(), 1.5 + 2.0 * v)
 
 
 def test_needs_input_grad_and_non_tensor_arguments():
@@ -163,7 +163,7 @@ def test_needs_input_grad_and_non_tensor_arguments():
     y = ScaledMul.apply(x, c, 2.0)
     assert ScaledMul.seen_needs == (True, False, False)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2.0 * c.data)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * c.numpy())
     assert c.grad is None
 
 
@@ -172,16 +172,16 @@ def test_function_saved_tensors_and_ctx_attributes():
     out = ScaledMul.apply(x, y, -0.5)
     assert ScaledMul.seen_needs == (True, True, False)
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, -0.5 * y.data)
-    np.testing.assert_allclose(y.grad.data, -0.5 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), -0.5 * y.numpy())
+    np.testing.assert_allclose(y.grad.numpy(), -0.5 * x.numpy())
 
 
 def test_backward_returning_none_for_an_input_that_requires_grad():
     # PyTorch leaves y.grad as None; zeros would be an acceptable variant.
     x, y = leaf(3), leaf(3, seed=1)
     OnlyFirst.apply(x, y).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2.0 * np.ones(3))
-    assert y.grad is None or not y.grad.data.any()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.ones(3))
+    assert y.grad is None or not y.grad.numpy().any()
 
 
 def test_function_under_no_grad_records_nothing():
@@ -220,7 +220,7 @@ def test_function_saved_input_modified_in_place_raises():
 def test_function_on_constant_inputs_gives_constant_output():
     y = Cube.apply(Tensor([1.0, 2.0]))
     assert not y.requires_grad
-    np.testing.assert_allclose(y.data, [1.0, 8.0])
+    np.testing.assert_allclose(y.numpy(), [1.0, 8.0])
 
 
 class Exp(gg.Function):
@@ -241,10 +241,10 @@ class Exp(gg.Function):
 def test_saved_output_is_connected_for_second_derivatives():
     x = leaf(4)
     (g,) = gg.grad(Exp.apply(x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.data, np.exp(x.data))
+    np.testing.assert_allclose(g.numpy(), np.exp(x.numpy()))
     assert g.requires_grad
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, np.exp(x.data))
+    np.testing.assert_allclose(g2.numpy(), np.exp(x.numpy()))
     assert gradgradcheck(Exp.apply, (leaf(3),))
 
 
@@ -263,7 +263,7 @@ def test_unsaved_output_and_input_may_change_in_place():
     h.add_(1.0)
     y.mul_(3.0)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 6.0 * np.ones(3))
 
 
 def test_saved_output_of_a_multi_output_function_is_connected():
@@ -283,7 +283,7 @@ def test_saved_output_of_a_multi_output_function_is_connected():
     e, s = ExpAndSquare.apply(x)
     (g,) = gg.grad((e + s).sum(), x, create_graph=True)
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, np.exp(x.data) + 2.0)
+    np.testing.assert_allclose(g2.numpy(), np.exp(x.numpy()) + 2.0)
     assert gradgradcheck(lambda t: ExpAndSquare.apply(t), (leaf(2),))
 
 
@@ -303,17 +303,17 @@ def test_integer_output_keeps_dtype_and_needs_no_grad():
             received.append(g_index)
             (index,) = ctx.saved_tensors
             out = np.zeros(ctx.shape)
-            out[index.data, np.arange(ctx.shape[1])] = g.data
+            out[index.numpy(), np.arange(ctx.shape[1])] = g.numpy()
             return Tensor(out)
 
     x = leaf(3, 4)
     values, index = MaxWithIndex.apply(x)
     assert index.dtype == np.int64 and not index.requires_grad
-    np.testing.assert_array_equal(index.data, x.data.argmax(axis=0))
+    np.testing.assert_array_equal(index.numpy(), x.numpy().argmax(axis=0))
     assert values.dtype == np.float64 and values.requires_grad
     values.sum().backward()
-    np.testing.assert_allclose(x.grad.data.sum(axis=0), np.ones(4))
-    assert received[0] is not None and not received[0].data.any()
+    np.testing.assert_allclose(x.grad.numpy().sum(axis=0), np.ones(4))
+    assert received[0] is not None and not received[0].numpy().any()
 
 
 def test_outputs_of_different_float_dtypes_keep_them():
@@ -331,7 +331,7 @@ def test_outputs_of_different_float_dtypes_keep_them():
     a, b = Pair.apply(x)
     assert a.dtype == np.float32 and b.dtype == np.float64
     (a.sum() + b.sum()).backward()
-    np.testing.assert_allclose(x.grad.data, 5.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 5.0 * np.ones(3))
     assert x.grad.dtype == np.float64
 
 
@@ -340,9 +340,9 @@ def test_outputs_are_independent_tensors():
     s, c = SinCos.apply(x)
     s.add_(1.0)  # allowed: an output is not a view of the other
     assert c._version == 0
-    np.testing.assert_allclose(c.data, np.cos(x.data))
+    np.testing.assert_allclose(c.numpy(), np.cos(x.numpy()))
     (s + c).sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.cos(x.data) - np.sin(x.data))
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(x.numpy()) - np.sin(x.numpy()))
 
 
 def test_output_returned_as_the_input_does_not_alias_it():
@@ -357,9 +357,9 @@ def test_output_returned_as_the_input_does_not_alias_it():
 
     x = leaf(3)
     y = Identity.apply(x)
-    assert y is not x and not np.shares_memory(y.data, x.data)
+    assert y is not x and not np.shares_memory(y.numpy(), x.numpy())
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.ones(3))
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3))
 
 
 def test_graph_does_not_keep_unsaved_inputs_alive():
@@ -370,7 +370,7 @@ def test_graph_does_not_keep_unsaved_inputs_alive():
     del h
     assert ref() is None
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 4.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 4.0 * np.ones(3))
 
 
 def _with_backward(backward):
@@ -392,7 +392,7 @@ def test_backward_returning_too_few_gradients_raises():
 def test_backward_may_return_extra_nones_only():
     x, y = leaf(2), leaf(2, seed=1)
     _with_backward(lambda ctx, g: (g, g, None)).apply(x, y).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.ones(2))
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(2))
     with pytest.raises(RuntimeError, match="expected one per forward argument"):
         _with_backward(lambda ctx, g: (g, g, g)).apply(x, y).sum().backward()
 
@@ -438,9 +438,9 @@ def test_saved_tensor_returned_as_gradient_is_not_aliased_by_grad():
 
     x, w = leaf(3), leaf(3, seed=1)
     MulIgnoringG.apply(x, w).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, w.data)
-    assert not np.shares_memory(x.grad.data, w.data)
-    assert not np.shares_memory(w.grad.data, x.data)
+    np.testing.assert_array_equal(x.grad.numpy(), w.numpy())
+    assert not np.shares_memory(x.grad.numpy(), w.numpy())
+    assert not np.shares_memory(w.grad.numpy(), x.numpy())
 
 
 def test_function_graph_has_no_reference_cycles():

@@ -37,15 +37,15 @@ def test_grad_returns_a_tuple_even_for_one_input():
     x = leaf(3)
     result = gg.grad((x * x).sum(), x)
     assert isinstance(result, tuple) and len(result) == 1
-    np.testing.assert_allclose(result[0].data, 2 * x.data)
+    np.testing.assert_allclose(result[0].numpy(), 2 * x.numpy())
 
 
 def test_grad_with_several_inputs_keeps_their_order():
     x, w = leaf(2, 3), leaf(3, 4, seed=1)
     v = np.random.default_rng(2).standard_normal((2, 4))
     gw, gx = gg.grad(x @ w, [w, x], grad_outputs=v)
-    np.testing.assert_allclose(gx.data, v @ w.data.T)
-    np.testing.assert_allclose(gw.data, x.data.T @ v)
+    np.testing.assert_allclose(gx.numpy(), v @ w.numpy().T)
+    np.testing.assert_allclose(gw.numpy(), x.numpy().T @ v)
 
 
 def test_grad_leaves_dot_grad_untouched():
@@ -53,7 +53,7 @@ def test_grad_leaves_dot_grad_untouched():
     w.grad = Tensor(np.full(3, 7.0))
     gg.grad((x * w).sum(), [x, w])
     assert x.grad is None
-    np.testing.assert_array_equal(w.grad.data, np.full(3, 7.0))
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 7.0))
 
 
 def test_grad_does_not_touch_grads_of_other_leaves_either():
@@ -66,7 +66,7 @@ def test_grad_prunes_a_branch_that_does_not_lead_to_the_inputs():
     x, w = leaf(3), leaf(3, seed=1)
     loss = (x * x).sum() + CountingIdentity.apply(w).sum()
     (gx,) = gg.grad(loss, x)
-    np.testing.assert_allclose(gx.data, 2 * x.data)
+    np.testing.assert_allclose(gx.numpy(), 2 * x.numpy())
     assert CountingIdentity.calls == 0
     loss2 = (x * x).sum() + CountingIdentity.apply(w).sum()
     loss2.backward()  # plain backward does need that branch
@@ -78,7 +78,7 @@ def test_grad_does_not_go_past_a_non_leaf_input():
     x = CountingIdentity.apply(p)  # upstream of the input: never needed
     y = (x.exp()).sum()
     (gx,) = gg.grad(y, x)
-    np.testing.assert_allclose(gx.data, np.exp(x.data))
+    np.testing.assert_allclose(gx.numpy(), np.exp(x.numpy()))
     assert CountingIdentity.calls == 0
     assert p.grad is None
 
@@ -87,7 +87,7 @@ def test_grad_prunes_shared_subgraph_feeding_only_other_inputs():
     x, w = leaf(3), leaf(3, seed=1)
     h = CountingIdentity.apply(w) * x  # the counting node only leads to w
     (gx,) = gg.grad(h.sum(), x)
-    np.testing.assert_allclose(gx.data, w.data)
+    np.testing.assert_allclose(gx.numpy(), w.numpy())
     assert CountingIdentity.calls == 0
 
 
@@ -100,7 +100,7 @@ def test_grad_unused_input_raises_without_allow_unused():
 def test_grad_allow_unused_gives_none():
     x, unused = leaf(3), leaf(2, seed=1)
     gx, gu = gg.grad((x * 2.0).sum(), [x, unused], allow_unused=True)
-    np.testing.assert_allclose(gx.data, 2.0 * np.ones(3))
+    np.testing.assert_allclose(gx.numpy(), 2.0 * np.ones(3))
     assert gu is None
 
 
@@ -109,16 +109,16 @@ def test_grad_wrt_a_non_leaf():
     y = x * 2.0
     z = (y.exp() * x).sum()  # depends on y and directly on x
     (gy,) = gg.grad(z, y, retain_graph=True)
-    np.testing.assert_allclose(gy.data, np.exp(y.data) * x.data)
+    np.testing.assert_allclose(gy.numpy(), np.exp(y.numpy()) * x.numpy())
     gy2, gx = gg.grad(z, [y, x])
-    np.testing.assert_allclose(gy2.data, gy.data)
-    np.testing.assert_allclose(gx.data, np.exp(2 * x.data) * (2 * x.data + 1))
+    np.testing.assert_allclose(gy2.numpy(), gy.numpy())
+    np.testing.assert_allclose(gx.numpy(), np.exp(2 * x.numpy()) * (2 * x.numpy() + 1))
 
 
 def test_grad_wrt_a_leaf_and_its_own_root():
     x = leaf(3)
     (g,) = gg.grad(x, x, grad_outputs=np.array([1.0, 2.0, 3.0]))
-    np.testing.assert_array_equal(g.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(g.numpy(), [1.0, 2.0, 3.0])
 
 
 def test_grad_of_several_outputs():
@@ -126,7 +126,7 @@ def test_grad_of_several_outputs():
     a, b = x.sin(), x * x
     ga, gb = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
     (gx,) = gg.grad([a, b], x, grad_outputs=[ga, gb])
-    np.testing.assert_allclose(gx.data, np.cos(x.data) * ga + 2 * x.data * gb)
+    np.testing.assert_allclose(gx.numpy(), np.cos(x.numpy()) * ga + 2 * x.numpy() * gb)
 
 
 def test_grad_of_non_scalar_without_grad_outputs_raises():
@@ -171,9 +171,9 @@ def test_create_graph_gives_differentiable_gradients():
     x = leaf(3)
     (g,) = gg.grad((x**3).sum(), x, create_graph=True)
     assert g.requires_grad and g.grad_fn is not None
-    np.testing.assert_allclose(g.data, 3 * x.data**2)
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy()**2)
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, 6 * x.data)
+    np.testing.assert_allclose(g2.numpy(), 6 * x.numpy())
 
 
 def test_hessian_vector_product():
@@ -184,9 +184,9 @@ def test_hessian_vector_product():
     f = 0.5 * (x @ (Tensor(a) @ x)) + x.tanh().sum()
     (g,) = gg.grad(f, x, create_graph=True)
     (hv,) = gg.grad(g, x, grad_outputs=v)
-    t = np.tanh(x.data)
+    t = np.tanh(x.numpy())
     hessian = 0.5 * (a + a.T) + np.diag(-2 * t * (1 - t**2))
-    np.testing.assert_allclose(hv.data, hessian @ v, rtol=1e-10)
+    np.testing.assert_allclose(hv.numpy(), hessian @ v, rtol=1e-10)
 
 
 def test_hessian_vector_product_matches_torch():
@@ -203,7 +203,7 @@ def test_hessian_vector_product_matches_torch():
     tx = torch.tensor(x0, requires_grad=True)
     (tg,) = torch.autograd.grad(f(tx, torch.tensor(w0)), tx, create_graph=True)
     (thv,) = torch.autograd.grad(tg, tx, grad_outputs=torch.tensor(v0))
-    np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(hv.numpy(), thv.numpy(), rtol=1e-10)
 
 
 def _gradient_penalty(w, x):
@@ -235,9 +235,9 @@ def test_gradient_penalty_matches_torch():
     (tgx,) = torch.autograd.grad(d, tx, create_graph=True)
     penalty = ((((tgx * tgx).sum(dim=1) + 1e-12).sqrt() - 1.0) ** 2).sum()
     penalty.backward()
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
     # x also depends on the penalty (second derivative w.r.t. the input itself)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
 
 
 def test_third_derivative_of_tanh_closed_form():
@@ -246,10 +246,10 @@ def test_third_derivative_of_tanh_closed_form():
     (d1,) = gg.grad(y.sum(), x, create_graph=True)
     (d2,) = gg.grad(d1.sum(), x, create_graph=True)
     (d3,) = gg.grad(d2.sum(), x)
-    t = np.tanh(x.data)
-    np.testing.assert_allclose(d1.data, 1 - t**2, rtol=1e-12)
-    np.testing.assert_allclose(d2.data, -2 * t * (1 - t**2), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(d3.data, (1 - t**2) * (6 * t**2 - 2), rtol=1e-12, atol=1e-15)
+    t = np.tanh(x.numpy())
+    np.testing.assert_allclose(d1.numpy(), 1 - t**2, rtol=1e-12)
+    np.testing.assert_allclose(d2.numpy(), -2 * t * (1 - t**2), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d3.numpy(), (1 - t**2) * (6 * t**2 - 2), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("fn, d2", [
@@ -263,7 +263,7 @@ def test_second_derivative_of_ops_that_reuse_their_output(fn, d2):
     x = Tensor(np.array([0.3, 1.0, 2.5]), requires_grad=True)
     (g,) = gg.grad(fn(x).sum(), x, create_graph=True)
     (g2,) = gg.grad(g.sum(), x)
-    np.testing.assert_allclose(g2.data, d2(x.data), rtol=1e-10)
+    np.testing.assert_allclose(g2.numpy(), d2(x.numpy()), rtol=1e-10)
 
 
 def test_backward_with_create_graph_makes_grad_differentiable():
@@ -271,7 +271,7 @@ def test_backward_with_create_graph_makes_grad_differentiable():
     (x**3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
     (g2,) = gg.grad(x.grad.sum(), x)
-    np.testing.assert_allclose(g2.data, 6 * x.data)
+    np.testing.assert_allclose(g2.numpy(), 6 * x.numpy())
 
 
 def test_create_graph_retains_the_graph_by_default():
@@ -279,7 +279,7 @@ def test_create_graph_retains_the_graph_by_default():
     y = (x.exp()).sum()
     gg.grad(y, x, create_graph=True)
     (g,) = gg.grad(y, x)  # a second pass over the same graph is allowed
-    np.testing.assert_allclose(g.data, np.exp(x.data))
+    np.testing.assert_allclose(g.numpy(), np.exp(x.numpy()))
 
 
 def test_mixed_partial_derivative():
@@ -303,15 +303,15 @@ def test_weight_used_by_many_products_sums_every_use():
     xs = [rng.standard_normal((2, 3)) for _ in range(3)]
     x4 = rng.standard_normal((5, 4))
     seen = []
-    w.register_hook(lambda g: seen.append(g.data.copy()))
+    w.register_hook(lambda g: seen.append(g.numpy().copy()))
     y = sum(gg.linear(Tensor(x), w).sum() * (k + 1) for k, x in enumerate(xs))
     y = y + (Tensor(x4) @ w).pow(2).sum() + (w * w).sum() + (Tensor(xs[0]) @ w.T).sum()
     y.backward()
     expected = sum((k + 1) * np.ones((2, 4)).T @ x for k, x in enumerate(xs))
-    expected = expected + x4.T @ (2 * x4 @ w.data) + 2 * w.data + (xs[0].T @ np.ones((2, 4))).T
-    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-12)
+    expected = expected + x4.T @ (2 * x4 @ w.numpy()) + 2 * w.numpy() + (xs[0].T @ np.ones((2, 4))).T
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(seen[0], expected, rtol=1e-12)
-    assert w.grad.data.flags.c_contiguous
+    assert w.grad.numpy().flags.c_contiguous
     assert gradcheck(lambda w: sum(gg.linear(Tensor(x), w).tanh().sum() for x in xs)
                      + (Tensor(x4) @ w).sum(), [leaf(4, 3, seed=5)])
 
@@ -321,11 +321,11 @@ def test_lazy_products_reach_grad_and_anomaly_mode_densely():
     x = leaf(4, 3)
     y = (x @ w).sum() + (x @ w).pow(2).sum()
     (gw,) = gg.grad(y, [w], retain_graph=True)
-    expected = x.data.T @ (1 + 2 * (x.data @ w.data))
-    np.testing.assert_allclose(gw.data, expected, rtol=1e-12)
+    expected = x.numpy().T @ (1 + 2 * (x.numpy() @ w.numpy()))
+    np.testing.assert_allclose(gw.numpy(), expected, rtol=1e-12)
     with gg.detect_anomaly():
         (gw2,) = gg.grad(y, [w])
-    np.testing.assert_allclose(gw2.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(gw2.numpy(), expected, rtol=1e-12)
 
 
 def test_engine_never_adds_into_a_gradient_someone_else_holds():
@@ -340,7 +340,7 @@ def test_engine_never_adds_into_a_gradient_someone_else_holds():
     y = (apply(const_grad, (x,)) + apply(const_grad, (x,)) + apply(const_grad, (x,))).sum()
     y.backward()
     np.testing.assert_array_equal(kept, np.ones(3))
-    np.testing.assert_array_equal(x.grad.data, np.full(3, 3.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 3.0))
 
 
 @pytest.mark.parametrize("pattern", ["rows", "rows reversed", "batch first", "a row twice",
@@ -369,6 +369,6 @@ def test_slices_of_a_sequence_sum_like_the_maths(pattern):
         expected_x[index] += c[index]
         expected_w[index[1:]] += c[index].sum(0) if len(index) == 2 else c[index]
     if pattern == "rows and the whole":
-        expected_x += 2 * x.data
-    np.testing.assert_allclose(x.grad.data, expected_x, rtol=1e-12)
-    np.testing.assert_allclose(w.grad.data, expected_w, rtol=1e-12)
+        expected_x += 2 * x.numpy()
+    np.testing.assert_allclose(x.grad.numpy(), expected_x, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), expected_w, rtol=1e-12)

@@ -24,13 +24,13 @@ def test_reused_input_x_times_x():
     x = leaf(3, 4)
     g = np.random.default_rng(1).standard_normal((3, 4))
     (x * x).backward(g)
-    np.testing.assert_allclose(x.grad.data, 2 * x.data * g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() * g)
 
 
 def test_input_used_three_times_in_one_expression():
     x = leaf(5)
     (x * x * x + x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * x.data**2 + 1)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy()**2 + 1)
 
 
 def test_diamond_two_branches_from_one_intermediate():
@@ -40,8 +40,8 @@ def test_diamond_two_branches_from_one_intermediate():
     y = x.exp()
     z = (y.sin() + y * y).sum()
     z.backward()
-    ey = np.exp(x.data)
-    np.testing.assert_allclose(x.grad.data, (np.cos(ey) + 2 * ey) * ey)
+    ey = np.exp(x.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), (np.cos(ey) + 2 * ey) * ey)
 
 
 def test_diamond_with_branches_of_different_depth():
@@ -55,7 +55,7 @@ def test_diamond_with_branches_of_different_depth():
     z = (long * y).sum()
     z.backward()
     # z = (y + 10) * y, dz/dy = 2y + 10, dy/dx = 2
-    np.testing.assert_allclose(x.grad.data, (2 * (2 * x.data) + 10) * 2)
+    np.testing.assert_allclose(x.grad.numpy(), (2 * (2 * x.numpy()) + 10) * 2)
 
 
 def test_shared_subgraph_counted_once_per_consumer():
@@ -64,24 +64,24 @@ def test_shared_subgraph_counted_once_per_consumer():
     h = x @ w
     out = (h.tanh() + h.relu() + h).sum()
     out.backward()
-    t = np.tanh(x.data @ w.data)
-    dh = (1 - t**2) + (x.data @ w.data > 0) + 1
-    np.testing.assert_allclose(x.grad.data, dh @ w.data.T)
-    np.testing.assert_allclose(w.grad.data, x.data.T @ dh)
+    t = np.tanh(x.numpy() @ w.numpy())
+    dh = (1 - t**2) + (x.numpy() @ w.numpy() > 0) + 1
+    np.testing.assert_allclose(x.grad.numpy(), dh @ w.numpy().T)
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy().T @ dh)
 
 
 def test_grad_accumulates_over_two_backwards():
     x = leaf(3)
     (x * 3.0).sum().backward()
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3.0 + 2 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), 3.0 + 2 * x.numpy())
 
 
 def test_backward_on_a_leaf():
     x = leaf(3)
     g = np.array([1.0, -2.0, 0.5])
     x.backward(g)
-    np.testing.assert_array_equal(x.grad.data, g)
+    np.testing.assert_array_equal(x.grad.numpy(), g)
 
 
 def test_backward_on_a_scalar_leaf_gives_one():
@@ -97,7 +97,7 @@ def test_multiple_roots_with_their_own_gradients():
     b = x.exp()
     ga, gb = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 4.0])
     gg.backward([a, b], [ga, gb])
-    np.testing.assert_allclose(x.grad.data, 2 * ga + np.exp(x.data) * gb)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * ga + np.exp(x.numpy()) * gb)
 
 
 def test_multiple_roots_where_one_is_upstream_of_the_other():
@@ -106,14 +106,14 @@ def test_multiple_roots_where_one_is_upstream_of_the_other():
     b = (a * 3.0).sum()
     ga = np.array([1.0, 1.0, 2.0])
     gg.backward([a, b], [ga, None])
-    np.testing.assert_allclose(x.grad.data, 2 * x.data * (ga + 3.0))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() * (ga + 3.0))
 
 
 def test_same_root_passed_twice_sums_its_gradients():
     x = leaf(2)
     y = x * 3.0
     gg.backward([y, y], [np.ones(2), 2 * np.ones(2)])
-    np.testing.assert_allclose(x.grad.data, 9.0 * np.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), 9.0 * np.ones(2))
 
 
 def test_leaves_that_do_not_require_grad_get_none():
@@ -147,7 +147,7 @@ def test_detach_cuts_the_graph():
     y = x * 2.0
     z = (y.detach() * x).sum()
     z.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
     assert not y.detach().requires_grad
 
 
@@ -155,7 +155,7 @@ def test_backward_inputs_restricts_what_is_written():
     x, w = leaf(3), leaf(3, seed=1)
     (x * w).sum().backward(inputs=[w])
     assert x.grad is None
-    np.testing.assert_allclose(w.grad.data, x.data)
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy())
 
 
 # --------------------------------------------------------------- retain_graph
@@ -179,10 +179,10 @@ def test_retain_graph_allows_a_second_backward():
     x = leaf(3)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad.numpy().copy()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * first)
-    np.testing.assert_allclose(first, np.exp(x.data) * (x.data + 1))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+    np.testing.assert_allclose(first, np.exp(x.numpy()) * (x.numpy() + 1))
 
 
 def test_grad_then_backward_with_retain_graph():
@@ -190,7 +190,7 @@ def test_grad_then_backward_with_retain_graph():
     y = (x.sin() * x).sum()
     (gx,) = gg.grad(y, x, retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(gx.data, x.grad.data)
+    np.testing.assert_allclose(gx.numpy(), x.grad.numpy())
 
 
 def test_graph_without_saved_values_can_be_walked_twice():
@@ -199,7 +199,7 @@ def test_graph_without_saved_values_can_be_walked_twice():
     y = (-(x + 1.0)).sum()
     y.backward()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, -2 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), -2 * np.ones(3))
 
 
 # ------------------------------------------------------------ graph is released
@@ -300,7 +300,7 @@ def test_deep_chain_100k_with_grad_and_saved_values():
     x = Tensor(np.ones(2), requires_grad=True)
     y = _chain(x, 100_000)
     (gx,) = gg.grad(y.sum(), x)
-    np.testing.assert_array_equal(gx.data, np.ones(2))
+    np.testing.assert_array_equal(gx.numpy(), np.ones(2))
 
 
 def test_deep_chain_second_derivative():

@@ -15,11 +15,11 @@ def leaf(*shape, seed=0):
 def test_hook_on_leaf_sees_the_gradient():
     x = leaf(3)
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
     (x * 3.0).sum().backward()
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], 3.0 * np.ones(3))
-    np.testing.assert_allclose(x.grad.data, 3.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 3.0 * np.ones(3))
 
 
 def test_hook_on_leaf_receives_a_tensor():
@@ -33,17 +33,17 @@ def test_hook_on_leaf_receives_a_tensor():
 def test_leaf_hook_is_called_once_with_the_total_gradient():
     x = leaf(3)
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
     (x * 2.0 + x.exp()).sum().backward()
     assert len(seen) == 1
-    np.testing.assert_allclose(seen[0], 2.0 + np.exp(x.data))
+    np.testing.assert_allclose(seen[0], 2.0 + np.exp(x.numpy()))
 
 
 def test_hook_on_leaf_can_replace_the_gradient():
     x = leaf(3)
     x.register_hook(lambda g: g * 10.0)
     (x * 2.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 20.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 20.0 * np.ones(3))
 
 
 def test_hook_on_non_leaf_sees_total_gradient_and_can_replace_it():
@@ -52,13 +52,13 @@ def test_hook_on_non_leaf_sees_total_gradient_and_can_replace_it():
     seen = []
 
     def hook(g):
-        seen.append(g.data.copy())
+        seen.append(g.numpy().copy())
         return g * 0.5
 
     y.register_hook(hook)
     (y * y + y).sum().backward()  # dL/dy = 2y + 1, summed over both uses
-    np.testing.assert_allclose(seen[0], 2 * y.data + 1)
-    np.testing.assert_allclose(x.grad.data, (2 * y.data + 1) * 0.5 * 2.0)
+    np.testing.assert_allclose(seen[0], 2 * y.numpy() + 1)
+    np.testing.assert_allclose(x.grad.numpy(), (2 * y.numpy() + 1) * 0.5 * 2.0)
     assert len(seen) == 1
 
 
@@ -70,7 +70,7 @@ def test_hooks_run_in_registration_order_and_chain():
     y.register_hook(lambda g: order.append("b") or g * 2.0)
     y.sum().backward()
     assert order == ["a", "b"]
-    np.testing.assert_allclose(x.grad.data, (1.0 + 1.0) * 2.0 * np.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), (1.0 + 1.0) * 2.0 * np.ones(2))
 
 
 def test_hook_handle_remove():
@@ -90,7 +90,7 @@ def test_hook_handle_remove_on_non_leaf():
     handle = y.register_hook(lambda g: g * 100.0)
     handle.remove()
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2.0 * np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.ones(3))
 
 
 def test_hook_returning_wrong_shape_raises():
@@ -111,7 +111,7 @@ def test_hook_is_called_by_grad_too():
     y = x * 2.0
     y.register_hook(lambda g: g * 3.0)
     (gx,) = gg.grad(y.sum(), x)
-    np.testing.assert_allclose(gx.data, 6.0 * np.ones(3))
+    np.testing.assert_allclose(gx.numpy(), 6.0 * np.ones(3))
 
 
 def test_hook_does_not_mutate_upstream_gradient():
@@ -131,8 +131,8 @@ def test_retain_grad_keeps_non_leaf_grad():
     y.retain_grad()
     z = (y * y).sum()
     z.backward()
-    np.testing.assert_allclose(y.grad.data, 2 * y.data)
-    np.testing.assert_allclose(x.grad.data, 4 * y.data)
+    np.testing.assert_allclose(y.grad.numpy(), 2 * y.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 4 * y.numpy())
 
 
 def test_retain_grad_accumulates_and_is_called_once():
@@ -142,9 +142,9 @@ def test_retain_grad_accumulates_and_is_called_once():
     y.retain_grad()  # a second call is a no-op
     loss = (y * 3.0).sum()
     loss.backward(retain_graph=True)
-    np.testing.assert_allclose(y.grad.data, 3.0 * np.ones(3))
+    np.testing.assert_allclose(y.grad.numpy(), 3.0 * np.ones(3))
     loss.backward()
-    np.testing.assert_allclose(y.grad.data, 6.0 * np.ones(3))
+    np.testing.assert_allclose(y.grad.numpy(), 6.0 * np.ones(3))
 
 
 def test_retain_grad_grad_does_not_share_memory_with_leaf_grad():
@@ -152,17 +152,17 @@ def test_retain_grad_grad_does_not_share_memory_with_leaf_grad():
     y = x + 0.0
     y.retain_grad()
     y.sum().backward()
-    assert not np.shares_memory(y.grad.data, x.grad.data)
+    assert not np.shares_memory(y.grad.numpy(), x.grad.numpy())
 
 
 def test_hook_on_root_sees_the_seed():
     x = leaf(2)
     y = x * 2.0
     seen = []
-    y.register_hook(lambda g: seen.append(g.data.copy()) or g * 3.0)
+    y.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 3.0)
     y.backward(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(seen[0], [1.0, 2.0])
-    np.testing.assert_allclose(x.grad.data, [6.0, 12.0])
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 12.0])
 
 
 def test_retain_grad_follows_the_tensor_through_an_inplace_change():
@@ -170,13 +170,13 @@ def test_retain_grad_follows_the_tensor_through_an_inplace_change():
     # registered before the change sees the gradient of the old value.
     x = leaf(2)
     z = x * 1.0
-    old_value = z.data.copy()
+    old_value = z.numpy().copy()
     seen = []
-    z.register_hook(lambda g: seen.append(g.data.copy()))
+    z.register_hook(lambda g: seen.append(g.numpy().copy()))
     z.retain_grad()
     z *= 2.0
     (z * z).sum().backward()
-    np.testing.assert_allclose(z.grad.data, 2 * z.data)  # d(z^2)/dz at the new value
+    np.testing.assert_allclose(z.grad.numpy(), 2 * z.numpy())  # d(z^2)/dz at the new value
     np.testing.assert_allclose(seen[0], 8 * old_value)  # d((2 z_old)^2)/dz_old
 
 
@@ -184,7 +184,7 @@ def test_retain_grad_on_leaf_is_a_no_op():
     x = leaf(2)
     x.retain_grad()
     (x * 2.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2.0 * np.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.ones(2))
 
 
 def test_retain_grad_sees_hook_modified_gradient():
@@ -194,7 +194,7 @@ def test_retain_grad_sees_hook_modified_gradient():
     y.register_hook(lambda g: g * 5.0)
     y.retain_grad()
     y.sum().backward()
-    np.testing.assert_allclose(y.grad.data, 5.0 * np.ones(2))
+    np.testing.assert_allclose(y.grad.numpy(), 5.0 * np.ones(2))
 
 
 # ------------------------------------------------------------------- grad modes
@@ -366,7 +366,7 @@ def test_backward_works_on_graph_built_before_no_grad():
     y = (x * x).sum()
     with gg.no_grad():
         y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
     assert gg.is_grad_enabled() is True
 
 

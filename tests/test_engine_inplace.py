@@ -24,10 +24,10 @@ def test_iadd_on_non_leaf_keeps_identity_and_gradient():
     y_id = id(y)
     y += 1.0
     assert id(y) == y_id
-    np.testing.assert_allclose(y.data, 2 * x.data + 1)
+    np.testing.assert_allclose(y.numpy(), 2 * x.numpy() + 1)
     g = upstream(3)
     y.backward(g)
-    np.testing.assert_allclose(x.grad.data, 2 * g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g)
 
 
 @pytest.mark.parametrize("op, dx, dw", [
@@ -49,8 +49,8 @@ def test_augmented_assignment_with_a_tensor(op, dx, dw):
         y /= w
     g = upstream(2, 3)
     y.backward(g)
-    np.testing.assert_allclose(x.grad.data, g * dx(x.data, w.data))
-    np.testing.assert_allclose(w.grad.data, (g * dw(x.data, w.data)).sum(axis=0))
+    np.testing.assert_allclose(x.grad.numpy(), g * dx(x.numpy(), w.numpy()))
+    np.testing.assert_allclose(w.grad.numpy(), (g * dw(x.numpy(), w.numpy())).sum(axis=0))
 
 
 def test_repeated_inplace_multiplication():
@@ -59,7 +59,7 @@ def test_repeated_inplace_multiplication():
     for _ in range(3):
         y *= x
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 4 * x.data**3)
+    np.testing.assert_allclose(x.grad.numpy(), 4 * x.numpy()**3)
 
 
 def test_method_forms_return_self():
@@ -74,9 +74,9 @@ def test_add_with_alpha():
     x, w = leaf(3), leaf(3, seed=1)
     y = x * 1.0
     y.add_(w, alpha=3.0)
-    np.testing.assert_allclose(y.data, x.data + 3 * w.data)
+    np.testing.assert_allclose(y.numpy(), x.numpy() + 3 * w.numpy())
     y.sum().backward()
-    np.testing.assert_allclose(w.grad.data, 3.0 * np.ones(3))
+    np.testing.assert_allclose(w.grad.numpy(), 3.0 * np.ones(3))
 
 
 def test_zero_and_fill_cut_the_gradient():
@@ -86,28 +86,28 @@ def test_zero_and_fill_cut_the_gradient():
     z = x * 2.0
     z.fill_(5.0)
     (y + z + x).sum().backward()
-    np.testing.assert_array_equal(z.data, np.full(3, 5.0))
-    np.testing.assert_allclose(x.grad.data, np.ones(3))  # only the direct "+ x"
+    np.testing.assert_array_equal(z.numpy(), np.full(3, 5.0))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones(3))  # only the direct "+ x"
 
 
 def test_copy_sends_gradient_to_source_with_broadcasting():
     x, w = leaf(2, 3), leaf(3, seed=1)
     y = x * 1.0
     y.copy_(w)
-    np.testing.assert_allclose(y.data, np.broadcast_to(w.data, (2, 3)))
+    np.testing.assert_allclose(y.numpy(), np.broadcast_to(w.numpy(), (2, 3)))
     g = upstream(2, 3)
     y.backward(g)
-    np.testing.assert_allclose(x.grad.data, np.zeros((2, 3)))
-    np.testing.assert_allclose(w.grad.data, g.sum(axis=0))
+    np.testing.assert_allclose(x.grad.numpy(), np.zeros((2, 3)))
+    np.testing.assert_allclose(w.grad.numpy(), g.sum(axis=0))
 
 
 def test_clamp_inplace_masks_the_gradient():
     x = Tensor(np.array([-2.0, -0.5, 0.5, 2.0]), requires_grad=True)
     y = x * 1.0
     y.clamp_(-1.0, 1.0)
-    np.testing.assert_allclose(y.data, [-1.0, -0.5, 0.5, 1.0])
+    np.testing.assert_allclose(y.numpy(), [-1.0, -0.5, 0.5, 1.0])
     y.backward(np.array([1.0, 2.0, 3.0, 4.0]))
-    np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 3.0, 0.0])
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 2.0, 3.0, 0.0])
 
 
 def test_inplace_matches_torch():
@@ -127,8 +127,8 @@ def test_inplace_matches_torch():
     run(x, w).backward(g0)
     tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
     run(tx, tw).backward(torch.tensor(g0))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
 
 
 # --------------------------------------------------------------------- setitem
@@ -149,8 +149,8 @@ def test_setitem_gradient_flows_to_value_and_around_the_hole(index):
     y.backward(g)
     hole = np.ones((4, 3))
     hole[index] = 0.0
-    np.testing.assert_allclose(x.grad.data, g * hole)
-    np.testing.assert_allclose(v.grad.data, g[index])
+    np.testing.assert_allclose(x.grad.numpy(), g * hole)
+    np.testing.assert_allclose(v.grad.numpy(), g[index])
 
 
 def test_setitem_broadcast_value_gets_summed_gradient():
@@ -160,7 +160,7 @@ def test_setitem_broadcast_value_gets_summed_gradient():
     y[1:3] = v
     g = upstream(4, 3)
     y.backward(g)
-    np.testing.assert_allclose(v.grad.data, g[1:3].sum(axis=0))
+    np.testing.assert_allclose(v.grad.numpy(), g[1:3].sum(axis=0))
 
 
 def test_setitem_into_a_constant_makes_it_part_of_the_graph():
@@ -170,7 +170,7 @@ def test_setitem_into_a_constant_makes_it_part_of_the_graph():
     assert buffer.requires_grad and buffer.grad_fn is not None
     g = upstream(5)
     buffer.backward(g)
-    np.testing.assert_allclose(v.grad.data, g[1:3])
+    np.testing.assert_allclose(v.grad.numpy(), g[1:3])
 
 
 def test_setitem_with_a_python_number():
@@ -178,8 +178,8 @@ def test_setitem_with_a_python_number():
     y = x * 2.0
     y[0] = 7.0
     y.sum().backward()
-    np.testing.assert_allclose(y.data[0], 7.0)
-    np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 2.0])
+    np.testing.assert_allclose(y.numpy()[0], 7.0)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 2.0, 2.0])
 
 
 # ---------------------------------------------------------- leaves and no_grad
@@ -194,10 +194,10 @@ def test_setitem_with_a_python_number():
 ])
 def test_inplace_on_leaf_that_requires_grad_raises_outside_no_grad(change):
     x = leaf(3)
-    before = x.data.copy()
+    before = x.numpy().copy()
     with pytest.raises(RuntimeError, match="leaf"):
         change(x)
-    np.testing.assert_array_equal(x.data, before)  # nothing was written
+    np.testing.assert_array_equal(x.numpy(), before)  # nothing was written
 
 
 def test_augmented_assignment_on_leaf_raises():
@@ -209,14 +209,14 @@ def test_augmented_assignment_on_leaf_raises():
 def test_inplace_on_leaf_works_inside_no_grad():
     x = leaf(3)
     (x * x).sum().backward()
-    before = x.data.copy()
+    before = x.numpy().copy()
     with gg.no_grad():
         x -= 0.1 * x.grad
         x[0] = 0.0
     assert x.is_leaf and x.requires_grad and x.grad_fn is None
     expected = before - 0.1 * 2 * before
     expected[0] = 0.0
-    np.testing.assert_allclose(x.data, expected)
+    np.testing.assert_allclose(x.numpy(), expected)
     assert x._version == 2
 
 
@@ -227,7 +227,7 @@ def test_update_under_no_grad_then_train_again():
         (x * x).sum().backward()
         with gg.no_grad():
             x.sub_(0.25 * x.grad)
-    np.testing.assert_allclose(x.grad.data, 2 * x.data / 0.5)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() / 0.5)
 
 
 def test_inplace_on_int_tensor_with_float_raises_type_error():
@@ -235,7 +235,7 @@ def test_inplace_on_int_tensor_with_float_raises_type_error():
     with pytest.raises(TypeError):
         t += 1.5
     t += 1
-    np.testing.assert_array_equal(t.data, [2, 3, 4])
+    np.testing.assert_array_equal(t.numpy(), [2, 3, 4])
 
 
 def test_inplace_that_would_change_the_shape_raises():
@@ -299,7 +299,7 @@ def test_inplace_on_an_unsaved_value_is_fine():
     z = y + 2.0  # add saves nothing
     y.mul_(5.0)
     z.backward(np.ones(3))
-    np.testing.assert_allclose(x.grad.data, np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
 
 
 def test_inplace_after_backward_is_fine():
@@ -329,7 +329,7 @@ def test_version_counter_shared_by_views():
     assert v._version == r._version == 1
     v.mul_(2.0)  # writes through to x
     assert x._version == r._version == 2
-    np.testing.assert_allclose(x.data, [1.0, 4.0, 6.0, 8.0, 5.0, 6.0])
+    np.testing.assert_allclose(x.numpy(), [1.0, 4.0, 6.0, 8.0, 5.0, 6.0])
 
 
 def test_change_to_base_is_seen_by_a_saved_view():
@@ -347,7 +347,7 @@ def test_change_to_a_view_under_no_grad_is_seen_by_the_base():
     z = (w * w).sum()
     with gg.no_grad():
         w[0].fill_(1.0)  # as an initializer might do
-    np.testing.assert_array_equal(w.data[0], [1.0, 1.0])
+    np.testing.assert_array_equal(w.numpy()[0], [1.0, 1.0])
     with pytest.raises(RuntimeError, match=INPLACE_ERROR):
         z.backward()
 
@@ -356,5 +356,5 @@ def test_transpose_view_shares_memory_and_version():
     x = Tensor(np.arange(6.0).reshape(2, 3))
     t = x.T
     t.mul_(10.0)
-    np.testing.assert_allclose(x.data, np.arange(6.0).reshape(2, 3) * 10)
+    np.testing.assert_allclose(x.numpy(), np.arange(6.0).reshape(2, 3) * 10)
     assert x._version == 1

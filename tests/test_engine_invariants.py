@@ -38,7 +38,7 @@ def test_no_two_grads_share_memory(build):
     g = upstream(*z.shape)
     g_copy = g.copy()
     z.backward(g)
-    assert_no_shared_memory(x.grad.data, y.grad.data, g, x.data, y.data)
+    assert_no_shared_memory(x.grad.numpy(), y.grad.numpy(), g, x.numpy(), y.numpy())
     np.testing.assert_array_equal(g, g_copy)
 
 
@@ -46,18 +46,18 @@ def test_grad_of_a_leaf_root_does_not_alias_the_user_gradient():
     x = leaf(3)
     g = upstream(3)
     x.backward(g)
-    assert not np.shares_memory(x.grad.data, g)
+    assert not np.shares_memory(x.grad.numpy(), g)
     (gx,) = gg.grad(x * 1.0, x, grad_outputs=g)
-    assert not np.shares_memory(gx.data, g)
+    assert not np.shares_memory(gx.numpy(), g)
 
 
 def test_grad_results_do_not_alias_each_other_or_the_seed():
     x, y = leaf(2, 2), leaf(2, 2, seed=1)
     g = upstream(2, 2)
     gx, gy = gg.grad(x + y, [x, y], grad_outputs=g)
-    assert_no_shared_memory(gx.data, gy.data, g)
+    assert_no_shared_memory(gx.numpy(), gy.numpy(), g)
     gx.data[...] = 0.0  # a user may change a result in place
-    np.testing.assert_array_equal(gy.data, g)
+    np.testing.assert_array_equal(gy.numpy(), g)
 
 
 def test_no_two_grads_share_memory_with_create_graph():
@@ -66,7 +66,7 @@ def test_no_two_grads_share_memory_with_create_graph():
     seed = Tensor(upstream(3))
     (x + y).backward(seed, create_graph=True)
     assert x.grad is not y.grad and x.grad is not seed
-    assert_no_shared_memory(x.grad.data, y.grad.data, seed.data)
+    assert_no_shared_memory(x.grad.numpy(), y.grad.numpy(), seed.numpy())
 
 
 def test_leaf_grad_does_not_alias_a_tensor_returned_by_a_hook():
@@ -74,8 +74,8 @@ def test_leaf_grad_does_not_alias_a_tensor_returned_by_a_hook():
     replacement = Tensor(np.full(3, 5.0))
     x.register_hook(lambda g: replacement)
     (x * 2.0).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.full(3, 5.0))
-    assert not np.shares_memory(x.grad.data, replacement.data)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 5.0))
+    assert not np.shares_memory(x.grad.numpy(), replacement.numpy())
 
 
 def test_same_leaf_used_twice_in_add():
@@ -83,7 +83,7 @@ def test_same_leaf_used_twice_in_add():
     g = upstream(3)
     g_copy = g.copy()
     (x + x).backward(g)
-    np.testing.assert_allclose(x.grad.data, 2 * g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g)
     np.testing.assert_array_equal(g, g_copy)
 
 
@@ -91,19 +91,19 @@ def test_changing_a_grad_in_place_does_not_affect_another():
     x, y = leaf(3), leaf(3, seed=1)
     (x + y).sum().backward()
     x.grad.data[...] = 100.0
-    np.testing.assert_array_equal(y.grad.data, np.ones(3))
+    np.testing.assert_array_equal(y.grad.numpy(), np.ones(3))
 
 
 def test_user_gradient_and_inputs_are_not_mutated_by_backward():
     x, w = leaf(3, 4), leaf(4, 2, seed=1)
-    x0, w0 = x.data.copy(), w.data.copy()
+    x0, w0 = x.numpy().copy(), w.numpy().copy()
     out = ((x @ w).tanh() * 2.0 + x.sum(axis=1, keepdims=True)).exp()
     g = upstream(3, 2)
     g0 = g.copy()
     gg.backward([out, out], [g, g])
     np.testing.assert_array_equal(g, g0)
-    np.testing.assert_array_equal(x.data, x0)
-    np.testing.assert_array_equal(w.data, w0)
+    np.testing.assert_array_equal(x.numpy(), x0)
+    np.testing.assert_array_equal(w.numpy(), w0)
 
 
 def test_grad_shapes_and_dtypes_match_the_leaves():
@@ -121,7 +121,7 @@ def test_float32_leaf_gets_float32_grad_from_float64_graph():
     assert z.dtype == np.float64
     z.sum().backward()
     assert x32.grad.dtype == np.float32 and y64.grad.dtype == np.float64
-    np.testing.assert_allclose(x32.grad.data, y64.data.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(x32.grad.numpy(), y64.numpy().astype(np.float32), rtol=1e-6)
 
 
 def test_backward_seed_of_other_dtype_is_cast():
@@ -136,15 +136,15 @@ def test_tensor_copies_the_array():
     t = Tensor(a)
     u = gg.tensor(a, requires_grad=True)
     a[0] = 5.0
-    assert t.data[0] == 1.0 and u.data[0] == 1.0
-    assert not np.shares_memory(Tensor(t).data, t.data)
+    assert t.numpy()[0] == 1.0 and u.numpy()[0] == 1.0
+    assert not np.shares_memory(Tensor(t).numpy(), t.numpy())
 
 
 def test_from_numpy_and_numpy_share_memory():
     a = np.zeros(3)
     t = gg.from_numpy(a)
     a[1] = 2.0
-    assert t.data[1] == 2.0
+    assert t.numpy()[1] == 2.0
     t.numpy()[2] = 3.0
     assert a[2] == 3.0
 
@@ -265,7 +265,7 @@ def test_numpy_array_on_the_left_gives_a_tensor(expr, dx):
     out = expr(a, t)
     assert isinstance(out, Tensor) and out.requires_grad
     out.sum().backward()
-    np.testing.assert_allclose(t.grad.data, dx(a, t.data))
+    np.testing.assert_allclose(t.grad.numpy(), dx(a, t.numpy()))
 
 
 @pytest.mark.parametrize("scalar", [np.float32(2.0), np.float64(2.0), np.int64(2)])
@@ -361,7 +361,7 @@ def test_backward_with_gradient_of_wrong_shape_raises():
 def test_backward_on_one_element_non_scalar_is_allowed():
     x = leaf(1, 1)
     (x * 3.0).backward()
-    np.testing.assert_allclose(x.grad.data, [[3.0]])
+    np.testing.assert_allclose(x.grad.numpy(), [[3.0]])
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -369,8 +369,8 @@ def test_nan_and_inf_are_allowed_outside_anomaly_mode():
     x = Tensor(np.array([np.nan, np.inf, -np.inf, 1.0]), requires_grad=True)
     y = (x * 2.0).exp()
     y.sum().backward()
-    assert np.isnan(x.grad.data[0]) and np.isinf(x.grad.data[1])
-    assert x.grad.data[2] == 0.0
+    assert np.isnan(x.grad.numpy()[0]) and np.isinf(x.grad.numpy()[1])
+    assert x.grad.numpy()[2] == 0.0
     (Tensor(np.array([0.0]), requires_grad=True).log()).sum().backward()
 
 
@@ -396,4 +396,4 @@ def test_linear_promotes_all_operands_to_one_dtype():
     assert y.dtype == np.float64
     y.sum().backward()
     assert w.grad.dtype == np.float32 and b.grad.dtype == np.float64
-    np.testing.assert_array_equal(y.data, np.full((2, 4), 4.0))
+    np.testing.assert_array_equal(y.numpy(), np.full((2, 4), 4.0))

@@ -85,7 +85,7 @@ def test_forward_matches_reference(name: str, dtype, data):
         assert out.shape == want.shape, f"{info.name}: output {k} shape"
         assert out.dtype == _expected_dtype(info, np.dtype(dtype), sample.kwargs, want), (
             f"{info.name}: output {k} has dtype {out.dtype} for {np.dtype(dtype)} inputs")
-        np.testing.assert_allclose(out.data.astype(np.float64), want.astype(np.float64),
+        np.testing.assert_allclose(out.numpy().astype(np.float64), want.astype(np.float64),
                                    rtol=rtol, atol=atol, equal_nan=True,
                                    err_msg=f"{info.name}: output {k}")
 
@@ -98,7 +98,7 @@ def test_gradcheck(name: str, data):
     sample = data.draw(info.samples(np.float64, GRAD), label="sample")
     fn = functools.partial(info.op, **sample.kwargs)
     for out in _as_list(fn(*sample.tensors())):  # gradcheck would let NaN == NaN pass
-        assert np.isfinite(out.data).all(), f"{name}: non-finite output; fix the domain"
+        assert np.isfinite(out.numpy()).all(), f"{name}: non-finite output; fix the domain"
     assert gradcheck(fn, sample.tensors(requires_grad=True), **info.grad_tol)
 
 
@@ -124,14 +124,14 @@ def test_backward_invariants(name: str, data):
     outputs = [o for o in _as_list(info.op(*xs, **sample.kwargs)) if o.requires_grad]
     rng = np.random.default_rng(0)
     upstream = [gg.Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outputs]
-    upstream_before = [u.data.copy() for u in upstream]
+    upstream_before = [u.numpy().copy() for u in upstream]
 
     gg.backward(outputs, upstream)
 
     for x, a in zip(xs, sample.arrays, strict=True):
-        np.testing.assert_array_equal(x.data, a, err_msg=f"{info.name} changed an input")
+        np.testing.assert_array_equal(x.numpy(), a, err_msg=f"{info.name} changed an input")
     for u, before in zip(upstream, upstream_before, strict=True):
-        np.testing.assert_array_equal(u.data, before,
+        np.testing.assert_array_equal(u.numpy(), before,
                                       err_msg=f"{info.name} changed the upstream gradient")
     _assert_unchanged(kwargs_before, sample.kwargs, f"{info.name} kwargs")
     grads = []
@@ -140,8 +140,8 @@ def test_backward_invariants(name: str, data):
         assert x.grad.shape == x.shape, f"{info.name}: grad shape {x.grad.shape} != {x.shape}"
         assert x.grad.dtype == x.dtype, f"{info.name}: grad dtype {x.grad.dtype} != {x.dtype}"
         assert x.grad.grad_fn is None and not x.grad.requires_grad
-        grads.append(x.grad.data)
-    others = [x.data for x in xs] + [u.data for u in upstream] + [o.data for o in outputs]
+        grads.append(x.grad.numpy())
+    others = [x.numpy() for x in xs] + [u.numpy() for u in upstream] + [o.numpy() for o in outputs]
     for i, g in enumerate(grads):
         for other in grads[i + 1:] + others:
             assert not np.shares_memory(g, other), (
@@ -210,7 +210,7 @@ def test_non_differentiable_ops_record_no_graph(name, data):
     input_shapes = data.draw(broadcastable_shapes(arity, max_dims=3), label="shapes")
     # Small integers make ties and zeros (the interesting cases for comparisons and sign).
     xs = [data.draw(tensors(shape=s, min_value=-2, max_value=2).map(
-        lambda t: gg.Tensor(np.round(t.data), requires_grad=True))) for s in input_shapes]
+        lambda t: gg.Tensor(np.round(t.numpy()), requires_grad=True))) for s in input_shapes]
     out = getattr(gg, name)(*xs)
     assert not out.requires_grad and out.grad_fn is None
-    np.testing.assert_array_equal(out.data, _NO_GRAD_OPS[name](*(x.data for x in xs)))
+    np.testing.assert_array_equal(out.numpy(), _NO_GRAD_OPS[name](*(x.numpy() for x in xs)))

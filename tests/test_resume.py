@@ -31,11 +31,11 @@ TRAIN = textwrap.dedent("""
 
     gg.manual_seed(0)
     X = gg.randn(60, 5)
-    Y = gg.tensor(np.sin(X.data @ np.arange(1.0, 6.0, dtype=np.float32))[:, None])
+    Y = gg.tensor(np.sin(X.numpy() @ np.arange(1.0, 6.0, dtype=np.float32))[:, None])
     params = {
-        "w1": gg.tensor(0.5 * gg.randn(5, 16).data, requires_grad=True),
+        "w1": gg.tensor(0.5 * gg.randn(5, 16).numpy(), requires_grad=True),
         "b1": gg.zeros(16, requires_grad=True),
-        "w2": gg.tensor(0.5 * gg.randn(16, 1).data, requires_grad=True),
+        "w2": gg.tensor(0.5 * gg.randn(16, 1).numpy(), requires_grad=True),
         "b2": gg.zeros(1, requires_grad=True),
     }
     opt = optim.Adam(params.values(), lr=0.01)
@@ -105,7 +105,7 @@ def kill_after(proc: subprocess.Popen, step: int) -> None:
 
 
 def final_params(path: Path) -> dict:
-    return {k: v.data for k, v in gg.load(path).items()}
+    return {k: v.numpy() for k, v in gg.load(path).items()}
 
 
 def assert_same(a: dict, b: dict) -> None:

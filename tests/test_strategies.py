@@ -34,18 +34,18 @@ def test_tensors_stay_in_domain_and_away_from_points(data):
     x = data.draw(tensors(shape=shapes(max_dims=3), dtype=dtype, min_value=-1.0,
                           max_value=2.0, avoid=[0.0, 1.0], margin=0.1, requires_grad=True))
     assert isinstance(x, gg.Tensor) and x.dtype == dtype and x.requires_grad
-    assert np.all((x.data >= -1.0) & (x.data <= 2.0))
+    assert np.all((x.numpy() >= -1.0) & (x.numpy() <= 2.0))
     for p in (0.0, 1.0):
-        assert np.all(np.abs(x.data.astype(np.float64) - p) >= 0.1 - 1e-6)
+        assert np.all(np.abs(x.numpy().astype(np.float64) - p) >= 0.1 - 1e-6)
 
 
 @given(tensors(shape=shapes(min_dims=1, max_dims=3), avoid=lambda v: v < 0))
 def test_tensors_avoid_predicate(x):
-    assert np.all(x.data >= 0)
+    assert np.all(x.numpy() >= 0)
 
 
 @given(tensors(shape=shapes(min_dims=1, max_dims=3), min_value=-1.0, max_value=1.0,
                distinct=True))
 def test_distinct_tensors_have_no_near_ties(x):
-    values = np.sort(x.data.reshape(-1))
+    values = np.sort(x.numpy().reshape(-1))
     assert np.all(np.diff(values) >= 2.0 / (2 * values.size) - 1e-12)

@@ -51,10 +51,10 @@ def binary_operands(x, y):
     """
     if isinstance(x, Tensor):  # fast paths: tensor-tensor of one dtype, float tensor-number
         if isinstance(y, Tensor):
-            if x.data.dtype is y.data.dtype:
+            if x._data.dtype is y._data.dtype:
                 return x, y
         elif type(y) is float or type(y) is int:
-            if x.data.dtype.kind == "f":
+            if x._data.dtype.kind == "f":
                 return x, y
     if isinstance(x, np.generic):
         x = x.item()
@@ -69,11 +69,11 @@ def binary_operands(x, y):
         y = Tensor(y)
         y_is_tensor = True
     if x_is_tensor and y_is_tensor:
-        if x.data.dtype != y.data.dtype:
+        if x._data.dtype != y._data.dtype:
             dtype = _promote(x, y)
-            if x.data.dtype != dtype:
+            if x._data.dtype != dtype:
                 x = x.astype(dtype)
-            if y.data.dtype != dtype:
+            if y._data.dtype != dtype:
                 y = y.astype(dtype)
         return x, y
     if x_is_tensor:
@@ -85,7 +85,7 @@ def binary_operands(x, y):
 
 def _with_scalar(t: Tensor, scalar) -> Tensor:
     # A float number with an integer/bool tensor gives the default float dtype.
-    if _scalar_category(scalar) > _category(t.data.dtype):
+    if _scalar_category(scalar) > _category(t._data.dtype):
         if isinstance(scalar, float):
             return t.astype(DEFAULT_FLOAT)
         return t.astype(np.int64)
@@ -93,16 +93,16 @@ def _with_scalar(t: Tensor, scalar) -> Tensor:
 
 
 def _promote(x: Tensor, y: Tensor) -> np.dtype:
-    cx, cy = _category(x.data.dtype), _category(y.data.dtype)
+    cx, cy = _category(x._data.dtype), _category(y._data.dtype)
     if cx != cy:
-        return x.data.dtype if cx > cy else y.data.dtype
-    if x.data.ndim == 0 and y.data.ndim > 0:
-        return y.data.dtype
-    if y.data.ndim == 0 and x.data.ndim > 0:
-        return x.data.dtype
-    return np.promote_types(x.data.dtype, y.data.dtype)
+        return x._data.dtype if cx > cy else y._data.dtype
+    if x._data.ndim == 0 and y._data.ndim > 0:
+        return y._data.dtype
+    if y._data.ndim == 0 and x._data.ndim > 0:
+        return x._data.dtype
+    return np.promote_types(x._data.dtype, y._data.dtype)
 
 
 def as_float(x: Tensor) -> Tensor:
     """``x`` cast to the default float dtype if it is an integer or bool tensor."""
-    return x if x.data.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)
+    return x if x._data.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)

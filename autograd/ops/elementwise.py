@@ -19,7 +19,7 @@ from ._registry import Op
 
 def _data(a):
     """The raw array behind a Tensor (masks and constants in rules need no graph)."""
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _float_mask(mask, like) -> np.ndarray:
@@ -149,7 +149,7 @@ def where(condition, input, other):
 
 def _is_integral(v) -> bool:
     if isinstance(v, Tensor):
-        return v.data.dtype.kind in "iub"
+        return v._data.dtype.kind in "iub"
     return isinstance(v, int)  # bool is an int
 
 
@@ -272,7 +272,7 @@ def _inside(x, lo, hi):
 def _float_unary(op, doc: str, name: str):
     def fn(x):
         x = tensor_arg(x)
-        if x.data.dtype.kind != "f":
+        if x._data.dtype.kind != "f":
             x = as_float(x)
         return apply(op, (x,))
 
@@ -305,7 +305,7 @@ def clamped_log(x, min: float = -100.0, eps: float = 1e-12):
     confidently wrong prediction keeps a gradient).  For x > eps and log x > min it
     is log x, to every order."""
     x = tensor_arg(x)
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         x = as_float(x)
     return apply(CLAMPED_LOG, (x,), {"min": min, "eps": eps})
 
@@ -445,11 +445,11 @@ def astype(x, dtype):
     gradient is cast back); a cast to an integer or bool dtype leaves the graph."""
     x = tensor_arg(x)
     dtype = np.dtype(dtype)
-    if x.data.dtype == dtype:
+    if x._data.dtype == dtype:
         return x
     if dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype))
-    return apply(ASTYPE, (x,), {"dtype": dtype, "source": x.data.dtype})
+        return Tensor._make(x._data.astype(dtype))
+    return apply(ASTYPE, (x,), {"dtype": dtype, "source": x._data.dtype})
 
 
 def _cast_method(name: str, dtype) -> None:

@@ -61,7 +61,7 @@ def _normalize_index(x: Tensor, index) -> tuple:
     out = []
     for i in index:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray):
@@ -84,8 +84,8 @@ def getitem(x, index) -> Tensor:
     boolean masks, as NumPy.  The gradient scatters g back into zeros of x's shape;
     repeated indices accumulate."""
     index = _normalize_index(x, index)
-    out = apply(GETITEM, (x,), {"index": index, "shape": x.data.shape})
-    if out.data.base is not None and _is_basic(index):
+    out = apply(GETITEM, (x,), {"index": index, "shape": x._data.shape})
+    if out._data.base is not None and _is_basic(index):
         from .shape import mark_view
 
         mark_view(out, x)
@@ -103,11 +103,11 @@ def setitem(x: Tensor, index, value) -> None:
     """
     index = _normalize_index(x, index)
     _, value = binary_operands(x, value)
-    if isinstance(value, Tensor) and value.data.dtype != x.data.dtype:
-        value = value.astype(x.data.dtype)
+    if isinstance(value, Tensor) and value._data.dtype != x._data.dtype:
+        value = value.astype(x._data.dtype)
     from .inplace import modify_inplace
 
-    raw_value = value.data if isinstance(value, Tensor) else value
+    raw_value = value._data if isinstance(value, Tensor) else value
     modify_inplace(
         "setitem", x, (value,),
         recorded=lambda old: apply(INDEX_PUT, (old, value), {"index": index}),
@@ -149,18 +149,18 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
     """out[..., i, ...] = x[..., indices[..., i, ...], ...] along ``dim`` (NumPy's
     take_along_axis).  The gradient scatter-adds g back to the picked positions."""
     x = tensor_arg(x)
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"take_along_dim: indices must be integers, got {idx.dtype}")
-    d = normalize_dim("take_along_dim", dim, x.data.ndim)
-    if idx.ndim != x.data.ndim:
+    d = normalize_dim("take_along_dim", dim, x._data.ndim)
+    if idx.ndim != x._data.ndim:
         raise ValueError(f"take_along_dim: indices of shape {idx.shape} must have as many dims "
                          f"as x {x.shape}")
-    n = x.data.shape[d]
+    n = x._data.shape[d]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"take_along_dim: index {int(idx.max() if idx.max() >= n else idx.min())} "
                          f"is out of range for dim {dim} of size {n}")
-    return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d, "shape": x.data.shape})
+    return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d, "shape": x._data.shape})
 
 
 @method()
@@ -173,8 +173,8 @@ def gather(x, dim: int, index) -> Tensor:
 def index_select(x, dim: int, index) -> Tensor:
     """The slices of x along ``dim`` at the integer positions ``index`` (1-D)."""
     x = tensor_arg(x)
-    d = normalize_dim("index_select", dim, x.data.ndim)
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    d = normalize_dim("index_select", dim, x._data.ndim)
+    idx = np.asarray(index._data if isinstance(index, Tensor) else index)
     return getitem(x, (slice(None),) * d + (idx,))
 
 

@@ -30,7 +30,7 @@ def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Ten
     )
     if not recording:
         try:
-            direct(x.data)
+            direct(x._data)
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name}: {err} (tensor of shape {x.shape}, dtype {x.dtype})") from None
         x._bump_version()
@@ -45,14 +45,14 @@ def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Ten
             f"{name}: in-place change of a view ({x.shape}) while recording a graph is not "
             f"supported; clone() the view or change the base tensor instead"
         )
-    old = Tensor._make(x.data.copy(), x.requires_grad, x.grad_fn)
+    old = Tensor._make(x._data.copy(), x.requires_grad, x.grad_fn)
     result = recorded(old)
     if result.shape != x.shape:
         raise RuntimeError(f"{name}: the result's shape {result.shape} does not match the "
                            f"tensor's shape {x.shape}")
     if not np.can_cast(result.dtype, x.dtype, "same_kind"):
         raise TypeError(f"{name}: result dtype {result.dtype} can't be cast to {x.dtype}")
-    x.data[...] = result.data
+    x._data[...] = result._data
     x._bump_version()
     _move_retain_grad(x.grad_fn, result.grad_fn)
     x.grad_fn = result.grad_fn
@@ -75,7 +75,7 @@ def _arith_inplace(name: str, fn, ufunc):
         if kwargs.get("alpha", 1) != 1:
             y = mul(y, kwargs["alpha"])
         _, y_op = binary_operands(x, y)
-        raw = y_op.data if isinstance(y_op, Tensor) else y_op
+        raw = y_op._data if isinstance(y_op, Tensor) else y_op
 
         def direct(data):
             if np.broadcast_shapes(data.shape, np.shape(raw)) != data.shape:

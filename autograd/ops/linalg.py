@@ -59,8 +59,8 @@ MATMUL = Op("matmul", np.matmul, _matmul_dx, _matmul_dy, saves="x y", broadcasts
 def matmul(x, y):
     """Matrix product with NumPy's rules for 1-D and batched operands."""
     x, y = binary_operands(x, y)
-    xs, ys = np.shape(x.data if isinstance(x, Tensor) else x), np.shape(
-        y.data if isinstance(y, Tensor) else y)
+    xs, ys = np.shape(x._data if isinstance(x, Tensor) else x), np.shape(
+        y._data if isinstance(y, Tensor) else y)
     if not xs or not ys:
         raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {xs} and {ys}")
     inner_y = ys[0] if len(ys) == 1 else ys[-2]
@@ -113,33 +113,33 @@ def linear(input, weight, bias=None) -> Tensor:
     and reshaped back.
     """
     x, w = binary_operands(tensor_arg(input), tensor_arg(weight))
-    if w.data.ndim != 2:
+    if w._data.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{w.shape}")
-    out_features, in_features = w.data.shape
-    if x.data.ndim == 0 or x.data.shape[-1] != in_features:
+    out_features, in_features = w._data.shape
+    if x._data.ndim == 0 or x._data.shape[-1] != in_features:
         raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
                          f"{in_features} (weight of shape {w.shape})")
     inputs = (x, w)
     if bias is not None:
         b, w = binary_operands(tensor_arg(bias), w)
-        if b.data.shape != (out_features,):  # the usual bias needs no broadcast check
-            out_shape = x.data.shape[:-1] + (out_features,)
+        if b._data.shape != (out_features,):  # the usual bias needs no broadcast check
+            out_shape = x._data.shape[:-1] + (out_features,)
             try:
-                fits = broadcast_shapes("linear", b.data.shape, out_shape) == out_shape
+                fits = broadcast_shapes("linear", b._data.shape, out_shape) == out_shape
             except ValueError:
                 fits = False
             if not fits:
                 raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the "
                                  f"output shape {out_shape} (expected ({out_features},))")
-        if x.data.dtype != w.data.dtype:  # the bias widened the weight: widen x too
-            x = x.astype(w.data.dtype)
-        if b.data.ndim > 1 and x.data.ndim != 2:  # a bias with lead dims of its own
+        if x._data.dtype != w._data.dtype:  # the bias widened the weight: widen x too
+            x = x.astype(w._data.dtype)
+        if b._data.ndim > 1 and x._data.ndim != 2:  # a bias with lead dims of its own
             return linear(x, w) + b
         inputs = (x, w, b)
-    if x.data.ndim == 2:
+    if x._data.ndim == 2:
         return apply(LINEAR, inputs)
-    lead = x.data.shape[:-1]
+    lead = x._data.shape[:-1]
     flat = apply(LINEAR, (x.reshape(math.prod(lead), in_features), *inputs[1:]))
     return flat.reshape(*lead, out_features)
 
@@ -190,9 +190,9 @@ def einsum(subscripts: str, *operands) -> Tensor:
     tensors = []
     for op in operands:
         tensors.append(op if isinstance(op, Tensor) else Tensor(op))
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = np.result_type(*[t._data.dtype for t in tensors])
     tensors = [t.astype(dtype) for t in tensors]
-    inputs, output = _parse_einsum(subscripts.replace(" ", ""), [t.data.ndim for t in tensors])
+    inputs, output = _parse_einsum(subscripts.replace(" ", ""), [t._data.ndim for t in tensors])
     return apply(EINSUM, tuple(tensors), {"inputs": inputs, "output": output})
 
 

@@ -120,7 +120,7 @@ def _reduce_args(op: str, x: Tensor, dim, keepdim, axis, keepdims):
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    dims = () if x.data.ndim == 0 else normalize_dims(op, dim, x.data.ndim)
+    dims = () if x._data.ndim == 0 else normalize_dims(op, dim, x._data.ndim)
     return dims, bool(keepdim)
 
 
@@ -131,7 +131,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     if dtype is not None:
         x = x.astype(dtype)
     dims, keepdim = _reduce_args("sum", x, dim, keepdim, axis, keepdims)
-    return apply(SUM, (x,), {"dims": dims, "keepdim": keepdim, "shape": x.data.shape})
+    return apply(SUM, (x,), {"dims": dims, "keepdim": keepdim, "shape": x._data.shape})
 
 
 @method()
@@ -139,7 +139,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Arithmetic mean over ``dim``: sum / count.  Integer tensors give float32."""
     x = as_float(tensor_arg(x))
     dims, keepdim = _reduce_args("mean", x, dim, keepdim, axis, keepdims)
-    count = int(np.prod([x.data.shape[d] for d in dims], dtype=np.int64))
+    count = int(np.prod([x._data.shape[d] for d in dims], dtype=np.int64))
     return sum(x, dims, keepdim) / (count if count else float("nan"))
 
 
@@ -154,7 +154,7 @@ def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     if correction is None:
         correction = 0 if unbiased is False else 1
     dims, keepdim = _reduce_args("var", x, dim, keepdim, axis, keepdims)
-    count = int(np.prod([x.data.shape[d] for d in dims], dtype=np.int64))
+    count = int(np.prod([x._data.shape[d] for d in dims], dtype=np.int64))
     centered = x - mean(x, dims, keepdim=True)
     denom = count - correction
     return sum(centered * centered, dims, keepdim) / (denom if denom > 0 else float("nan"))
@@ -179,12 +179,12 @@ def _extreme(name: str, op: Op, pick, pairwise):
             dims, keepdim = _reduce_args(name, x, dim, keepdim, axis, keepdims)
             return _amax_like(op, name, x, dims, keepdim)
         keepdim = keepdim if keepdims is None else keepdims
-        if x.data.ndim == 0:
+        if x._data.ndim == 0:
             normalize_dim(name, dim, 0)
             return MinMax(x, Tensor._make(np.zeros((), dtype=np.int64)))
-        d = normalize_dim(name, dim, x.data.ndim)
+        d = normalize_dim(name, dim, x._data.ndim)
         _check_nonempty(name, x, (d,))
-        idx = pick(x.data, axis=d, keepdims=True)
+        idx = pick(x._data, axis=d, keepdims=True)
         values = take_along_dim(x, idx, d)
         if not keepdim:
             values = values.squeeze(d)
@@ -196,7 +196,7 @@ def _extreme(name: str, op: Op, pick, pairwise):
 
 
 def _check_nonempty(name: str, x: Tensor, dims: tuple) -> None:
-    if any(x.data.shape[d] == 0 for d in dims) or (not dims and x.data.size == 0):
+    if any(x._data.shape[d] == 0 for d in dims) or (not dims and x._data.size == 0):
         raise ValueError(f"{name}: cannot reduce over an empty dimension (shape {x.shape})")
 
 
@@ -236,13 +236,13 @@ def _arg_extreme(name: str, pick):
         keepdim = keepdim if keepdims is None else keepdims
         if dim is None:
             _check_nonempty(name, x, ())
-            idx = np.asarray(pick(x.data))
+            idx = np.asarray(pick(x._data))
             if keepdim:
-                idx = idx.reshape((1,) * x.data.ndim)
+                idx = idx.reshape((1,) * x._data.ndim)
             return Tensor._make(idx)
-        d = 0 if x.data.ndim == 0 else normalize_dim(name, dim, x.data.ndim)
+        d = 0 if x._data.ndim == 0 else normalize_dim(name, dim, x._data.ndim)
         _check_nonempty(name, x, (d,))
-        return Tensor._make(np.asarray(pick(x.data, axis=d if x.data.ndim else None,
+        return Tensor._make(np.asarray(pick(x._data, axis=d if x._data.ndim else None,
                                             keepdims=keepdim)))
 
     arg.__name__ = name
@@ -276,10 +276,10 @@ def prod(x, dim=None, keepdim=False):
 def _softmax_dim(name: str, x: Tensor, dim) -> int | None:
     if dim is None:
         raise TypeError(f"{name}: dim must be given (as in PyTorch), e.g. dim=-1")
-    if x.data.ndim == 0:
+    if x._data.ndim == 0:
         normalize_dim(name, dim, 0)
         return None
-    return normalize_dim(name, dim, x.data.ndim)
+    return normalize_dim(name, dim, x._data.ndim)
 
 
 @method()

@@ -39,7 +39,7 @@ PAD = Op(
 
 def mark_view(out: Tensor, base: Tensor) -> Tensor:
     """Record that ``out`` shares ``base``'s memory: same version counter, base kept."""
-    if out.data.base is not None:
+    if out._data.base is not None:
         out._base = base._base if base._base is not None else base
         out._vc = base._version_counter()
     return out
@@ -53,16 +53,16 @@ def _shape_args(shape) -> tuple:
 
 def _reshape(name: str, x: Tensor, shape: tuple) -> Tensor:
     try:
-        target = np.empty(x.data.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape \
+        target = np.empty(x._data.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape \
             else shape
     except ValueError:
         target = None
-    if target is None or int(np.prod(target, dtype=np.int64)) != x.data.size:
+    if target is None or int(np.prod(target, dtype=np.int64)) != x._data.size:
         raise ValueError(f"{name}: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.data.size} elements) to {shape}")
-    if target == x.data.shape:
+                         f"({x._data.size} elements) to {shape}")
+    if target == x._data.shape:
         return x
-    return mark_view(apply(RESHAPE, (x,), {"shape": target, "source": x.data.shape}), x)
+    return mark_view(apply(RESHAPE, (x,), {"shape": target, "source": x._data.shape}), x)
 
 
 @method("reshape", "view")
@@ -87,12 +87,12 @@ def permute(x, *dims):
     """Reorder the dimensions: output dim i is input dim ``dims[i]``."""
     x = tensor_arg(x)
     dims = _shape_args(dims)
-    if len(dims) != x.data.ndim:
+    if len(dims) != x._data.ndim:
         raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {x.ndim} dims")
-    axes = tuple(normalize_dim("permute", d, x.data.ndim) for d in dims)
-    if sorted(axes) != list(range(x.data.ndim)):
+    axes = tuple(normalize_dim("permute", d, x._data.ndim) for d in dims)
+    if sorted(axes) != list(range(x._data.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims")
-    if axes == tuple(range(x.data.ndim)):
+    if axes == tuple(range(x._data.ndim)):
         return x
     return mark_view(apply(PERMUTE, (x,), {"axes": axes, "inverse": tuple(np.argsort(axes))}), x)
 
@@ -103,14 +103,14 @@ def transpose(x, *dims):
     none: NumPy's meaning (a permutation; none reverses all dims)."""
     x = tensor_arg(x)
     if len(dims) == 2 and not isinstance(dims[0], (tuple, list)):
-        nd = x.data.ndim
+        nd = x._data.ndim
         d0, d1 = normalize_dim("transpose", dims[0], nd), normalize_dim("transpose", dims[1], nd)
         axes = list(range(nd))
         if nd:  # a 0-d tensor's only dims are 0 and -1: nothing to swap
             axes[d0], axes[d1] = axes[d1], axes[d0]
         return permute(x, axes)
     if not dims or dims == (None,):
-        return permute(x, tuple(reversed(range(x.data.ndim))))
+        return permute(x, tuple(reversed(range(x._data.ndim))))
     return permute(x, _shape_args(dims))
 
 
@@ -130,19 +130,19 @@ def squeeze(x, dim=None):
     is left as it is (as PyTorch)."""
     x = tensor_arg(x)
     if dim is None:
-        dims = {i for i, n in enumerate(x.data.shape) if n == 1}
+        dims = {i for i, n in enumerate(x._data.shape) if n == 1}
     else:
-        dims = {d for d in normalize_dims("squeeze", dim, x.data.ndim)
-                if x.data.ndim and x.data.shape[d] == 1}
-    return _reshape("squeeze", x, tuple(n for i, n in enumerate(x.data.shape) if i not in dims))
+        dims = {d for d in normalize_dims("squeeze", dim, x._data.ndim)
+                if x._data.ndim and x._data.shape[d] == 1}
+    return _reshape("squeeze", x, tuple(n for i, n in enumerate(x._data.shape) if i not in dims))
 
 
 @method()
 def unsqueeze(x, dim: int):
     """Insert a size-1 dim at ``dim`` (in [-ndim-1, ndim])."""
     x = tensor_arg(x)
-    d = normalize_dim("unsqueeze", dim, x.data.ndim + 1)
-    shape = x.data.shape
+    d = normalize_dim("unsqueeze", dim, x._data.ndim + 1)
+    shape = x._data.shape
     return _reshape("unsqueeze", x, shape[:d] + (1,) + shape[d:])
 
 
@@ -150,13 +150,13 @@ def unsqueeze(x, dim: int):
 def flatten(x, start_dim: int = 0, end_dim: int = -1):
     """Merge dims ``start_dim..end_dim`` into one."""
     x = tensor_arg(x)
-    if x.data.ndim == 0:
+    if x._data.ndim == 0:
         return _reshape("flatten", x, (1,))
-    s = normalize_dim("flatten", start_dim, x.data.ndim)
-    e = normalize_dim("flatten", end_dim, x.data.ndim)
+    s = normalize_dim("flatten", start_dim, x._data.ndim)
+    e = normalize_dim("flatten", end_dim, x._data.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = x.data.shape
+    shape = x._data.shape
     merged = int(np.prod(shape[s:e + 1], dtype=np.int64))
     return _reshape("flatten", x, shape[:s] + (merged,) + shape[e + 1:])
 
@@ -167,15 +167,15 @@ def expand(x, *shape):
     The gradient is summed back over the broadcast dims."""
     x = tensor_arg(x)
     shape = _shape_args(shape)
-    lead = len(shape) - x.data.ndim
+    lead = len(shape) - x._data.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
-    target = tuple(x.data.shape[i - lead] if n == -1 and i >= lead else n
+    target = tuple(x._data.shape[i - lead] if n == -1 and i >= lead else n
                    for i, n in enumerate(shape))
-    for i, n in enumerate(x.data.shape):
+    for i, n in enumerate(x._data.shape):
         if n != 1 and n != target[lead + i]:
             raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
-    if target == x.data.shape:
+    if target == x._data.shape:
         return x
     return mark_view(apply(EXPAND, (x,), {"shape": target}), x)
 
@@ -197,17 +197,17 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     first = tensors[0]
-    d = normalize_dim("cat", dim, first.data.ndim)
+    d = normalize_dim("cat", dim, first._data.ndim)
     for t in tensors[1:]:
-        if t.data.ndim != first.data.ndim or any(
+        if t._data.ndim != first._data.ndim or any(
             a != b
-            for i, (a, b) in enumerate(zip(t.data.shape, first.data.shape, strict=True)) if i != d
+            for i, (a, b) in enumerate(zip(t._data.shape, first._data.shape, strict=True)) if i != d
         ):
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ValueError(f"cat: shapes {shapes} differ outside dim {dim}")
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = np.result_type(*[t._data.dtype for t in tensors])
     tensors = [t.astype(dtype) for t in tensors]
-    bounds = tuple(np.cumsum([0] + [t.data.shape[d] for t in tensors]).tolist())
+    bounds = tuple(np.cumsum([0] + [t._data.shape[d] for t in tensors]).tolist())
     return apply(CAT, tuple(tensors), {"dim": d, "bounds": bounds})
 
 
@@ -223,8 +223,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
-    d = normalize_dim("stack", dim, tensors[0].data.ndim + 1)
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    d = normalize_dim("stack", dim, tensors[0]._data.ndim + 1)
+    dtype = np.result_type(*[t._data.dtype for t in tensors])
     return apply(STACK, tuple(t.astype(dtype) for t in tensors), {"dim": d})
 
 
@@ -233,8 +233,8 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     """Split along ``dim`` into chunks of ``split_size`` (the last may be smaller), or
     into pieces of the listed sizes (as ``torch.split``)."""
     x = tensor_arg(x)
-    d = normalize_dim("split", dim, x.data.ndim)
-    n = x.data.shape[d]
+    d = normalize_dim("split", dim, x._data.ndim)
+    n = x._data.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0:
@@ -255,8 +255,8 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
 def chunk(x, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of size ceil(n / chunks) along ``dim`` (as torch.chunk)."""
     x = tensor_arg(x)
-    d = normalize_dim("chunk", dim, x.data.ndim)
-    n = x.data.shape[d]
+    d = normalize_dim("chunk", dim, x._data.ndim)
+    n = x._data.shape[d]
     if n == 0:  # torch.chunk gives ``chunks`` empty pieces
         return split(x, [0] * chunks, d)
     return split(x, max(-(-n // chunks), 1), d)
@@ -266,8 +266,8 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
 def unbind(x, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
     x = tensor_arg(x)
-    d = normalize_dim("unbind", dim, x.data.ndim)
-    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.data.shape[d]))
+    d = normalize_dim("unbind", dim, x._data.ndim)
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x._data.shape[d]))
 
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -282,14 +282,14 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     the sum over its copies.
     """
     x = tensor_arg(x)
-    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+    if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
         raise ValueError(f"pad: pad {tuple(pad)} must have an even length of at most "
-                         f"2 * ndim = {2 * x.data.ndim}")
+                         f"2 * ndim = {2 * x._data.ndim}")
     if not any(pad):
         return x
-    widths = [(0, 0)] * x.data.ndim
+    widths = [(0, 0)] * x._data.ndim
     for i in range(len(pad) // 2):
-        widths[x.data.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+        widths[x._data.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode == "constant":
         if any(lo < 0 or hi < 0 for lo, hi in widths):
             return _crop_then_pad(x, widths, value)
@@ -300,7 +300,7 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     out = x
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:
-            n = x.data.shape[d]
+            n = x._data.shape[d]
             if mode == "reflect" and (lo >= n or hi >= n):
                 raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than "
                                  f"dim {d}'s size {n}")
@@ -320,5 +320,5 @@ def _crop_then_pad(x: Tensor, widths: list, value: float) -> Tensor:
 def flip(x, dims) -> Tensor:
     """Reverse the order of elements along ``dims`` (a view with negative strides)."""
     x = tensor_arg(x)
-    dims = normalize_dims("flip", dims, x.data.ndim)
+    dims = normalize_dims("flip", dims, x._data.ndim)
     return x[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))]

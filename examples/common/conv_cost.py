@@ -39,7 +39,7 @@ def count_macs(model: nn.Module, x: gg.Tensor, by_layer: bool = False):
 
     def hook(module, inputs, output):
         if isinstance(module, nn.Linear):
-            macs = module.in_features * module.out_features * (output.size // output.shape[0]
+            macs = module.in_features * module.out_features * (output.numel() // output.shape[0]
                                                                // module.out_features)
         elif isinstance(module, nn.ConvTranspose2d):  # the adjoint of a conv on its output
             macs = conv_macs(module.out_channels, module.in_channels, module.kernel_size,

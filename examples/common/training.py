@@ -25,7 +25,7 @@ __all__ = ["train_classifier", "count_parameters"]
 
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable numbers in ``model``."""
-    return sum(p.size for p in model.parameters() if p.requires_grad)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def train_classifier(model: nn.Module, train: tuple, test: tuple, epochs: int, lr: float = 3e-3,

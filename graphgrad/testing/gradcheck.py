@@ -48,7 +48,7 @@ def _prepare(inputs) -> tuple:
     prepared = []
     for x in _as_tuple(inputs):
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            t = Tensor(x.data, dtype=np.float64)
+            t = Tensor(x._data, dtype=np.float64)
             t.requires_grad_(x.requires_grad)
             prepared.append(t)
         else:
@@ -87,16 +87,16 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         with no_grad():
             outs = _differentiable_outputs(fn(*inputs))
         pairs = zip(outs, vs, strict=True)
-        return float(sum(np.sum(v * o.data.astype(np.float64)) for o, v in pairs))
+        return float(sum(np.sum(v * o._data.astype(np.float64)) for o, v in pairs))
 
     for k, i in enumerate(wrt):
         x = inputs[i]
-        a = np.zeros(x.shape) if analytic[k] is None else analytic[k].data.astype(np.float64)
+        a = np.zeros(x.shape) if analytic[k] is None else analytic[k]._data.astype(np.float64)
         if a.shape != x.shape:
             return _fail(raise_exception, f"gradcheck: the gradient of input {i} has shape "
                                           f"{a.shape}, expected {x.shape}")
         numerical = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: perturbations write through to x
+        flat = x._data.reshape(-1)  # a view: perturbations write through to x
         num_flat = numerical.reshape(-1)
         for j in range(flat.size):
             original = flat[j]

@@ -19,7 +19,7 @@ A complete example, checking a custom Function against central differences::
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
-            return gg.Tensor(np.logaddexp(0, x.data))
+            return gg.Tensor(np.logaddexp(0, x._data))
 
         @staticmethod
         def backward(ctx, g):

@@ -168,7 +168,7 @@ class Drawer:
             shapes = ", ".join(fmt_shape(m.out_shape.get(n)) for n in outs[:3])
             lines.append(small(f"{count} ops; out {shapes}" + (" ..." if len(outs) > 3 else "")))
             if v.absorbed:
-                size = sum(p.size for _, p in v.absorbed)
+                size = sum(p.numel() for _, p in v.absorbed)
                 lines.append(small(f"{len(v.absorbed)} parameters ({size} values)"))
         elif v.kind == "const":
             lines.append(escape(v.name or "constant") + (f"  x{count}" if count > 1 else ""))
@@ -201,7 +201,7 @@ class Drawer:
             lines += [small(f"grad norm {fmt(s.norm)}"),
                       small(f"mean|g| {fmt(s.mean_abs)}  max|g| {fmt(s.max_abs)}")]
         if v.kind == "param" and v.tensor is not None:
-            w = float(abs(v.tensor.data.astype("float64")).max(initial=0.0))
+            w = float(abs(v.tensor._data.astype("float64")).max(initial=0.0))
             if w:
                 lines.append(small(f"max|g|/max|w| {fmt(s.max_abs / w)}"))
         if v.kind == "op" and len(v.members) > 1:

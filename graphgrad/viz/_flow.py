@@ -157,7 +157,7 @@ def gradient_flow(model, path=None) -> GradientFlow:
             rows.append(FlowRow(name, p.shape, None, None))
             continue
         s = grad_stats(p.grad)
-        w = float(np.linalg.norm(p.data.astype(np.float64).ravel()))
+        w = float(np.linalg.norm(p._data.astype(np.float64).ravel()))
         rows.append(FlowRow(name, p.shape, s, s.norm / w if w and s.finite else None))
     report = GradientFlow(rows)
     if path is not None:

@@ -40,7 +40,7 @@ class GradStats:
 
 def grad_stats(g) -> GradStats:
     """The ``GradStats`` of an array or Tensor (computed in float64)."""
-    a = np.asarray(g.data if isinstance(g, Tensor) else g)
+    a = np.asarray(g._data if isinstance(g, Tensor) else g)
     dtype = a.dtype
     a = np.abs(a.astype(np.float64, copy=False).ravel())
     nan = inf = 0
@@ -101,7 +101,7 @@ def describe_saved(node) -> tuple[SavedArray, ...]:
         for i, x in enumerate(saved):
             if isinstance(x, Tensor):
                 name = ("x", "y")[i] if binary else f"in{i}"
-                a = x.data
+                a = x._data
                 out.append(SavedArray(name, i, a.shape, a.dtype, a.nbytes, id(a), id(x)))
     if node.out is not None:
         a = node.out

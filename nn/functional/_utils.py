@@ -15,7 +15,7 @@ def as_tensor(x) -> Tensor:
 
 def raw(x) -> np.ndarray:
     """The array behind a Tensor (or ``x`` as an array): for masks and index checks."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def check_reduction(name: str, reduction: str) -> None:

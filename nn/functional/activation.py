@@ -29,8 +29,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
     x = as_tensor(input)
-    inside = (x.data > min_val) & (x.data < max_val)
-    return ag.where(inside, x, np.clip(x.data, min_val, max_val))
+    inside = (x._data > min_val) & (x._data < max_val)
+    return ag.where(inside, x, np.clip(x._data, min_val, max_val))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -51,7 +51,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     x = as_tensor(input)
     negative = alpha * (ag.exp(ag.clip(x, max=0.0)) - 1.0)
-    return ag.where(x.data > 0, x, negative)
+    return ag.where(x._data > 0, x, negative)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -84,7 +84,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """(1/beta) log(1 + e^(beta x)); the identity where beta x > threshold (as PyTorch)."""
     x = as_tensor(input)
     smooth = _softplus(x * beta) * (1.0 / beta) if beta != 1 else _softplus(x)
-    return ag.where(x.data * beta > threshold, x, smooth)
+    return ag.where(x._data * beta > threshold, x, smooth)
 
 
 def logsigmoid(input: Tensor) -> Tensor:

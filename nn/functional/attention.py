@@ -40,7 +40,7 @@ def _float_mask(name: str, mask, dtype, true_means_allowed: bool):
         return None
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask
-    data = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if data.dtype == np.bool_:
         blocked = ~data if true_means_allowed else data
         return np.where(blocked, -np.inf, 0.0).astype(dtype)
@@ -65,7 +65,7 @@ def _masked_softmax(scores: Tensor, mask) -> Tensor:
     if mask is None:
         return ag.softmax(scores, -1)
     scores = scores + mask
-    blocked = np.isneginf(mask.data if isinstance(mask, Tensor) else mask)
+    blocked = np.isneginf(mask._data if isinstance(mask, Tensor) else mask)
     if not blocked.any():
         return ag.softmax(scores, -1)
     dead = np.broadcast_to(blocked, scores.shape).all(-1, keepdims=True)

@@ -35,7 +35,7 @@ LOG_ZERO = -1e30
 
 
 def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
-    array = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
+    array = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
     array = array.reshape(-1)
     if array.shape != (n,):
         raise ValueError(f"{name}: {what} must have one entry per batch element ({n}), got "
@@ -47,7 +47,7 @@ def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
 
 def _target_matrix(name: str, targets, target_lengths: np.ndarray) -> np.ndarray:
     """Targets as an (N, S_max) int array, from padded (N, S) or concatenated 1-D form."""
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    t = np.asarray(targets._data if isinstance(targets, Tensor) else targets)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must be integers, got dtype {t.dtype}")
     n, longest = len(target_lengths), int(target_lengths.max(initial=0))
@@ -91,7 +91,7 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
         raise ValueError(f"{name}: log_probs must be (T, N, C) or (T, C), got {x.shape}")
     if not batched:
         x = x[:, None]
-        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)[None]
+        targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets)[None]
     steps, n, classes = x.shape
     if not 0 <= blank < classes:
         raise ValueError(f"{name}: blank {blank} is not a class index in [0, {classes})")
@@ -118,7 +118,7 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
 
     # y_t(l'_s) for every t, n, s: one gather; -inf (probability 0) floored to LOG_ZERO.
     y = ag.take_along_dim(x, np.broadcast_to(ext, (steps, n, width)), 2)
-    if np.isneginf(y.data).any():
+    if np.isneginf(y._data).any():
         y = ag.clip(y, min=LOG_ZERO)
 
     start = np.full(width, LOG_ZERO, dtype=x.dtype)
@@ -145,7 +145,7 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     if impossible.any():
         loss = ag.where(impossible, 0.0 if zero_infinity else np.inf, loss)
     if (in_len == 0).any():
-        loss = ag.where(in_len == 0, np.where(impossible, loss.data, 0.0), loss)
+        loss = ag.where(in_len == 0, np.where(impossible, loss._data, 0.0), loss)
     if reduction == "mean":
         return (loss / np.maximum(tgt_len, 1).astype(x.dtype)).mean()
     if reduction == "sum":

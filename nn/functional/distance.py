@@ -25,7 +25,7 @@ def vector_norm(x: Tensor, p: float = 2.0, dim=None, keepdim: bool = False) -> T
     if p <= 0:
         raise ValueError(f"vector_norm: p must be positive, got {p}")
     total = (x * x if p == 2 else ag.abs(x) ** p).sum(dim, keepdim)
-    zero = total.data == 0
+    zero = total._data == 0
     if zero.any():
         norm = ag.where(zero, 1.0, total) ** (1.0 / p)
         return ag.where(zero, 0.0, norm)

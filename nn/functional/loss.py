@@ -61,7 +61,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     x = as_tensor(input)
     _check_same_size("huber_loss", x, target, warn=True)
     diff = x - target
-    small = np.abs(diff.data) < delta
+    small = np.abs(diff._data) < delta
     loss = ag.where(small, 0.5 * diff * diff, delta * (ag.abs(diff) - 0.5 * delta))
     return reduce(loss, reduction, "huber_loss")
 
@@ -73,7 +73,7 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
     if beta == 0:
         return l1_loss(x, target, reduction)
     diff = x - target
-    small = np.abs(diff.data) < beta
+    small = np.abs(diff._data) < beta
     loss = ag.where(small, (0.5 / beta) * diff * diff, ag.abs(diff) - 0.5 * beta)
     return reduce(loss, reduction, "smooth_l1_loss")
 
@@ -92,7 +92,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     """
     p = as_tensor(input)
     _check_same_size("binary_cross_entropy", p, target, warn=False)
-    if p.size and (p.data.min() < 0 or p.data.max() > 1):
+    if p.numel() and (p._data.min() < 0 or p._data.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and "
                          "1 (use binary_cross_entropy_with_logits for logits)")
     loss = -(target * ag.clamped_log(p) + (1 - as_tensor(target)) * ag.clamped_log(1 - p))
@@ -275,7 +275,7 @@ def _cross_entropy_probs(x: Tensor, logp: Tensor, target, w_b, reduction: str,
     total = -terms.sum()
     if reduction == "sum":
         return total
-    return _divide(total, x.size // x.shape[cd] if x.shape[cd] else 0)
+    return _divide(total, x.numel() // x.shape[cd] if x.shape[cd] else 0)
 
 
 def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
@@ -290,7 +290,7 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     if log_target:
         loss = ag.exp(y) * (y - x)
     else:
-        positive = y.data > 0
+        positive = y._data > 0
         log_y = ag.log(ag.where(positive, y, 1.0))  # y log y -> 0 as y -> 0
         loss = ag.where(positive, y * (log_y - x), 0.0)
     if reduction == "batchmean":

@@ -43,7 +43,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     shape = (1, channels) + (1,) * (x.ndim - 2)
     dims = (0,) + tuple(range(2, x.ndim))
     if training:
-        n = x.size // channels if channels else 0
+        n = x.numel() // channels if channels else 0
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
@@ -51,16 +51,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(momentum * mean.data.reshape(-1))
+                    running_mean.mul_(1 - momentum).add_(momentum * mean._data.reshape(-1))
                 if running_var is not None:
-                    unbiased = var.data.reshape(-1) * (n / (n - 1))
+                    unbiased = var._data.reshape(-1) * (n / (n - 1))
                     running_var.mul_(1 - momentum).add_(momentum * unbiased)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when not "
                              "training")
-        inv_std = 1.0 / np.sqrt(running_var.data.astype(x.dtype) + eps)
-        out = (x - running_mean.data.astype(x.dtype).reshape(shape)) * inv_std.reshape(shape)
+        inv_std = 1.0 / np.sqrt(running_var._data.astype(x.dtype) + eps)
+        out = (x - running_mean._data.astype(x.dtype).reshape(shape)) * inv_std.reshape(shape)
     if weight is not None:
         out = out * weight.reshape(shape)
     if bias is not None:

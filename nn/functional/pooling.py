@@ -47,7 +47,7 @@ def _memory_order(x: Tensor) -> tuple:
     first in that memory.  ``flat`` is a view in memory order when x is a
     permutation of a contiguous array (a convolution's output is), else a C-order
     copy."""
-    data = x.data
+    data = x._data
     axes = tuple(sorted(range(data.ndim), key=lambda i: -data.strides[i]))
     if data.transpose(axes).flags.c_contiguous:
         return x.permute(axes).reshape(-1), tuple(s // data.itemsize for s in data.strides), axes
@@ -75,7 +75,7 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
     geom, _ = _pool_window(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     values, strides, axes = _memory_order(x)
     padded = any(lo or hi for lo, hi in geom.padding)
-    xp = _padded_like(x.data, geom, axes, -np.inf) if padded else x.data
+    xp = _padded_like(x._data, geom, axes, -np.inf) if padded else x._data
     best, index = windows.window_argmax(xp, geom)
     positions = windows.window_offsets(geom, strides[2:])[index.transpose(axes)]
     positions += windows.window_starts(geom, strides, axes)  # (N, C, *L) in memory order

@@ -52,7 +52,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
 
 def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
     with no_grad():
-        picked = weight.data[rows]
+        picked = weight._data[rows]
         norms = np.linalg.norm(picked, ord=norm_type, axis=1, keepdims=True)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         weight[rows] = (picked * scale).astype(weight.dtype)

@@ -166,7 +166,7 @@ class LayerNorm(Module):
 
     def forward(self, input):
         k = len(self.normalized_shape)
-        shape = np.shape(input.data if isinstance(input, Tensor) else input)
+        shape = np.shape(input._data if isinstance(input, Tensor) else input)
         if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
             raise ValueError(f"{self}: expected input whose last dims are {self.normalized_shape},"
                              f" got input of shape {shape}")

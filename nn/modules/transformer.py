@@ -308,7 +308,7 @@ class PositionalEncoding(Module):
         if length > self.max_len:
             raise ValueError(f"PositionalEncoding: sequence length {length} exceeds max_len "
                              f"{self.max_len}")
-        pe = self.pe.data[:length]
+        pe = self.pe._data[:length]
         pe = pe if x.ndim == 3 and not self.batch_first else pe[:, 0]
         return self.dropout(x + pe.astype(x.dtype, copy=False))
 

@@ -30,7 +30,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor(0.0)
     norm_type = float(norm_type)
-    arrays = [g.data for g in grads]
+    arrays = [g._data for g in grads]
     if norm_type == math.inf:
         norms = [np.max(np.abs(a)) if a.size else 0.0 for a in arrays]
         total = max(norms)

@@ -16,12 +16,12 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
         raise TypeError(f"vector_to_parameters: expected a 1-D Tensor, got "
                         f"{type(vec).__name__} of shape {getattr(vec, 'shape', None)}")
     parameters = list(parameters)
-    total = sum(p.size for p in parameters)
-    if vec.size != total:
-        raise ValueError(f"vector_to_parameters: the vector has {vec.size} elements but the "
+    total = sum(p.numel() for p in parameters)
+    if vec.numel() != total:
+        raise ValueError(f"vector_to_parameters: the vector has {vec.numel()} elements but the "
                          f"parameters have {total}")
     start = 0
     with no_grad():
         for p in parameters:
-            p.copy_(vec.data[start:start + p.size].reshape(p.shape))
-            start += p.size
+            p.copy_(vec._data[start:start + p.numel()].reshape(p.shape))
+            start += p.numel()

@@ -42,12 +42,12 @@ def test_sdpa_matches_torch(mask_kind):
     t_kwargs = {key: _t(val) if isinstance(val, np.ndarray) else val
                 for key, val in kwargs.items()}
     theirs = torch.nn.functional.scaled_dot_product_attention(*theirs_in, **t_kwargs)
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), atol=1e-12)
     g = rng.standard_normal(ours.shape)
     ours.backward(g)
     theirs.backward(_t(g))
     for a, b in zip(ours_in, theirs_in, strict=True):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12)
 
 
 def test_sdpa_fully_masked_row_gives_zeros_not_nan():
@@ -58,15 +58,15 @@ def test_sdpa_fully_masked_row_gives_zeros_not_nan():
     allowed[:, 0] = True
     allowed[1] = False  # query 1 may attend to nothing
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-    np.testing.assert_array_equal(out.data[1], 0.0)
-    assert np.isfinite(out.data).all()
+    np.testing.assert_array_equal(out.numpy()[1], 0.0)
+    assert np.isfinite(out.numpy()).all()
     out.backward(rng.standard_normal(out.shape))
     for t in (q, k, v):
-        assert np.isfinite(t.grad.data).all()
-    np.testing.assert_array_equal(q.grad.data[1], 0.0)
+        assert np.isfinite(t.grad.numpy()).all()
+    np.testing.assert_array_equal(q.grad.numpy()[1], 0.0)
     # A float mask of -inf behaves the same.
     out_f = F.scaled_dot_product_attention(q, k, v, attn_mask=np.where(allowed, 0.0, -np.inf))
-    np.testing.assert_allclose(out_f.data, out.data, atol=1e-12)
+    np.testing.assert_allclose(out_f.numpy(), out.numpy(), atol=1e-12)
 
 
 def test_sdpa_causal_output_does_not_depend_on_later_inputs():
@@ -75,8 +75,8 @@ def test_sdpa_causal_output_does_not_depend_on_later_inputs():
     out = F.scaled_dot_product_attention(x, x, x, is_causal=True)
     for t in range(6):
         (grad,) = gg.grad(out[:, t].sum(), x, retain_graph=True)
-        assert np.all(grad.data[:, t + 1:] == 0.0)  # exactly zero, not just small
-        assert np.abs(grad.data[:, :t + 1]).sum() > 0
+        assert np.all(grad.numpy()[:, t + 1:] == 0.0)  # exactly zero, not just small
+        assert np.abs(grad.numpy()[:, :t + 1]).sum() > 0
 
 
 def test_sdpa_gradcheck_with_mask():
@@ -180,21 +180,21 @@ def test_multihead_attention_matches_torch(case):
     out, weights = ours(ours_q, *ours_kv, **masks, **options)
     t_out, t_weights = theirs(theirs_q, *theirs_kv, **{k: _t(m) for k, m in masks.items()},
                               **options)
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), atol=1e-12)
     if options["need_weights"]:
-        np.testing.assert_allclose(weights.data, t_weights.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), atol=1e-12)
     else:
         assert weights is None and t_weights is None
     g = rng.standard_normal(out.shape)
     out.backward(g)
     t_out.backward(_t(g))
-    np.testing.assert_allclose(ours_q.grad.data, theirs_q.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours_q.grad.numpy(), theirs_q.grad.numpy(), atol=1e-12)
     if spec.get("cross"):
         for a, b in zip(ours_kv, theirs_kv, strict=True):
-            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-12)
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12)
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), atol=1e-12,
+        np.testing.assert_allclose(p.grad.numpy(), theirs_params[name].grad.numpy(), atol=1e-12,
                                    err_msg=name)
 
 
@@ -209,8 +209,8 @@ def test_multihead_attention_unbatched_matches_torch():
     t_out, t_w = theirs(_t(q), _t(k), _t(k), key_padding_mask=_t(kpm),
                         average_attn_weights=False)
     assert out.shape == (4, 8) and w.shape == (2, 4, 6)
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
-    np.testing.assert_allclose(w.data, t_w.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(w.numpy(), t_w.detach().numpy(), atol=1e-12)
 
 
 def test_attention_weights_sum_to_one_over_unmasked_keys():
@@ -221,8 +221,8 @@ def test_attention_weights_sum_to_one_over_unmasked_keys():
     padded[2, 1:] = True
     _, w = mha(x, x, x, key_padding_mask=padded, average_attn_weights=False)
     assert w.shape == (3, 4, 5, 5)
-    np.testing.assert_allclose(w.data.sum(-1), 1.0, rtol=1e-6)
-    assert np.all(w.data[np.broadcast_to(padded[:, None, None, :], w.shape)] == 0.0)
+    np.testing.assert_allclose(w.numpy().sum(-1), 1.0, rtol=1e-6)
+    assert np.all(w.numpy()[np.broadcast_to(padded[:, None, None, :], w.shape)] == 0.0)
 
 
 def test_multihead_attention_fully_masked_query_gives_zeros():
@@ -231,9 +231,9 @@ def test_multihead_attention_fully_masked_query_gives_zeros():
     mask = np.zeros((3, 3), dtype=bool)
     mask[2] = True  # query 2 sees no key
     out, w = mha(x, x, x, attn_mask=mask)
-    np.testing.assert_array_equal(w.data[:, 2], 0.0)
+    np.testing.assert_array_equal(w.numpy()[:, 2], 0.0)
     out.backward(np.ones(out.shape))
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.numpy()).all()
 
 
 def test_causal_mask_makes_position_t_independent_of_later_inputs():
@@ -243,8 +243,8 @@ def test_causal_mask_makes_position_t_independent_of_later_inputs():
     out, _ = mha(x, x, x, attn_mask=causal, is_causal=True)
     for t in range(6):
         (grad,) = gg.grad(out[:, t].sum(), x, retain_graph=True)
-        assert np.all(grad.data[:, t + 1:] == 0.0)
-        assert np.abs(grad.data[:, :t + 1]).sum() > 0
+        assert np.all(grad.numpy()[:, t + 1:] == 0.0)
+        assert np.abs(grad.numpy()[:, :t + 1]).sum() > 0
 
 
 def test_multihead_attention_gradcheck():
@@ -270,11 +270,11 @@ def test_multihead_attention_dropout_only_in_training():
     a, wa = mha(x, x, x)
     gg.manual_seed(1)
     b, _ = mha(x, x, x)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     mha.eval()
     c, wc = mha(x, x, x)
-    assert not np.allclose(a.data, c.data)
-    np.testing.assert_allclose(wc.data.sum(-1), 1.0, rtol=1e-6)
+    assert not np.allclose(a.numpy(), c.numpy())
+    np.testing.assert_allclose(wc.numpy().sum(-1), 1.0, rtol=1e-6)
 
 
 def test_multihead_attention_state_dict_keys_equal_torch():
@@ -288,10 +288,10 @@ def test_multihead_attention_state_dict_keys_equal_torch():
 def test_multihead_attention_init_as_torch():
     mha = nn.MultiheadAttention(16, 4)
     bound = np.sqrt(6 / (16 + 48))  # xavier_uniform on (3E, E)
-    assert np.abs(mha.in_proj_weight.data).max() <= bound
-    assert mha.in_proj_weight.data.std() > bound / 3
-    np.testing.assert_array_equal(mha.in_proj_bias.data, 0.0)
-    np.testing.assert_array_equal(mha.out_proj.bias.data, 0.0)
+    assert np.abs(mha.in_proj_weight.numpy()).max() <= bound
+    assert mha.in_proj_weight.numpy().std() > bound / 3
+    np.testing.assert_array_equal(mha.in_proj_bias.numpy(), 0.0)
+    np.testing.assert_array_equal(mha.out_proj.bias.numpy(), 0.0)
 
 
 def test_multihead_attention_bad_inputs_raise():

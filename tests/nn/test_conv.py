@@ -61,7 +61,7 @@ def naive_unfold(x: np.ndarray, geom) -> np.ndarray:
 @given(geometries())
 def test_unfold_matches_the_definition(geom):
     x = RNG.standard_normal(geom.shape)
-    np.testing.assert_array_equal(unfold(gg.tensor(x), geom).data, naive_unfold(x, geom))
+    np.testing.assert_array_equal(unfold(gg.tensor(x), geom).numpy(), naive_unfold(x, geom))
 
 
 @given(geometries(max_nd=3))
@@ -69,8 +69,8 @@ def test_fold_is_the_adjoint_of_unfold(geom):
     # <unfold(x), c> == <x, fold(c)> for all x, c.
     x = RNG.standard_normal(geom.shape)
     c = RNG.standard_normal(geom.cols_shape)
-    lhs = np.sum(unfold(gg.tensor(x), geom).data * c)
-    rhs = np.sum(x * fold(gg.tensor(c), geom).data)
+    lhs = np.sum(unfold(gg.tensor(x), geom).numpy() * c)
+    rhs = np.sum(x * fold(gg.tensor(c), geom).numpy())
     assert math.isclose(lhs, rhs, rel_tol=1e-10, abs_tol=1e-10)
 
 
@@ -216,7 +216,7 @@ def test_conv_transpose1d_gradcheck():
 def test_float32_in_float32_out_and_inputs_untouched():
     x, w, b = rand(2, 3, 6, 6, dtype=np.float32), rand(4, 3, 3, 3, dtype=np.float32), \
         rand(4, dtype=np.float32)
-    copies = [t.data.copy() for t in (x, w, b)]
+    copies = [t.numpy().copy() for t in (x, w, b)]
     y = F.conv2d(x, w, b, padding=1)
     g = RNG.standard_normal(y.shape).astype(np.float32)
     g_copy = g.copy()
@@ -224,7 +224,7 @@ def test_float32_in_float32_out_and_inputs_untouched():
     assert y.dtype == np.float32
     for t, c in zip((x, w, b), copies, strict=True):
         assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
-        np.testing.assert_array_equal(t.data, c)
+        np.testing.assert_array_equal(t.numpy(), c)
     np.testing.assert_array_equal(g, g_copy)
 
 
@@ -237,13 +237,13 @@ def _compare_with_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-10):
     mine = [None if a is None else gg.tensor(a, requires_grad=True) for a in arrays]
     ref = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*mine), theirs(*ref)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
     g = RNG.standard_normal(ty.shape)
     y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
     for a, b in zip(mine, ref, strict=True):
         if a is not None:
-            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=rtol, atol=atol)
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=rtol, atol=atol)
 
 
 @st.composite
@@ -337,7 +337,7 @@ def test_unfold_and_fold_match_torch():
     kw = dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1))
     _compare_with_torch(lambda x: F.unfold(x, **kw),
                         lambda x: torch.nn.functional.unfold(x, **kw), (x,))
-    cols = F.unfold(gg.tensor(x), **kw).data
+    cols = F.unfold(gg.tensor(x), **kw).numpy()
     _compare_with_torch(lambda c: F.fold(c, (6, 7), **kw),
                         lambda c: torch.nn.functional.fold(c, (6, 7), **kw), (cols,))
 
@@ -352,7 +352,7 @@ NUMBERS = np.array([[3, 0, 1, 2, 7, 4], [1, 5, 8, 9, 3, 1], [2, 7, 2, 5, 1, 3],
 
 
 def _filter(image, kernel, **kw):
-    return F.conv2d(gg.tensor(image[None, None]), gg.tensor(kernel[None, None]), **kw).data[0, 0]
+    return F.conv2d(gg.tensor(image[None, None]), gg.tensor(kernel[None, None]), **kw).numpy()[0, 0]
 
 
 def test_vertical_edge_filter():
@@ -405,7 +405,7 @@ def test_transposed_convolution_is_the_gradient_of_convolution(options):
     extra = tuple(a - b for a, b in zip(x.shape[2:], base.shape[2:], strict=True))
     assert all(0 <= e < s for e, s in zip(extra, stride, strict=True))
     dx_t = F.conv_transpose2d(gg.tensor(g), w, output_padding=extra, **options)
-    np.testing.assert_allclose(dx_t.data, dx.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx_t.numpy(), dx.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_second_derivative_through_a_conv_net():
@@ -466,12 +466,12 @@ def test_inputs_with_any_memory_layout():
     base = gg.tensor(RNG.standard_normal((6, 3, 9, 8)))
     w = gg.tensor(RNG.standard_normal((4, 3, 3, 3)))
     for view in (base[::2, :, ::-1, 1:], base.transpose(2, 3), base[:, :, 2:7, ::2]):
-        assert not view.data.flags.c_contiguous
-        copy = gg.tensor(np.ascontiguousarray(view.data))
-        np.testing.assert_allclose(F.conv2d(view, w, padding=1).data,
-                                   F.conv2d(copy, w, padding=1).data, rtol=1e-12, atol=1e-12)
+        assert not view.numpy().flags.c_contiguous
+        copy = gg.tensor(np.ascontiguousarray(view.numpy()))
+        np.testing.assert_allclose(F.conv2d(view, w, padding=1).numpy(),
+                                   F.conv2d(copy, w, padding=1).numpy(), rtol=1e-12, atol=1e-12)
         for pool in (lambda t: F.max_pool2d(t, 2, padding=1), lambda t: F.avg_pool2d(t, 2)):
-            np.testing.assert_array_equal(pool(view).data, pool(copy).data)
+            np.testing.assert_array_equal(pool(view).numpy(), pool(copy).numpy())
 
 
 def test_a_graph_mixing_convs_pools_and_views_matches_torch():
@@ -496,4 +496,4 @@ def test_a_graph_mixing_convs_pools_and_views_matches_torch():
                  torch.tensor(w0, requires_grad=True), torch.tensor(v0), torch.autograd.grad)
     assert ours[0] == pytest.approx(theirs[0], rel=1e-12)
     for a, b in zip(ours[1:], theirs[1:], strict=True):
-        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-10)

@@ -51,13 +51,13 @@ def test_same_outputs_and_gradients_as_torch(name, args, kwargs, shape):
     for p in ours.parameters():
         p.data = p.data.astype(np.float64)
     y, ty = ours(x), theirs(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     g = RNG.standard_normal(ty.shape)
     y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     for (key, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-10,
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-10, atol=1e-10,
                                    err_msg=key)
 
 
@@ -76,7 +76,7 @@ def test_repr_and_parameters_match_torch(name, args, kwargs, shape):
 def test_gradcheck_input_and_parameters(name, args, kwargs, shape):
     layer = getattr(nn, name)(*args, **kwargs)
     names = [key for key, _ in layer.named_parameters()]
-    params = [gg.tensor(p.data, dtype=np.float64, requires_grad=True) for p in
+    params = [gg.tensor(p.numpy(), dtype=np.float64, requires_grad=True) for p in
               layer.parameters()]
     x = gg.tensor(RNG.standard_normal(shape), requires_grad=True)
 
@@ -101,12 +101,12 @@ def test_default_init_is_pytorchs(layer, fan_in):
     gg.manual_seed(0)
     module = layer()
     bound = 1 / math.sqrt(fan_in)
-    assert np.abs(module.weight.data).max() <= bound
-    assert np.abs(module.weight.data).max() > 0.9 * bound  # fills the range
-    assert np.abs(module.bias.data).max() <= bound
+    assert np.abs(module.weight.numpy()).max() <= bound
+    assert np.abs(module.weight.numpy()).max() > 0.9 * bound  # fills the range
+    assert np.abs(module.bias.numpy()).max() <= bound
     gg.manual_seed(0)
     again = layer()
-    np.testing.assert_array_equal(again.weight.data, module.weight.data)
+    np.testing.assert_array_equal(again.weight.numpy(), module.weight.numpy())
 
 
 def test_conv_transpose_output_size():
@@ -116,7 +116,7 @@ def test_conv_transpose_output_size():
     x = gg.randn(1, 2, 4, 5)
     for size in [(7, 9), (8, 10), (1, 3, 8, 9)]:
         assert up(x, output_size=size).shape == \
-            tuple(tup(torch.tensor(x.data), output_size=size).shape)
+            tuple(tup(torch.tensor(x.numpy()), output_size=size).shape)
     with pytest.raises(ValueError, match=r"requested output size \(9, 9\)"):
         up(x, output_size=(9, 9))
 

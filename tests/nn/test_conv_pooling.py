@@ -32,29 +32,29 @@ def test_max_pool_picks_the_maximum_and_routes_the_gradient_to_it():
                      [7.0, 8.0, 2.0, 9.0],
                      [6.0, 1.0, 3.0, 4.0]]]], requires_grad=True)
     y = F.max_pool2d(x, 2)
-    np.testing.assert_array_equal(y.data, [[[[4, 5], [8, 9]]]])
+    np.testing.assert_array_equal(y.numpy(), [[[[4, 5], [8, 9]]]])
     y.backward(gg.tensor([[[[10.0, 20.0], [30.0, 40.0]]]]))
     expected = np.zeros((4, 4))
     expected[1, 0], expected[0, 2], expected[2, 1], expected[2, 3] = 10, 20, 30, 40
-    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], expected)
 
 
 def test_max_pool_ties_go_to_the_first_maximum():
     x = gg.tensor(np.ones((1, 1, 2, 4)), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0]])
     # Overlapping windows: a shared maximum collects the gradient of every window.
     x = gg.tensor([[[0.0, 3.0, 1.0, 3.0, 2.0]]], requires_grad=True)
     F.max_pool1d(x, 3, stride=1).sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [0, 2, 0, 1, 0])
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [0, 2, 0, 1, 0])
 
 
 def test_max_pool_propagates_nan():
     x = gg.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
     y = F.max_pool2d(x, 2)
-    assert np.isnan(y.data).all()
+    assert np.isnan(y.numpy()).all()
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 1], [0, 0]])
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 1], [0, 0]])
 
 
 def test_max_pool_padding_is_not_an_anomaly():
@@ -68,9 +68,9 @@ def test_max_pool_window_of_padding_only_gives_minus_inf():
     # Length 1 padded to 3; the dilated window covers padded positions 0 and 2 only.
     x = gg.tensor([[[5.0]]], requires_grad=True)
     y = F.max_pool1d(x, 2, stride=1, padding=1, dilation=2)
-    assert y.data.tolist() == [[[-np.inf]]]
+    assert y.numpy().tolist() == [[[-np.inf]]]
     y.backward(gg.tensor([[[1.0]]]))
-    assert x.grad.data.tolist() == [[[0.0]]]
+    assert x.grad.numpy().tolist() == [[[0.0]]]
 
 
 MAX_POOL_OPTIONS = [
@@ -123,13 +123,13 @@ def _against_torch(ours, theirs, shape, ties: bool = False, drawn: bool = False)
         # arbitrary index; that degenerate case is not compared
         assume(np.isfinite((ty[0] if isinstance(ty, tuple) else ty).detach().numpy()).all())
     if isinstance(y, tuple):
-        np.testing.assert_array_equal(y[1].data, ty[1].numpy())
+        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
         y, ty = y[0], ty[0]
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(ty.shape)
     y.backward(gg.tensor(g))
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @given(pool_configs(), st.booleans())
@@ -182,12 +182,12 @@ def test_avg_pool2d_gradcheck(options):
 
 def test_avg_pool_known_values():
     x = gg.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    np.testing.assert_array_equal(F.avg_pool2d(x, 2).data[0, 0], [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy()[0, 0], [[2.5, 4.5], [10.5, 12.5]])
     # Zero padding counts by default: the corner window holds 0 + 1 + 4 + 5 of 9 cells.
     padded = F.avg_pool2d(x, 3, stride=1, padding=1)
-    assert padded.data[0, 0, 0, 0] == pytest.approx(10 / 9)
+    assert padded.numpy()[0, 0, 0, 0] == pytest.approx(10 / 9)
     exclusive = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-    assert exclusive.data[0, 0, 0, 0] == pytest.approx(10 / 4)
+    assert exclusive.numpy()[0, 0, 0, 0] == pytest.approx(10 / 4)
 
 
 @given(pool_configs(dilation=False), st.booleans())
@@ -233,7 +233,7 @@ def test_adaptive_avg_pool1d_matches_torch():
 def test_global_average_pooling():
     x = RNG.standard_normal((2, 3, 4, 5))
     y = F.adaptive_avg_pool2d(gg.tensor(x), 1)
-    np.testing.assert_allclose(y.data, x.mean(axis=(2, 3), keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), x.mean(axis=(2, 3), keepdims=True), rtol=1e-12)
 
 
 # ------------------------------------------------------------- shapes and errors
@@ -243,7 +243,7 @@ def test_global_average_pooling():
 ])
 def test_unbatched_input(pool):
     x = RNG.standard_normal((3, 6, 6))
-    np.testing.assert_array_equal(pool(gg.tensor(x)).data, pool(gg.tensor(x[None])).data[0])
+    np.testing.assert_array_equal(pool(gg.tensor(x)).numpy(), pool(gg.tensor(x[None])).numpy()[0])
 
 
 def test_max_pool_return_indices_shape():

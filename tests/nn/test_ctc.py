@@ -43,7 +43,7 @@ def test_brute_force_with_another_blank_index():
     lp = _log_softmax(np.random.default_rng(1).standard_normal((4, 3)))
     loss = F.ctc_loss(gg.tensor(lp[:, None]), np.array([[0, 1]]), [4], [2], blank=2,
                       reduction="none")
-    np.testing.assert_allclose(loss.data[0], _brute_force(lp, [0, 1], blank=2), rtol=1e-10)
+    np.testing.assert_allclose(loss.numpy()[0], _brute_force(lp, [0, 1], blank=2), rtol=1e-10)
 
 
 CASES = {
@@ -68,13 +68,13 @@ def test_matches_torch_values_and_gradients(case, reduction):
     ours = F.ctc_loss(x.log_softmax(2), *args, reduction=reduction)
     theirs = torch.nn.functional.ctc_loss(x_t.log_softmax(2), *map(torch.tensor, args),
                                           reduction=reduction)
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-10)
     g = rng.standard_normal(ours.shape)
     ours.backward(g)
     theirs.backward(torch.tensor(g))
     # PyTorch's ctc_loss returns d/d(logits) through log_softmax (not d/d(log_probs)), so
     # the gradients are compared with respect to the logits.
-    np.testing.assert_allclose(x.grad.data, x_t.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), x_t.grad.numpy(), atol=1e-10)
 
 
 def test_impossible_target_is_infinite_or_zero_with_zero_infinity():
@@ -83,17 +83,17 @@ def test_impossible_target_is_infinite_or_zero_with_zero_infinity():
     targets = np.array([[1, 1], [1, 2]])  # [1, 1] needs 3 steps, [1, 2] needs 2
     x = gg.tensor(lp, requires_grad=True)
     loss = F.ctc_loss(x, targets, [2, 2], [2, 2], reduction="none")
-    assert np.isinf(loss.data[0]) and np.isfinite(loss.data[1])
+    assert np.isinf(loss.numpy()[0]) and np.isfinite(loss.numpy()[1])
     safe = F.ctc_loss(x, targets, [2, 2], [2, 2], reduction="sum", zero_infinity=True)
     theirs = torch.nn.functional.ctc_loss(torch.tensor(lp), torch.tensor(targets),
                                           torch.tensor([2, 2]), torch.tensor([2, 2]),
                                           reduction="sum", zero_infinity=True)
     np.testing.assert_allclose(safe.item(), theirs.item(), rtol=1e-10)
     safe.backward()
-    assert np.isfinite(x.grad.data).all()
-    np.testing.assert_array_equal(x.grad.data[:, 0], 0.0)
-    assert np.abs(x.grad.data[:2, 1]).sum() > 0
-    np.testing.assert_array_equal(x.grad.data[2:, 1], 0.0)  # beyond its input length
+    assert np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_array_equal(x.grad.numpy()[:, 0], 0.0)
+    assert np.abs(x.grad.numpy()[:2, 1]).sum() > 0
+    np.testing.assert_array_equal(x.grad.numpy()[2:, 1], 0.0)  # beyond its input length
 
 
 def test_zero_probability_classes_keep_the_gradient_finite():
@@ -103,7 +103,7 @@ def test_zero_probability_classes_keep_the_gradient_finite():
     loss = F.ctc_loss(x, np.array([[1]]), [4], [1], reduction="sum")
     np.testing.assert_allclose(loss.item(), _brute_force(np.log(np.full((4, 2), 0.5)), [1]))
     loss.backward()
-    assert np.isfinite(x.grad.data[..., :2]).all()
+    assert np.isfinite(x.grad.numpy()[..., :2]).all()
 
 
 def test_gradcheck():

@@ -308,7 +308,7 @@ def test_parameters_vector_round_trip():
     assert vec.shape == (3 * 2 + 2 + 2 + 1,)
     vec.sum().backward()  # differentiable
     assert all(np.all(p.grad.numpy() == 1) for p in model.parameters())
-    new = gg.arange(vec.size, dtype=np.float32)
+    new = gg.arange(vec.numel(), dtype=np.float32)
     nn.utils.vector_to_parameters(new, model.parameters())
     np.testing.assert_array_equal(nn.utils.parameters_to_vector(model.parameters()).numpy(),
                                   new.numpy())

@@ -73,15 +73,15 @@ def test_layer_matches_torch_outputs_and_gradients(kind, config):
     upstream = [rng.standard_normal(o.shape) for o in outs_theirs]  # random, never ones
     for a, b in zip(outs_ours, outs_theirs, strict=True):
         assert a.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=1e-12)
     gg.backward(outs_ours, upstream)
     torch.autograd.backward(outs_theirs, [torch.tensor(g) for g in upstream])
-    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), atol=1e-12)
     for a, b in zip(h_ours, h_theirs, strict=True):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12)
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), atol=1e-12,
+        np.testing.assert_allclose(p.grad.numpy(), theirs_params[name].grad.numpy(), atol=1e-12,
                                    err_msg=name)
 
 
@@ -105,18 +105,18 @@ def test_cell_matches_torch(kind):
     out_theirs = list(out_theirs) if lstm else [out_theirs]
     upstream = [rng.standard_normal(o.shape) for o in out_theirs]
     for a, b in zip(out_ours, out_theirs, strict=True):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=1e-12)
     gg.backward(out_ours, upstream)
     torch.autograd.backward(out_theirs, [torch.tensor(g) for g in upstream])
     for a, b in zip(args_ours, args_theirs, strict=True):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12)
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12, err_msg=name)
     # Without a state the cell starts from zeros; unbatched inputs work too.
     zero = ours(gg.tensor(x[0]))
     expected = theirs(torch.tensor(x[0]))
     for a, b in zip(zero if lstm else [zero], expected if lstm else [expected], strict=True):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=1e-12)
 
 
 def _gradcheck_module(module: nn.Module, inputs: list, pack) -> None:
@@ -199,12 +199,12 @@ def test_init_is_uniform_in_plus_minus_one_over_sqrt_hidden_and_seeded():
     lstm = nn.LSTM(8, 16, num_layers=2)
     bound = 1 / np.sqrt(16)
     for name, p in lstm.named_parameters():
-        assert np.abs(p.data).max() <= bound, name
-        assert p.data.std() > bound / 4, name  # spread out, not constant
+        assert np.abs(p.numpy()).max() <= bound, name
+        assert p.numpy().std() > bound / 4, name  # spread out, not constant
     gg.manual_seed(3)
     again = nn.LSTM(8, 16, num_layers=2)
     for p, q in zip(lstm.parameters(), again.parameters(), strict=True):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
 def test_lstm_with_open_forget_gate_and_closed_input_gate_keeps_its_cell_state():
@@ -217,7 +217,7 @@ def test_lstm_with_open_forget_gate_and_closed_input_gate_keeps_its_cell_state()
     c0 = np.array([[0.5, -1.0, 2.0]], dtype=np.float32)
     x = gg.tensor(np.random.default_rng(4).standard_normal((20, 1, 2)).astype(np.float32))
     _, (_, c_n) = lstm(x, (gg.zeros((1, 1, 3)), gg.tensor(c0[None])))
-    np.testing.assert_allclose(c_n.data[0], c0, atol=1e-6)
+    np.testing.assert_allclose(c_n.numpy()[0], c0, atol=1e-6)
 
 
 def test_500_step_unrolled_lstm_backpropagates():
@@ -228,9 +228,9 @@ def test_500_step_unrolled_lstm_backpropagates():
     output, (h_n, _) = lstm(x)
     (output.sum() + h_n.sum()).backward()
     assert time.perf_counter() - start < 30
-    assert x.grad.shape == x.shape and np.isfinite(x.grad.data).all()
-    assert np.abs(x.grad.data[0]).sum() > 0  # the first step still receives a gradient
-    assert all(np.isfinite(p.grad.data).all() for p in lstm.parameters())
+    assert x.grad.shape == x.shape and np.isfinite(x.grad.numpy()).all()
+    assert np.abs(x.grad.numpy()[0]).sum() > 0  # the first step still receives a gradient
+    assert all(np.isfinite(p.grad.numpy()).all() for p in lstm.parameters())
 
 
 def test_unbatched_input_equals_a_batch_of_one():
@@ -239,11 +239,11 @@ def test_unbatched_input_equals_a_batch_of_one():
         x = gg.randn(5, 3)
         out, state = layer(x)
         out_b, state_b = layer(x[:, None])
-        np.testing.assert_allclose(out.data, out_b.data[:, 0], atol=1e-6)
+        np.testing.assert_allclose(out.numpy(), out_b.numpy()[:, 0], atol=1e-6)
         for s, s_b in zip(state if cls == "LSTM" else (state,),
                           state_b if cls == "LSTM" else (state_b,), strict=True):
             assert s.shape == (4, 4)
-            np.testing.assert_allclose(s.data, s_b.data[:, 0], atol=1e-6)
+            np.testing.assert_allclose(s.numpy(), s_b.numpy()[:, 0], atol=1e-6)
 
 
 def test_dropout_between_layers_only_in_training_and_seeded():
@@ -253,11 +253,11 @@ def test_dropout_between_layers_only_in_training_and_seeded():
     a, _ = gru(x)
     gg.manual_seed(7)
     b, _ = gru(x)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     gru.eval()
     c, _ = gru(x)
-    assert not np.allclose(a.data, c.data)
-    np.testing.assert_array_equal(c.data, gru(x)[0].data)
+    assert not np.allclose(a.numpy(), c.numpy())
+    np.testing.assert_array_equal(c.numpy(), gru(x)[0].numpy())
     with pytest.warns(UserWarning, match="dropout"):
         nn.LSTM(3, 4, dropout=0.2)
 
@@ -270,7 +270,7 @@ def test_no_grad_forward_equals_recorded_forward():
     with gg.no_grad():
         plain, (h2, c2) = lstm(x)
     for a, b in [(recorded, plain), (h, h2), (c, c2)]:
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_inputs_raise_naming_the_layer_and_shapes():
@@ -299,12 +299,12 @@ def test_bad_inputs_raise_naming_the_layer_and_shapes():
 
 def test_flatten_parameters_is_accepted_and_changes_nothing():
     lstm = nn.LSTM(3, 4, num_layers=2)
-    before = {k: v.data.copy() for k, v in lstm.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in lstm.state_dict().items()}
     lstm.flatten_parameters()  # ported PyTorch scripts call it
     after = lstm.state_dict()
     assert list(after) == list(before)
     for k, v in before.items():
-        np.testing.assert_array_equal(after[k].data, v)
+        np.testing.assert_array_equal(after[k].numpy(), v)
 
 
 def test_repr_as_torch():
@@ -322,13 +322,13 @@ def test_pad_sequence_matches_torch_and_passes_gradients():
             ours = pad_sequence(seqs, batch_first, -1.0, side)
             theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrays],
                                                      batch_first, -1.0, side)
-            np.testing.assert_array_equal(ours.data, theirs.numpy())
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
             (ours * ours).sum().backward()
             for s in seqs:
-                np.testing.assert_allclose(s.grad.data, 2 * s.data)
+                np.testing.assert_allclose(s.grad.numpy(), 2 * s.numpy())
     back = unpad_sequence(pad_sequence([gg.tensor(a) for a in arrays]), [3, 1, 2])
     for a, b in zip(back, arrays, strict=True):
-        np.testing.assert_allclose(a.data, b)
+        np.testing.assert_allclose(a.numpy(), b)
 
 
 def test_cells_are_twice_differentiable():

@@ -28,7 +28,7 @@ def _t(a, grad: bool = False):
 def _compare_grads(ours: nn.Module, theirs) -> None:
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), atol=1e-11,
+        np.testing.assert_allclose(p.grad.numpy(), theirs_params[name].grad.numpy(), atol=1e-11,
                                    err_msg=name)
 
 
@@ -54,11 +54,11 @@ def test_encoder_layer_matches_torch(config):
     x_ours, x_theirs = gg.tensor(x, requires_grad=True), _t(x, True)
     y = ours(x_ours, src_mask=causal, src_key_padding_mask=padded)
     y_t = theirs(x_theirs, src_mask=_t(causal), src_key_padding_mask=_t(padded))
-    np.testing.assert_allclose(y.data, y_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), y_t.detach().numpy(), atol=1e-12)
     g = rng.standard_normal(y.shape)
     y.backward(g)
     y_t.backward(_t(g))
-    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-11)
+    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), atol=1e-11)
     _compare_grads(ours, theirs)
 
 
@@ -71,7 +71,7 @@ def test_decoder_layer_matches_torch(config):
     bf = config["batch_first"]
     tgt = rng.standard_normal((3, 4, 8) if bf else (4, 3, 8))
     memory = rng.standard_normal((3, 6, 8) if bf else (6, 3, 8))
-    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64).data
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64).numpy()
     memory_padding = np.zeros((3, 6), dtype=bool)
     memory_padding[0, 4:] = True
     inputs = [gg.tensor(a, requires_grad=True) for a in (tgt, memory)]
@@ -80,12 +80,12 @@ def test_decoder_layer_matches_torch(config):
              tgt_is_causal=True)
     y_t = theirs(*inputs_t, tgt_mask=_t(causal), memory_key_padding_mask=_t(memory_padding),
                  tgt_is_causal=True)
-    np.testing.assert_allclose(y.data, y_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), y_t.detach().numpy(), atol=1e-12)
     g = rng.standard_normal(y.shape)
     y.backward(g)
     y_t.backward(_t(g))
     for a, b in zip(inputs, inputs_t, strict=True):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-11)
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-11)
     _compare_grads(ours, theirs)
 
 
@@ -107,7 +107,7 @@ def test_encoder_and_decoder_stacks_match_torch():
     memory = enc(gg.tensor(src))
     out = dec(gg.tensor(tgt), memory, tgt_mask=np.triu(np.ones((3, 3), dtype=bool), 1))
     t_out = t_dec(_t(tgt), t_enc(_t(src)), tgt_mask=_t(np.triu(np.ones((3, 3), dtype=bool), 1)))
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), atol=1e-12)
 
 
 def test_stack_layers_are_independent_deep_copies():
@@ -116,10 +116,10 @@ def test_stack_layers_are_independent_deep_copies():
     weights = [m.linear1.weight for m in enc.layers]
     assert len({id(w) for w in weights}) == 3 and all(w is not layer.linear1.weight
                                                       for w in weights)
-    np.testing.assert_array_equal(weights[0].data, weights[2].data)  # copies of one layer
+    np.testing.assert_array_equal(weights[0].numpy(), weights[2].numpy())  # copies of one layer
     with gg.no_grad():
         weights[0].data[:] = 0.0
-    assert np.abs(weights[1].data).sum() > 0
+    assert np.abs(weights[1].numpy()).sum() > 0
     assert len(list(enc.parameters())) == 3 * len(list(layer.parameters()))
 
 
@@ -131,10 +131,10 @@ def test_full_transformer_matches_torch_and_state_dict_keys():
     src, tgt = rng.standard_normal((5, 2, 8)), rng.standard_normal((4, 2, 8))
     mask = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64)
     out = ours(gg.tensor(src), gg.tensor(tgt), tgt_mask=mask)
-    t_out = theirs(_t(src), _t(tgt), tgt_mask=_t(mask.data))
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), atol=1e-12)
+    t_out = theirs(_t(src), _t(tgt), tgt_mask=_t(mask.numpy()))
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), atol=1e-12)
     np.testing.assert_array_equal(
-        mask.data, torch.nn.Transformer.generate_square_subsequent_mask(4).double().numpy())
+        mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(4).double().numpy())
 
 
 def test_layer_state_dict_keys_and_submodule_order_equal_torch():
@@ -167,15 +167,15 @@ def test_training_mode_dropout_is_random_and_seeded():
     a = layer(x)
     gg.manual_seed(3)
     b = layer(x)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     c = layer.eval()(x)
-    assert not np.allclose(a.data, c.data)
-    np.testing.assert_array_equal(c.data, layer(x).data)
+    assert not np.allclose(a.numpy(), c.numpy())
+    np.testing.assert_array_equal(c.numpy(), layer(x).numpy())
 
 
 def test_positional_encoding_values_shapes_and_dropout():
     pos = nn.PositionalEncoding(6, dropout=0.0, max_len=50)
-    pe = pos.pe.data[:, 0]
+    pe = pos.pe.numpy()[:, 0]
     assert pos.pe.shape == (50, 1, 6) and list(pos.state_dict()) == ["pe"]
     for p in (0, 1, 7, 49):
         for i in range(3):
@@ -183,19 +183,19 @@ def test_positional_encoding_values_shapes_and_dropout():
             assert math.isclose(pe[p, 2 * i], math.sin(angle), abs_tol=1e-6)
             assert math.isclose(pe[p, 2 * i + 1], math.cos(angle), abs_tol=1e-6)
     x = gg.randn(10, 3, 6)
-    np.testing.assert_allclose(pos(x).data, x.data + pe[:10, None], atol=1e-7)
+    np.testing.assert_allclose(pos(x).numpy(), x.numpy() + pe[:10, None], atol=1e-7)
     pos_bf = nn.PositionalEncoding(6, dropout=0.0, max_len=50, batch_first=True)
     xb = gg.randn(3, 10, 6)
-    np.testing.assert_allclose(pos_bf(xb).data, xb.data + pe[None, :10], atol=1e-7)
-    np.testing.assert_allclose(pos(x[:, 0]).data, x.data[:, 0] + pe[:10], atol=1e-7)
+    np.testing.assert_allclose(pos_bf(xb).numpy(), xb.numpy() + pe[None, :10], atol=1e-7)
+    np.testing.assert_allclose(pos(x[:, 0]).numpy(), x.numpy()[:, 0] + pe[:10], atol=1e-7)
     odd = nn.PositionalEncoding(5, max_len=4)
     assert odd.pe.shape == (4, 1, 5)
     x.requires_grad_()
     pos(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, 1.0)
+    np.testing.assert_array_equal(x.grad.numpy(), 1.0)
     drop = nn.PositionalEncoding(6, dropout=0.5, max_len=50)
-    assert not np.allclose(drop(x).data, x.data + pe[:10, None])
-    np.testing.assert_allclose(drop.eval()(x).data, x.data + pe[:10, None], atol=1e-7)
+    assert not np.allclose(drop(x).numpy(), x.numpy() + pe[:10, None])
+    np.testing.assert_allclose(drop.eval()(x).numpy(), x.numpy() + pe[:10, None], atol=1e-7)
     with pytest.raises(ValueError, match="max_len"):
         pos(gg.randn(51, 1, 6))
     with pytest.raises(ValueError, match="PositionalEncoding"):

@@ -58,7 +58,7 @@ def test_state_dict_round_trip_resumes_identically(config, before, after, dtype,
     params2 = make_params(dtype)
     opt2 = make_opt(name, kwargs, params2)
     train(opt2, params2, 0, before)
-    snapshot = [p.data.copy() for p in params2]
+    snapshot = [p.numpy().copy() for p in params2]
     sd = opt2.state_dict()
     if through_file:
         with tempfile.TemporaryDirectory() as tmp:
@@ -75,8 +75,8 @@ def test_state_dict_round_trip_resumes_identically(config, before, after, dtype,
     opt3.load_state_dict(sd)
     train(opt3, params3, before, before + after)
     for p, q in zip(params, params3, strict=True):
-        assert p.data.dtype == q.data.dtype
-        np.testing.assert_array_equal(p.data, q.data)
+        assert p.numpy().dtype == q.numpy().dtype
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
 def test_load_state_dict_checks_structure():
@@ -133,7 +133,7 @@ def test_state_dict_loads_into_torch_layout():
     opt = make_opt("Adam", dict(amsgrad=True), params)
     train(opt, params, 0, 3)
     sd = opt.state_dict()
-    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    tparams = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in params]
     topt = torch.optim.Adam([{"params": tparams[:2]}, {"params": tparams[2:], "lr": 0.02}],
                             amsgrad=True, foreach=False)
     topt.load_state_dict({
@@ -145,7 +145,7 @@ def test_state_dict_loads_into_torch_layout():
         grads(step, params)
         opt.step()
         for p, tp in zip(params, tparams, strict=True):
-            tp.grad = torch.from_numpy(p.grad.data.copy())
+            tp.grad = torch.from_numpy(p.grad.numpy().copy())
         topt.step()
     for p, tp in zip(params, tparams, strict=True):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)

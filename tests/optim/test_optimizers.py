@@ -42,7 +42,7 @@ def run_ours(make_opt, dtype=np.float64, steps=STEPS):
         opt.zero_grad()
         ours_loss(X, Y, params).backward()
         opt.step()
-    return [p.data for p in params]
+    return [p.numpy() for p in params]
 
 
 # ------------------------------------------------------- the course's formulas
@@ -181,7 +181,7 @@ def test_param_groups_match_torch():
         (0.5 * (r * r).sum() / len(X)).backward()
         topt.step()
     for p, tp in zip(params, tparams, strict=True):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-11)
 
 
 def test_state_dict_layout_matches_torch():
@@ -281,10 +281,10 @@ def test_add_param_group_uses_defaults_and_group_values():
     opt.add_param_group({"params": b, "lr": 0.5})
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.9
     b.grad = gg.ones_like(b)
-    before = b.data.copy()
+    before = b.numpy().copy()
     opt.step()
-    np.testing.assert_allclose(b.data, before - 0.5)
-    assert a.data is not None and len(opt.state) == 1  # a had no grad: untouched, no state
+    np.testing.assert_allclose(b.numpy(), before - 0.5)
+    assert a.numpy() is not None and len(opt.state) == 1  # a had no grad: untouched, no state
 
 
 def test_zero_grad():
@@ -292,7 +292,7 @@ def test_zero_grad():
     opt = optim.SGD([x], lr=0.1)
     (x * x).sum().backward()
     opt.zero_grad(set_to_none=False)
-    assert x.grad is not None and np.all(x.grad.data == 0)
+    assert x.grad is not None and np.all(x.grad.numpy() == 0)
     opt.zero_grad()
     assert x.grad is None
 
@@ -327,8 +327,8 @@ def test_dtype_kept_and_grad_not_modified():
             x.grad = gg.tensor(g)
             opt.step()
             opt.step()
-            assert x.data.dtype == dtype
-            np.testing.assert_array_equal(x.grad.data, g)
+            assert x.numpy().dtype == dtype
+            np.testing.assert_array_equal(x.grad.numpy(), g)
             assert all(v.dtype == dtype for s in opt.state.values() for v in s.values()
                        if isinstance(v, np.ndarray))
 
@@ -349,7 +349,7 @@ def test_no_allocation_per_step_after_the_first():
     params = [leaf(200, 100, seed=i) for i in range(3)]
     for p in params:
         p.grad = gg.tensor(np.random.default_rng(1).standard_normal(p.shape))
-    big = params[0].data.nbytes
+    big = params[0].numpy().nbytes
     for opt in (optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
                 optim.SGD(params, lr=0.1, momentum=0.9, dampening=0.5, maximize=True),
                 optim.RMSprop(params, momentum=0.9, centered=True, weight_decay=0.1),
@@ -376,11 +376,11 @@ def test_module_parameters():
     model = nn.Linear(4, 3)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     X = gg.randn(8, 4)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     for _ in range(3):
         opt.zero_grad()
         (model(X) ** 2).mean().backward()
         opt.step()
     after = list(model.parameters())
-    assert all(not np.array_equal(b, p.data) for b, p in zip(before, after, strict=True))
+    assert all(not np.array_equal(b, p.numpy()) for b, p in zip(before, after, strict=True))
     assert len(opt.state_dict()["state"]) == 2

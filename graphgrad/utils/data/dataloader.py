@@ -46,7 +46,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors) -> None:
         if not tensors:
             raise ValueError("TensorDataset: give at least one tensor")
-        arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+        arrays = [t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         if any(a.ndim == 0 for a in arrays):
             raise ValueError("TensorDataset: tensors must have a first (sample) dimension")
         sizes = [len(a) for a in arrays]
@@ -57,14 +57,14 @@ class TensorDataset(Dataset):
                              for t, a in zip(tensors, arrays, strict=True))
 
     def __getitem__(self, index):
-        return tuple(Tensor(t.data[index]) for t in self.tensors)
+        return tuple(Tensor(t._data[index]) for t in self.tensors)
 
     def __getitems__(self, indices: np.ndarray) -> tuple:
         # One fancy-indexing copy per tensor instead of len(indices) rows to stack.
-        return tuple(Tensor._make(t.data[indices]) for t in self.tensors)
+        return tuple(Tensor._make(t._data[indices]) for t in self.tensors)
 
     def __len__(self) -> int:
-        return len(self.tensors[0].data)
+        return len(self.tensors[0]._data)
 
 
 def default_collate(batch: Sequence):
@@ -77,7 +77,7 @@ def default_collate(batch: Sequence):
     """
     first = batch[0]
     if isinstance(first, Tensor):
-        return Tensor._make(np.stack([x.data for x in batch]))
+        return Tensor._make(np.stack([x._data for x in batch]))
     if isinstance(first, (np.ndarray, np.generic)):
         return Tensor._make(np.stack([np.asarray(x) for x in batch]))
     if isinstance(first, bool):
@@ -183,7 +183,7 @@ class DataLoader:
         if order is None:
             self._resume = None
             return
-        order = np.asarray(order.data if isinstance(order, Tensor) else order)
+        order = np.asarray(order._data if isinstance(order, Tensor) else order)
         n = len(self.dataset)
         if order.shape != (n,) or order.dtype.kind not in "iu" or \
                 (n and (order.min() < 0 or order.max() >= n)):
