@@ -308,7 +308,8 @@ def test_weight_used_by_many_products_sums_every_use():
     y = y + (Tensor(x4) @ w).pow(2).sum() + (w * w).sum() + (Tensor(xs[0]) @ w.T).sum()
     y.backward()
     expected = sum((k + 1) * np.ones((2, 4)).T @ x for k, x in enumerate(xs))
-    expected = expected + x4.T @ (2 * x4 @ w.numpy()) + 2 * w.numpy() + (xs[0].T @ np.ones((2, 4))).T
+    expected = (expected + x4.T @ (2 * x4 @ w.numpy()) + 2 * w.numpy()
+                + (xs[0].T @ np.ones((2, 4))).T)
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(seen[0], expected, rtol=1e-12)
     assert w.grad.numpy().flags.c_contiguous
