@@ -19,6 +19,7 @@ from .creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like,
     randint, randn, randn_like, tensor, zeros, zeros_like,
 )
+from .devices import device
 from .engine import backward, grad
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -39,7 +40,7 @@ from .ops.shape import (
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
 from .random import get_rng_state, manual_seed, set_rng_state
-from .tensor import Tensor
+from .tensor import Size, Tensor, get_default_dtype, set_default_dtype
 
 float32 = _np.float32
 float64 = _np.float64

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .random import generator
-from .tensor import DEFAULT_FLOAT, Tensor
+from .tensor import Tensor, get_default_dtype
 
 
 def _shape(size) -> tuple:
@@ -30,20 +30,21 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_shape(size), dtype=dtype or DEFAULT_FLOAT), requires_grad)
+    return _leaf(np.zeros(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_shape(size), dtype=dtype or DEFAULT_FLOAT), requires_grad)
+    return _leaf(np.ones(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.empty(_shape(size), dtype=dtype or DEFAULT_FLOAT), requires_grad)
+    return _leaf(np.empty(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
-        dtype = DEFAULT_FLOAT if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+        is_float = isinstance(fill_value, float)
+        dtype = get_default_dtype() if is_float else np.asarray(fill_value).dtype
     return _leaf(np.full(_shape((size,)), fill_value, dtype=dtype), requires_grad)
 
 
@@ -79,27 +80,27 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
         start, end = 0, start
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
-        dtype = DEFAULT_FLOAT if is_float else np.int64
+        dtype = get_default_dtype() if is_float else np.int64
     return _leaf(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.linspace(start, end, steps).astype(dtype or DEFAULT_FLOAT), requires_grad)
+    return _leaf(np.linspace(start, end, steps).astype(dtype or get_default_dtype()), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.eye(n, m, dtype=dtype or DEFAULT_FLOAT), requires_grad)
+    return _leaf(np.eye(n, m, dtype=dtype or get_default_dtype()), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the project's seeded generator."""
-    dtype = np.dtype(dtype or DEFAULT_FLOAT)
+    dtype = np.dtype(dtype or get_default_dtype())
     return _leaf(generator().random(_shape(size)).astype(dtype), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the project's seeded generator."""
-    dtype = np.dtype(dtype or DEFAULT_FLOAT)
+    dtype = np.dtype(dtype or get_default_dtype())
     return _leaf(generator().standard_normal(_shape(size)).astype(dtype), requires_grad)
 
 

@@ -11,9 +11,24 @@ import weakref
 import numpy as np
 
 from ._shapes import normalize_dim
+from .devices import CPU, device
 
-DEFAULT_FLOAT = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
+_DEFAULT_FLOAT = [np.dtype(np.float32)]  # a list: set_default_dtype changes it in place
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of tensors made from Python floats and of float factories (float32)."""
+    return _DEFAULT_FLOAT[0]
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float16, float32 or float64) the default float dtype, as PyTorch's."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating point dtypes are supported, "
+                        f"got {dtype}")
+    _DEFAULT_FLOAT[0] = dtype
 
 
 def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
@@ -32,7 +47,7 @@ def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
     else:
         arr = np.array(data)
         if arr.dtype == _FLOAT64:
-            arr = arr.astype(DEFAULT_FLOAT)
+            arr = arr.astype(_DEFAULT_FLOAT[0])
     if arr.dtype.kind not in "fiub":
         raise TypeError(
             f"tensor: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
@@ -113,8 +128,12 @@ class Tensor:
         return self.grad_fn is None
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def _version(self) -> int:
@@ -265,7 +284,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self._data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(bool)):
+        if self._data.dtype not in (_DEFAULT_FLOAT[0], np.dtype(np.int64), np.dtype(bool)):
             extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.op.name}>")

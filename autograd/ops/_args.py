@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import DEFAULT_FLOAT, Tensor
+from ..tensor import Tensor, get_default_dtype
 
 _SCALARS = (bool, int, float)
 
@@ -87,7 +87,7 @@ def _with_scalar(t: Tensor, scalar) -> Tensor:
     # A float number with an integer/bool tensor gives the default float dtype.
     if _scalar_category(scalar) > _category(t._data.dtype):
         if isinstance(scalar, float):
-            return t.astype(DEFAULT_FLOAT)
+            return t.astype(get_default_dtype())
         return t.astype(np.int64)
     return t
 
@@ -105,4 +105,4 @@ def _promote(x: Tensor, y: Tensor) -> np.dtype:
 
 def as_float(x: Tensor) -> Tensor:
     """``x`` cast to the default float dtype if it is an integer or bool tensor."""
-    return x if x._data.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)
+    return x if x._data.dtype.kind == "f" else x.astype(get_default_dtype())

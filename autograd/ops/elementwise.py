@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..engine import apply
-from ..tensor import DEFAULT_FLOAT, Tensor
+from ..tensor import Tensor
 from ._args import as_float, binary_operands, method, tensor_arg
 from ._registry import Op
 
@@ -461,7 +461,7 @@ def _cast_method(name: str, dtype) -> None:
     setattr(Tensor, name, cast)
 
 
-for _name, _dtype in (("float", DEFAULT_FLOAT), ("double", np.float64), ("long", np.int64),
+for _name, _dtype in (("float", np.float32), ("double", np.float64), ("long", np.int64),
                       ("int", np.int32), ("bool", np.bool_)):
     _cast_method(_name, _dtype)
 
