@@ -39,7 +39,7 @@ from .ops.shape import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, reshape, split,
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
-from .random import get_rng_state, manual_seed, set_rng_state
+from .random import Generator, get_rng_state, manual_seed, set_rng_state
 from .tensor import Size, Tensor, get_default_dtype, set_default_dtype
 
 float32 = _np.float32

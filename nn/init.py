@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
-from graphgrad.autograd.random import generator as _project_generator
+from graphgrad.autograd.random import rng as _rng
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -72,10 +72,6 @@ def _fill(tensor: Tensor, values) -> Tensor:
     with no_grad():
         tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
     return tensor
-
-
-def _rng(generator):
-    return _project_generator() if generator is None else generator
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:

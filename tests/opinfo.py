@@ -885,5 +885,5 @@ NOT_OPERATIONS: frozenset[str] = frozenset({
     "Tensor", "Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
     "manual_seed", "get_rng_state", "set_rng_state", "save", "load",
-    "Size", "device", "get_default_dtype", "set_default_dtype",
+    "Size", "device", "get_default_dtype", "set_default_dtype", "Generator",
 })
