@@ -16,8 +16,8 @@ from . import _memory  # noqa: F401  (keeps freed arrays' memory for reuse; see 
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (
-    arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like,
-    randint, randn, randn_like, tensor, zeros, zeros_like,
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+    ones_like, tensor, zeros, zeros_like,
 )
 from .devices import device
 from .engine import backward, grad
@@ -39,7 +39,12 @@ from .ops.shape import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, reshape, split,
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
-from .random import Generator, get_rng_state, manual_seed, set_rng_state
+from .ops.rearrange import roll, tril, triu
+from .ops.sort import argsort, sort, topk
+from .random import (
+    Generator, bernoulli, get_rng_state, manual_seed, multinomial, normal, rand, rand_like,
+    randint, randint_like, randn, randn_like, randperm, set_rng_state,
+)
 from .tensor import Size, Tensor, get_default_dtype, set_default_dtype
 
 float32 = _np.float32

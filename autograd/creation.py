@@ -1,116 +1,307 @@
-"""Factories: zeros, ones, full, arange, eye, rand, randn, empty and the *_like forms.
+"""Factories, as PyTorch's: tensors made from data, and tensors filled with a constant,
+a range or the identity.  The random ones (rand, randn, randint, ...) are in ``random.py``.
 
-Shapes are given as a tuple or as separate ints; floats default to float32 and
-``requires_grad=True`` makes a leaf that requires grad.
+Every factory takes PyTorch's keyword arguments: ``dtype=`` (floats default to
+``get_default_dtype()``, float32 unless changed; integer data and ranges to int64),
+``device=`` (the CPU; any other device raises, naming it), ``requires_grad=`` (a
+leaf; only floating tensors can require grad), ``out=`` (write into an existing
+tensor, whose dtype is the default then), ``layout=`` (only the dense, strided one
+exists) and, where PyTorch has it, ``pin_memory=`` (accepted; nothing to pin on
+the CPU).  A size is given as separate ints, one tuple or list, a ``Size``, or
+``size=``.
 """
 from __future__ import annotations
 
+import math
+import operator
+import warnings
+
 import numpy as np
 
-from .random import generator
+from .devices import check_device
 from .tensor import Tensor, get_default_dtype
 
+_NUMPY_KINDS = "fiub"  # the array kinds a Tensor can hold: float, int, uint, bool
 
-def _shape(size) -> tuple:
+
+# ------------------------------------------------------------------ arguments
+def _size(name: str, size: tuple, keyword=None) -> tuple:
+    """The shape that ``size`` (separate ints, one sequence, or ``size=``) describes."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{name}: size given both positionally {size} and as size={keyword}")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
-    return tuple(int(n) for n in size)
+    dims = []
+    for n in size:
+        if isinstance(n, (bool, np.bool_)):
+            raise TypeError(f"{name}: size must be a tuple of ints, got {tuple(size)}")
+        try:
+            dims.append(operator.index(n))
+        except TypeError:
+            raise TypeError(f"{name}: size must be a tuple of ints, got {tuple(size)}") from None
+    if any(n < 0 for n in dims):
+        raise ValueError(f"{name}: negative dimension in size {tuple(dims)}")
+    return tuple(dims)
 
 
-def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
+def resolve_dtype(dtype, default, out: Tensor | None = None) -> np.dtype:
+    """``dtype``, else ``out``'s dtype (PyTorch's rule for ``out=``), else ``default``."""
+    if dtype is None:
+        return out._data.dtype if out is not None else np.dtype(default)
+    return np.dtype(dtype)
+
+
+def check_layout(name: str, layout) -> None:
+    """Only the dense (strided) layout exists; None or ``"strided"`` name it."""
+    if layout is not None and str(layout).rpartition(".")[2] != "strided":
+        raise ValueError(f"{name}: only the dense (strided) layout is supported, got {layout}")
+
+
+def finish(name: str, data: np.ndarray, *, device=None, requires_grad: bool = False,
+           out: Tensor | None = None, layout=None) -> Tensor:
+    """The factory's result: ``data`` as a new leaf (or written into ``out``), after the
+    device and layout checks."""
+    check_device(name, device)
+    check_layout(name, layout)
+    if out is not None:
+        return _write_out(name, data, out)
     t = Tensor._make(data)
     if requires_grad:
-        t.requires_grad_(True)
+        t.requires_grad_(True)  # a TypeError for integer and bool tensors
     return t
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """A new leaf tensor holding a copy of ``data`` (same as ``Tensor(...)``)."""
+def _write_out(name: str, data: np.ndarray, out: Tensor) -> Tensor:
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: out must be a Tensor, got {type(out).__name__}")
+    if out.requires_grad:
+        raise RuntimeError(f"{name}: out= does not support automatic differentiation, and "
+                           f"the out tensor requires grad")
+    if data.dtype != out._data.dtype:
+        raise TypeError(f"{name}: expected the out tensor to have dtype {data.dtype}, "
+                        f"got {out._data.dtype}")
+    if out._data.shape == data.shape:
+        out._data[...] = data
+    else:  # PyTorch resizes out, warning unless it was empty
+        if out._data.size:
+            warnings.warn(f"{name}: an out tensor of shape {out.shape} was resized to "
+                          f"{data.shape}", UserWarning, stacklevel=3)
+        out._data = data
+    out._bump_version()
+    return out
+
+
+def _number(name: str, what: str, value):
+    """A Python number from a number, a NumPy scalar or a one-element tensor."""
+    if isinstance(value, (Tensor, np.ndarray, np.generic)):
+        value = np.asarray(value).item()
+    if not isinstance(value, (bool, int, float)):
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}")
+    return value
+
+
+def _scalar_dtype(value) -> np.dtype:
+    """PyTorch's dtype for a Python number: bool, int64 or the default float."""
+    if isinstance(value, bool):
+        return np.dtype(np.bool_)
+    return np.dtype(np.int64) if isinstance(value, int) else get_default_dtype()
+
+
+# ------------------------------------------------------------- from data
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new leaf holding a copy of ``data`` (numbers, nested lists, arrays, tensors).
+
+    Python floats give the default float dtype; float64 arrays keep float64;
+    Python ints give int64 and bools bool.
+    """
+    check_device("tensor", device)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, copying only when needed.
+
+    A Tensor of that dtype (or with ``dtype=None``) is returned itself; one of
+    another dtype is converted (differentiably, as ``astype``).  A NumPy array of
+    that dtype shares its memory; anything else is copied as by ``tensor``.
+    """
+    check_device("as_tensor", device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or np.dtype(dtype) == data._data.dtype else data.astype(dtype)
+    if isinstance(data, np.ndarray) and data.dtype.kind in _NUMPY_KINDS:
+        if dtype is None or np.dtype(dtype) == data.dtype:
+            return Tensor._make(data)
+        return Tensor._make(data.astype(dtype))
+    return Tensor(data, dtype=dtype)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing ``ndarray``'s memory and dtype: a change to either shows in both."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.kind not in _NUMPY_KINDS:
+        raise TypeError(f"from_numpy: can't convert an array of dtype {ndarray.dtype}; "
+                        f"supported: floating, integer and bool arrays")
+    return Tensor._make(ndarray)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.empty(_shape(size), dtype=dtype or get_default_dtype()), requires_grad)
+# ------------------------------------------------------------- constants
+def zeros(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (floats default to ``get_default_dtype()``)."""
+    dtype = resolve_dtype(dtype, get_default_dtype(), out)
+    return finish("zeros", np.zeros(_size("zeros", sizes, size), dtype), device=device,
+                  requires_grad=requires_grad, out=out, layout=layout)
 
 
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    if dtype is None:
-        is_float = isinstance(fill_value, float)
-        dtype = get_default_dtype() if is_float else np.asarray(fill_value).dtype
-    return _leaf(np.full(_shape((size,)), fill_value, dtype=dtype), requires_grad)
+def ones(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    dtype = resolve_dtype(dtype, get_default_dtype(), out)
+    return finish("ones", np.ones(_size("ones", sizes, size), dtype), device=device,
+                  requires_grad=requires_grad, out=out, layout=layout)
 
 
-def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(np.shape(_arr(x)), dtype=dtype or _arr(x).dtype), requires_grad)
+def empty(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
+    """A tensor whose values are whatever the new memory held (fill it before reading)."""
+    dtype = resolve_dtype(dtype, get_default_dtype(), out)
+    return finish("empty", np.empty(_size("empty", sizes, size), dtype), device=device,
+                  requires_grad=requires_grad, out=out, layout=layout)
 
 
-def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(np.shape(_arr(x)), dtype=dtype or _arr(x).dtype), requires_grad)
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` (a tuple or list) filled with ``fill_value``.  Without ``dtype``
+    a bool gives bool, an int int64 and a float the default float dtype."""
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full: size must be a tuple of ints, got {size!r}")
+    value = _number("full", "fill_value", fill_value)
+    dtype = resolve_dtype(dtype, _scalar_dtype(value), out)
+    return finish("full", np.full(_size("full", (size,)), value, dtype), device=device,
+                  requires_grad=requires_grad, out=out, layout=layout)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.full(np.shape(_arr(x)), fill_value, dtype=dtype or _arr(x).dtype),
-                 requires_grad)
+def _like(name: str, input) -> np.ndarray:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+    return input._data
 
 
-def rand_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
-    return rand(np.shape(_arr(x)), dtype=dtype or _arr(x).dtype, requires_grad=requires_grad)
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    """Zeros of ``input``'s shape and (unless ``dtype``) dtype."""
+    like = _like("zeros_like", input)
+    return finish("zeros_like", np.zeros(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=device, requires_grad=requires_grad, layout=layout)
 
 
-def randn_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
-    return randn(np.shape(_arr(x)), dtype=dtype or _arr(x).dtype, requires_grad=requires_grad)
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    """Ones of ``input``'s shape and (unless ``dtype``) dtype."""
+    like = _like("ones_like", input)
+    return finish("ones_like", np.ones(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=device, requires_grad=requires_grad, layout=layout)
 
 
-def _arr(x) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    """Uninitialised memory of ``input``'s shape and (unless ``dtype``) dtype."""
+    like = _like("empty_like", input)
+    return finish("empty_like", np.empty(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=device, requires_grad=requires_grad, layout=layout)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` (default 0) up to ``end`` (excluded) by ``step``.  Integer
-    arguments give int64, float ones float32."""
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """``fill_value`` in ``input``'s shape and (unless ``dtype``) dtype, cast as NumPy
+    casts (2.7 in an int64 tensor is 2)."""
+    like = _like("full_like", input)
+    value = _number("full_like", "fill_value", fill_value)
+    data = np.full(like.shape, value, resolve_dtype(dtype, like.dtype))
+    return finish("full_like", data, device=device, requires_grad=requires_grad, layout=layout)
+
+
+# ---------------------------------------------------------------- ranges
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """``start, start + step, ...`` up to ``end`` (excluded); ``arange(end)`` starts at 0.
+
+    The length is ceil((end - start) / step).  Without ``dtype``, all-integer
+    arguments give int64 and any float the default float dtype.  An integer
+    ``dtype`` truncates start, end and step to integers first (as PyTorch), so
+    ``arange(-1.5, 3, dtype=int64)`` is [-1, 0, 1, 2].
+    """
     if end is None:
         start, end = 0, start
-    if dtype is None:
-        is_float = any(isinstance(v, float) for v in (start, end, step))
-        dtype = get_default_dtype() if is_float else np.int64
-    return _leaf(np.arange(start, end, step).astype(dtype), requires_grad)
+    start, end, step = (_number("arange", w, v) for w, v in
+                        (("start", start), ("end", end), ("step", step)))
+    default = np.int64 if all(isinstance(v, int) for v in (start, end, step)) \
+        else get_default_dtype()
+    dtype = resolve_dtype(dtype, default, out)
+    if dtype.kind == "b":
+        raise TypeError("arange: bool is not a supported dtype")
+    if dtype.kind in "iu":
+        start, end, step = int(start), int(end), int(step)
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step})")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound {end} and lower bound {start} are inconsistent "
+                         f"with step sign ({step})")
+    if dtype.kind in "iu":
+        data = np.arange(start, end, step, dtype=dtype)
+    else:  # each value computed in float64, then rounded once to the dtype
+        n = math.ceil((end - start) / step)
+        data = (start + step * np.arange(n, dtype=np.float64)).astype(dtype)
+    return finish("arange", data, device=device, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.linspace(start, end, steps).astype(dtype or get_default_dtype()), requires_grad)
+def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included.
+
+    With h = (end - start) / (steps - 1), the first half of the values is
+    start + i h and the second half end - (steps - 1 - i) h, so both ends are exact
+    (PyTorch's formula, each value rounded once).  An integer ``dtype`` truncates
+    start and end first and the values after.  Default dtype: the default float.
+    """
+    start, end = _number("linspace", "start", start), _number("linspace", "end", end)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"linspace: steps must be an int, got {steps!r}")
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dtype = resolve_dtype(dtype, get_default_dtype(), out)
+    if dtype.kind == "f":
+        start, end = dtype.type(start), dtype.type(end)  # rounded to the dtype, as PyTorch
+        step_type = dtype.type
+    else:
+        start, end = int(start), int(end)
+        step_type = np.float64
+    h = np.longdouble((step_type(end) - step_type(start)) / step_type(max(steps - 1, 1)))
+    i = np.arange(steps)
+    # Each value rounded once (as by a fused multiply-add), in long double where it is wider,
+    # to the dtype or, for integer dtypes, to float64 before truncating.
+    lower = np.longdouble(start) + h * i
+    upper = np.longdouble(end) - h * (steps - 1 - i)
+    data = np.where(i < steps // 2, lower, upper).astype(step_type).astype(dtype)
+    data[:1] = start  # one step is start alone
+    return finish("linspace", data, device=device, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.eye(n, m, dtype=dtype or get_default_dtype()), requires_grad)
+def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """The n x m (default n x n) matrix with ones on the diagonal."""
+    for what, v in (("n", n), ("m", m)):
+        if v is not None and int(v) < 0:
+            raise ValueError(f"eye: {what} must be greater or equal to 0, got {v}")
+    data = np.eye(n, m, dtype=resolve_dtype(dtype, get_default_dtype(), out))
+    return finish("eye", data, device=device, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
-
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the project's seeded generator."""
-    dtype = np.dtype(dtype or get_default_dtype())
-    return _leaf(generator().random(_shape(size)).astype(dtype), requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the project's seeded generator."""
-    dtype = np.dtype(dtype or get_default_dtype())
-    return _leaf(generator().standard_normal(_shape(size)).astype(dtype), requires_grad)
-
-
-def randint(low: int, high: int | None = None, size=(), dtype=np.int64) -> Tensor:
-    """Integers in [low, high) from the project's seeded generator."""
-    if high is None:
-        low, high = 0, low
-    return _leaf(generator().integers(low, high, size=_shape((size,))).astype(dtype), False)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing ``array``'s memory (as ``torch.from_numpy``), dtype kept."""
-    return Tensor._make(np.asarray(array))

@@ -745,6 +745,66 @@ def _masked_fill_kwargs(draw, shapes_: Shapes) -> dict:
             "value": draw(st.sampled_from((0.0, -2.0, 1.25)))}
 
 
+# ----------------------------------------------------------- sort references
+@st.composite
+def _sort_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_optional(descending=(False, True), stable=(False, True))(shapes_))
+    if draw(st.booleans()):
+        kwargs["dim"] = draw(valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False))
+    return kwargs
+
+
+def _sort_ref(x, dim=-1, descending=False, stable=False):
+    if x.ndim == 0:
+        return x, np.zeros((), dtype=np.int64)
+    order = np.argsort(-x if descending else x, axis=dim, kind="stable")  # distinct values
+    return np.take_along_axis(x, order, dim), order.astype(np.int64)
+
+
+@st.composite
+def _topk_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim] if shape else 1
+    kwargs = {"k": draw(st.integers(0, n))}
+    kwargs.update(draw(_optional(largest=(True, False), sorted=(True, False))(shapes_)))
+    if dim != -1 or draw(st.booleans()):
+        kwargs["dim"] = dim
+    return kwargs
+
+
+def _topk_ref(x, k, dim=-1, largest=True, sorted=True):
+    if x.ndim == 0:
+        return x, np.zeros((), dtype=np.int64)
+    values, order = _sort_ref(x, dim, descending=largest)
+    keep = np.arange(k)
+    return np.take(values, keep, axis=dim), np.take(order, keep, axis=dim)
+
+
+@st.composite
+def _roll_kwargs(draw, shapes_: Shapes) -> dict:
+    ndim = _ndim_of(shapes_)
+    shift = st.integers(-5, 5)
+    if ndim == 0 or draw(st.booleans()):  # dims=None: the flattened tensor, one shift
+        return {"shifts": draw(st.one_of(shift, st.tuples(shift)))}
+    dims = draw(st.lists(valid_dims(ndim, allow_none=False, allow_tuple=False), min_size=1,
+                         max_size=3))
+    shifts = [draw(shift) for _ in dims]
+    if len(dims) == 1 and draw(st.booleans()):
+        return {"shifts": shifts[0], "dims": dims[0]}
+    return {"shifts": tuple(shifts), "dims": tuple(dims)}
+
+
+def _roll_ref(x, shifts, dims=None):
+    if x.ndim == 0:
+        return x
+    return np.roll(x, shifts, axis=dims)
+
+
+def _diagonal_kwargs(shapes_: Shapes):
+    return st.fixed_dictionaries({}, optional={"diagonal": st.integers(-3, 3)})
+
+
 # ----------------------------------------------------------------- the registry
 def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
     return np.dtype(kwargs["dtype"])
@@ -861,6 +921,14 @@ OP_DB: tuple[OpInfo, ...] = (
            same(1, 1), _index_select_kwargs),
     OpInfo("masked_fill", gg.masked_fill, lambda x, mask, value: np.where(mask, value, x),
            same(1), _masked_fill_kwargs),
+    # ---- sorting, rolling, triangles
+    OpInfo("sort", gg.sort, _sort_ref, same(1), _sort_kwargs, distinct=True),
+    OpInfo("topk", gg.topk, _topk_ref, same(1), _topk_kwargs, distinct=True),
+    OpInfo("roll", gg.roll, _roll_ref, same(1), _roll_kwargs),
+    OpInfo("tril", gg.tril, lambda x, diagonal=0: np.tril(x, diagonal), same(1, 2),
+           _diagonal_kwargs),
+    OpInfo("triu", gg.triu, lambda x, diagonal=0: np.triu(x, diagonal), same(1, 2),
+           _diagonal_kwargs),
 )
 
 OPS: dict[str, OpInfo] = {info.name: info for info in OP_DB}
@@ -873,10 +941,14 @@ NON_DIFFERENTIABLE: dict[str, str] = {
     "sign": "piecewise constant",
     "argmax": "an integer index",
     "argmin": "an integer index",
+    "argsort": "integer indices",
     **{name: "factory: makes a leaf" for name in (
-        "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
-        "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros",
-        "zeros_like")},
+        "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
+        "linspace", "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
+        "randn_like", "randperm", "tensor", "zeros", "zeros_like")},
+    "multinomial": "random integer indices",
+    **{name: "a random draw: zero gradient w.r.t. its parameters (tests/test_creation.py)"
+       for name in ("normal", "bernoulli")},
 }
 
 # Public callables that are not operations on tensors.  Names that do not exist (yet) are

@@ -1,2 +1,4 @@
 """The differentiable operations.  Importing this package attaches them to Tensor."""
-from . import conv, elementwise, index, inplace, linalg, reduce, shape  # noqa: F401
+from . import (  # noqa: F401
+    conv, elementwise, index, inplace, linalg, rearrange, reduce, shape, sort,
+)
