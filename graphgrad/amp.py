@@ -231,7 +231,7 @@ class GradScaler:
         disabled."""
         if not self._enabled:
             return 1.0
-        return float(np.float32(self._init_scale) if self._scale is None else self._scale)
+        return float(self._init_scale if self._scale is None else self._scale)
 
     def get_growth_factor(self) -> float:
         return self._growth_factor

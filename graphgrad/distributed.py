@@ -1,7 +1,8 @@
 """``graphgrad.distributed``, as ``torch.distributed`` where no distributed backend exists.
 
 graphgrad runs in one process: it has no process groups and no collective communication
-(no NCCL, Gloo or MPI).  ``is_available()`` and ``is_initialized()`` are False; they are
+(no NCCL, Gloo or MPI).  ``is_available()``, ``is_initialized()`` and the per-backend
+``is_nccl_available()`` / ``is_gloo_available()`` / ``is_mpi_available()`` are False; they are
 the guards that PyTorch scripts put around distributed code, e.g.
 
     import graphgrad.distributed as dist
@@ -30,6 +31,21 @@ def is_available() -> bool:
 
 def is_initialized() -> bool:
     """False: no process group can exist."""
+    return False
+
+
+def is_nccl_available() -> bool:
+    """False: graphgrad has no NCCL backend."""
+    return False
+
+
+def is_gloo_available() -> bool:
+    """False: graphgrad has no Gloo backend."""
+    return False
+
+
+def is_mpi_available() -> bool:
+    """False: graphgrad has no MPI backend."""
     return False
 
 

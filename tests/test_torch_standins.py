@@ -289,6 +289,7 @@ def test_distributed_guards_and_missing_names():
     import graphgrad.distributed as dist
 
     assert dist.is_available() is False and dist.is_initialized() is False
+    assert not (dist.is_nccl_available() or dist.is_gloo_available() or dist.is_mpi_available())
     rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
     assert rank == 0
     with pytest.raises(AttributeError, match="'ReduceOp'.*no distributed backend"):
