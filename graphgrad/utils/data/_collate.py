@@ -79,7 +79,8 @@ def default_collate(batch: Sequence):
       ``len(batch)`` (all samples must share one shape; the dtype is kept);
     - NumPy scalar: a 1-d Tensor of its dtype;
     - Python float: a float64 Tensor; Python int: an int64 Tensor (bool for bools);
-    - str or bytes: the batch unchanged (a list of strings);
+    - str or bytes: the batch unchanged (a list of strings; a tuple for a field of tuple
+      or list samples, as PyTorch);
     - mapping: the same mapping type, each key collated over the batch;
     - named tuple: the same named tuple, each field collated;
     - other sequence: field i of the result collates field i of every sample (all
@@ -107,7 +108,7 @@ def default_collate(batch: Sequence):
             raise RuntimeError(
                 f"default_collate: the samples of a batch must all have the same number of "
                 f"fields, but got lengths {lengths}")
-        fields = [default_collate(list(field)) for field in zip(*batch, strict=True)]
+        fields = [default_collate(field) for field in zip(*batch, strict=True)]
         if _is_namedtuple(first):
             return type(first)(*fields)
         return _same_sequence(first, fields)
