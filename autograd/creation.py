@@ -6,9 +6,9 @@ Every factory takes PyTorch's keyword arguments: ``dtype=`` (floats default to
 ``device=`` (the CPU; any other device raises, naming it), ``requires_grad=`` (a
 leaf; only floating tensors can require grad), ``out=`` (write into an existing
 tensor, whose dtype is the default then), ``layout=`` (only the dense, strided one
-exists) and, where PyTorch has it, ``pin_memory=`` (accepted; nothing to pin on
-the CPU).  A size is given as separate ints, one tuple or list, a ``Size``, or
-``size=``.
+exists) and, where PyTorch has them, ``pin_memory=`` and ``memory_format=``
+(accepted; there is nothing to pin on the CPU, and new arrays are contiguous).  A
+size is given as separate ints, one tuple or list, a ``Size``, or ``size=``.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ _NUMPY_KINDS = "fiub"  # the array kinds a Tensor can hold: float, int, uint, bo
 
 
 # ------------------------------------------------------------------ arguments
-def _size(name: str, size: tuple, keyword=None) -> tuple:
+def parse_size(name: str, size: tuple, keyword=None) -> tuple:
     """The shape that ``size`` (separate ints, one sequence, or ``size=``) describes."""
     if keyword is not None:
         if size:
@@ -153,7 +153,7 @@ def zeros(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (floats default to ``get_default_dtype()``)."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("zeros", np.zeros(_size("zeros", sizes, size), dtype), device=device,
+    return finish("zeros", np.zeros(parse_size("zeros", sizes, size), dtype), device=device,
                   requires_grad=requires_grad, out=out, layout=layout)
 
 
@@ -161,7 +161,7 @@ def ones(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("ones", np.ones(_size("ones", sizes, size), dtype), device=device,
+    return finish("ones", np.ones(parse_size("ones", sizes, size), dtype), device=device,
                   requires_grad=requires_grad, out=out, layout=layout)
 
 
@@ -169,7 +169,7 @@ def empty(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
     """A tensor whose values are whatever the new memory held (fill it before reading)."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("empty", np.empty(_size("empty", sizes, size), dtype), device=device,
+    return finish("empty", np.empty(parse_size("empty", sizes, size), dtype), device=device,
                   requires_grad=requires_grad, out=out, layout=layout)
 
 
@@ -181,11 +181,12 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
         raise TypeError(f"full: size must be a tuple of ints, got {size!r}")
     value = _number("full", "fill_value", fill_value)
     dtype = resolve_dtype(dtype, _scalar_dtype(value), out)
-    return finish("full", np.full(_size("full", (size,)), value, dtype), device=device,
+    return finish("full", np.full(parse_size("full", (size,)), value, dtype), device=device,
                   requires_grad=requires_grad, out=out, layout=layout)
 
 
-def _like(name: str, input) -> np.ndarray:
+def like_data(name: str, input) -> np.ndarray:
+    """The array of the tensor a ``*_like`` factory copies the shape and dtype of."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
     return input._data
@@ -194,7 +195,7 @@ def _like(name: str, input) -> np.ndarray:
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Zeros of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = _like("zeros_like", input)
+    like = like_data("zeros_like", input)
     return finish("zeros_like", np.zeros(like.shape, resolve_dtype(dtype, like.dtype)),
                   device=device, requires_grad=requires_grad, layout=layout)
 
@@ -202,7 +203,7 @@ def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad: bo
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Ones of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = _like("ones_like", input)
+    like = like_data("ones_like", input)
     return finish("ones_like", np.ones(like.shape, resolve_dtype(dtype, like.dtype)),
                   device=device, requires_grad=requires_grad, layout=layout)
 
@@ -210,7 +211,7 @@ def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad: boo
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Uninitialised memory of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = _like("empty_like", input)
+    like = like_data("empty_like", input)
     return finish("empty_like", np.empty(like.shape, resolve_dtype(dtype, like.dtype)),
                   device=device, requires_grad=requires_grad, layout=layout)
 
@@ -219,7 +220,7 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """``fill_value`` in ``input``'s shape and (unless ``dtype``) dtype, cast as NumPy
     casts (2.7 in an int64 tensor is 2)."""
-    like = _like("full_like", input)
+    like = like_data("full_like", input)
     value = _number("full_like", "fill_value", fill_value)
     data = np.full(like.shape, value, resolve_dtype(dtype, like.dtype))
     return finish("full_like", data, device=device, requires_grad=requires_grad, layout=layout)

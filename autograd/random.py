@@ -7,16 +7,16 @@ bit for bit.  Every ``generator=`` argument resolves through ``rng``: a
 
 The factories take PyTorch's arguments (see ``creation.py`` for ``dtype=``,
 ``device=``, ``requires_grad=``, ``out=``).  ``normal`` and ``bernoulli`` with
-tensor parameters and the in-place fillers (``normal_``, ``uniform_``, ...) are,
-as in PyTorch, differentiable with a zero gradient: a draw does not move when its
-parameters change in this sense, so nothing flows back through it.
+tensor parameters and the in-place fillers (``normal_``, ``uniform_``, ...) follow
+PyTorch's convention for draws: the result requires grad when a parameter (or the
+filled tensor) does, and its gradient with respect to them is zero.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._shapes import broadcast_shapes
-from .creation import _like, _size, finish, resolve_dtype
+from .creation import finish, like_data, parse_size, resolve_dtype
 from .ops._args import method
 from .ops._registry import Op
 from .ops.elementwise import WHERE
@@ -106,7 +106,7 @@ def rand(*sizes, size=None, generator=None, out=None, dtype=None, layout=None, d
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     dtype = _float_dtype("rand", resolve_dtype(dtype, get_default_dtype(), out))
-    data = rng(generator).random(_size("rand", sizes, size)).astype(dtype)
+    data = rng(generator).random(parse_size("rand", sizes, size)).astype(dtype)
     return finish("rand", data, device=device, requires_grad=requires_grad, out=out,
                   layout=layout)
 
@@ -115,7 +115,7 @@ def randn(*sizes, size=None, generator=None, out=None, dtype=None, layout=None, 
           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Samples of the standard normal distribution N(0, 1)."""
     dtype = _float_dtype("randn", resolve_dtype(dtype, get_default_dtype(), out))
-    data = rng(generator).standard_normal(_size("randn", sizes, size)).astype(dtype)
+    data = rng(generator).standard_normal(parse_size("randn", sizes, size)).astype(dtype)
     return finish("randn", data, device=device, requires_grad=requires_grad, out=out,
                   layout=layout)
 
@@ -161,7 +161,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
     low = 0 if low is None else _integer("randint", "low", low)
     high = _integer("randint", "high", high)
     dtype = resolve_dtype(dtype, np.int64, out)
-    data = _integers("randint", rng(generator), low, high, _size("randint", (size,)), dtype)
+    data = _integers("randint", rng(generator), low, high, parse_size("randint", (size,)), dtype)
     return finish("randint", data, device=device, requires_grad=requires_grad, out=out,
                   layout=layout)
 
@@ -180,7 +180,7 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
 def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """``rand`` in ``input``'s shape and (unless ``dtype``) dtype."""
-    like = _like("rand_like", input)
+    like = like_data("rand_like", input)
     dtype = _float_dtype("rand_like", resolve_dtype(dtype, like.dtype))
     return finish("rand_like", rng(generator).random(like.shape).astype(dtype), device=device,
                   requires_grad=requires_grad, layout=layout)
@@ -189,7 +189,7 @@ def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
 def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """``randn`` in ``input``'s shape and (unless ``dtype``) dtype."""
-    like = _like("randn_like", input)
+    like = like_data("randn_like", input)
     dtype = _float_dtype("randn_like", resolve_dtype(dtype, like.dtype))
     data = rng(generator).standard_normal(like.shape).astype(dtype)
     return finish("randn_like", data, device=device, requires_grad=requires_grad,
@@ -200,7 +200,7 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
                  device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """``randint`` in ``input``'s shape and (unless ``dtype``) dtype:
     ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
-    like = _like("randint_like", input)
+    like = like_data("randint_like", input)
     if high is None:
         low, high = 0, low
     low = _integer("randint_like", "low", low)
@@ -261,8 +261,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
     if std < 0:
         raise ValueError(f"normal: expects std >= 0.0, got std {std}")
     dtype = _float_dtype("normal", resolve_dtype(dtype, get_default_dtype(), out))
-    shape = _size("normal", (size,))
-    sample = (mean + std * rng(generator).standard_normal(shape)).astype(dtype)
+    shape = parse_size("normal", (size,))
+    sample = np.asarray(mean + std * rng(generator).standard_normal(shape)).astype(dtype)
     return finish("normal", sample, device=device, requires_grad=requires_grad, out=out,
                   layout=layout)
 

@@ -408,6 +408,16 @@ def test_a_generator_draws_on_its_own(name):
         DRAWS[name](42)
 
 
+@pytest.mark.parametrize("draw", [
+    lambda: gg.normal(0.0, 1.0, ()), lambda: gg.rand(()), lambda: gg.randint(3, ()),
+    lambda: gg.normal(gg.tensor(0.0), 1.0), lambda: gg.bernoulli(gg.tensor(0.5)),
+    lambda: gg.tensor(1.0).random_(), lambda: gg.randint_like(gg.tensor(1.0), 3),
+])
+def test_zero_dim_draws_hold_arrays(draw):
+    t = draw()
+    assert t.shape == () and type(t.numpy()) is np.ndarray
+
+
 def test_rand_randn_moments():
     gg.manual_seed(0)
     u = gg.rand(100_000, dtype=gg.float64).numpy()

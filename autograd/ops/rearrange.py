@@ -1,10 +1,9 @@
 """Ops that move or mask elements within a tensor's shape: roll, tril, triu.
 
 All are compositions of differentiable ops, so their gradients (and higher ones)
-come with no rule of their own: ``roll`` is two slices joined by ``cat`` per
-rolled dim, or one gather when it rolls the flattened tensor (its gradient is the
-opposite roll); ``tril``/``triu`` are a ``where`` with a constant triangular mask
-(the gradient is g under the same mask).
+come with no rule of their own: ``roll`` is two slices joined by ``cat`` per rolled
+dim (its gradient is the opposite roll); ``tril``/``triu`` are a ``where`` with a
+constant triangular mask (the gradient is g under the same mask).
 """
 from __future__ import annotations
 
@@ -33,10 +32,11 @@ def roll(input, shifts, dims=None) -> Tensor:
         if len(shifts) != 1:
             raise ValueError(f"roll: shifts {shifts} and dims must align: with dims=None, "
                              f"give one shift")
-        # One gather from the flattened tensor, shaped like x (no view of an intermediate).
-        n = x._data.size
-        source = (np.arange(n) - int(shifts[0])) % max(n, 1)
-        return x.reshape(-1)[source.reshape(x._data.shape)]
+        out = roll(x.reshape(-1), shifts, 0).reshape(x._data.shape)
+        # The reshape views the rolled copy, which only `out` holds and no rule saved: `out`
+        # is a tensor of its own (PyTorch's roll writes new memory), free to change in place.
+        out._base = out._vc = None
+        return out
     dims = _ints(dims)
     if len(shifts) != len(dims) or not shifts:
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must align (one shift per dim)")
