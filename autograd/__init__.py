@@ -14,6 +14,7 @@ import numpy as _np
 
 from . import _memory  # noqa: F401  (keeps freed arrays' memory for reuse; see its docstring)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
+from ._numpy_warnings import ignore_float_warnings as _ignore_float_warnings
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
@@ -59,6 +60,8 @@ long = int64
 double = float64
 float = float32
 bool = _np.bool_
+
+_ignore_float_warnings()  # ops on inf, nan and zero are silent, as PyTorch's
 
 # What ``graphgrad`` re-exports: every public name above except the submodules.
 __all__ = [name for name, value in globals().items()

@@ -51,6 +51,7 @@ class device:  # noqa: N801  (torch's spelling)
         return f"device(type={self.type!r}{index})"
 
 
+Device = device  # the class, under a name that parameters called ``device`` do not shadow
 CPU = device("cpu")
 
 

@@ -197,7 +197,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     tensors, grads = _roots(tensors, grad_tensors, "backward", create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     targets = None if inputs is None else _as_list(inputs)
-    result = _propagate(tensors, grads, targets, retain, create_graph)
+    with np.errstate(all="ignore"):  # rules on inf and nan are silent (_numpy_warnings.py)
+        result = _propagate(tensors, grads, targets, retain, create_graph)
     for leaf, g in result.items():
         if isinstance(leaf, Node):  # a non-leaf named in inputs=: PyTorch stores its grad
             leaf = next(t for t in targets if t.grad_fn is leaf)
@@ -218,7 +219,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError("grad: every input must be a Tensor that requires grad")
     retain = create_graph if retain_graph is None else retain_graph
-    result = _propagate(outputs, grads, targets, retain, create_graph)
+    with np.errstate(all="ignore"):  # rules on inf and nan are silent (_numpy_warnings.py)
+        result = _propagate(outputs, grads, targets, retain, create_graph)
     out = []
     given = set()  # a target named twice gets its own copy
     for t in targets:

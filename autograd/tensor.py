@@ -241,10 +241,11 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` formats a one-element tensor as its number, as PyTorch."""
-        if spec and self._data.size == 1:
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its number, as PyTorch's; other
+        tensors only without a format spec (as their repr)."""
+        if self._data.ndim == 0:
             return format(self._data.item(), spec)
-        return format(repr(self), spec)
+        return object.__format__(self, spec)
 
     def item(self):
         if self._data.size != 1:

@@ -8,7 +8,7 @@ fan_in = in * prod(kernel) and fan_out = out * prod(kernel) (a conv weight
 - He / Kaiming (for ReLU nets): std = gain / sqrt(fan), uniform bound sqrt(3) std;
 - Glorot / Xavier (for tanh/sigmoid nets): std = gain sqrt(2 / (fan_in + fan_out)).
 
-    >>> w = nn.Parameter(ag.empty(256, 128))
+    >>> w = nn.Parameter(gg.empty(256, 128))
     >>> nn.init.kaiming_normal_(w, nonlinearity="relu")   # std = sqrt(2 / 128)
 """
 from __future__ import annotations

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.devices import Device, check_device
 from graphgrad.autograd.grad_mode import STATE as _STATE
 
 from .parameter import Parameter
@@ -373,17 +374,19 @@ class Module:
                 param.grad = Tensor._make(np.zeros_like(param.grad._data))
 
     # ------------------------------------------------------------ dtype moves
-    def to(self, *args, dtype=None, device=None) -> Module:
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Module:
         """Cast floating point parameters, their gradients and buffers to ``dtype``, in
-        place (the Parameter objects stay the same).  ``to("cpu")`` is accepted; other
-        devices raise."""
+        place (the Parameter objects stay the same): ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(tensor)``.  Only the CPU exists: another device
+        raises, naming it."""
         for arg in args:
-            if isinstance(arg, str):
+            if isinstance(arg, Tensor):
+                dtype, device = arg.dtype, arg.device
+            elif isinstance(arg, (str, int, Device)):
                 device = arg
             else:
                 dtype = arg
-        if device is not None and str(device) != "cpu":
-            raise ValueError(f"to: only the 'cpu' device exists, got {device!r}")
+        check_device("Module.to", device)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -404,7 +407,15 @@ class Module:
     def double(self) -> Module:
         return self.to(np.float64)
 
+    def half(self) -> Module:
+        return self.to(np.float16)
+
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Raises, naming what is missing: graphgrad has no GPU."""
+        check_device("Module.cuda", "cuda" if device is None else device)
         return self
 
     # ------------------------------------------------------------- state dict

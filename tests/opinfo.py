@@ -354,6 +354,15 @@ def _matmul_shapes(draw, lim: Limits) -> Shapes:
 
 
 @st.composite
+def _mm_shapes(draw, lim: Limits, batched: bool = False) -> Shapes:
+    """(n, k) and (k, m), with one shared batch dim b in front when ``batched`` (bmm)."""
+    side = st.integers(lim.min_side, lim.max_side)
+    n, k, m = draw(side), draw(side), draw(side)
+    batch = (draw(side),) if batched else ()
+    return batch + (n, k), batch + (k, m)
+
+
+@st.composite
 def _linear_shapes(draw, lim: Limits) -> Shapes:
     """x (*, in) with up to two leading dims, W (out, in) and, drawn or not, a bias: (out,)
     or one per row of the last leading dim, (N, out)."""
@@ -877,6 +886,8 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("log_softmax", gg.log_softmax, _log_softmax_ref, same(1), _softmax_kwargs),
     # ---- linear algebra
     OpInfo("matmul", gg.matmul, np.matmul, _matmul_shapes),
+    OpInfo("mm", gg.mm, np.matmul, _mm_shapes),
+    OpInfo("bmm", gg.bmm, np.matmul, lambda lim: _mm_shapes(lim, batched=True)),
     OpInfo("linear", gg.linear, _linear_ref, _linear_shapes),
     OpInfo("dot", gg.dot, np.dot, _vectors(same_size=True)),
     OpInfo("outer", gg.outer, np.outer, _vectors(same_size=False)),

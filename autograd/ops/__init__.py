@@ -1,4 +1,4 @@
 """The differentiable operations.  Importing this package attaches them to Tensor."""
 from . import (  # noqa: F401
-    conv, elementwise, index, inplace, linalg, rearrange, reduce, shape, sort,
+    conv, conversion, elementwise, index, inplace, linalg, rearrange, reduce, shape, sort,
 )

@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op
 from .elementwise import _data
-from .shape import EXPAND
+from .shape import EXPAND, not_a_view
 
 
 def _transposed_layout(a) -> bool:
@@ -76,7 +76,29 @@ def matmul(x, y):
 
 
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
-mm = bmm = matmul
+
+
+@method()
+def mm(x, y):
+    """Product of two matrices: (n, k) @ (k, m) -> (n, m), no broadcasting (as torch.mm)."""
+    _require_dims("mm", x, y, 2)
+    return matmul(x, y)
+
+
+@method()
+def bmm(x, y):
+    """Batched product of matrices: (b, n, k) @ (b, k, m) -> (b, n, m), no broadcasting."""
+    _require_dims("bmm", x, y, 3)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ: shapes {x.shape} and {y.shape}")
+    return matmul(x, y)
+
+
+def _require_dims(name: str, x, y, ndim: int) -> None:
+    shapes = [np.shape(_data(t)) for t in (x, y)]
+    if any(len(s) != ndim for s in shapes):
+        raise ValueError(f"{name}: both operands must be {ndim}-D, got shapes {shapes[0]} and "
+                         f"{shapes[1]}")
 
 
 def _linear_forward(x, weight, bias=None):
@@ -141,7 +163,7 @@ def linear(input, weight, bias=None) -> Tensor:
         return apply(LINEAR, inputs)
     lead = x._data.shape[:-1]
     flat = apply(LINEAR, (x.reshape(math.prod(lead), in_features), *inputs[1:]))
-    return flat.reshape(*lead, out_features)
+    return not_a_view(flat.reshape(*lead, out_features))
 
 
 @method()
@@ -173,11 +195,12 @@ def _einsum_vjp(i, g, out, *operands, inputs, output):
     return grad
 
 
-EINSUM = Op(
-    "einsum",
-    lambda *xs, inputs, output: np.einsum(",".join(inputs) + "->" + output, *xs, optimize=True),
-    _einsum_vjp, saves="inputs", variadic=True,
-)
+def _einsum_forward(*xs, inputs, output):
+    with np.errstate(all="ignore"):  # NumPy's einsum is Python code: outside the filter
+        return np.einsum(",".join(inputs) + "->" + output, *xs, optimize=True)
+
+
+EINSUM = Op("einsum", _einsum_forward, _einsum_vjp, saves="inputs", variadic=True)
 
 
 def einsum(subscripts: str, *operands) -> Tensor:

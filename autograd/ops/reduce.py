@@ -32,8 +32,11 @@ def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
     return EXPAND(g, shape=shape)
 
 
+# The reductions call the ufuncs' reduce directly rather than np.sum & co.: NumPy's
+# Python wrappers would raise its warnings about inf and nan from their own frames,
+# outside the filter that silences them in graphgrad's modules (_numpy_warnings.py).
 SUM = Op(
-    "sum", lambda x, dims, keepdim, shape: np.sum(x, axis=dims, keepdims=keepdim),
+    "sum", lambda x, dims, keepdim, shape: np.add.reduce(x, axis=dims, keepdims=keepdim),
     lambda g, out, x, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),
 )
 
@@ -49,10 +52,10 @@ def _extreme_vjp(g, out, x, dims, keepdim):
     return g * weights.astype(xd.dtype)
 
 
-AMAX = Op("amax", lambda x, dims, keepdim: np.max(x, axis=dims, keepdims=keepdim), _extreme_vjp,
-          saves="x out")
-AMIN = Op("amin", lambda x, dims, keepdim: np.min(x, axis=dims, keepdims=keepdim), _extreme_vjp,
-          saves="x out")
+AMAX = Op("amax", lambda x, dims, keepdim: np.maximum.reduce(x, axis=dims, keepdims=keepdim),
+          _extreme_vjp, saves="x out")
+AMIN = Op("amin", lambda x, dims, keepdim: np.minimum.reduce(x, axis=dims, keepdims=keepdim),
+          _extreme_vjp, saves="x out")
 
 
 def _logsumexp(x, dims, keepdim):
@@ -88,8 +91,8 @@ def _prod_vjp(g, out, x, dims, keepdim):
     return _unreduce(g, dims, keepdim, shape) * others
 
 
-PROD = Op("prod", lambda x, dims, keepdim: np.prod(x, axis=dims, keepdims=keepdim), _prod_vjp,
-          saves="x")
+PROD = Op("prod", lambda x, dims, keepdim: np.multiply.reduce(x, axis=dims, keepdims=keepdim),
+          _prod_vjp, saves="x")
 
 
 def _softmax(x, dim):

@@ -45,6 +45,20 @@ def mark_view(out: Tensor, base: Tensor) -> Tensor:
     return out
 
 
+def not_a_view(out: Tensor) -> Tensor:
+    """Make the result of a composite op a tensor of its own, not a view, as PyTorch's op
+    writing into new memory would give.
+
+    Composites such as linear on 3-D input, conv or max-pool end with a reshape or a
+    permute of an intermediate that only they hold and whose array no backward rule
+    saved, so an in-place change of the result (allowed for a non-view while recording)
+    cannot corrupt anything backward reads.
+    """
+    out._base = None
+    out._vc = None
+    return out
+
+
 def _shape_args(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]

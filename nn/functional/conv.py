@@ -28,6 +28,7 @@ from graphgrad.autograd import Tensor
 from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops._args import tensor_arg
 from graphgrad.autograd.ops.conv import Window
+from graphgrad.autograd.ops.shape import not_a_view
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -124,8 +125,9 @@ def _to_columns(x: Tensor) -> Tensor:
 
 
 def _from_columns(y: Tensor) -> Tensor:
-    """(C, *S, N) viewed as (N, C, *S): the inverse of ``_to_columns``."""
-    return y.permute((y.ndim - 1,) + tuple(range(y.ndim - 1)))
+    """(C, *S, N) viewed as (N, C, *S): the inverse of ``_to_columns``.  ``y`` is the
+    product's private result, so the output is a tensor of its own (not a view)."""
+    return not_a_view(y.permute((y.ndim - 1,) + tuple(range(y.ndim - 1))))
 
 
 def _weight(op: str, weight, nd: int, layout: str) -> Tensor:

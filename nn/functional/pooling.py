@@ -18,6 +18,7 @@ from graphgrad.autograd import Tensor, einsum, where
 from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.index import GETITEM
+from graphgrad.autograd.ops.shape import not_a_view
 
 from .conv import _check_fits, _from_columns, _input, _ntuple
 
@@ -88,7 +89,7 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
     # The indexing op itself (the public x[i] would copy the fresh index array), with a
     # 1-D index: its scatter-add in backward (np.add.at) is several times faster.
     y = GETITEM(values, index=(positions.reshape(-1),), shape=values.shape)
-    y = y.reshape(positions.shape).permute(tuple(np.argsort(axes)))
+    y = not_a_view(y.reshape(positions.shape).permute(tuple(np.argsort(axes))))
     if inside is not None:
         y = where(inside, y, -np.inf)
     if not batched:

@@ -38,7 +38,7 @@ class MultiheadAttention(Module):
     out_proj.weight as Linear's default.
 
         >>> mha = nn.MultiheadAttention(16, 4, batch_first=True)
-        >>> x = ag.randn(2, 5, 16)
+        >>> x = gg.randn(2, 5, 16)
         >>> out, weights = mha(x, x, x)          # (2, 5, 16), (2, 5, 5)
     """
 

@@ -37,7 +37,7 @@ class Sequential(Module):
     Sequential) and ``*`` (an int: the modules repeated, shared).
 
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-        >>> model(ag.randn(5, 4)).shape
+        >>> model(gg.randn(5, 4)).shape
         (5, 2)
     """
 

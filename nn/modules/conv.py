@@ -160,7 +160,7 @@ class Conv2d(_Conv):
     C_in / groups * kh * kw (PyTorch's init).
 
         >>> conv = nn.Conv2d(3, 16, 3, padding=1)
-        >>> conv(ag.randn(8, 3, 32, 32)).shape
+        >>> conv(gg.randn(8, 3, 32, 32)).shape
         (8, 16, 32, 32)
     """
 
@@ -229,7 +229,7 @@ class ConvTranspose2d(_ConvTranspose):
     1/sqrt(fan_in)) with fan_in = C_out / groups * kh * kw (PyTorch's init).
 
         >>> up = nn.ConvTranspose2d(16, 8, 2, stride=2)
-        >>> up(ag.randn(1, 16, 7, 7)).shape
+        >>> up(gg.randn(1, 16, 7, 7)).shape
         (1, 8, 14, 14)
     """
 

@@ -14,7 +14,7 @@ class Flatten(Module):
 
     Shape: (N, C, H, W) -> (N, C*H*W) with the defaults.
 
-        >>> nn.Flatten()(ag.zeros(2, 3, 4, 5)).shape
+        >>> nn.Flatten()(gg.zeros(2, 3, 4, 5)).shape
         (2, 60)
     """
 

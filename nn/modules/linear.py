@@ -33,7 +33,7 @@ class Linear(Module):
     and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 
         >>> layer = nn.Linear(20, 30)
-        >>> layer(ag.randn(128, 20)).shape
+        >>> layer(gg.randn(128, 20)).shape
         (128, 30)
     """
 

@@ -105,7 +105,7 @@ class BatchNorm1d(_BatchNorm):
     y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, statistics over N (and L).
 
         >>> bn = nn.BatchNorm1d(64)
-        >>> bn(ag.randn(32, 64)).shape
+        >>> bn(gg.randn(32, 64)).shape
         (32, 64)
     """
 
@@ -117,7 +117,7 @@ class BatchNorm2d(_BatchNorm):
     """Batch normalisation of (N, C, H, W) images, per channel C, statistics over N, H, W.
 
         >>> bn = nn.BatchNorm2d(16)
-        >>> bn(ag.randn(8, 16, 5, 5)).shape
+        >>> bn(gg.randn(8, 16, 5, 5)).shape
         (8, 16, 5, 5)
     """
 
@@ -135,7 +135,7 @@ class LayerNorm(Module):
     computation in training and evaluation.
 
         >>> ln = nn.LayerNorm(10)
-        >>> ln(ag.randn(4, 7, 10)).shape
+        >>> ln(gg.randn(4, 7, 10)).shape
         (4, 7, 10)
     """
 

@@ -53,7 +53,7 @@ class MaxPool2d(_MaxPoolNd):
     window's maximum (the first on ties).  With ``return_indices`` the forward
     also returns each maximum's flat position in its H x W plane.
 
-        >>> nn.MaxPool2d(2)(ag.randn(1, 3, 8, 8)).shape
+        >>> nn.MaxPool2d(2)(gg.randn(1, 3, 8, 8)).shape
         (1, 3, 4, 4)
     """
 
@@ -104,7 +104,7 @@ class AvgPool2d(_AvgPoolNd):
     ``count_include_pad=False``; ``divisor_override`` replaces the divisor.  The
     gradient spreads g / count evenly over each window.
 
-        >>> nn.AvgPool2d(2)(ag.randn(1, 3, 8, 8)).shape
+        >>> nn.AvgPool2d(2)(gg.randn(1, 3, 8, 8)).shape
         (1, 3, 4, 4)
     """
 
@@ -138,7 +138,7 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     i of a dim of size n averages input [floor(i n / n_out), ceil((i + 1) n / n_out)).
     ``AdaptiveAvgPool2d(1)`` is global average pooling.
 
-        >>> nn.AdaptiveAvgPool2d((5, 7))(ag.randn(1, 64, 8, 9)).shape
+        >>> nn.AdaptiveAvgPool2d((5, 7))(gg.randn(1, 64, 8, 9)).shape
         (1, 64, 5, 7)
     """
 

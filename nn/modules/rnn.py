@@ -171,7 +171,7 @@ class RNN(RNNBase):
     Parameters: see the module docstring; init U(-1/sqrt(H), 1/sqrt(H)).
 
         >>> rnn = nn.RNN(10, 20, num_layers=2)
-        >>> output, h_n = rnn(ag.randn(5, 3, 10))      # (5, 3, 20), (2, 3, 20)
+        >>> output, h_n = rnn(gg.randn(5, 3, 10))      # (5, 3, 20), (2, 3, 20)
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -220,7 +220,7 @@ class LSTM(RNNBase):
     (num_layers * D, B, H).
 
         >>> lstm = nn.LSTM(10, 20, batch_first=True)
-        >>> output, (h_n, c_n) = lstm(ag.randn(3, 5, 10))   # output (3, 5, 20)
+        >>> output, (h_n, c_n) = lstm(gg.randn(3, 5, 10))   # output (3, 5, 20)
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -307,7 +307,7 @@ class RNNCell(RNNCellBase):
     Shape: input (B, I) or (I,), hx (B, H) or None for zeros -> h' (B, H).
 
         >>> cell = nn.RNNCell(10, 20)
-        >>> h = cell(ag.randn(3, 10))            # (3, 20)
+        >>> h = cell(gg.randn(3, 10))            # (3, 20)
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,

@@ -21,7 +21,7 @@ class Embedding(Module):
     gradient.  An index out of range raises IndexError.
 
         >>> emb = nn.Embedding(10, 3, padding_idx=0)
-        >>> emb(ag.tensor([[1, 2, 0]])).shape
+        >>> emb(gg.tensor([[1, 2, 0]])).shape
         (1, 3, 3)
     """
 

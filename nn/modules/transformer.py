@@ -76,7 +76,7 @@ class TransformerEncoderLayer(Module):
     its own default init.
 
         >>> layer = nn.TransformerEncoderLayer(d_model=128, nhead=8, batch_first=True)
-        >>> layer(ag.randn(16, 64, 128)).shape
+        >>> layer(gg.randn(16, 64, 128)).shape
         (16, 64, 128)
     """
 
@@ -282,7 +282,7 @@ class PositionalEncoding(Module):
     Buffer: ``pe`` (max_len, 1, d_model), a constant.  No parameters.
 
         >>> pos = nn.PositionalEncoding(128, dropout=0.1, batch_first=True)
-        >>> pos(ag.randn(16, 64, 128)).shape
+        >>> pos(gg.randn(16, 64, 128)).shape
         (16, 64, 128)
     """
 

@@ -16,7 +16,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     The matching key_padding_mask for attention is ``arange(L_max) >= lengths[:, None]``
     (right padding).
 
-        >>> pad_sequence([ag.ones(3, 2), ag.ones(1, 2)], batch_first=True).shape
+        >>> pad_sequence([gg.ones(3, 2), gg.ones(1, 2)], batch_first=True).shape
         (2, 3, 2)
     """
     if padding_side not in ("right", "left"):

@@ -229,7 +229,7 @@ def test_to_double_and_float_keep_parameter_identity():
     assert block(gg.randn(5, 3, dtype=np.float64)).dtype == np.float64
     assert block.to(np.float32) is block and weight.dtype == np.float32
     assert block.to("cpu") is block
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
         block.to("cuda")
 
 

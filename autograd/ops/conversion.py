@@ -1,0 +1,159 @@
+"""Tensor methods that convert a tensor or make one like it, as PyTorch's.
+
+``to`` / ``cpu`` / ``cuda`` move between devices and dtypes (only the CPU exists:
+asking for another device raises, naming it); ``type_as``, ``view_as``,
+``reshape_as``, ``contiguous``, ``t`` and ``narrow`` are compositions of the
+differentiable ops; ``new_zeros`` and friends make constants with this tensor's
+dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._shapes import normalize_dim
+from ..devices import Device, check_device
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import method
+from ._registry import Op
+from .elementwise import astype, clone
+from .shape import _shape_args, reshape, transpose
+
+
+@method()
+def to(x, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False,
+       memory_format=None):
+    """``x`` with another dtype and/or on another device, as ``Tensor.to``:
+    ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype
+    and device).  Returns ``x`` itself when nothing changes, unless ``copy``.  A dtype
+    change is differentiable (``astype``)."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype if dtype is None else dtype
+            device = arg.device if device is None else device
+        elif isinstance(arg, (str, int, Device)):
+            device = arg
+        else:
+            dtype = arg
+    check_device("to", device)
+    out = x if dtype is None else astype(x, dtype)
+    return clone(out) if copy and out is x else out
+
+
+@method()
+def cpu(x, memory_format=None):
+    """``x`` itself: graphgrad's tensors are always on the CPU."""
+    return x
+
+
+@method()
+def cuda(x, device=None, non_blocking: bool = False, memory_format=None):
+    """``x`` on a CUDA device: raises, naming what is missing (graphgrad has no GPU)."""
+    check_device("cuda", "cuda" if device is None else device)
+    return x
+
+
+@method()
+def half(x, memory_format=None):
+    """``x`` as float16 (``astype``)."""
+    return astype(x, np.float16)
+
+
+@method()
+def type_as(x, other):
+    """``x`` with ``other``'s dtype."""
+    return astype(x, other.dtype)
+
+
+@method()
+def view_as(x, other):
+    """``x`` viewed with ``other``'s shape."""
+    return reshape(x, other.shape)
+
+
+@method()
+def reshape_as(x, other):
+    """``x`` reshaped to ``other``'s shape."""
+    return reshape(x, other.shape)
+
+
+@method()
+def contiguous(x, memory_format=None):
+    """``x`` if its memory is in row-major order, else a row-major copy (differentiable:
+    the gradient passes through unchanged)."""
+    return x if x._data.flags.c_contiguous else apply(CONTIGUOUS, (x,))
+
+
+CONTIGUOUS = Op("contiguous", np.ascontiguousarray, lambda g, out, x: g)
+
+
+@method()
+def t(x):
+    """The transpose of a matrix; 0-d and 1-D tensors are returned as they are."""
+    if x._data.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {x.shape}; "
+                         f"use transpose(dim0, dim1) or .mT")
+    return x if x._data.ndim < 2 else transpose(x, 0, 1)
+
+
+@method()
+def narrow(x, dim: int, start: int, length: int):
+    """``x`` restricted to ``length`` entries of dimension ``dim`` from ``start`` (a view)."""
+    d = normalize_dim("narrow", dim, x._data.ndim)
+    size = x._data.shape[d]
+    start = int(start)
+    if start < 0:
+        start += size
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(f"narrow: start {start} and length {length} are out of range for "
+                         f"dimension {dim} of size {size} (shape {x.shape})")
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+
+@method()
+def element_size(x) -> int:
+    """Bytes per element."""
+    return x._data.itemsize
+
+
+@method()
+def is_floating_point(x) -> bool:
+    return x._data.dtype.kind == "f"
+
+
+def _new(x, array: np.ndarray, device, requires_grad: bool) -> Tensor:
+    check_device("new tensor", device)
+    out = Tensor._make(array)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+@method()
+def new_zeros(x, *size, dtype=None, device=None, requires_grad: bool = False):
+    """Zeros of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
+    return _new(x, np.zeros(_shape_args(size), dtype or x.dtype), device, requires_grad)
+
+
+@method()
+def new_ones(x, *size, dtype=None, device=None, requires_grad: bool = False):
+    """Ones of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
+    return _new(x, np.ones(_shape_args(size), dtype or x.dtype), device, requires_grad)
+
+
+@method()
+def new_empty(x, *size, dtype=None, device=None, requires_grad: bool = False):
+    """An uninitialised tensor of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
+    return _new(x, np.empty(_shape_args(size), dtype or x.dtype), device, requires_grad)
+
+
+@method()
+def new_full(x, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+    """``fill_value`` everywhere, shape ``size``, ``x``'s dtype (or ``dtype``)."""
+    array = np.full(_shape_args((size,)), fill_value, dtype or x.dtype)
+    return _new(x, array, device, requires_grad)
+
+
+@method()
+def new_tensor(x, data, dtype=None, device=None, requires_grad: bool = False):
+    """A copy of ``data`` with ``x``'s dtype (or ``dtype``), outside any graph."""
+    array = np.array(data._data if isinstance(data, Tensor) else data, dtype=dtype or x.dtype)
+    return _new(x, array, device, requires_grad)
