@@ -4,8 +4,9 @@ Each worker waits on its own index queue for tasks ``(task_id, index)``, fetches
 batch from its copy of the dataset and puts ``(task_id, batch)`` on the result queue
 shared by all workers.  What it sends back is pickled in the worker, so a batch that
 cannot be pickled comes back as an error instead of being lost.  ``None`` on the index
-queue ends the worker; a ``NewEpoch`` marker restarts an iterable dataset (persistent
-workers) and is echoed back so the main process knows all older results are in.
+queue (or the shutdown event) ends the worker; a ``NewEpoch`` marker restarts an iterable
+dataset (persistent workers) and is echoed back so the main process knows all older
+results are in.
 """
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ from graphgrad.autograd import random as gg_random
 
 from ._fetch import IterableFetcher, MapFetcher
 
-_POLL_S = 1.0  # how often an idle worker checks that its parent is still alive
+# How often an idle worker checks the shutdown event and that its parent is alive.  The
+# event matters when the None sent at shutdown is lost: when the loader's iterator is
+# collected as part of a reference cycle, the garbage collector may finalize its queues
+# (stopping their feeder threads) before the iterator's __del__ sends the None.
+_POLL_S = 0.1
 _WORKER_INFO: list = [None]  # set in worker processes only
 
 
@@ -112,7 +117,8 @@ def _seed_everything(seed: int) -> None:
 def worker_loop(iterable: bool, dataset, index_queue, result_queue, done_event,
                 auto_collation: bool, collate_fn, drop_last: bool, seed: int,
                 init_fn, worker_id: int, num_workers: int) -> None:
-    """Serve tasks from ``index_queue`` until ``None`` arrives or the parent dies."""
+    """Serve tasks from ``index_queue`` until ``None`` arrives, ``done_event`` is set or the
+    parent dies."""
     parent = os.getppid()
     try:
         _seed_everything(seed)
@@ -129,7 +135,7 @@ def worker_loop(iterable: bool, dataset, index_queue, result_queue, done_event,
             except Exception as err:
                 init_error = WorkerError(worker_id, err)
         fetcher, ended = fresh(), False
-        while True:
+        while not done_event.is_set():
             try:
                 task = index_queue.get(timeout=_POLL_S)
             except queue.Empty:
@@ -141,8 +147,6 @@ def worker_loop(iterable: bool, dataset, index_queue, result_queue, done_event,
             if isinstance(task, NewEpoch):
                 fetcher, ended = fresh(), False
                 result_queue.put(_pack(worker_id, None, task))
-                continue
-            if done_event.is_set():  # shutting down: skip what is still queued
                 continue
             task_id, index = task
             if init_error is not None:
