@@ -49,7 +49,7 @@ def parse_size(name: str, size: tuple, keyword=None) -> tuple:
 def resolve_dtype(dtype, default, out: Tensor | None = None) -> np.dtype:
     """``dtype``, else ``out``'s dtype (PyTorch's rule for ``out=``), else ``default``."""
     if dtype is None:
-        return out._data.dtype if out is not None else np.dtype(default)
+        return out._data.dtype if isinstance(out, Tensor) else np.dtype(default)
     return np.dtype(dtype)
 
 

@@ -237,6 +237,8 @@ def test_out_writes_into_the_given_tensor():
         gg.ones(2, dtype=gg.float64, out=gg.empty(2))
     with pytest.raises(RuntimeError, match="zeros: out= does not support automatic"):
         gg.zeros(2, out=gg.empty(2, requires_grad=True))
+    with pytest.raises(TypeError, match="zeros: out must be a Tensor, got ndarray"):
+        gg.zeros(2, out=np.zeros(2))
     small = gg.empty(1)
     with pytest.warns(UserWarning, match="rand: an out tensor of shape .1,. was resized"):
         assert gg.rand(4, out=small).shape == (4,)
