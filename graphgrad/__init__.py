@@ -17,4 +17,11 @@ __version__ = "0.1.0"
 from . import autograd
 from .autograd import *  # noqa: F403  (the tensor API: tensor, randn, cat, no_grad, ...)
 from . import datasets, nn, optim, testing, utils, viz
+from . import accelerator, amp, backends, cuda, distributed, onnx
+from ._dtypes import bfloat16
+from ._modes import inference_mode
+from .amp import autocast
 from .serialization import load, save
+from .threads import (
+    get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads,
+)

@@ -8,7 +8,8 @@ PyTorch's names, arguments and parameter layouts.
     loss = nn.CrossEntropyLoss()(model(x), labels)
     loss.backward()
 """
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .module import Module  # noqa: F401
 from .modules import *  # noqa: F401,F403
+from .parallel import DataParallel  # noqa: F401
 from .parameter import Parameter  # noqa: F401

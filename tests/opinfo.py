@@ -967,6 +967,6 @@ NON_DIFFERENTIABLE: dict[str, str] = {
 NOT_OPERATIONS: frozenset[str] = frozenset({
     "Tensor", "Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
-    "manual_seed", "get_rng_state", "set_rng_state", "save", "load",
+    "manual_seed", "get_rng_state", "set_rng_state",
     "Size", "device", "get_default_dtype", "set_default_dtype", "Generator",
 })

@@ -111,6 +111,30 @@ def test_device_objects():
         gg.device("gpu")
 
 
+LAYERS = {
+    "Linear": lambda d: nn.Linear(3, 2, device=d),
+    "Bilinear": lambda d: nn.Bilinear(2, 2, 3, device=d),
+    "Conv2d": lambda d: nn.Conv2d(1, 2, 3, device=d),
+    "ConvTranspose1d": lambda d: nn.ConvTranspose1d(1, 2, 3, device=d),
+    "Embedding": lambda d: nn.Embedding(5, 2, device=d), "LSTM": lambda d: nn.LSTM(2, 3, device=d),
+    "GRUCell": lambda d: nn.GRUCell(2, 3, device=d),
+    "BatchNorm1d": lambda d: nn.BatchNorm1d(3, device=d),
+    "LayerNorm": lambda d: nn.LayerNorm(3, device=d),
+    "MultiheadAttention": lambda d: nn.MultiheadAttention(4, 2, device=d),
+    "TransformerEncoderLayer": lambda d: nn.TransformerEncoderLayer(4, 2, 8, device=d),
+    "Transformer": lambda d: nn.Transformer(4, 2, 1, 1, 8, device=d),
+    "mask": lambda d: nn.Transformer.generate_square_subsequent_mask(3, device=d),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_constructors_take_device(name):
+    LAYERS[name]("cpu")
+    LAYERS[name](gg.device("cpu"))
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+        LAYERS[name]("cuda")
+
+
 def test_module_to_and_casts():
     model = nn.Linear(3, 2)
     assert model.to("cpu") is model and model.cpu() is model

@@ -63,22 +63,22 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         e = embed_dim
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(ag.empty(3 * e, e, dtype=dtype))
+            self.in_proj_weight = Parameter(ag.empty(3 * e, e, device=device, dtype=dtype))
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
                 self.register_parameter(name, None)
         else:
-            self.q_proj_weight = Parameter(ag.empty(e, e, dtype=dtype))
-            self.k_proj_weight = Parameter(ag.empty(e, self.kdim, dtype=dtype))
-            self.v_proj_weight = Parameter(ag.empty(e, self.vdim, dtype=dtype))
+            self.q_proj_weight = Parameter(ag.empty(e, e, device=device, dtype=dtype))
+            self.k_proj_weight = Parameter(ag.empty(e, self.kdim, device=device, dtype=dtype))
+            self.v_proj_weight = Parameter(ag.empty(e, self.vdim, device=device, dtype=dtype))
             self.register_parameter("in_proj_weight", None)
         if bias:
-            self.in_proj_bias = Parameter(ag.empty(3 * e, dtype=dtype))
+            self.in_proj_bias = Parameter(ag.empty(3 * e, device=device, dtype=dtype))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
+        self.out_proj = Linear(e, e, bias=bias, device=device, dtype=dtype)
         if add_bias_kv:
-            self.bias_k = Parameter(ag.empty(1, 1, e, dtype=dtype))
-            self.bias_v = Parameter(ag.empty(1, 1, e, dtype=dtype))
+            self.bias_k = Parameter(ag.empty(1, 1, e, device=device, dtype=dtype))
+            self.bias_v = Parameter(ag.empty(1, 1, e, device=device, dtype=dtype))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn

@@ -33,7 +33,7 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding,
                  dilation, groups: int, bias: bool, padding_mode: str, output_padding=0,
-                 dtype=None) -> None:
+                 device=None, dtype=None) -> None:
         super().__init__()
         nd, name = self._nd, type(self).__name__
         if groups < 1 or in_channels % groups or out_channels % groups:
@@ -66,9 +66,9 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(ag.empty(*shape, dtype=dtype))
+        self.weight = Parameter(ag.empty(*shape, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(ag.empty(out_channels, dtype=dtype))
+            self.bias = Parameter(ag.empty(out_channels, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -113,7 +113,7 @@ class _Conv(_ConvNd):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype=dtype)
+                         groups, bias, padding_mode, device=device, dtype=dtype)
 
     def forward(self, input):
         self._check_input(input)
@@ -185,7 +185,7 @@ class _ConvTranspose(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, output_padding, dtype=dtype)
+                         groups, bias, padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, input, output_size=None):
         """``output_size`` (the full shape or its spatial part) picks the output_padding

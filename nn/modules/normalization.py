@@ -45,17 +45,17 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = Parameter(ag.empty(num_features, dtype=dtype))
+            self.weight = Parameter(ag.empty(num_features, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(ag.empty(num_features, dtype=dtype))
+                self.bias = Parameter(ag.empty(num_features, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", ag.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ag.ones(num_features, dtype=dtype))
+            self.register_buffer("running_mean", ag.zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", ag.ones(num_features, device=device, dtype=dtype))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
@@ -148,9 +148,9 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(ag.empty(self.normalized_shape, dtype=dtype))
+            self.weight = Parameter(ag.empty(self.normalized_shape, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(ag.empty(self.normalized_shape, dtype=dtype))
+                self.bias = Parameter(ag.empty(self.normalized_shape, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:

@@ -79,7 +79,8 @@ class RNNBase(Module):
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 for kind, shape in shapes.items():
-                    setattr(self, kind + suffix, Parameter(ag.empty(*shape, dtype=dtype)))
+                    weight = ag.empty(*shape, device=device, dtype=dtype)
+                    setattr(self, kind + suffix, Parameter(weight))
                     self._flat_weights_names.append(kind + suffix)
         self.reset_parameters()
 
@@ -181,7 +182,7 @@ class RNN(RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, dtype=dtype)
+                         bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None) -> tuple:
@@ -202,7 +203,7 @@ class GRU(RNNBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype)
+                         dropout, bidirectional, device=device, dtype=dtype)
 
     def forward(self, input, hx=None) -> tuple:
         output, (h_n,) = self._run(input, None if hx is None else (hx,))
@@ -228,7 +229,7 @@ class LSTM(RNNBase):
                  bidirectional: bool = False, proj_size: int = 0, device=None,
                  dtype=None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, proj_size, dtype=dtype)
+                         dropout, bidirectional, proj_size, device=device, dtype=dtype)
 
     def forward(self, input, hx=None) -> tuple:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -251,11 +252,11 @@ class RNNCellBase(Module):
         self.hidden_size = hidden_size
         self.bias = bias
         gate_size = R.CELLS[self._mode].gates * hidden_size
-        self.weight_ih = Parameter(ag.empty(gate_size, input_size, dtype=dtype))
-        self.weight_hh = Parameter(ag.empty(gate_size, hidden_size, dtype=dtype))
+        self.weight_ih = Parameter(ag.empty(gate_size, input_size, device=device, dtype=dtype))
+        self.weight_hh = Parameter(ag.empty(gate_size, hidden_size, device=device, dtype=dtype))
         if bias:
-            self.bias_ih = Parameter(ag.empty(gate_size, dtype=dtype))
-            self.bias_hh = Parameter(ag.empty(gate_size, dtype=dtype))
+            self.bias_ih = Parameter(ag.empty(gate_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(ag.empty(gate_size, device=device, dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -316,7 +317,7 @@ class RNNCell(RNNCellBase):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
                              f"{nonlinearity!r}")
         self._mode = f"RNN_{nonlinearity.upper()}"  # read by RNNCellBase.__init__
-        super().__init__(input_size, hidden_size, bias, dtype=dtype)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None) -> Tensor:

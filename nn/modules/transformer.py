@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.devices import check_device
 
 from .. import functional as F
 from .. import init
@@ -46,15 +47,16 @@ def _activation(activation) -> Callable:
 def _add_feedforward_and_norms(layer: Module, sublayers: int, d_model: int,
                                dim_feedforward: int, dropout: float, activation,
                                layer_norm_eps: float, norm_first: bool, bias: bool,
-                               dtype) -> None:
+                               device, dtype) -> None:
     """Register what encoder and decoder layers share, in PyTorch's order: linear1,
     dropout, linear2, norm1..normK, dropout1..dropoutK (K = ``sublayers``)."""
-    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, device=device, dtype=dtype)
     layer.dropout = Dropout(dropout)
-    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, device=device, dtype=dtype)
     layer.norm_first = norm_first
     for k in range(1, sublayers + 1):
-        setattr(layer, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+        setattr(layer, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                             device=device, dtype=dtype))
     for k in range(1, sublayers + 1):
         setattr(layer, f"dropout{k}", Dropout(dropout))
     layer.activation = _activation(activation)
@@ -86,9 +88,9 @@ class TransformerEncoderLayer(Module):
                  device=None, dtype=None) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
+                                            batch_first=batch_first, device=device, dtype=dtype)
         _add_feedforward_and_norms(self, 2, d_model, dim_feedforward, dropout, activation,
-                                   layer_norm_eps, norm_first, bias, dtype)
+                                   layer_norm_eps, norm_first, bias, device, dtype)
 
     def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None,
                 is_causal: bool = False) -> Tensor:
@@ -132,11 +134,12 @@ class TransformerDecoderLayer(Module):
                  device=None, dtype=None) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
+                                            batch_first=batch_first, device=device, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, dtype=dtype)
+                                                 batch_first=batch_first, device=device,
+                                                 dtype=dtype)
         _add_feedforward_and_norms(self, 3, d_model, dim_feedforward, dropout, activation,
-                                   layer_norm_eps, norm_first, bias, dtype)
+                                   layer_norm_eps, norm_first, bias, device, dtype)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask=None, memory_mask=None,
                 tgt_key_padding_mask=None, memory_key_padding_mask=None,
@@ -236,13 +239,13 @@ class Transformer(Module):
         super().__init__()
         options = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                        layer_norm_eps=layer_norm_eps, batch_first=batch_first,
-                       norm_first=norm_first, bias=bias, dtype=dtype)
+                       norm_first=norm_first, bias=bias, device=device, dtype=dtype)
         self.encoder = custom_encoder or TransformerEncoder(
             TransformerEncoderLayer(d_model, nhead, **options), num_encoder_layers,
-            LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+            LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype))
         self.decoder = custom_decoder or TransformerDecoder(
             TransformerDecoderLayer(d_model, nhead, **options), num_decoder_layers,
-            LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+            LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype))
         self.d_model = d_model
         self.nhead = nhead
         self.batch_first = batch_first
@@ -265,6 +268,7 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
         """The (sz, sz) causal float mask: 0 on and below the diagonal, -inf above it
         (position i may attend to positions j <= i).  float32 unless ``dtype``."""
+        check_device("generate_square_subsequent_mask", device)
         mask = np.triu(np.full((sz, sz), -np.inf), k=1)
         return Tensor(mask, dtype=dtype or np.float32)
 
