@@ -13,7 +13,7 @@ from .._shapes import normalize_dim
 from ..tensor import Tensor
 from ._args import method, tensor_arg
 from .elementwise import clone, where
-from .shape import cat
+from .shape import cat, not_a_view
 
 
 def _ints(value) -> tuple:
@@ -32,11 +32,8 @@ def roll(input, shifts, dims=None) -> Tensor:
         if len(shifts) != 1:
             raise ValueError(f"roll: shifts {shifts} and dims must align: with dims=None, "
                              f"give one shift")
-        out = roll(x.reshape(-1), shifts, 0).reshape(x._data.shape)
-        # The reshape views the rolled copy, which only `out` holds and no rule saved: `out`
-        # is a tensor of its own (PyTorch's roll writes new memory), free to change in place.
-        out._base = out._vc = None
-        return out
+        # The reshape views the rolled copy, which only the result holds and no rule saved.
+        return not_a_view(roll(x.reshape(-1), shifts, 0).reshape(x._data.shape))
     dims = _ints(dims)
     if len(shifts) != len(dims) or not shifts:
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must align (one shift per dim)")
