@@ -192,7 +192,7 @@ def _is_path(f) -> bool:
 def _require_binary(where: str, f, method: str) -> None:
     if isinstance(f, io.TextIOBase):
         raise TypeError(f"{where}: f is a text-mode file; open it in binary mode "
-                        f"({'wb' if method == 'write' else 'rb'})")
+                        f"({'wb' if method == 'write' else 'rb'!r})")
     if not callable(getattr(f, method, None)):
         raise TypeError(f"{where}: f must be a path (str or os.PathLike) or a binary file "
                         f"object with a {method}() method, got {type(f).__name__}")
