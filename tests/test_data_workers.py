@@ -4,6 +4,7 @@ persistent workers, errors from workers, timeouts, and no process left behind.""
 import gc
 import multiprocessing
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -276,6 +277,20 @@ def test_timeout_and_a_dead_worker(monkeypatch):
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited "
                                            "unexpectedly"):
         list(DataLoader(Dies(), num_workers=1))
+
+
+def test_persistent_workers_are_replaced_after_one_dies(monkeypatch):
+    monkeypatch.setattr(loader_processes, "_CHECK_S", 0.1)
+    loader = DataLoader(WhoLoads(), batch_size=4, num_workers=2, persistent_workers=True)
+    pids = {p for b in loader for p in b["pid"].tolist()}
+    os.kill(min(pids), signal.SIGKILL)
+    with pytest.raises(RuntimeError, match=f"pid\\(s\\) {min(pids)}\\) exited unexpectedly"):
+        list(loader)
+    assert list(iter(loader._iterator)) == []  # a shut-down iterator has nothing more
+    fresh = [b for b in loader]  # new workers
+    assert [b["i"].tolist() for b in fresh] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert not pids & {p for b in fresh for p in b["pid"].tolist()}
+    del loader
 
 
 def test_resume_mid_epoch_with_workers():

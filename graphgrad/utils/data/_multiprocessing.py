@@ -117,7 +117,14 @@ class MultiProcessIter:
                     raise RuntimeError(f"DataLoader timed out after {self._timeout} "
                                        "seconds") from None
 
+    @property
+    def running(self) -> bool:
+        """Whether the workers are up (False once shut down, e.g. after one died)."""
+        return not self._shut
+
     def __next__(self):
+        if self._shut:
+            raise StopIteration
         while True:
             # A task sent to a worker that has since run dry will bring no batch: skip it.
             while self._next < self._sent and self._next not in self._buffer \

@@ -7,9 +7,8 @@
 
 Each epoch (each ``iter(loader)``) first draws a base seed for the workers, then the
 sampler's order, both from ``generator`` (None: the project's generator behind
-``gg.manual_seed``), whether or not there are workers; so ``num_workers`` changes where
-batches are loaded, never which batches come or what the generator draws afterwards.
-A worker w seeds its own random sources with base seed + w.
+``gg.manual_seed``), whether or not there are workers (see ``_epoch``).  A worker w seeds
+its own random sources with base seed + w.
 
 ``loader.state_dict()`` holds the current epoch's order and the number of batches handed
 out, so a checkpoint taken in the middle of an epoch resumes with the very next batch.
@@ -22,14 +21,10 @@ import multiprocessing
 import multiprocessing.context
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sized
-
-import numpy as np
-
-from graphgrad.autograd.random import rng
-from graphgrad.autograd.tensor import Tensor
+from collections.abc import Callable, Iterable
 
 from ._collate import default_collate, default_convert
+from ._epoch import Epoch, draw_epoch, epoch_state, restore_epoch
 from ._fetch import IterableFetcher, MapFetcher
 from ._multiprocessing import MultiProcessIter
 from ._worker import get_worker_info
@@ -59,50 +54,10 @@ def _length(dataset, is_iterable: bool, index_sampler, batch_size, drop_last) ->
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
-class _Epoch:
-    """One pass over the data: its index batches and how many were handed out.
-
-    The index batches of a map-style dataset with a sized sampler are drawn up front
-    (``order``: the sampler's indices; ``bounds``: where each batch starts and ends, None
-    when each index is a batch of its own), so the epoch can be saved and resumed;
-    otherwise they are read from ``stream`` as needed.
-    """
-
-    def __init__(self, base_seed: int, order=None, bounds=None, stream=None,
-                 position: int = 0) -> None:
-        self.base_seed, self.order, self.bounds, self.stream = base_seed, order, bounds, stream
-        self.position = position
-        self.finished = False
-
-    def __len__(self) -> int:
-        return len(self.order) if self.bounds is None else len(self.bounds) - 1
-
-    def indices(self):
-        """The index batches not yet handed out."""
-        if self.stream is not None:
-            yield from self.stream
-        elif self.bounds is None:
-            yield from self.order[self.position:]
-        else:
-            for b in range(self.position, len(self)):
-                yield self.order[self.bounds[b]:self.bounds[b + 1]]
-
-    def advance(self) -> None:
-        self.position += 1
-
-    def finish(self) -> None:
-        self.finished = True
-
-
-def _chunk_bounds(n: int, batch_size: int, drop_last: bool) -> list[int]:
-    batches = n // batch_size if drop_last else math.ceil(n / batch_size)
-    return [min(b * batch_size, n) for b in range(batches + 1)]
-
-
 class _SingleProcessIter:
     """One epoch loaded in the main process."""
 
-    def __init__(self, loader: DataLoader, epoch: _Epoch) -> None:
+    def __init__(self, loader: DataLoader, epoch: Epoch) -> None:
         self._epoch, self._indices = epoch, epoch.indices()
         self._fetcher = (IterableFetcher if loader._is_iterable else MapFetcher)(
             loader.dataset, loader._auto_collation, loader.collate_fn, loader.drop_last)
@@ -220,8 +175,8 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
-        self._epoch: _Epoch | None = None  # the latest epoch started
-        self._resume: _Epoch | None = None  # an epoch set by load_state_dict, not started
+        self._epoch: Epoch | None = None  # the latest epoch started
+        self._resume: Epoch | None = None  # an epoch set by load_state_dict, not started
         self._iterator: MultiProcessIter | None = None  # the persistent workers' iterator
         self._initialized = True
         if pin_memory:
@@ -282,34 +237,13 @@ class DataLoader:
                           f"more than the {cpus} CPUs this process may use; it may run slowly "
                           "or freeze", stacklevel=3)
 
-    def _ordered(self) -> bool:
-        """Whether an epoch's index batches are drawn up front (and can be saved): for a
-        map-style dataset whose sampler (or custom batch sampler) has a length."""
-        source = self.sampler if self._own_batching else self._index_sampler
-        return not self._is_iterable and isinstance(source, Sized)
-
-    def _new_epoch(self) -> _Epoch:
-        """The base seed, then the epoch's index batches, drawn now (see module doc)."""
-        base_seed = int(rng(self.generator).integers(2**63))
-        if not self._ordered():
-            return _Epoch(base_seed, stream=iter(self._index_sampler))
-        if self._own_batching:
-            order = list(self.sampler)
-            return _Epoch(base_seed, order, _chunk_bounds(len(order), self.batch_size,
-                                                          self.drop_last))
-        if self.batch_sampler is None:
-            return _Epoch(base_seed, list(self.sampler))
-        batches = [list(batch) for batch in self.batch_sampler]
-        bounds = [0, *np.cumsum([len(batch) for batch in batches]).tolist()]
-        return _Epoch(base_seed, [i for batch in batches for i in batch], bounds)
-
     def __iter__(self):
         """Start an epoch, or continue the one given to ``load_state_dict``."""
-        epoch, self._resume = self._resume or self._new_epoch(), None
+        epoch, self._resume = self._resume or draw_epoch(self), None
         self._epoch = epoch
         if self.num_workers == 0:
             return _SingleProcessIter(self, epoch)
-        if self._iterator is not None:
+        if self._iterator is not None and self._iterator.running:
             self._iterator.reset(epoch)
             return self._iterator
         iterator = MultiProcessIter(self, epoch, epoch.base_seed)
@@ -324,71 +258,11 @@ class DataLoader:
 
         ``{"order": None, "position": 0}`` between epochs (once an iteration has been
         exhausted).  Taken in the loop body after the last batch, it says that epoch has
-        no batches left, so a resumed loop finishes it at once.
+        no batches left, so a resumed loop finishes it at once.  An IterableDataset (or a
+        sampler without ``len()``) has no order to save: TypeError.
         """
-        epoch = self._resume or self._epoch
-        if epoch is None or epoch.finished:
-            return {"order": None, "position": 0}
-        if epoch.order is None:
-            raise TypeError("DataLoader.state_dict: the epoch has no order to save (an "
-                            "IterableDataset or a sampler without len())")
-        try:
-            order = np.asarray(epoch.order, dtype=np.int64)
-        except (TypeError, ValueError):
-            raise TypeError("DataLoader.state_dict: the sampler's indices are not integers"
-                            ) from None
-        state = {"order": order, "position": epoch.position, "base_seed": epoch.base_seed}
-        if not self._own_batching and epoch.bounds is not None:
-            state["batch_sizes"] = np.diff(epoch.bounds)
-        return state
+        return epoch_state(self._resume or self._epoch, self._own_batching)
 
     def load_state_dict(self, state: dict) -> None:
         """Continue an epoch saved by ``state_dict``: the next ``iter()`` resumes it."""
-        if state["order"] is None:
-            self._resume = None
-            return
-        if not self._ordered():
-            raise TypeError("DataLoader.load_state_dict: this loader's epochs have no order "
-                            "to resume (an IterableDataset or a sampler without len())")
-        order = state["order"]
-        order = np.asarray(order._data if isinstance(order, Tensor) else order)
-        custom = self.batch_sampler is not None and not self._own_batching
-        self._check_order(order, None if custom else len(self.sampler))
-        if self._own_batching:
-            bounds = _chunk_bounds(len(order), self.batch_size, self.drop_last)
-        elif custom:
-            sizes = np.asarray(state.get("batch_sizes", []), dtype=np.int64)
-            if sizes.sum() != len(order) or np.any(sizes < 1):
-                raise ValueError(f"DataLoader.load_state_dict: batch_sizes {sizes.tolist()} "
-                                 f"must be positive and sum to the {len(order)} indices")
-            bounds = [0, *np.cumsum(sizes).tolist()]
-        else:
-            bounds = None
-        base_seed = state.get("base_seed")
-        if base_seed is None:  # a state saved before base seeds were recorded
-            base_seed = int(rng(self.generator).integers(2**63))
-        epoch = _Epoch(int(base_seed), order.astype(np.int64).tolist(), bounds)
-        position = int(state["position"])
-        if not 0 <= position <= len(epoch):
-            raise ValueError(f"DataLoader.load_state_dict: position {position} is outside "
-                             f"0..{len(epoch)} batches")
-        epoch.position = position
-        self._resume = epoch
-
-    def _check_order(self, order: np.ndarray, expected: int | None) -> None:
-        """``order`` must be what this loader's sampler could have drawn: ``expected``
-        integers (any number when None) in range(len(dataset)), all distinct for a
-        sequential or shuffled loader."""
-        n = len(self.dataset) if isinstance(self.dataset, Sized) else None
-        s = self.sampler
-        permutation = type(s) is SequentialSampler or (
-            type(s) is RandomSampler and not s.replacement and s.num_samples == n)
-        ok = order.ndim == 1 and order.dtype.kind in "iu" \
-            and (expected is None or len(order) == expected) \
-            and (n is None or not len(order) or (order.min() >= 0 and order.max() < n)) \
-            and (not permutation or len(np.unique(order)) == len(order))
-        if not ok:
-            what = f"a permutation of range({n})" if permutation else \
-                f"{'' if expected is None else expected} integer indices in range({n})"
-            raise ValueError(f"DataLoader.load_state_dict: order must be {what}, got a "
-                             f"{order.dtype} array of shape {order.shape}")
+        self._resume = restore_epoch(self, state)
