@@ -352,7 +352,7 @@ def _propagate(roots, grads, targets, retain_graph: bool, create_graph: bool) ->
                     continue
                 try:
                     if op.variadic:
-                        gi = vjps(i, g, out, *saved, **params)
+                        gi = vjps(i, g, out, saved, **params)
                     else:
                         gi = vjps[i](g, out, *saved, **params)
                 except Exception as err:

@@ -219,12 +219,12 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
             )
         return result
 
-    def rule(i, g, out, *unused):
+    def rule(i, g, out, unused):
         if ctx._cache is None or ctx._cache[0] is not g:
             ctx._cache = (g, run_backward(g, out), set())
         _, result, served = ctx._cache
         served.add(i)
-        if served >= needed:
+        if len(served) == len(needed):
             ctx._cache = None  # every input served: do not keep the gradients alive
         raw = not isinstance(g, Tensor)
         position = positions[i]

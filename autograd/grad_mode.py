@@ -1,20 +1,24 @@
-"""Global switches of the engine: whether operations record a graph, and anomaly mode.
+"""The engine's switches: whether operations record a graph, anomaly mode, the Module
+call running, and the gradient observer of viz.
 
-Both are process-wide flags (not thread-local), read on every operation, so they
-live in one tiny object whose attributes are cheap to read.
+Each thread has its own (as PyTorch's grad mode): a ``no_grad`` block in one thread
+never stops another thread's recording.  They are read on every operation, so they
+live in one object whose attributes are cheap to read; a new thread starts with
+recording on and everything else off.
 """
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
 
 
-class _State:
+class _State(threading.local):
     """``grad_enabled``: record graphs; ``anomaly``: check every value (anomaly.py);
     ``scope``: the innermost Module call running, stamped on each recorded node (None
     outside modules); ``observer``: when set, ``observer(key, grad)`` is called with
-    every node's (and leaf's) complete gradient during backward (used by viz)."""
-
-    __slots__ = ("grad_enabled", "anomaly", "scope", "observer")
+    every node's (and leaf's) complete gradient during backward (used by viz).
+    ``threading.local`` runs ``__init__`` again in each thread that reads it."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -42,7 +46,7 @@ class _FlagContext:
 
     def __new__(cls, func=None):
         if callable(func):  # used as @x without parentheses
-            return _decorate(cls, func)
+            return run_inside(cls, func)
         return super().__new__(cls)
 
     def __init__(self, func=None) -> None:
@@ -59,14 +63,50 @@ class _FlagContext:
 
     def __call__(self, func):
         """Used as @x(): wrap ``func`` so that each call runs inside a fresh context."""
-        return _decorate(type(self), func)
+        return run_inside(type(self), func)
 
 
-def _decorate(cls, func):
+def run_inside(context, func):
+    """``func`` wrapped so that each call runs inside a fresh ``context()``; for a
+    generator function, each resumption of its generator does."""
+    if inspect.isgeneratorfunction(func):
+        return _wrap_generator(func, context)
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with cls():
+        with context():
             return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrap_generator(func, context):
+    """``func`` (a generator function) with each step of its generator run inside a new
+    ``context()``, so a decorated generator computes in the mode at every resumption
+    while the caller's code between resumptions keeps its own: values, ``send``,
+    ``throw`` and ``close`` all pass through."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        generator = func(*args, **kwargs)  # runs none of the body yet
+        try:
+            with context():
+                value = next(generator)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with context():
+                        generator.close()
+                    raise
+                except BaseException as error:  # thrown in by the caller: pass it on
+                    with context():
+                        value = generator.throw(error)
+                else:
+                    with context():
+                        value = generator.send(sent)
+        except StopIteration as stop:
+            return stop.value
 
     return wrapper
 
@@ -107,10 +147,4 @@ class set_grad_enabled(_FlagContext):
     def __call__(self, func):
         STATE.grad_enabled = self._previous
         mode = self._value
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-
-        return wrapper
+        return run_inside(lambda: set_grad_enabled(mode), func)

@@ -212,7 +212,7 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
 
 
 # ------------------------------------------------------- sampling from tensors
-def _zero_gradient(i, g, out, *inputs, sample):
+def _zero_gradient(i, g, out, inputs, sample):
     return WHERE(0.0, g, condition=np.True_)  # zeros like g, summed to the input's shape
 
 

@@ -14,10 +14,7 @@ correct under PyTorch's inference mode therefore runs the same here.
 """
 from __future__ import annotations
 
-import functools
-import inspect
-
-from graphgrad.autograd.grad_mode import is_grad_enabled, set_grad_enabled
+from graphgrad.autograd.grad_mode import is_grad_enabled, run_inside, set_grad_enabled
 
 
 class inference_mode:  # noqa: N801  (torch's spelling)
@@ -45,41 +42,5 @@ class inference_mode:  # noqa: N801  (torch's spelling)
         """Used as @inference_mode(mode): each call of ``func`` (each resumption, for a
         generator function) runs inside a fresh ``inference_mode(mode)``."""
         mode = self.mode
-        if inspect.isgeneratorfunction(func):
-            return _wrap_generator(func, lambda: inference_mode(mode))
+        return run_inside(lambda: inference_mode(mode), func)
 
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return func(*args, **kwargs)
-
-        return wrapper
-
-
-def _wrap_generator(func, context):
-    """``func`` (a generator function) with each step of its generator run inside a new
-    ``context()``: values, ``send``, ``throw`` and ``close`` all pass through."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        generator = func(*args, **kwargs)  # runs none of the body yet
-        try:
-            with context():
-                value = next(generator)
-            while True:
-                try:
-                    sent = yield value
-                except GeneratorExit:
-                    with context():
-                        generator.close()
-                    raise
-                except BaseException as error:  # thrown in by the caller: pass it on
-                    with context():
-                        value = generator.throw(error)
-                else:
-                    with context():
-                        value = generator.send(sent)
-        except StopIteration as stop:
-            return stop.value
-
-    return wrapper

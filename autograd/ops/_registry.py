@@ -26,7 +26,8 @@ class Op:
     all; ``save_out``: whether the rules read the output; ``broadcasts``: the
     inputs broadcast against each other, so the engine sums gradients back to
     each input's shape; ``variadic``: any number of inputs and one rule
-    ``rule(i, g, out, *inputs, **params)``; ``vjps=None`` marks a
+    ``rule(i, g, out, inputs, **params)`` that gets them as one sequence (unpacking
+    them for each input would make backward quadratic in their number); ``vjps=None`` marks a
     non-differentiable op (comparisons, argmax).
     """
 

@@ -108,7 +108,8 @@ def _linear_forward(x, weight, bias=None):
     return out
 
 
-def _linear_vjp(i, g, out, x, weight, bias=None):
+def _linear_vjp(i, g, out, inputs):
+    x, weight = inputs[:2]
     # On arrays both products stay lazy (see Product): summed with the operand's other
     # uses by one matrix product, and laid out like the operand.
     if i == 0:  # g W = (g^T)^T W
@@ -178,7 +179,7 @@ def outer(x, y):
     return x[:, None] * y[None, :]
 
 
-def _einsum_vjp(i, g, out, *operands, inputs, output):
+def _einsum_vjp(i, g, out, operands, inputs, output):
     # d out / d operand_i: contract g with every other operand into operand i's labels.
     others = [x for j, x in enumerate(operands) if j != i]
     other_labels = [lab for j, lab in enumerate(inputs) if j != i]

@@ -22,14 +22,14 @@ EXPAND = Op("expand", lambda x, shape: np.broadcast_to(x, shape), lambda g, out,
             broadcasts=True)
 
 
-def _cat_vjp(i, g, out, *inputs, dim, bounds):
+def _cat_vjp(i, g, out, inputs, dim, bounds):
     index = (slice(None),) * dim + (slice(bounds[i], bounds[i + 1]),)
     return g[index]
 
 
 CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp, variadic=True)
 STACK = Op("stack", lambda *xs, dim: np.stack(xs, axis=dim),
-           lambda i, g, out, *inputs, dim: g[(slice(None),) * dim + (i,)], variadic=True)
+           lambda i, g, out, inputs, dim: g[(slice(None),) * dim + (i,)], variadic=True)
 PAD = Op(
     "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
     lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
