@@ -251,7 +251,7 @@ class _Encoder:
         self.size = 0  # bytes of array data so far
         self.stored: dict = {}  # id(array) -> (array, offset, crc): a shared array is stored once
         self.path: list = []  # key path of the value being encoded (for messages)
-        self.open: set = set()  # ids of the containers being encoded (finds cycles)
+        self.active: set = set()  # ids of the containers being encoded (finds cycles)
 
     def fail(self, error: type, reason: str):
         raise error(f"save: {reason} at key {_key_text(self.path)}")
@@ -268,10 +268,10 @@ class _Encoder:
             return self.array(obj._data, kind, obj.requires_grad)
         if isinstance(obj, np.ndarray):
             return self.array(obj, "ndarray", False)
+        if obj is None or isinstance(obj, (bool, str)):  # np.str_ too: saved as a str
+            return obj
         if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
             return self.array(np.asarray(obj), "scalar", False)
-        if obj is None or isinstance(obj, (bool, str)):
-            return obj
         if isinstance(obj, int):
             return int(obj)
         if isinstance(obj, float):
@@ -285,17 +285,19 @@ class _Encoder:
         self.fail(TypeError, f"can't save a {type(obj).__name__}{hint}")
 
     def container(self, obj) -> dict:
-        if id(obj) in self.open:
+        if id(obj) in self.active:
             self.fail(ValueError, f"the {type(obj).__name__} contains itself (a cycle)")
-        self.open.add(id(obj))
+        self.active.add(id(obj))
         if isinstance(obj, dict):
             tag = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
-            body = [[key, self.child(key, v)] for key, v in
-                    ((self.key(k), v) for k, v in obj.items())]
+            body = []
+            for k, value in obj.items():
+                key = self.key(k)
+                body.append([key, self.child(key, value)])
         else:
             tag = "tuple" if isinstance(obj, tuple) else "list"
-            body = [self.child(i, v) for i, v in enumerate(obj)]
-        self.open.discard(id(obj))
+            body = [self.child(i, value) for i, value in enumerate(obj)]
+        self.active.discard(id(obj))
         return {tag: body}
 
     def key(self, k):
