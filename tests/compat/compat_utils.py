@@ -18,11 +18,16 @@ def to_numpy(t) -> np.ndarray:
     return np.array(t.numpy() if hasattr(t, "numpy") else t)
 
 
-def copy_state(src_module, dst_module, dst_torch) -> None:
-    """Load ``src_module``'s state_dict into ``dst_module`` (of the other library), every
-    entry passing through NumPy; strict, so the two must have the same keys."""
-    state = {k: dst_torch.from_numpy(to_numpy(v)) for k, v in src_module.state_dict().items()}
-    dst_module.load_state_dict(state)
+def convert(obj, dst_torch):
+    """``obj`` (nested dicts, lists and tuples) with every tensor or NumPy array made a
+    ``dst_torch`` tensor; anything else kept."""
+    if hasattr(obj, "numpy") or isinstance(obj, np.ndarray):
+        return dst_torch.from_numpy(to_numpy(obj))
+    if isinstance(obj, dict):
+        return type(obj)((k, convert(v, dst_torch)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(convert(v, dst_torch) for v in obj)
+    return obj
 
 
 def assert_same_state(a_module, b_module, rtol=1e-5, atol=1e-6) -> None:
