@@ -89,6 +89,15 @@ def _view_change_while_recording():
     (w * 2)[:2].mul_(3)
 
 
+def _view_of_changed_base_misses_the_change() -> bool:
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a = w * 2
+    v = a[:2]
+    a.mul_(3)
+    v.sum().backward()
+    return v.tolist() == [6.0, 12.0] and w.grad.tolist() == [2.0, 2.0, 0.0]  # PyTorch: 6, 6, 0
+
+
 def _torch_checkpoint() -> io.BytesIO:
     buffer = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buffer)
@@ -178,6 +187,8 @@ STATEMENTS = [
      and _raises(TypeError, lambda: np.sum(x23))),
     ("While a graph is being recorded, an in-place change of a view raises",
      lambda: _raises(RuntimeError, _view_change_while_recording)),
+    ("`v` holds the new values but its gradient is computed as if the change had not "
+     "happened (here missing the factor 3)", _view_of_changed_base_misses_the_change),
     ("(a transposed tensor flattened, `x.t().view(-1)`) returns a copy",
      lambda: not np.shares_memory(x23.t().view(-1).numpy(), x23.numpy())),
     ("The operators `//` and `%` are not defined on tensors yet (TypeError)",

@@ -375,7 +375,8 @@ def block(ns: Namespace) -> tuple[str, tuple[int, int]]:
                      for n in present}
         differing = {n: args for n, args in differing.items() if args}
         if differing:
-            lines += ["", "Arguments of torch's that graphgrad's version does not take:"]
+            lines += ["", "Arguments of torch's that graphgrad's version does not take by "
+                          "that name:"]
             lines += [f"- `{n}`: " + ", ".join(f"`{a}`" for a in args)
                       for n, args in differing.items()]
     extras = graphgrad_extras(ns, holder, torch_holder)
