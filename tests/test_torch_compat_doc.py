@@ -179,6 +179,9 @@ STATEMENTS = [
     ("`gg.Tensor([1, 2])` is an int64 tensor (PyTorch: float32) and `gg.Tensor(2, 3)` raises",
      lambda: gg.Tensor([1, 2]).dtype == gg.int64
      and _raises(TypeError, lambda: gg.Tensor(2, 3))),
+    ("Helpers that scripts often call are missing for now (AttributeError): `is_tensor`",
+     lambda: not any(hasattr(gg, n) for n in ("is_tensor", "allclose", "set_printoptions",
+                                              "use_deterministic_algorithms"))),
     ("(there is no `is_inference()`)", lambda: not hasattr(gg.Tensor, "is_inference")),
     ("`t.numpy()` of a tensor that requires grad returns its array",
      lambda: isinstance(gg.ones(2, requires_grad=True).numpy(), np.ndarray)),
