@@ -17,6 +17,7 @@ from compat_utils import assert_falls, to_numpy
 import graphgrad as torch
 import graphgrad.nn as nn
 import graphgrad.utils.data as data_utils
+from graphgrad.utils.data import DataLoader, Dataset
 
 N, N_VAL, BATCH = 120, 24, 16
 
@@ -176,8 +177,6 @@ def jitter_per_worker(torch, DataLoader, Dataset, features, labels):
                    reason="graphgrad has no initial_seed() (torch.initial_seed: in a "
                           "DataLoader worker, the worker's seed)")
 def test_workers_seeded_from_initial_seed():
-    from graphgrad.utils.data import DataLoader, Dataset
-
     features, labels = _features_and_labels()
     first = jitter_per_worker(torch, DataLoader, Dataset, features, labels)
     again = jitter_per_worker(torch, DataLoader, Dataset, features, labels)
