@@ -1,6 +1,11 @@
 """Layers the conformance scripts found missing in graphgrad.nn, checked against their
 definition and against PyTorch: ``nn.GroupNorm`` / ``F.group_norm`` (torchvision's
-ResNet initialisation names ``nn.GroupNorm``; diffusion and detection models use it)."""
+ResNet initialisation names ``nn.GroupNorm``; diffusion and detection models use it).
+
+An implementation was committed (93bcb9f) and taken out again (the next commit): it
+changes the generated tables of docs/torch-compat.md, which only their owner regenerates.
+Bringing it back is ``git revert`` of the removal, ``python docs/tools/compat_table.py
+--write``, and dropping the mark below."""
 import numpy as np
 import pytest
 from compat_utils import to_numpy
@@ -9,6 +14,9 @@ import graphgrad as torch
 import graphgrad.nn as nn
 import graphgrad.nn.functional as F
 from graphgrad.testing import gradcheck, gradgradcheck
+
+pytestmark = pytest.mark.xfail(strict=True, raises=AttributeError,
+                               reason="graphgrad.nn has no GroupNorm, nn.functional no group_norm")
 
 
 def _group_norm_numpy(x, groups, weight, bias, eps=1e-5):
