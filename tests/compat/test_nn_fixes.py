@@ -2,9 +2,9 @@
 definition and against PyTorch: ``nn.GroupNorm`` / ``F.group_norm`` (torchvision's
 ResNet initialisation names ``nn.GroupNorm``; diffusion and detection models use it).
 
-An implementation was committed (93bcb9f) and taken out again (the next commit): it
+An implementation was committed (93bcb9f) and taken out again (4732a39): it
 changes the generated tables of docs/torch-compat.md, which only their owner regenerates.
-Bringing it back is ``git revert`` of the removal, ``python docs/tools/compat_table.py
+Bringing it back is ``git revert 4732a39``, ``python docs/tools/compat_table.py
 --write``, and dropping the mark below."""
 import numpy as np
 import pytest
