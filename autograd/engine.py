@@ -117,7 +117,10 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     else:
         node.next = tuple([_edge(x) for x in inputs])
         node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
-    save = op.save
+    if op.per_rule is None:
+        save, save_out = op.save, op.save_out
+    else:  # keep only what the rules that will run read
+        save, save_out = op.per_rule[tuple([e is not None for e in node.next])]
     node.versions = None  # None: every saved tensor was at version 0
     if save is None:
         node.saved = None
@@ -135,7 +138,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
             if isinstance(x, Tensor) and x._vc is not None:
                 node.versions = tuple([_version(t) for t in saved])
                 break
-    if op.save_out:
+    if save_out:
         node.out = out._data
         out._vc = node.out_vc = [0]
     else:

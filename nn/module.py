@@ -467,8 +467,15 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value._data if isinstance(value, Tensor) else value)
-            if array.shape != tensor.shape:
+            try:
+                array = np.asarray(value._data if isinstance(value, Tensor) else value)
+            except ValueError:  # a ragged list
+                array = np.empty((), dtype=object)
+            if array.dtype.kind not in "biuf":
+                mismatched.append(
+                    f"while copying the parameter named {key!r}: expected a Tensor or an "
+                    f"array of numbers from the checkpoint, got {type(value).__name__}.")
+            elif array.shape != tensor.shape:
                 mismatched.append(
                     f"size mismatch for {key}: copying a param with shape {array.shape} from "
                     f"checkpoint, the shape in current model is {tensor.shape}."

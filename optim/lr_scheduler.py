@@ -62,6 +62,11 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and set the new lrs.  (``epoch=`` jumps to that epoch with
         the closed form, where there is one; deprecated in PyTorch, kept for ports.)"""
+        if self._step_count == 1 and self.optimizer._step_count == 0:
+            warnings.warn(
+                "lr_scheduler.step() was called before optimizer.step(): call the optimizer "
+                "first, or the first value of the schedule is skipped (as PyTorch warns)",
+                UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1

@@ -61,6 +61,7 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)  # Tensor -> {name: value}
         self.param_groups: list[dict] = []
         self._work: dict = {}  # dtype -> flat scratch array, reused every step
+        self._step_count = 0  # steps taken; schedulers warn when they step first
         if isinstance(params, (Tensor, np.ndarray)):
             raise TypeError(
                 f"{type(self).__name__}: params should be an iterable of Tensors or dicts, "
@@ -137,6 +138,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._check_grads()  # all of them, before any state changes
+        self._step_count += 1
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -148,6 +151,22 @@ class Optimizer:
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
+
+    def _check_grads(self) -> None:
+        """Every gradient has its parameter's shape and a floating dtype (a wrongly shaped
+        ``p.grad`` set by hand would otherwise fail halfway through an update)."""
+        for i, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                problem = (f"is a {type(g).__name__}, not a Tensor" if not isinstance(g, Tensor)
+                           else f"has shape {g.shape}" if g.shape != p.shape
+                           else f"has dtype {g.dtype}" if g.dtype.kind != "f" else None)
+                if problem:
+                    raise ValueError(
+                        f"{type(self).__name__}.step: the gradient of a parameter of shape "
+                        f"{p.shape} ({p.dtype}) in parameter group {i} {problem}")
 
     # ------------------------------------------------- helpers for updates
     def _scratch(self, like: np.ndarray, count: int) -> list[np.ndarray]:
@@ -246,18 +265,23 @@ class Optimizer:
         self.state = state
 
     def _load_value(self, name: str, value, p: Tensor, key):
-        if name == "step":
-            return int(np.asarray(value._data if isinstance(value, Tensor) else value))
+        where = f"{type(self).__name__}.load_state_dict: state {name!r} of parameter {key}"
         if isinstance(value, Tensor):
             value = value._data
-        if isinstance(value, np.ndarray):
-            if value.shape != p.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: state {name!r} of parameter {key} "
-                    f"has shape {value.shape}, the parameter {p.shape}"
-                )
-            return np.array(value, dtype=p.dtype, copy=True)
-        return value
+        if name == "step":
+            step = np.asarray(value)
+            if step.shape != () or step.dtype.kind not in "iuf" or not np.isfinite(step) \
+                    or step < 0 or step != np.floor(step):
+                raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+            return int(step)
+        if value is None:  # e.g. SGD's momentum buffer before its first step
+            return None
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+            raise ValueError(f"{where} must be an array of the parameter's shape {p.shape}, "
+                             f"got {type(value).__name__} {value!r:.80}")
+        if value.shape != p.shape:
+            raise ValueError(f"{where} has shape {value.shape}, the parameter {p.shape}")
+        return np.array(value, dtype=p.dtype, copy=True)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

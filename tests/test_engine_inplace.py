@@ -358,3 +358,47 @@ def test_transpose_view_shares_memory_and_version():
     t.mul_(10.0)
     np.testing.assert_allclose(x.numpy(), np.arange(6.0).reshape(2, 3) * 10)
     assert x._version == 1
+
+
+# ------------------------------------- only what the rules that run read is checked
+def test_changing_a_value_no_running_rule_reads_is_allowed():
+    """x * 2 keeps only the constant 2 for x's rule, so changing the product's input
+    afterwards is fine (PyTorch too); y * w still needs y for w's rule, and raises."""
+    x = gg.randn(3, dtype=gg.float64, requires_grad=True)
+    e = x + 1
+    y = (e * 2).sum()
+    e.mul_(2)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 2.0))
+    w = gg.randn(3, requires_grad=True)
+    e = x + 1
+    z = (e * w).sum()
+    e.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_divide_by_a_constant_then_change_the_numerator():
+    x = gg.randn(3, dtype=gg.float64, requires_grad=True)
+    e = x * 1
+    y = (e / 4.0).sum()
+    e.add_(1.0)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 0.25))
+
+
+def test_linear_after_an_optimizer_step_when_the_input_needs_no_grad():
+    """dW = g^T x reads x, not W: a step that changes W before backward is fine."""
+    layer = gg.nn.Linear(3, 2).double()
+    x = gg.randn(4, 3, dtype=gg.float64)
+    loss = layer(x).sum()
+    with gg.no_grad():  # as an optimizer step between forward and backward
+        layer.weight.add_(1.0)
+    loss.backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), np.ones((2, 4)) @ x.numpy())
+    x.requires_grad_(True)
+    loss = layer(x).sum()
+    with gg.no_grad():
+        layer.weight.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()  # dx = g W reads W

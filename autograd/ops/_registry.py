@@ -13,17 +13,22 @@ record.  So the same rule serves first-order backward (arrays, no graph) and
 """
 from __future__ import annotations
 
+import itertools
+
 from ..engine import apply
 from ..tensor import Tensor
 
-_INPUT_NAMES = ("x", "y")
+_INPUT_NAMES = ("x", "y", "z")
 
 
 class Op:
     """A primitive operation.
 
-    ``saves``: which inputs the rules read, as names ("x", "y") or "inputs" for
-    all; ``save_out``: whether the rules read the output; ``broadcasts``: the
+    ``saves``: which inputs the rules read, as names ("x", "y", "z", "out") or
+    "inputs" for all; or one such string per rule (``("y", "x")`` for x * y: x's rule
+    reads y and y's rule reads x), so a node keeps, and checks for in-place changes,
+    only what the rules that will run read (those of the inputs that require grad);
+    ``save_out``: whether the rules read the output; ``broadcasts``: the
     inputs broadcast against each other, so the engine sums gradients back to
     each input's shape; ``variadic``: any number of inputs and one rule
     ``rule(i, g, out, inputs, **params)`` that gets them as one sequence (unpacking
@@ -32,7 +37,7 @@ class Op:
     """
 
     __slots__ = ("name", "forward", "vjps", "save", "save_out", "broadcasts", "variadic",
-                 "unsaved")
+                 "unsaved", "per_rule")
 
     def __init__(self, name: str, forward, *vjps, saves: str = "", broadcasts: bool = False,
                  variadic: bool = False, differentiable: bool = True) -> None:
@@ -40,6 +45,10 @@ class Op:
         self.forward = forward
         self.broadcasts = broadcasts
         self.variadic = variadic
+        self.per_rule = None
+        if isinstance(saves, tuple):  # one string per rule
+            self.per_rule = _per_rule_saves(name, saves)
+            saves = " ".join(saves)
         names = saves.split()
         self.save_out = "out" in names
         inputs = [n for n in names if n != "out"]
@@ -71,3 +80,22 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
+
+
+def _per_rule_saves(name: str, saves: tuple) -> dict:
+    """From one string of names per rule: {which rules run (a flag per input): (which
+    inputs to save, or None; whether to save the output)}, for every subset of the
+    rules and, for a variadic op with optional trailing inputs, every input count."""
+    reads = []
+    for names in saves:
+        unknown = set(names.split()) - set(_INPUT_NAMES) - {"out"}
+        if unknown:
+            raise ValueError(f"Op {name}: unknown saved names {sorted(unknown)}")
+        reads.append(names.split())
+    table = {}
+    for count in range(1, len(reads) + 1):
+        for needed in itertools.product((False, True), repeat=count):
+            wanted = {n for rule, run in zip(reads, needed, strict=False) if run for n in rule}
+            save = tuple(_INPUT_NAMES[i] in wanted for i in range(count))
+            table[needed] = (save if any(save) else None, "out" in wanted)
+    return table

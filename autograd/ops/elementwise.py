@@ -31,9 +31,9 @@ def _float_mask(mask, like) -> np.ndarray:
 ADD = Op("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g, broadcasts=True)
 SUB = Op("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g, broadcasts=True)
 MUL = Op("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
-         saves="x y", broadcasts=True)
+         saves=("y", "x"), broadcasts=True)
 DIV = Op("div", np.true_divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y,
-         saves="y out", broadcasts=True)
+         saves=("y", "y out"), broadcasts=True)
 
 
 def _pow_dx(g, out, x, y):
@@ -57,22 +57,23 @@ def _pow_dy(g, out, x, y):
 POW = Op("pow", np.power, _pow_dx, _pow_dy, saves="x y out", broadcasts=True)
 
 
-def _tie_weights(x, y, mask_x, like) -> np.ndarray:
-    """1 where ``mask_x``, 1/2 where x == y, else 0 (ties share the gradient)."""
+def _tie_weights(x, y, loses, like) -> np.ndarray:
+    """0 where the input ``loses``, 1/2 where x == y (ties share the gradient), else 1:
+    where either is NaN both inputs get the whole gradient, as PyTorch's."""
     xd, yd = _data(x), _data(y)
-    return _float_mask(mask_x, like) + 0.5 * _float_mask(xd == yd, like)
+    return 1.0 - _float_mask(loses, like) - 0.5 * _float_mask(xd == yd, like)
 
 
 MAXIMUM = Op(
     "maximum", np.maximum,
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) > _data(y), g),
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) > _data(x), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) < _data(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) < _data(x), g),
     saves="x y", broadcasts=True,
 )
 MINIMUM = Op(
     "minimum", np.minimum,
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) < _data(y), g),
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) < _data(x), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) > _data(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) > _data(x), g),
     saves="x y", broadcasts=True,
 )
 WHERE = Op(

@@ -21,8 +21,11 @@ from .shape import EXPAND, not_a_view
 
 
 def _transposed_layout(a) -> bool:
-    """True for a 2-D operand stored transposed (``W.T`` of a C-ordered W, as in linear)."""
+    """True for a 2-D operand stored transposed (``W.T`` of a C-ordered W, as in
+    linear); False when it was not saved (a hint for the gradient's memory layout)."""
     data = _data(a)
+    if data is None:
+        return False
     return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
 
 
@@ -123,7 +126,7 @@ def _linear_vjp(i, g, out, inputs):
     return g  # the engine sums it over the dims the bias was broadcast along
 
 
-LINEAR = Op("linear", _linear_forward, _linear_vjp, saves="inputs", variadic=True,
+LINEAR = Op("linear", _linear_forward, _linear_vjp, saves=("y", "x", ""), variadic=True,
             broadcasts=True)
 
 

@@ -41,21 +41,37 @@ SUM = Op(
 )
 
 
-def _extreme_vjp(g, out, x, dims, keepdim):
-    # The gradient is shared evenly by the elements equal to the extreme value.
+def _extreme_vjp(g, out, x, dims, keepdim, nan_shares=False):
+    # The gradient is shared evenly by the elements equal to the extreme value; with
+    # ``nan_shares``, a NaN extreme is shared by the NaNs (PyTorch's max()/min(); its
+    # amax/amin give NaN gradients there, as NaN == NaN is false).
     xd, od = _data(x), _data(out)
     if not keepdim:
         od = od.reshape(_keepdim_shape(xd.shape, dims))
         g = g.reshape(od.shape)
     hits = xd == od
+    if nan_shares:
+        hits |= np.isnan(xd) & np.isnan(od)
     weights = hits / hits.sum(axis=dims, keepdims=True)
     return g * weights.astype(xd.dtype)
 
 
-AMAX = Op("amax", lambda x, dims, keepdim: np.maximum.reduce(x, axis=dims, keepdims=keepdim),
-          _extreme_vjp, saves="x out")
-AMIN = Op("amin", lambda x, dims, keepdim: np.minimum.reduce(x, axis=dims, keepdims=keepdim),
-          _extreme_vjp, saves="x out")
+def _max_forward(x, dims, keepdim):
+    return np.maximum.reduce(x, axis=dims, keepdims=keepdim)
+
+
+def _min_forward(x, dims, keepdim):
+    return np.minimum.reduce(x, axis=dims, keepdims=keepdim)
+
+
+def _nan_sharing_vjp(g, out, x, dims, keepdim):
+    return _extreme_vjp(g, out, x, dims, keepdim, nan_shares=True)
+
+
+AMAX = Op("amax", _max_forward, _extreme_vjp, saves="x out")
+AMIN = Op("amin", _min_forward, _extreme_vjp, saves="x out")
+MAX_ALL = Op("max", _max_forward, _nan_sharing_vjp, saves="x out")  # max() without dim
+MIN_ALL = Op("min", _min_forward, _nan_sharing_vjp, saves="x out")
 
 
 def _logsumexp(x, dims, keepdim):
@@ -165,9 +181,18 @@ def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
 
 @method()
 def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None, keepdims=None):
-    """Standard deviation: sqrt(var(x, dim, correction)); unbiased by default."""
-    return sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
-                    keepdims=keepdims))
+    """Standard deviation: sqrt(var(x, dim, correction)); unbiased by default.
+
+    Where the values are all equal (var = 0) the gradient is 0, as PyTorch's, not the
+    0 * inf = NaN of sqrt's derivative at 0: the square root there is of 1 instead,
+    and its result is not used.
+    """
+    v = var(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+            keepdims=keepdims)
+    zero = v._data == 0
+    if not zero.any():
+        return sqrt(v)
+    return WHERE(0.0, sqrt(WHERE(1.0, v, condition=zero)), condition=zero)
 
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
@@ -208,11 +233,12 @@ def _amax_like(op: Op, name: str, x: Tensor, dims: tuple, keepdim: bool):
     return apply(op, (x,), {"dims": dims, "keepdim": keepdim})
 
 
-max = method()(_extreme("max", AMAX, np.argmax, maximum))
-max.__doc__ = """Maximum.  ``max(x)`` is the 0-d maximum, its gradient shared evenly by ties.
+max = method()(_extreme("max", MAX_ALL, np.argmax, maximum))
+max.__doc__ = """Maximum.  ``max(x)`` is the 0-d maximum, its gradient shared evenly by ties
+(by the NaNs when the maximum is NaN, as PyTorch's).
 ``max(x, dim, keepdim)`` returns ``(values, indices)``; the gradient goes to the index
 returned (the first maximum).  ``max(x, other_tensor)`` is ``maximum``."""
-min = method()(_extreme("min", AMIN, np.argmin, minimum))
+min = method()(_extreme("min", MIN_ALL, np.argmin, minimum))
 min.__doc__ = """Minimum; see ``max`` (same conventions)."""
 
 

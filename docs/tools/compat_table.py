@@ -31,6 +31,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import re
 import sys
 import textwrap
@@ -169,6 +170,13 @@ THEMES = [
 
 
 # ------------------------------------------------------------------ finding objects
+def package_modules(package) -> list[str]:
+    """The public modules of a package, from its files: what ``dir()`` shows depends on
+    which of them some earlier code happened to import."""
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
+                  if not m.name.startswith("_"))
+
+
 def resolve(path: str):
     """The object at a dotted path (modules imported as needed), or None if there is none."""
     parts = path.split(".")
@@ -218,6 +226,8 @@ def public_names(ns: Namespace) -> tuple[list[str], int]:
     if ns.how == "source":
         return source_names(ns), 0
     holder = resolve(ns.torch_path)
+    if ns.how == "submodules":
+        return package_modules(holder), 0
     listed = set(getattr(holder, "__all__", ()))
     names, internal = [], 0
     for name in dir(holder):
@@ -225,10 +235,6 @@ def public_names(ns: Namespace) -> tuple[list[str], int]:
             continue
         obj = getattr(holder, name)
         if isinstance(obj, types.ModuleType):
-            if ns.how == "submodules" and obj.__name__ == f"{ns.torch_path}.{name}":
-                names.append(name)
-            continue
-        if ns.how == "submodules":
             continue
         if not isinstance(holder, type) and not (is_torchs(obj) or name in listed):
             continue  # a helper that torch's source imports from elsewhere
@@ -387,11 +393,7 @@ def block(ns: Namespace) -> tuple[str, tuple[int, int]]:
 
 def submodule_block() -> tuple[str, tuple[int, int]]:
     """Which of torch's submodules exist in graphgrad at the same path."""
-    paths = sorted(f"torch.{name}" for name in dir(torch)
-                   if not name.startswith("_")
-                   and isinstance(getattr(torch, name), types.ModuleType)
-                   and getattr(torch, name).__name__ == f"torch.{name}")
-    paths += DOCUMENTED_SUBMODULES
+    paths = [f"torch.{name}" for name in package_modules(torch)] + DOCUMENTED_SUBMODULES
 
     def exists(path: str) -> bool:  # a module of that name, not another one bound there
         module = resolve(path)

@@ -2,6 +2,7 @@
 training bit for bit."""
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import pytest
@@ -149,3 +150,74 @@ def test_state_dict_loads_into_torch_layout():
         topt.step()
     for p, tp in zip(params, tparams, strict=True):
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------- bad gradients and bad state
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: optim.Adam(ps), lambda ps: optim.RMSprop(ps)])
+def test_a_wrong_gradient_raises_before_anything_changes(make):
+    good, bad = gg.ones(3, requires_grad=True), gg.ones(2, 2, requires_grad=True)
+    opt = make([{"params": [good]}, {"params": [bad]}])
+    good.grad, bad.grad = gg.ones(3), gg.ones(4)
+    with pytest.raises(ValueError, match=r"\.step: the gradient of a parameter of shape "
+                                         r"\(2, 2\) \(float32\) in parameter group 1 has shape"):
+        opt.step()
+    assert not opt.state[good] and np.all(good.numpy() == 1)  # nothing was updated
+    bad.grad = gg.ones(2, 2, dtype=gg.int64)
+    with pytest.raises(ValueError, match="has dtype int64"):
+        opt.step()
+
+
+@pytest.mark.parametrize("step", [-5, 2.5, float("nan"), "3", [1]])
+def test_load_state_dict_rejects_a_bad_step(step):
+    p = gg.ones(2, requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = gg.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["step"] = step
+    fresh = optim.Adam([p])
+    with pytest.raises(ValueError, match="state 'step' of parameter 0 must be a non-negative"):
+        fresh.load_state_dict(state)
+    assert not fresh.state
+
+
+def test_load_state_dict_rejects_state_that_is_not_an_array():
+    p = gg.ones(2, requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = gg.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["exp_avg"] = "zeros"
+    with pytest.raises(ValueError, match="state 'exp_avg' of parameter 0 must be an array"):
+        optim.Adam([p]).load_state_dict(state)
+    state["state"][0]["exp_avg"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(3,\)"):
+        optim.Adam([p]).load_state_dict(state)
+    state["state"][0]["exp_avg"] = gg.tensor(2.0)  # a float step as PyTorch saves it is fine
+    state["state"][0]["exp_avg"] = np.zeros(2)
+    state["state"][0]["step"] = gg.tensor(1.0)
+    optim.Adam([p]).load_state_dict(state)
+
+
+def test_scheduler_stepping_before_the_optimizer_warns_once():
+    p = gg.ones(2, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1)
+    with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\) was called before "
+                                         r"optimizer.step\(\)"):
+        sched.step()
+    opt2 = optim.SGD([p], lr=0.1)
+    sched2 = optim.lr_scheduler.StepLR(opt2, step_size=1)
+    p.grad = gg.ones(2)
+    opt2.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched2.step()
+
+
+def test_module_load_state_dict_names_a_value_that_is_not_an_array():
+    model = gg.nn.Linear(2, 2)
+    with pytest.raises(RuntimeError, match="parameter named 'weight': expected a Tensor or an "
+                                           "array of numbers from the checkpoint, got str"):
+        model.load_state_dict({"weight": "abc", "bias": gg.zeros(2)})
