@@ -24,7 +24,7 @@ from .loss import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, mse_loss, nll_loss, smooth_l1_loss, triplet_margin_loss,
 )
-from .normalization import batch_norm, layer_norm, normalize  # noqa: F401
+from .normalization import batch_norm, group_norm, layer_norm, normalize  # noqa: F401
 from .pooling import (  # noqa: F401
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
 )

@@ -1,4 +1,4 @@
-"""Normalisation layers: batch norm, layer norm, and ``normalize`` (unit p-norm)."""
+"""Normalisation layers: batch norm, group norm, layer norm, and ``normalize`` (unit p-norm)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,7 @@ from graphgrad.autograd import Tensor, no_grad
 from ._utils import as_tensor
 from .distance import vector_norm
 
-__all__ = ["batch_norm", "layer_norm", "normalize"]
+__all__ = ["batch_norm", "group_norm", "layer_norm", "normalize"]
 
 
 def _standardize(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -61,6 +61,38 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                              "training")
         inv_std = 1.0 / np.sqrt(running_var._data.astype(x.dtype) + eps)
         out = (x - running_mean._data.astype(x.dtype).reshape(shape)) * inv_std.reshape(shape)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Split the channels (dim 1) of each sample into ``num_groups`` groups of
+    consecutive channels and normalise each group over its channels and spatial dims,
+    then scale and shift per channel:
+
+        y = (x - mean_group) / sqrt(var_group + eps) * weight[c] + bias[c]   (biased var)
+
+    The same computation in training and evaluation (no running estimates).
+    Shape: (N, C, *) -> same, C divisible by ``num_groups``; weight and bias (C,).
+    """
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, *), got {x.shape}")
+    n, channels = x.shape[:2]
+    if num_groups <= 0 or channels % num_groups:
+        raise ValueError(f"group_norm: the {channels} channels of input {x.shape} do not "
+                         f"split into num_groups={num_groups} equal groups")
+    per_channel = n * int(np.prod(x.shape[2:], dtype=np.int64))
+    if per_channel * (channels // num_groups) == 1:  # PyTorch's check, as for batch norm
+        raise ValueError(f"group_norm: expected more than 1 value per channel when "
+                         f"training, got input of shape {x.shape}")
+    out, _, _ = _standardize(x.reshape(n, num_groups, -1), (2,), eps)
+    out = out.reshape(x.shape)
+    shape = (1, channels) + (1,) * (x.ndim - 2)
     if weight is not None:
         out = out * weight.reshape(shape)
     if bias is not None:

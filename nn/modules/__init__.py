@@ -17,7 +17,7 @@ from .loss import (  # noqa: F401
     NLLLoss, SmoothL1Loss, TripletMarginLoss,
 )
 from .loss_ctc import CTCLoss  # noqa: F401
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: F401
 from .pooling import (  # noqa: F401
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
 )

@@ -1,4 +1,4 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``GroupNorm`` and ``LayerNorm``."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from ..functional._utils import check_ndim, check_size
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 class _BatchNorm(Module):
@@ -123,6 +123,59 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"
+
+
+class GroupNorm(Module):
+    """Group normalisation: the ``num_channels`` channels split into ``num_groups``
+    groups, each normalised per sample over its channels and spatial dims, then a
+    per-channel scale and shift (see ``F.group_norm``).  No running estimates: the
+    same computation in training and evaluation, independent of the batch size.
+
+    Shape: (N, C, *) -> same.  Parameters (``affine``): ``weight`` (C,) init 1,
+    ``bias`` (C,) init 0 (none when ``bias=False``).
+
+        >>> gn = nn.GroupNorm(4, 16)
+        >>> gn(gg.randn(2, 16, 5, 5)).shape
+        (2, 16, 5, 5)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(ag.empty(num_channels, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(ag.empty(num_channels, device=device, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        shape = np.shape(input._data if isinstance(input, Tensor) else input)
+        if len(shape) < 2 or shape[1] != self.num_channels:
+            raise ValueError(f"{self}: expected input of shape (N, {self.num_channels}, *), "
+                             f"got {shape}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
 
 
 class LayerNorm(Module):

@@ -1,11 +1,6 @@
 """Layers the conformance scripts found missing in graphgrad.nn, checked against their
 definition and against PyTorch: ``nn.GroupNorm`` / ``F.group_norm`` (torchvision's
-ResNet initialisation names ``nn.GroupNorm``; diffusion and detection models use it).
-
-An implementation was committed (93bcb9f) and taken out again (4732a39): it
-changes the generated tables of docs/torch-compat.md, which only their owner regenerates.
-Bringing it back is ``git revert 4732a39``, ``python docs/tools/compat_table.py
---write``, and dropping the mark below."""
+ResNet initialisation names ``nn.GroupNorm``; diffusion and detection models use it)."""
 import numpy as np
 import pytest
 from compat_utils import to_numpy
@@ -14,9 +9,6 @@ import graphgrad as torch
 import graphgrad.nn as nn
 import graphgrad.nn.functional as F
 from graphgrad.testing import gradcheck, gradgradcheck
-
-pytestmark = pytest.mark.xfail(strict=True, raises=AttributeError,
-                               reason="graphgrad.nn has no GroupNorm, nn.functional no group_norm")
 
 
 def _group_norm_numpy(x, groups, weight, bias, eps=1e-5):

@@ -57,7 +57,7 @@ def define_resnet(nn, F, torch):
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                elif isinstance(m, nn.BatchNorm2d):
+                elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
@@ -224,8 +224,6 @@ def test_resnet_with_linear_warmup_then_cosine():
     np.testing.assert_allclose(history, ref_history, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad.nn has no GroupNorm (torchvision's init names it)")
 def test_torchvision_style_init_over_norm_layers():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
     for m in model.modules():
