@@ -6,13 +6,22 @@ import numpy as np
 from .optimizer import Optimizer, check_hyper
 
 
+def check_betas(name: str, betas) -> None:
+    """``betas`` is a pair with each value in [0, 1) (Adam, NAdam, RAdam, Adamax)."""
+    if len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+    check_hyper(name, "betas[0]", betas[0], 0.0, 1.0, high_open=True)
+    check_hyper(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
+
+
 class Adam(Optimizer):
     r"""Adam, as ``torch.optim.Adam`` (Kingma & Ba, 2014).
 
     For each parameter ``p`` with gradient ``g`` (``-g`` when ``maximize``);
     ``m``, ``v`` and ``v_max`` start at zero and ``t`` counts the steps::
 
-        g <- g + weight_decay * p               (L2 penalty; see AdamW for the decoupled form)
+        g <- g + weight_decay * p               (L2 penalty, the default)
+        p <- p * (1 - lr * weight_decay)        (instead, if decoupled_weight_decay: AdamW)
         m <- beta1 * m + (1 - beta1) * g        (first moment, "V_dW" in the course)
         v <- beta2 * v + (1 - beta2) * g**2     (second moment, "S_dW")
         m_hat = m / (1 - beta1**t)              (bias correction)
@@ -22,28 +31,28 @@ class Adam(Optimizer):
 
     The last line is computed as PyTorch does,
     ``p - (lr / (1 - beta1**t)) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``.
-    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``
-    (amsgrad).  See https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+    State per parameter: ``step`` (0-d float32 Tensor), ``exp_avg``, ``exp_avg_sq``,
+    ``max_exp_avg_sq`` (amsgrad).  ``foreach``, ``fused``, ``capturable`` and
+    ``differentiable`` as in the ``Optimizer`` base.  See
+    https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
     """
-
-    _decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                 *, maximize: bool = False) -> None:
+                 *, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
         name = type(self).__name__
         check_hyper(name, "lr", group["lr"])
         check_hyper(name, "eps", group["eps"])
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        check_hyper(name, "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_hyper(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        check_betas(name, group["betas"])
         check_hyper(name, "weight_decay", group["weight_decay"])
 
     def _update(self, p, g, state, group) -> None:
@@ -51,21 +60,20 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         lr, weight_decay = group["lr"], group["weight_decay"]
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(x)
-            state["exp_avg_sq"] = np.zeros_like(x)
+            state["step"] = self._scalar(0.0)
+            state["exp_avg"] = self._zeros(x)
+            state["exp_avg_sq"] = self._zeros(x)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(x)
-        state["step"] += 1
-        step = state["step"]
+                state["max_exp_avg_sq"] = self._zeros(x)
+        step = self._advance(state)
         gbuf, tmp = self._scratch(x, 2)
-        if self._decoupled:
+        if group["decoupled_weight_decay"]:
             if weight_decay:
                 x *= 1.0 - lr * weight_decay
             weight_decay = 0.0
         g = self._grad_term(x, g, weight_decay, group["maximize"], gbuf)
 
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
         self._lerp_(exp_avg, g, 1.0 - beta1, tmp)
         exp_avg_sq *= beta2
         np.multiply(g, 1.0 - beta2, out=tmp)
@@ -75,8 +83,9 @@ class Adam(Optimizer):
         step_size = lr / (1.0 - beta1**step)
         bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            np.sqrt(state["max_exp_avg_sq"], out=tmp)
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data
+            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            np.sqrt(max_exp_avg_sq, out=tmp)
         else:
             np.sqrt(exp_avg_sq, out=tmp)
         tmp /= bias_correction2_sqrt

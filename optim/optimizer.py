@@ -7,12 +7,24 @@ parameter's array in place with NumPy arithmetic: no graph is recorded, and
 after the first step nothing is allocated (temporaries live in a per-optimizer
 workspace that is reused from step to step).
 
+State values are Tensors, as PyTorch's: ``state[p]["exp_avg"]`` has the
+parameter's shape and dtype, and ``state[p]["step"]`` is a 0-d float32 Tensor
+(float64 when ``gg.set_default_dtype(gg.float64)``), so scripts that log
+``state["exp_avg_sq"].sqrt().mean()`` or move the state with ``.to(device)``
+run unchanged.  Updates write into those Tensors' arrays in place.
+
 ``state_dict()`` uses PyTorch's layout, so checkpoints read the same way::
 
-    {"state": {0: {"step": 3, "exp_avg": array, ...}, 1: {...}},
+    {"state": {0: {"step": tensor(3.), "exp_avg": tensor([...]), ...}, 1: {...}},
      "param_groups": [{"lr": 0.001, ..., "params": [0, 1]}]}
 
 Parameters are numbered in the order of the groups and of each group's list.
+
+Every optimizer accepts PyTorch's implementation switches where PyTorch has them:
+``foreach`` and ``fused`` change nothing here (there is one NumPy implementation;
+both ``True`` together raise, as PyTorch); ``differentiable=True`` raises (updates
+record no graph), and so does ``capturable=True`` (CUDA graphs; PyTorch rejects it
+for CPU parameters too).
 """
 from __future__ import annotations
 
@@ -21,7 +33,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from graphgrad.autograd import Tensor, enable_grad
+from graphgrad.autograd import Tensor, enable_grad, get_default_dtype
 
 
 class _Required:
@@ -46,6 +58,21 @@ def check_hyper(cls: str, name: str, value, low: float = 0.0, high: float | None
         raise ValueError(f"{cls}: invalid {name}={value!r} (must be >= {low}{bound})")
 
 
+def scalar_dtype() -> np.dtype:
+    """The dtype of 0-d state such as ``step`` (as PyTorch: float64 when that is the
+    default dtype, float32 otherwise)."""
+    return np.dtype(np.float64) if get_default_dtype() == np.float64 else np.dtype(np.float32)
+
+
+def _snapshot(value):
+    """A copy of one state value: Tensors (also inside lists, as LBFGS keeps) are copied."""
+    if isinstance(value, Tensor):
+        return Tensor._make(value._data.copy())
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    return value
+
+
 class Optimizer:
     """Base class: parameter groups, state, ``zero_grad``, ``state_dict``.
 
@@ -53,8 +80,11 @@ class Optimizer:
     dicts (parameter groups, each with a ``"params"`` entry and optional
     hyperparameters that override ``defaults``).  Subclasses implement
     ``_update(p, g, state, group)``, which changes ``p._data`` in place given
-    the gradient array ``g``.
+    the gradient array ``g``; their state values are Tensors whose ``_data``
+    the update changes in place.
     """
+
+    _scalar_state: tuple[str, ...] = ()  # 0-d state other than "step" (kept in scalar_dtype)
 
     def __init__(self, params: Iterable, defaults: dict) -> None:
         self.defaults = dict(defaults)
@@ -108,8 +138,23 @@ class Optimizer:
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group "
                              "(or twice in one)")
-        self._check_group(group)
+        self._validate(group)
         self.param_groups.append(group)
+
+    def _validate(self, group: dict) -> None:
+        """The implementation switches every optimizer shares, then ``_check_group``."""
+        name = type(self).__name__
+        if group.get("differentiable"):
+            raise NotImplementedError(
+                f"{name}: differentiable=True is not supported: graphgrad's optimizers update "
+                "the parameters' arrays in place and record no graph through the step")
+        if group.get("capturable"):
+            raise ValueError(f"{name}: capturable=True needs parameters on a CUDA or XLA "
+                             "device (it is for CUDA graphs); graphgrad runs on the CPU, "
+                             "where PyTorch rejects it too")
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together")
+        self._check_group(group)
 
     def _check_group(self, group: dict) -> None:
         """Validate a group's hyperparameters (subclasses raise ValueError)."""
@@ -169,6 +214,23 @@ class Optimizer:
                         f"{p.shape} ({p.dtype}) in parameter group {i} {problem}")
 
     # ------------------------------------------------- helpers for updates
+    @staticmethod
+    def _zeros(x: np.ndarray) -> Tensor:
+        """A state Tensor of zeros shaped like the parameter array ``x``."""
+        return Tensor._make(np.zeros_like(x))
+
+    @staticmethod
+    def _scalar(value) -> Tensor:
+        """A 0-d state Tensor (``step``, NAdam's ``mu_product``) in ``scalar_dtype()``."""
+        return Tensor._make(np.array(value, dtype=scalar_dtype()))
+
+    @staticmethod
+    def _advance(state: dict) -> float:
+        """Add one to ``state["step"]`` in place; returns the new count as a Python float."""
+        step = state["step"]._data
+        step += 1
+        return float(step)
+
     def _scratch(self, like: np.ndarray, count: int) -> list[np.ndarray]:
         """``count`` temporary arrays shaped like ``like``, views into a workspace that
         grows to the largest parameter and is then reused (no per-step allocation)."""
@@ -213,7 +275,7 @@ class Optimizer:
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
 
-        A snapshot: arrays are copies, so training on does not change it.
+        A snapshot: the state Tensors are copies, so training on does not change it.
         """
         index = {id(p): i for i, p in enumerate(self._indexed_params())}
         groups = []
@@ -224,15 +286,18 @@ class Optimizer:
         state = {}
         for p, values in self.state.items():
             if id(p) in index and values:
-                state[index[id(p)]] = {
-                    k: v.copy() if isinstance(v, np.ndarray) else v for k, v in values.items()
-                }
+                state[index[id(p)]] = {k: _snapshot(v) for k, v in values.items()}
         state = dict(sorted(state.items()))
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyperparameters and state saved by ``state_dict`` (copies the arrays,
-        cast to each parameter's dtype).  Raises ValueError if the groups don't match."""
+        """Restore hyperparameters and state saved by ``state_dict``.
+
+        State values may be Tensors, NumPy arrays or numbers; they are copied into
+        new Tensors: per-parameter state cast to the parameter's dtype, ``step``
+        (a non-negative whole number) and other 0-d state to ``scalar_dtype()``.
+        Raises ValueError, naming the key, if the groups don't match or a value is
+        malformed; nothing changes then."""
         name = type(self).__name__
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and "
@@ -259,7 +324,7 @@ class Optimizer:
         updated = [{**group, **{k: v for k, v in saved.items() if k != "params"}}
                    for saved, group in zip(saved_groups, self.param_groups, strict=True)]
         for group in updated:  # validate everything before changing anything
-            self._check_group(group)
+            self._validate(group)
         for group, new in zip(self.param_groups, updated, strict=True):
             group.update(new)
         self.state = state
@@ -268,20 +333,26 @@ class Optimizer:
         where = f"{type(self).__name__}.load_state_dict: state {name!r} of parameter {key}"
         if isinstance(value, Tensor):
             value = value._data
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            value = np.asarray(value)
         if name == "step":
             step = np.asarray(value)
             if step.shape != () or step.dtype.kind not in "iuf" or not np.isfinite(step) \
                     or step < 0 or step != np.floor(step):
                 raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
-            return int(step)
+            return self._scalar(step)
         if value is None:  # e.g. SGD's momentum buffer before its first step
             return None
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
             raise ValueError(f"{where} must be an array of the parameter's shape {p.shape}, "
                              f"got {type(value).__name__} {value!r:.80}")
+        if name in self._scalar_state:
+            if value.shape != ():
+                raise ValueError(f"{where} must be a number, got shape {value.shape}")
+            return self._scalar(value)
         if value.shape != p.shape:
             raise ValueError(f"{where} has shape {value.shape}, the parameter {p.shape}")
-        return np.array(value, dtype=p.dtype, copy=True)
+        return Tensor._make(np.array(value, dtype=p.dtype, copy=True))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -20,16 +20,20 @@ class RMSprop(Optimizer):
         p <- p - lr * g / r                           (otherwise)
 
     ``alpha`` is the course's beta_2 and ``eps`` is added *outside* the square
-    root.  State per parameter: ``step``, ``square_avg``, ``grad_avg`` (centered),
-    ``momentum_buffer`` (momentum > 0).  See
+    root.  State per parameter (Tensors): ``step`` (0-d float32), ``square_avg``,
+    ``momentum_buffer`` (momentum > 0), ``grad_avg`` (centered).  ``capturable``,
+    ``foreach`` and ``differentiable`` as in the ``Optimizer`` base; the
+    arguments are positional in PyTorch's order.  See
     https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 *, maximize: bool = False) -> None:
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+                 capturable: bool = False, foreach: bool | None = None,
+                 maximize: bool = False, differentiable: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -43,23 +47,23 @@ class RMSprop(Optimizer):
         x = p._data
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(x)
+            state["step"] = self._scalar(0.0)
+            state["square_avg"] = self._zeros(x)
             if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(x)
+                state["momentum_buffer"] = self._zeros(x)
             if group["centered"]:
-                state["grad_avg"] = np.zeros_like(x)
-        state["step"] += 1
+                state["grad_avg"] = self._zeros(x)
+        self._advance(state)
         gbuf, tmp = self._scratch(x, 2)
         g = self._grad_term(x, g, group["weight_decay"], group["maximize"], gbuf)
 
-        square_avg = state["square_avg"]
+        square_avg = state["square_avg"]._data
         square_avg *= alpha
         np.multiply(g, 1.0 - alpha, out=tmp)
         tmp *= g
         square_avg += tmp
         if group["centered"]:
-            grad_avg = state["grad_avg"]
+            grad_avg = state["grad_avg"]._data
             self._lerp_(grad_avg, g, 1.0 - alpha, tmp)
             np.multiply(grad_avg, grad_avg, out=tmp)
             np.subtract(square_avg, tmp, out=tmp)
@@ -70,7 +74,7 @@ class RMSprop(Optimizer):
 
         np.divide(g, tmp, out=tmp)
         if momentum > 0:
-            buf = state["momentum_buffer"]
+            buf = state["momentum_buffer"]._data
             buf *= momentum
             buf += tmp
             np.multiply(buf, -group["lr"], out=tmp)

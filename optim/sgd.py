@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphgrad.autograd import Tensor
+
 from .optimizer import Optimizer, check_hyper
 
 
@@ -20,7 +22,9 @@ class SGD(Optimizer):
     With ``dampening == momentum == b`` the buffer is the exponentially weighted
     average of the course, ``v = b v + (1 - b) g``, except that (as PyTorch) it
     starts at the first gradient instead of ``(1 - b) g``, which removes the
-    start-up bias.  State per parameter: ``momentum_buffer``.  See
+    start-up bias.  State per parameter: ``momentum_buffer`` (a Tensor; none
+    without momentum).  ``foreach``, ``fused`` and ``differentiable`` as in the
+    ``Optimizer`` base.  See
     https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
 
         >>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -29,9 +33,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False) -> None:
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -53,8 +59,10 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                state["momentum_buffer"] = Tensor._make(g.copy())
+                buf = state["momentum_buffer"]._data
             else:
+                buf = buf._data
                 buf *= momentum
                 if group["dampening"]:
                     np.multiply(g, 1.0 - group["dampening"], out=tmp)

@@ -209,9 +209,6 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     assert_same_state(resumed, ref_resumed, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="optimizer state holds NumPy arrays and int steps where PyTorch's "
-                          "holds Tensors (exp_avg, exp_avg_sq and a 0-d float32 step)")
 def test_optimizer_state_is_inspected_as_tensors():
     torch.manual_seed(0)
     model = define_model(nn, F)(ModelArgs(vocab_size=10))

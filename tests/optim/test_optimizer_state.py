@@ -100,19 +100,27 @@ def test_load_state_dict_checks_structure():
         opt.load_state_dict({"param_groups": sd["param_groups"]})
 
 
-def test_load_state_dict_accepts_tensors_and_casts_dtype():
+def test_load_state_dict_accepts_tensors_arrays_numbers_and_casts_dtype():
     params = make_params(np.float32)
     opt = make_opt("Adam", {}, params)
     grads(0, params)
     opt.step()
     sd = opt.state_dict()
-    sd["state"][0] = {k: (gg.tensor(v.astype(np.float64)) if isinstance(v, np.ndarray)
-                          else np.asarray(float(v))) for k, v in sd["state"][0].items()}
+    s0, s1 = sd["state"][0], sd["state"][1]
+    sd["state"][0] = {"step": np.asarray(1.0), "exp_avg": gg.tensor(s0["exp_avg"].numpy(),
+                                                                  dtype=gg.float64),
+                      "exp_avg_sq": s0["exp_avg_sq"].numpy().astype(np.float64)}
+    sd["state"][1] = dict(s1, step=1)
     opt2 = make_opt("Adam", {}, make_params(np.float32))
     opt2.load_state_dict(sd)
-    state = opt2.state[opt2.param_groups[0]["params"][0]]
-    assert state["step"] == 1 and isinstance(state["step"], int)
-    assert state["exp_avg"].dtype == np.float32
+    for i in (0, 1):
+        state = opt2.state[opt2._indexed_params()[i]]
+        assert isinstance(state["step"], gg.Tensor) and state["step"].shape == ()
+        assert state["step"].dtype == gg.float32 and float(state["step"]) == 1.0
+        for k in ("exp_avg", "exp_avg_sq"):
+            assert isinstance(state[k], gg.Tensor) and state[k].dtype == gg.float32
+    np.testing.assert_array_equal(opt2.state[opt2._indexed_params()[0]]["exp_avg"].numpy(),
+                                  s0["exp_avg"].numpy())
 
 
 def test_state_dict_is_a_snapshot():
@@ -121,10 +129,11 @@ def test_state_dict_is_a_snapshot():
     grads(0, params)
     opt.step()
     sd = opt.state_dict()
-    buf = sd["state"][0]["momentum_buffer"].copy()
+    buf = sd["state"][0]["momentum_buffer"].numpy().copy()
     grads(1, params)
     opt.step()
-    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"], buf)
+    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"].numpy(), buf)
+    assert not np.array_equal(opt.state[params[0]]["momentum_buffer"].numpy(), buf)
 
 
 def test_state_dict_loads_into_torch_layout():
@@ -138,7 +147,7 @@ def test_state_dict_loads_into_torch_layout():
     topt = torch.optim.Adam([{"params": tparams[:2]}, {"params": tparams[2:], "lr": 0.02}],
                             amsgrad=True, foreach=False)
     topt.load_state_dict({
-        "state": {i: {k: torch.tensor(float(v)) if k == "step" else torch.from_numpy(v)
+        "state": {i: {k: torch.tensor(float(v)) if k == "step" else torch.from_numpy(v.numpy())
                       for k, v in s.items()} for i, s in sd["state"].items()},
         "param_groups": [dict(g) for g in sd["param_groups"]],
     })

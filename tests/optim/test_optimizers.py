@@ -329,8 +329,10 @@ def test_dtype_kept_and_grad_not_modified():
             opt.step()
             assert x.numpy().dtype == dtype
             np.testing.assert_array_equal(x.grad.numpy(), g)
-            assert all(v.dtype == dtype for s in opt.state.values() for v in s.values()
-                       if isinstance(v, np.ndarray))
+            for state in opt.state.values():
+                for k, v in state.items():
+                    assert isinstance(v, gg.Tensor), k
+                    assert v.dtype == (gg.float32 if k == "step" else dtype), k
 
 
 def test_step_bumps_version_so_stale_graphs_raise():
