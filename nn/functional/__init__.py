@@ -9,8 +9,10 @@ and nothing here holds gradient code.
 from graphgrad.autograd import pad  # noqa: F401
 
 from .activation import (  # noqa: F401
-    elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, relu, relu6, sigmoid, silu,
-    softmax, softmin, softplus, tanh,
+    celu, celu_, elu, elu_, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, hardtanh_,
+    leaky_relu, leaky_relu_, log_softmax, logsigmoid, mish, prelu, relu, relu6, relu_, selu,
+    selu_, sigmoid, silu, softmax, softmin, softplus, softshrink, softsign, tanh, tanhshrink,
+    threshold, threshold_,
 )
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .conv import (  # noqa: F401
@@ -24,7 +26,9 @@ from .loss import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, mse_loss, nll_loss, smooth_l1_loss, triplet_margin_loss,
 )
-from .normalization import batch_norm, group_norm, layer_norm, normalize  # noqa: F401
+from .normalization import (  # noqa: F401
+    batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, normalize, rms_norm,
+)
 from .pooling import (  # noqa: F401
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
 )

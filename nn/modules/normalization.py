@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``GroupNorm`` and ``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm1d/2d/3d``, ``GroupNorm``, ``LayerNorm``, ``RMSNorm``
+and ``LocalResponseNorm`` (the instance norms are in ``instancenorm.py``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,31 +9,24 @@ from graphgrad.autograd import Tensor
 
 from .. import functional as F
 from .. import init
-from ..functional._utils import check_ndim, check_size
+from ..functional._utils import check_ndim, check_size, raw
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "RMSNorm",
+           "LocalResponseNorm"]
 
 
-class _BatchNorm(Module):
-    """Batch normalisation over dim 1 (channels); see ``F.batch_norm`` for the maths.
-
-    In training the batch statistics normalise and the running estimates are
-    updated (momentum 0.1: running = 0.9 running + 0.1 batch, the unbiased
-    variance going into ``running_var``; ``momentum=None`` gives the
-    cumulative average over the ``num_batches_tracked`` batches seen).  In
-    evaluation the running estimates normalise.  ``track_running_stats=False``
-    keeps no estimates and always uses batch statistics.
+class _NormBase(Module):
+    """What batch and instance normalisation share: per-channel affine parameters
+    and running estimates.
 
     Parameters (``affine``): ``weight`` (C,) init 1, ``bias`` (C,) init 0 (none when
     ``bias=False``).
-    Buffers: ``running_mean`` (C,) init 0, ``running_var`` (C,) init 1,
-    ``num_batches_tracked`` (int64 scalar).
+    Buffers (``track_running_stats``): ``running_mean`` (C,) init 0, ``running_var``
+    (C,) init 1, ``num_batches_tracked`` (int64 scalar).
     """
 
-    _ndims: tuple = ()
-    _layout = ""
     _optional_on_load = ("num_batches_tracked",)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
@@ -76,6 +70,27 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Batch normalisation over dim 1 (channels); see ``F.batch_norm`` for the maths.
+
+    In training the batch statistics normalise and the running estimates are
+    updated (momentum 0.1: running = 0.9 running + 0.1 batch, the unbiased
+    variance going into ``running_var``; ``momentum=None`` gives the
+    cumulative average over the ``num_batches_tracked`` batches seen).  In
+    evaluation the running estimates normalise.  ``track_running_stats=False``
+    keeps no estimates and always uses batch statistics.  Parameters and
+    buffers as ``_NormBase``.
+    """
+
+    _ndims: tuple = ()
+    _layout = ""
+
     def forward(self, input):
         check_ndim(self, input, self._ndims, self._layout)
         check_size(self, input, 1, self.num_features, "num_features (channels)")
@@ -92,11 +107,6 @@ class _BatchNorm(Module):
             input, self.running_mean if track else None, self.running_var if track else None,
             self.weight, self.bias, use_batch_stats, momentum, self.eps,
         )
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -123,6 +133,18 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of (N, C, D, H, W) volumes, per channel C, statistics over
+    N, D, H, W.
+
+        >>> nn.BatchNorm3d(4)(gg.randn(2, 4, 3, 5, 5)).shape
+        (2, 4, 3, 5, 5)
+    """
+
+    _ndims = (5,)
+    _layout = "(N, C, D, H, W)"
 
 
 class GroupNorm(Module):
@@ -178,6 +200,15 @@ class GroupNorm(Module):
                 f"affine={self.affine}, bias={self.bias is not None}")
 
 
+def _check_trailing(layer: Module, input, normalized_shape: tuple) -> None:
+    """Raise a ValueError naming ``layer`` unless the input ends in ``normalized_shape``."""
+    shape = np.shape(raw(input))
+    k = len(normalized_shape)
+    if len(shape) < k or shape[len(shape) - k:] != normalized_shape:
+        raise ValueError(f"{layer}: expected input whose last dims are {normalized_shape}, "
+                         f"got input of shape {shape}")
+
+
 class LayerNorm(Module):
     """Layer normalisation over the last dims given by ``normalized_shape``, per sample:
 
@@ -218,13 +249,77 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input):
-        k = len(self.normalized_shape)
-        shape = np.shape(input._data if isinstance(input, Tensor) else input)
-        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
-            raise ValueError(f"{self}: expected input whose last dims are {self.normalized_shape},"
-                             f" got input of shape {shape}")
+        _check_trailing(self, input, self.normalized_shape)
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the last dims given by ``normalized_shape``:
+
+        y = x / sqrt(mean(x^2) + eps) * gamma
+
+    (no centring, no bias).  ``eps=None`` uses the machine epsilon of the input's
+    dtype.  Parameter (``elementwise_affine``): ``weight`` of shape
+    ``normalized_shape``, init 1.
+
+        >>> nn.RMSNorm(8)(gg.randn(2, 5, 8)).shape
+        (2, 5, 8)
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ag.empty(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        _check_trailing(self, input, self.normalized_shape)
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across channels (AlexNet): each value divided by
+    (k + alpha / size * sum of the squares of ``size`` neighbouring channels) ^ beta;
+    see ``F.local_response_norm``.  Shape: (N, C, *) with at least 3 dims -> same.
+
+        >>> nn.LocalResponseNorm(2)(gg.randn(2, 6, 4, 4)).shape
+        (2, 6, 4, 4)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                 k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        shape = np.shape(raw(input))
+        if len(shape) < 3:
+            raise ValueError(f"{self}: expected a 3D or higher input (N, C, *), got input of "
+                             f"shape {shape}")
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
