@@ -26,6 +26,12 @@ from .loss import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, mse_loss, nll_loss, smooth_l1_loss, triplet_margin_loss,
 )
+from .loss import gaussian_nll_loss, poisson_nll_loss  # noqa: F401
+from .loss_margin import (  # noqa: F401
+    cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+    multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from .normalization import (  # noqa: F401
     batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, normalize, rms_norm,
 )

@@ -17,13 +17,15 @@ from graphgrad.autograd import Tensor
 from graphgrad.autograd._shapes import broadcast_shapes
 
 from ._utils import as_tensor, check_reduction, raw, reduce
+from ._utils import reduce as _reduce
 from .activation import _softplus
 from .distance import pairwise_distance
+from .loss_margin import legacy_reduction
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "kl_div",
-    "triplet_margin_loss",
+    "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
 ]
 
 
@@ -296,6 +298,65 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)
     return reduce(loss, reduction, "kl_div")
+
+
+# ------------------------------------------------------------ likelihoods
+def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Negative log likelihood of a Poisson target y with rate lambda, dropping log(y!):
+
+        log_input=True:  exp(x) - y x          (x = log lambda)
+        log_input=False: x - y log(x + eps)    (x = lambda)
+
+    ``full`` adds Stirling's approximation of log(y!), y log y - y + 0.5 log(2 pi y),
+    where y > 1 (0 elsewhere, as PyTorch).  Shape: broadcastable input and target.
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    x, y = as_tensor(input), as_tensor(target)
+    broadcast_shapes("poisson_nll_loss", tuple(x.shape), tuple(y.shape))
+    loss = ag.exp(x) - y * x if log_input else x - y * ag.log(x + eps)
+    if full:
+        big = y._data > 1
+        safe = ag.where(big, y, 2.0)  # no log of 0 in the branch that is dropped
+        stirling = safe * ag.log(safe) - safe + 0.5 * ag.log(2 * math.pi * safe)
+        loss = loss + ag.where(big, stirling, 0.0)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """Negative log likelihood of the target under N(input, var), up to a constant:
+    0.5 (log max(var, eps) + (x - y)^2 / max(var, eps)), plus 0.5 log(2 pi) with ``full``.
+
+    The clamp at ``eps`` does not cut var's gradient (PyTorch clamps without
+    recording).  ``var``: a float, the input's shape (one variance each), or one
+    dim short of it / with a single dim of size 1 (one variance shared across that
+    dim).  Negative variances raise.
+    """
+    name = "gaussian_nll_loss"
+    x = as_tensor(input)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"{name}: var has negative entry/entries, got {var}")
+        var = ag.full(x.shape, float(var), dtype=x.dtype)
+    var = as_tensor(var)
+    if (var._data < 0).any():
+        raise ValueError(f"{name}: var has negative entry/entries")
+    if var.shape != x.shape:
+        if var.shape == x.shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif var.ndim != x.ndim or sum(v for i, v in zip(x.shape, var.shape, strict=True)
+                                       if i != v) != 1:
+            raise ValueError(f"{name}: var is of incorrect size: got var of shape {var.shape} "
+                             f"for input of shape {x.shape}")
+    check_reduction(name, reduction)
+    floor = np.maximum(var._data, eps) - var._data  # the clamp, as a constant offset
+    var = var + floor
+    loss = 0.5 * (ag.log(var) + (x - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, name)
 
 
 # ------------------------------------------------------------------- metric

@@ -27,6 +27,13 @@ class Index:
     high: int
 
 
+@dataclass(frozen=True)
+class Signs:
+    """An integer input of ``shape`` with values -1 and 1 (a loss's similarity labels)."""
+
+    shape: tuple
+
+
 @dataclass
 class ModuleInfo:
     cls: str  # the class name, in nn and in torch.nn
@@ -59,6 +66,8 @@ class ModuleInfo:
         for spec in self.inputs:
             if isinstance(spec, Index):
                 out.append(rng.integers(0, spec.high, size=spec.shape).astype(np.int64))
+            elif isinstance(spec, Signs):
+                out.append(rng.choice([-1, 1], size=spec.shape).astype(np.int64))
             else:
                 lo, hi = self.domain or (-2.0, 2.0)
                 x = rng.uniform(lo, hi, size=spec)
@@ -114,6 +123,21 @@ MODULES = [
     ModuleInfo("PairwiseDistance", inputs=((3, 4), (3, 4))),
     ModuleInfo("CosineSimilarity", inputs=((3, 4), (3, 4))),
     ModuleInfo("Sequential", (), inputs=((2, 3),), variant="empty"),
+    ModuleInfo("MarginRankingLoss", (0.2,), inputs=((4,), (4,), Signs((4,)))),
+    ModuleInfo("HingeEmbeddingLoss", (), {"reduction": "none"}, inputs=((3, 4), Signs((3, 4)))),
+    ModuleInfo("SoftMarginLoss", inputs=((3, 4), Signs((3, 4)))),
+    ModuleInfo("MultiLabelSoftMarginLoss", inputs=((3, 4), (3, 4)), domain=(0.05, 0.95)),
+    ModuleInfo("MultiLabelMarginLoss", inputs=((3, 4), Index((3, 4), 4))),
+    ModuleInfo("MultiMarginLoss", inputs=((3, 4), Index((3,), 4))),
+    ModuleInfo("MultiMarginLoss", (2, 0.5), {"reduction": "sum"}, inputs=((3, 4), Index((3,), 4)),
+               variant="p2"),
+    ModuleInfo("CosineEmbeddingLoss", (0.1,), inputs=((3, 4), (3, 4), Signs((3,)))),
+    ModuleInfo("PoissonNLLLoss", inputs=((3, 4), (3, 4)), domain=(0.1, 2.0)),
+    ModuleInfo("PoissonNLLLoss", (False, True), inputs=((3, 4), (3, 4)), domain=(0.1, 2.0),
+               variant="rates-full"),
+    ModuleInfo("GaussianNLLLoss", (), {"full": True}, inputs=((3, 4), (3, 4), (3, 1)),
+               domain=(0.1, 2.0)),
+    ModuleInfo("TripletMarginWithDistanceLoss", inputs=((3, 4), (3, 4), (3, 4))),
 ]
 
 
