@@ -40,13 +40,14 @@ from .ops.shape import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, reshape, split,
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
-from .ops.rearrange import roll, tril, triu
+from .ops.rearrange import roll, tile, tril, triu
+from .ops.remainder import floor_divide, fmod, remainder
 from .ops.sort import argsort, sort, topk
 from .random import (
-    Generator, bernoulli, get_rng_state, manual_seed, multinomial, normal, rand, rand_like,
-    randint, randint_like, randn, randn_like, randperm, set_rng_state,
+    Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
+    rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
 )
-from .tensor import Size, Tensor, get_default_dtype, set_default_dtype
+from .tensor import Size, Tensor, get_default_dtype, is_tensor, numel, set_default_dtype
 
 float32 = _np.float32
 float64 = _np.float64
@@ -60,6 +61,7 @@ long = int64
 double = float64
 float = float32
 bool = _np.bool_
+pi, e, inf, nan = _np.pi, _np.e, _np.inf, _np.nan
 
 _ignore_float_warnings()  # ops on inf, nan and zero are silent, as PyTorch's
 

@@ -86,9 +86,11 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     return out
 
 
-def _edge(x):
+def _edge(op, x):
     """Where input ``x``'s gradient goes: its node, itself (a leaf), or nowhere."""
     if isinstance(x, Tensor) and x.requires_grad:
+        if x._base is not None and x._base.grad_fn is not x._base_history:
+            _raise_stale_view(op, x)
         return x.grad_fn or x
     return None
 
@@ -103,19 +105,19 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
     n = len(inputs)
     if n == 1:
-        x = inputs[0]
-        node.next = (x.grad_fn or x,)  # x requires grad, or no node would be recorded
+        x = inputs[0]  # x requires grad, or no node would be recorded
+        node.next = (_edge(op, x),)
         node.shapes = (x._data.shape,)
     elif n == 2:
         x, y = inputs
         if isinstance(x, Tensor):
-            node.next = (_edge(x), _edge(y))
+            node.next = (_edge(op, x), _edge(op, y))
             node.shapes = (x._data.shape, y._data.shape if isinstance(y, Tensor) else None)
         else:
-            node.next = (None, _edge(y))
+            node.next = (None, _edge(op, y))
             node.shapes = (None, y._data.shape)
     else:
-        node.next = tuple([_edge(x) for x in inputs])
+        node.next = tuple([_edge(op, x) for x in inputs])
         node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
     if op.per_rule is None:
         save, save_out = op.save, op.save_out
@@ -155,8 +157,14 @@ def _forward_error(op, inputs, err: Exception) -> Exception:
     shapes = ", ".join(str(x.shape) if isinstance(x, Tensor) else repr(x) for x in inputs)
     message = str(err)
     if message.startswith(f"{op.name}:"):
-        return type(err)(message)
-    return type(err)(f"{op.name}: {message} (inputs: {shapes})")
+        return builtin_error(err)(message)
+    return builtin_error(err)(f"{op.name}: {message} (inputs: {shapes})")
+
+
+def builtin_error(err: Exception) -> type:
+    """The built-in class of ``err`` to re-raise it with a new message: NumPy's own
+    subclasses (such as its casting errors) take other constructor arguments."""
+    return next(kind for kind in (IndexError, TypeError, ValueError) if isinstance(err, kind))
 
 
 # ---------------------------------------------------------------- anomaly mode
@@ -644,6 +652,16 @@ def _check_versions(node: Node) -> None:
             f"inplace operation: the output of {node.op.name} is at version {node.out_vc[0]}; "
             f"expected version 0 instead. Use .clone() before changing it in place."
         )
+
+
+def _raise_stale_view(op, view: Tensor) -> None:
+    """A view taken before its base was changed in place while recording: its graph
+    still leads to the base's old value, so its gradient would be silently wrong
+    (PyTorch rewrites the view's history; graphgrad asks for the view to be retaken)."""
+    raise RuntimeError(
+        f"{op.name}: an input of shape {view.shape} is a view of a tensor that was changed "
+        f"in place after the view was taken; take the view again after the change (or "
+        f"clone it before) so that its gradient follows the new value")
 
 
 def _raise_inplace(node: Node, x: Tensor, version: int) -> None:

@@ -24,11 +24,25 @@ from .ops.inplace import modify_inplace
 from .tensor import Tensor, get_default_dtype
 
 _GENERATOR = [np.random.default_rng(0)]
+_SEED = [0]  # the seed the generator started from
 
 
 def manual_seed(seed: int) -> None:
     """Seed every random draw of graphgrad."""
-    _GENERATOR[0] = np.random.default_rng(int(seed))
+    _SEED[0] = int(seed)
+    _GENERATOR[0] = np.random.default_rng(_SEED[0])
+
+
+def initial_seed() -> int:
+    """The seed of the current generator (the last ``manual_seed`` or ``seed``; 0 at
+    import).  In a DataLoader worker: the loader's base seed + the worker's id."""
+    return _SEED[0]
+
+
+def seed() -> int:
+    """Seed the generator from fresh entropy; returns that seed (as ``torch.seed``)."""
+    manual_seed(int(np.random.SeedSequence().entropy % 2**63))
+    return _SEED[0]
 
 
 def generator() -> np.random.Generator:

@@ -57,7 +57,8 @@ def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None)`` copies ``data``.  Floating
+    ``Tensor(data, requires_grad=False, dtype=None)`` copies ``data`` (``Tensor(2, 3)``,
+    PyTorch's legacy form, is an uninitialised 2 x 3 tensor; ``Tensor()`` is empty).  Floating
     data defaults to float32 (as PyTorch); float64 arrays keep float64.  When
     ``requires_grad`` is set, operations on the tensor record a graph and
     ``backward()`` fills ``.grad`` with d(output)/d(tensor).
@@ -65,12 +66,18 @@ class Tensor:
 
     __slots__ = (
         "_data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__",
+        "_base_history",  # a view's: its base's grad_fn when the view was taken
     )
     # Make NumPy hand ``ndarray <op> Tensor`` to our reflected operators.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
+    def __init__(self, data=(), *sizes: int, requires_grad: bool = False, dtype=None) -> None:
+        if sizes:  # the legacy Tensor(2, 3): uninitialised, of the default float dtype
+            if not all(isinstance(n, int) and not isinstance(n, bool) for n in (data, *sizes)):
+                raise TypeError(f"Tensor: give data, or sizes as ints (the legacy form "
+                                f"Tensor(2, 3)), got {(data, *sizes)}")
+            data = np.empty((data, *sizes), dtype or get_default_dtype())
         self._data = to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
@@ -321,6 +328,16 @@ class Tensor:
 
 
 _new_tensor = object.__new__
+
+
+def is_tensor(obj) -> bool:
+    """True for a graphgrad Tensor (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()
 
 
 class Size(tuple):

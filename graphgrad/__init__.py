@@ -18,8 +18,14 @@ from . import autograd
 from .autograd import *  # noqa: F403  (the tensor API: tensor, randn, cat, no_grad, ...)
 from . import datasets, nn, optim, testing, utils, viz
 from . import accelerator, amp, backends, cuda, distributed, onnx
+from ._compile import compile
 from ._dtypes import bfloat16
 from ._modes import inference_mode
+from ._settings import (
+    are_deterministic_algorithms_enabled, get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 from .amp import autocast
 from .serialization import load, save
 from .threads import (

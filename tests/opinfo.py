@@ -804,6 +804,14 @@ def _roll_kwargs(draw, shapes_: Shapes) -> dict:
     return {"shifts": tuple(shifts), "dims": tuple(dims)}
 
 
+@st.composite
+def _tile_kwargs(draw, shapes_: Shapes) -> dict:
+    """Counts for fewer, as many or more dims than the input has (0 and 1 included)."""
+    ndim = _ndim_of(shapes_)
+    count = draw(st.integers(max(ndim - 1, 0), ndim + 1))
+    return {"dims": tuple(draw(st.lists(st.integers(0, 3), min_size=count, max_size=count)))}
+
+
 def _roll_ref(x, shifts, dims=None):
     if x.ndim == 0:
         return x
@@ -832,6 +840,13 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("pow", _with_scalar(gg.pow), _with_scalar(np.power), broadcast_or_one(),
            _scalar_kwargs((0.0, 1.0, 2.0, 3.0, -1.0, 0.5, -1.5), reflected_values=(0.0, 0.5, 2.0)),
            domain=((0.3, 2.5), (-2, 2))),
+    # |x / y| stays within (2, 3) for every drawn pair and scalar: away from the jumps
+    OpInfo("remainder", _with_scalar(gg.remainder), _with_scalar(np.remainder),
+           broadcast_or_one(), _scalar_kwargs((1.35, 1.45), reflected_values=(8.0, 9.0)),
+           domain=((3.2, 3.8), (1.3, 1.5))),
+    OpInfo("fmod", _with_scalar(gg.fmod), _with_scalar(np.fmod), broadcast_or_one(),
+           _scalar_kwargs((1.35, -1.45), reflected_values=(8.0, -9.0)),
+           domain=((3.2, 3.8), (1.3, 1.5))),
     OpInfo("maximum", gg.maximum, np.maximum, broadcast(), distinct=True),
     OpInfo("minimum", gg.minimum, np.minimum, broadcast(), distinct=True),
     OpInfo("where", lambda x, y, condition: gg.where(condition, x, y),
@@ -936,6 +951,7 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("sort", gg.sort, _sort_ref, same(1), _sort_kwargs, distinct=True),
     OpInfo("topk", gg.topk, _topk_ref, same(1), _topk_kwargs, distinct=True),
     OpInfo("roll", gg.roll, _roll_ref, same(1), _roll_kwargs),
+    OpInfo("tile", gg.tile, lambda x, dims: np.tile(x, dims), same(1, max_dims=3), _tile_kwargs),
     OpInfo("tril", gg.tril, lambda x, diagonal=0: np.tril(x, diagonal), same(1, 2),
            _diagonal_kwargs),
     OpInfo("triu", gg.triu, lambda x, diagonal=0: np.triu(x, diagonal), same(1, 2),
@@ -950,6 +966,7 @@ NON_DIFFERENTIABLE: dict[str, str] = {
         "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
         "logical_not", "isnan", "isfinite")},
     "sign": "piecewise constant",
+    "floor_divide": "piecewise constant",
     "argmax": "an integer index",
     "argmin": "an integer index",
     "argsort": "integer indices",
@@ -968,5 +985,6 @@ NOT_OPERATIONS: frozenset[str] = frozenset({
     "Tensor", "Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
     "manual_seed", "get_rng_state", "set_rng_state",
-    "Size", "device", "get_default_dtype", "set_default_dtype", "Generator",
+    "Size", "device", "get_default_dtype", "set_default_dtype", "Generator", "initial_seed",
+    "seed", "is_tensor", "numel",
 })

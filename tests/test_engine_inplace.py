@@ -402,3 +402,25 @@ def test_linear_after_an_optimizer_step_when_the_input_needs_no_grad():
         layer.weight.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()  # dx = g W reads W
+
+
+# ------------------------------------------- views taken before an in-place change
+def test_a_view_taken_before_its_base_changed_raises_instead_of_a_wrong_gradient():
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a = w * 2
+    v = a[:2]
+    a.mul_(3)  # PyTorch rewrites v's history; here v's graph would still see a = 2 w
+    with pytest.raises(RuntimeError, match="view of a tensor that was changed in place"):
+        v * gg.tensor([1.0, 10.0])
+    (a[:2] * gg.tensor([1.0, 10.0])).sum().backward()  # a view taken after the change
+    np.testing.assert_array_equal(w.grad.numpy(), [6.0, 60.0, 0.0])
+
+
+def test_views_of_a_leaf_changed_without_recording_still_work():
+    """An optimizer-style update under no_grad leaves the view's history right."""
+    p = gg.nn.Parameter(gg.ones(2, 3))
+    v = p.t()
+    with gg.no_grad():
+        p.add_(1.0)
+    (v * 2).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 3), 2.0))

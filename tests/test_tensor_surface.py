@@ -230,3 +230,13 @@ def test_functional_linear_output_accepts_in_place():
     w = gg.randn(5, 4, requires_grad=True)
     F.linear(x, w).add_(1.0).sum().backward()
     assert x.grad.shape == x.shape
+
+
+def test_legacy_constructor_with_sizes():
+    t = gg.Tensor(2, 3)
+    assert t.shape == (2, 3) and t.dtype == np.float32 and not t.requires_grad
+    assert gg.Tensor().shape == (0,)
+    assert nn.Parameter(gg.Tensor(4, 5)).shape == (4, 5)
+    assert gg.Tensor([1, 2]).dtype == np.int64  # data keeps its dtype, as gg.tensor
+    with pytest.raises(TypeError, match="Tensor: give data, or sizes as ints"):
+        gg.Tensor([1.0], True)

@@ -89,13 +89,12 @@ def _view_change_while_recording():
     (w * 2)[:2].mul_(3)
 
 
-def _view_of_changed_base_misses_the_change() -> bool:
+def _use_a_view_of_a_changed_base() -> None:
     w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     a = w * 2
     v = a[:2]
     a.mul_(3)
-    v.sum().backward()
-    return v.tolist() == [6.0, 12.0] and w.grad.tolist() == [2.0, 2.0, 0.0]  # PyTorch: 6, 6, 0
+    v.sum()
 
 
 def _torch_checkpoint() -> io.BytesIO:
@@ -174,14 +173,14 @@ STATEMENTS = [
      _weights_cross_both_ways),
     ("Saving a whole `Module` raises and points to `state_dict()`",
      lambda: _raises(TypeError, lambda: gg.save(nn.Linear(1, 1), io.BytesIO()))),
-    ("there is no `torch.compile`", lambda: not hasattr(gg, "compile")),
+    ("`gg.compile(model)` returns a wrapper that calls the model unchanged",
+     lambda: list(gg.compile(nn.Linear(1, 1)).state_dict()) == ["_orig_mod.weight",
+                                                                 "_orig_mod.bias"]),
     ("shapes print as plain tuples, `(2, 3)`", lambda: repr(x23.shape) == "(2, 3)"),
-    ("`gg.Tensor([1, 2])` is an int64 tensor (PyTorch: float32) and `gg.Tensor(2, 3)` raises",
-     lambda: gg.Tensor([1, 2]).dtype == gg.int64
-     and _raises(TypeError, lambda: gg.Tensor(2, 3))),
-    ("Helpers that scripts often call are missing for now (AttributeError): `is_tensor`",
-     lambda: not any(hasattr(gg, n) for n in ("is_tensor", "allclose", "set_printoptions",
-                                              "use_deterministic_algorithms"))),
+    ("`gg.Tensor([1, 2])` is an int64 tensor (PyTorch's legacy constructor gives float32)",
+     lambda: gg.Tensor([1, 2]).dtype == gg.int64 and gg.Tensor(2, 3).shape == (2, 3)),
+    ("Helpers that scripts often call and are missing for now (AttributeError): `allclose`",
+     lambda: not any(hasattr(gg, n) for n in ("allclose", "set_printoptions"))),
     ("(there is no `is_inference()`)", lambda: not hasattr(gg.Tensor, "is_inference")),
     ("`t.numpy()` of a tensor that requires grad returns its array",
      lambda: isinstance(gg.ones(2, requires_grad=True).numpy(), np.ndarray)),
@@ -190,12 +189,12 @@ STATEMENTS = [
      and _raises(TypeError, lambda: np.sum(x23))),
     ("While a graph is being recorded, an in-place change of a view raises",
      lambda: _raises(RuntimeError, _view_change_while_recording)),
-    ("`v` holds the new values but its gradient is computed as if the change had not "
-     "happened (here missing the factor 3)", _view_of_changed_base_misses_the_change),
+    ("(`v = a[:2]; a.mul_(3)`) raises when it is next used in a recorded operation",
+     lambda: _raises(RuntimeError, _use_a_view_of_a_changed_base)),
     ("(a transposed tensor flattened, `x.t().view(-1)`) returns a copy",
      lambda: not np.shares_memory(x23.t().view(-1).numpy(), x23.numpy())),
-    ("The operators `//` and `%` are not defined on tensors yet (TypeError)",
-     lambda: _raises(TypeError, lambda: x23 // 2) and _raises(TypeError, lambda: x23 % 2)),
+    ("`//` (`floor_divide`) is piecewise constant and its result does not require grad",
+     lambda: not (gg.ones(2, requires_grad=True) // 2).requires_grad),
     ("but `t.type()` with no argument raises", lambda: _raises(TypeError, x23.type)),
     ("Memory-layout methods (`stride`, `storage`, `data_ptr`, `is_contiguous`) are missing",
      lambda: not any(hasattr(x23, n) for n in ("stride", "storage", "data_ptr",

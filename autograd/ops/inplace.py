@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import builtin_error
 from ..grad_mode import STATE
 from ..tensor import Tensor
 from ._args import binary_operands, method
@@ -32,7 +33,8 @@ def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Ten
         try:
             direct(x._data)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{name}: {err} (tensor of shape {x.shape}, dtype {x.dtype})") from None
+            raise builtin_error(err)(
+                f"{name}: {err} (tensor of shape {x.shape}, dtype {x.dtype})") from None
         x._bump_version()
         return x
     if x.requires_grad and x.grad_fn is None:

@@ -73,3 +73,32 @@ def triu(input, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two dims: x[..., i, j] where j - i >= diagonal, 0
     elsewhere.  The gradient is g under the same mask."""
     return _triangle("triu", input, diagonal, lower=False)
+
+
+@method()
+def repeat(input, *sizes) -> Tensor:
+    """The tensor tiled ``sizes[i]`` times along each dim (``Tensor.repeat``): sizes as
+    ints or one sequence, at least as many as dims (extra ones add leading dims).
+
+    Composed as reshape to (1, s0, 1, s1, ...), expand to (r0, s0, r1, s1, ...) and
+    reshape to (r0 s0, r1 s1, ...): the gradient sums the copies back (expand's rule).
+    """
+    x = tensor_arg(input)
+    reps = tuple(int(r) for r in (sizes[0] if len(sizes) == 1 and isinstance(
+        sizes[0], (tuple, list)) else sizes))
+    if len(reps) < x._data.ndim or any(r < 0 for r in reps):
+        raise ValueError(f"repeat: give one non-negative count per dim, at least {x._data.ndim}, "
+                         f"for shape {x.shape}; got {reps}")
+    shape = (1,) * (len(reps) - x._data.ndim) + x._data.shape
+    spread = tuple(n for s in shape for n in (1, s))
+    tiled = tuple(n for r, s in zip(reps, shape, strict=True) for n in (r, s))
+    out = x.reshape(spread).expand(tiled)
+    return not_a_view(clone(out).reshape(tuple(r * s for r, s in zip(reps, shape, strict=True))))
+
+
+@method()
+def tile(input, dims) -> Tensor:
+    """``repeat`` with ``dims`` padded by leading 1s to the tensor's number of dims."""
+    x = tensor_arg(input)
+    dims = _ints(dims)
+    return repeat(x, (1,) * (x._data.ndim - len(dims)) + tuple(dims))

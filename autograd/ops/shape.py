@@ -41,6 +41,7 @@ def mark_view(out: Tensor, base: Tensor) -> Tensor:
     """Record that ``out`` shares ``base``'s memory: same version counter, base kept."""
     if out._data.base is not None:
         out._base = base._base if base._base is not None else base
+        out._base_history = out._base.grad_fn
         out._vc = base._version_counter()
     return out
 

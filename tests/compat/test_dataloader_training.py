@@ -173,9 +173,6 @@ def jitter_per_worker(torch, DataLoader, Dataset, features, labels):
     return np.concatenate([to_numpy(x) for x, _, _ in loader]) - features
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad has no initial_seed() (torch.initial_seed: in a "
-                          "DataLoader worker, the worker's seed)")
 def test_workers_seeded_from_initial_seed():
     features, labels = _features_and_labels()
     first = jitter_per_worker(torch, DataLoader, Dataset, features, labels)

@@ -273,8 +273,6 @@ def test_gpt_trains_on_characters_and_generates():
     assert greedy.tolist() == ref_greedy.tolist()
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad's Tensor has no repeat() (torch.Tensor.repeat)")
 def test_gpt_generates_from_a_repeated_prompt():
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=8, n_layer=1)

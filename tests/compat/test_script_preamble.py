@@ -135,10 +135,6 @@ def test_script_preamble_runs_and_trains_as_pytorch(tmp_path, restore_flags):
                                    rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=ImportError,
-                   reason="graphgrad.utils.tensorboard imports without tensorboardX and raises "
-                          "only when a SummaryWriter is made; torch.utils.tensorboard raises "
-                          "ImportError at import, which is what scripts guard")
 def test_tensorboard_import_guard_without_the_dependency(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
     for name in ("graphgrad.utils.tensorboard", "graphgrad.utils.tensorboard.writer"):
@@ -154,9 +150,6 @@ def test_tensorboard_import_guard_without_the_dependency(tmp_path, monkeypatch):
     assert writer is None
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad has no set_float32_matmul_precision / "
-                          "get_float32_matmul_precision (torch: 'highest', 'high', 'medium')")
 def test_matmul_precision_preamble(monkeypatch):
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
@@ -168,9 +161,6 @@ def test_matmul_precision_preamble(monkeypatch):
     torch.set_float32_matmul_precision(before)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad has no use_deterministic_algorithms / "
-                          "are_deterministic_algorithms_enabled (its ops are deterministic)")
 def test_deterministic_algorithms_preamble():
     torch.use_deterministic_algorithms(True)
     try:
@@ -179,9 +169,6 @@ def test_deterministic_algorithms_preamble():
         torch.use_deterministic_algorithms(False)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad has no compile() (torch.compile: returns a module that "
-                          "runs the original, keys prefixed '_orig_mod.')")
 def test_compile_line():
     model = nn.Linear(4, 2)
     x = torch.randn(3, 4)

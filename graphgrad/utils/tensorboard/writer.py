@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from graphgrad.autograd import Tensor
 
+try:
+    from tensorboardX import SummaryWriter as _EventWriter
+except ImportError as err:
+    raise ImportError(
+        "graphgrad.utils.tensorboard writes event files with the tensorboardX package, "
+        "which is not installed: pip install graphgrad[tensorboard]") from err
+
 
 def _numpy(value):
     """A Tensor's array (no copy, outside any graph); anything else unchanged."""
@@ -23,19 +30,14 @@ class SummaryWriter:
     Arguments as ``torch.utils.tensorboard.SummaryWriter``: ``purge_step`` drops events at
     or after that step left by a crashed run, ``max_queue`` and ``flush_secs`` bound how
     much is buffered before writing, ``filename_suffix`` ends the event file's name.
-    Raises ImportError, naming the extra to install, when tensorboardX is missing.
+    Importing this module raises ImportError, naming the extra to install, when
+    tensorboardX is missing (as PyTorch's does without tensorboard, so the usual
+    ``try: from ... import SummaryWriter / except ImportError`` guard works).
     """
 
     def __init__(self, log_dir: str | None = None, comment: str = "",
                  purge_step: int | None = None, max_queue: int = 10, flush_secs: int = 120,
                  filename_suffix: str = "") -> None:
-        try:
-            from tensorboardX import SummaryWriter as _EventWriter
-        except ImportError as err:
-            raise ImportError(
-                "graphgrad.utils.tensorboard.SummaryWriter writes event files with the "
-                "tensorboardX package, which is not installed: pip install "
-                "graphgrad[tensorboard]") from err
         self._writer = _EventWriter(logdir=log_dir, comment=comment, purge_step=purge_step,
                                     max_queue=max_queue, flush_secs=flush_secs,
                                     filename_suffix=filename_suffix)

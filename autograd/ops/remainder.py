@@ -1,0 +1,52 @@
+"""Division with rounding: ``//`` (floor_divide), ``%`` (remainder) and fmod.
+
+``remainder(x, y) = x - floor(x / y) y`` takes the sign of the divisor (Python's ``%``);
+``fmod(x, y) = x - trunc(x / y) y`` that of the dividend (C's).  Away from the jumps,
+where x / y is a whole number, d/dx = 1 and d/dy = -floor(x / y) (-trunc(x / y) for
+fmod): the rounded quotient is piecewise constant, so it enters the rules as a constant
+and second derivatives are zero, as PyTorch's.  ``floor_divide`` is piecewise constant
+itself: its result takes no part in the graph (PyTorch's raises at backward instead).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import apply
+from ..tensor import Tensor
+from ._args import binary_operands, method
+from ._registry import Op
+from .elementwise import _data, _reflected
+
+REMAINDER = Op(
+    "remainder", np.remainder, lambda g, out, x, y: g,
+    lambda g, out, x, y: -g * np.floor_divide(_data(x), _data(y)),
+    saves=("", "x y"), broadcasts=True,
+)
+FMOD = Op(
+    "fmod", np.fmod, lambda g, out, x, y: g,
+    lambda g, out, x, y: -g * np.trunc(np.true_divide(_data(x), _data(y))),
+    saves=("", "x y"), broadcasts=True,
+)
+_FLOOR_DIVIDE = Op("floor_divide", np.floor_divide, differentiable=False)
+
+
+@method("remainder", "__mod__")
+def remainder(x, y):
+    """``x % y``, with the sign of ``y`` (Python's).  d/dx = 1, d/dy = -floor(x / y)."""
+    return apply(REMAINDER, binary_operands(x, y))
+
+
+@method()
+def fmod(x, y):
+    """``x - trunc(x / y) y``, with the sign of ``x`` (C's).  d/dx = 1, d/dy = -trunc(x / y)."""
+    return apply(FMOD, binary_operands(x, y))
+
+
+@method("floor_divide", "__floordiv__")
+def floor_divide(x, y):
+    """``x // y``: floor(x / y); piecewise constant, so the result needs no gradient."""
+    return apply(_FLOOR_DIVIDE, binary_operands(x, y))
+
+
+Tensor.__rmod__ = _reflected(remainder, "__rmod__")
+Tensor.__rfloordiv__ = _reflected(floor_divide, "__rfloordiv__")
