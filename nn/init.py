@@ -24,7 +24,7 @@ from graphgrad.autograd.random import rng as _rng
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-    "orthogonal_",
+    "orthogonal_", "sparse_",
 ]
 
 
@@ -86,14 +86,44 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
-    """Fill with N(mean, std^2) samples conditioned on lying in [a, b] (redrawn until they do)."""
+    """Fill with N(mean, std^2) samples conditioned on lying in [a, b] (bounds in the
+    values' units, not in stds).
+
+    Rejection sampling, as PyTorch: when the interval holds more than 30% of the
+    normal's mass, normal draws outside it are redrawn; otherwise candidates are
+    uniform on [a, b], each kept with probability pdf(x) / max pdf on [a, b] (so a
+    far tail interval costs no more than a central one).  Warns when the mean lies
+    more than 2 std outside [a, b].
+    """
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
     rng = _rng(generator)
-    values = rng.normal(mean, std, tensor.shape)
-    outside = (values < a) | (values > b)
-    while outside.any():
-        values[outside] = rng.normal(mean, std, int(outside.sum()))
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    if mass > 0.3:
+        values = rng.normal(mean, std, tensor.shape)
         outside = (values < a) | (values > b)
-    return _fill(tensor, values)
+        while outside.any():
+            values[outside] = rng.normal(mean, std, int(outside.sum()))
+            outside = (values < a) | (values > b)
+    else:
+        mode = min(max(mean, a), b)  # where the density peaks on [a, b]
+        values = np.empty(tensor.shape)
+        pending = np.ones(tensor.shape, dtype=bool)
+        while pending.any():
+            candidates = rng.uniform(a, b, int(pending.sum()))
+            log_ratio = -0.5 * (((candidates - mean) / std) ** 2 - ((mode - mean) / std) ** 2)
+            accepted = np.log(rng.uniform(size=candidates.size)) <= log_ratio
+            where = np.flatnonzero(pending)[accepted]
+            values.flat[where] = candidates[accepted]
+            pending.flat[where] = False
+    # Rounding to a narrower dtype must not leave the interval either.
+    bounds = np.array([a, b], dtype=tensor.dtype)
+    return _fill(tensor, np.clip(values.astype(tensor.dtype), bounds[0], bounds[1]))
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -121,6 +151,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     first channels of each group (a 1 at each kernel's centre)."""
     if tensor.ndim not in (3, 4, 5):
         raise ValueError(f"dirac_: only 3, 4 or 5-D tensors are supported, got {tensor.shape}")
+    if tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 must be divisible by groups, got shape {tensor.shape} "
+                         f"and groups = {groups}")
     out_per_group = tensor.shape[0] // groups
     values = np.zeros(tensor.shape)
     centre = tuple(k // 2 for k in tensor.shape[2:])
@@ -185,6 +218,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tensor.shape}")
+    if tensor.numel() == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows if rows else 0
     flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
@@ -195,3 +230,43 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Fill a 2-D tensor with N(0, std^2) samples, then zero ceil(sparsity * rows) entries
+    of every column, at rows drawn at random per column (Martens' sparse init)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
+                         f"{tensor.shape}")
+    rng = _rng(generator)
+    rows, cols = tensor.shape
+    values = rng.normal(0.0, std, (rows, cols))
+    zeros = math.ceil(sparsity * rows)
+    for col in range(cols):
+        values[rng.permutation(rows)[:zeros], col] = 0.0
+    return _fill(tensor, values)
+
+
+def _deprecated(method):
+    """The old name without the trailing underscore, which warns and calls ``method``."""
+    old = method.__name__[:-1]
+
+    def call(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{method.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return method(*args, **kwargs)
+
+    call.__name__ = old
+    call.__doc__ = f"Deprecated: use ``{method.__name__}``."
+    return call
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
