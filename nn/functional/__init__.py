@@ -35,7 +35,14 @@ from .loss_margin import (  # noqa: F401
 from .normalization import (  # noqa: F401
     batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, normalize, rms_norm,
 )
+from .adaptive_pooling import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d, adaptive_max_pool3d_with_indices,
+)
 from .pooling import (  # noqa: F401
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+    avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
+    max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices, max_pool3d,
+    max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
 )
 from .sparse import embedding, one_hot  # noqa: F401

@@ -1,12 +1,14 @@
-"""Pooling as functions: max, average and adaptive average pooling (1-D and 2-D).
+"""Pooling over sliding windows as functions: max, average and power-average (LP)
+pooling (1-D, 2-D, 3-D), and max unpooling (adaptive pooling is in
+``adaptive_pooling.py``).
 
 Shapes follow PyTorch: (N, C, *S) or one unbatched sample (C, *S).  Along each
 spatial dim of size n, with kernel k, stride s (default k), padding p (at most
 k / 2) and dilation d, the output has floor((n + 2p - d (k - 1) - 1) / s) + 1
 positions (the ceiling with ``ceil_mode``, never starting a window in the right
 padding).  No gradient code: average pooling sums the unfolded windows, max
-pooling gathers each window's arg-max with an indexing op, adaptive average
-pooling is an einsum with averaging matrices.
+pooling gathers each window's arg-max with an indexing op, LP pooling is
+average pooling of x^p, unpooling writes values into zeros with an indexing op.
 """
 from __future__ import annotations
 
@@ -14,16 +16,20 @@ import math
 
 import numpy as np
 
-from graphgrad.autograd import Tensor, einsum, where
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor, where
 from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.index import GETITEM
 from graphgrad.autograd.ops.shape import not_a_view
 
-from .conv import _check_fits, _from_columns, _input, _ntuple
+from ._utils import as_tensor
+from .conv import _check_fits, _from_columns, _input, _ntuple, _x
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
+           "avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d"]
 
 
 def _pool_window(op: str, x: Tensor, nd: int, kernel_size, stride, padding, dilation,
@@ -69,8 +75,9 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
               return_indices):
     """y[n, c, l] = max over kernel offsets j of x_pad[n, c, l*s + j*d] (padding is
     -inf).  The gradient goes to the position of the maximum, the first one in
-    the window on ties (as PyTorch): the maxima are found in NumPy, then gathered
-    from x by a differentiable indexing op whose gradient scatters back to them.
+    the window on ties, the last NaN if there are NaNs (as PyTorch): the maxima
+    are found in NumPy, then gathered from x by a differentiable indexing op whose
+    gradient scatters back to them.
     The output keeps x's memory order (one gather in that order)."""
     x, batched = _input(op, x, nd, unbatched=True)
     geom, _ = _pool_window(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
@@ -78,6 +85,10 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
     padded = any(lo or hi for lo, hi in geom.padding)
     xp = _padded_like(x._data, geom, axes, -np.inf) if padded else x._data
     best, index = windows.window_argmax(xp, geom)
+    nan = np.isnan(best)
+    if nan.any():  # PyTorch's kernel keeps the last NaN of a window (window_argmax the first)
+        for k, offset in enumerate(geom.offsets()):
+            index[nan & np.isnan(xp[geom.slices(offset)])] = k
     positions = windows.window_offsets(geom, strides[2:])[index.transpose(axes)]
     positions += windows.window_starts(geom, strides, axes)  # (N, C, *L) in memory order
     inside = None
@@ -131,11 +142,38 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     may then run past the bottom/right edge but never starts in the padding).
     ``stride`` defaults to the kernel size; padding (at most half the kernel) is
     -inf.  The gradient of each output goes entirely to its window's maximum,
-    the first in row-major order on ties (as PyTorch).  With ``return_indices``
-    also returns the position of each maximum in its flattened H x W plane.
+    the first in row-major order on ties, the last NaN of a window with NaNs (as
+    PyTorch).  With ``return_indices`` also returns the position of each maximum
+    in its flattened H x W plane.
     """
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W); see ``max_pool2d`` (indices
+    are flat positions in the D x H x W volume)."""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool1d`` returning (values, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool2d`` returning (values, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool3d`` returning (values, indices)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def _avg_pool(op: str, nd: int, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -177,45 +215,131 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad, divisor_override)
 
 
-def _averaging_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
-    """P (n_out, n_in): row i is 1/|w_i| on w_i = [floor(i n_in / n_out),
-    ceil((i + 1) n_in / n_out)) and 0 elsewhere."""
-    p = np.zeros((n_out, n_in), dtype=dtype)
-    for i in range(n_out):
-        start, stop = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
-        p[i, start:stop] = 1.0 / (stop - start)
-    return p
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> Tensor:
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see ``avg_pool2d``."""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
 
 
-def _adaptive_avg_pool(op: str, nd: int, x, output_size) -> Tensor:
-    """y[..., i, j] = mean of x over the window rows w_i and columns w_j; as an einsum
-    with one averaging matrix per spatial dim, so the gradient is the transposed einsum."""
+_POOLS = {1: (max_pool1d, avg_pool1d), 2: (max_pool2d, avg_pool2d), 3: (max_pool3d, avg_pool3d)}
+
+
+def _lp_pool(op: str, nd: int, x, norm_type: float, kernel_size, stride, ceil_mode) -> Tensor:
+    """y = (sum over each window of x^p)^(1/p), as PyTorch computes it: the window
+    mean of x^p times the kernel size, then the 1/p-th power.  p = inf is max pooling
+    of |x| (-inf: minus the max pooling of -|x|).  Where a window sums to 0 the
+    output and its gradient are 0 (the power's slope there would be infinite); a
+    negative sum (odd p and negative inputs) gives NaN unless 1/p is an integer.
+    """
+    max_pool, avg_pool = _POOLS[nd]
+    if norm_type == float("inf"):
+        return max_pool(ag.abs(as_tensor(x)), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool(-ag.abs(as_tensor(x)), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == 0:
+        raise ValueError(f"{op}: norm_type must not be 0")
+    size = math.prod(_ntuple(op, "kernel_size", kernel_size, nd))
+    sums = avg_pool(as_tensor(x) ** norm_type, kernel_size, stride, 0, ceil_mode) * size
+    nonzero = sums._data != 0
+    return where(nonzero, where(nonzero, sums, 1.0) ** (1.0 / norm_type), 0.0)
+
+
+def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """1-D power-average pooling over (N, C, L) or (C, L); see ``lp_pool2d``."""
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type: float, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """Power-average pooling: y = (sum over each kh x kw window of x^p)^(1/p) (p = 1 is
+    sum pooling, p = inf max pooling of |x|); no padding, stride defaults to the
+    kernel size.  Shapes as ``avg_pool2d``."""
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type: float, kernel_size, stride=None, ceil_mode=False) -> Tensor:
+    """3-D power-average pooling over (N, C, D, H, W) or (C, D, H, W); see ``lp_pool2d``."""
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _unpool_size(op: str, x: Tensor, nd: int, kernel, stride, pads, output_size) -> tuple:
+    """PyTorch's default size (n - 1) s + k - 2p per dim, or ``output_size`` (with or
+    without the leading N, C) when it lies strictly within a stride of it."""
+    default = tuple((n - 1) * s + k - 2 * p for n, s, k, p in
+                    zip(x.shape[2:], stride, kernel, pads, strict=True))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(int(v) for v in output_size)
+        if len(size) == nd + 2:
+            size = size[2:]
+        if len(size) != nd:
+            raise ValueError(f"{op}: output_size should hold {nd} or {nd + 2} sizes, got "
+                             f"{tuple(output_size)}")
+        for d, (v, n, s) in enumerate(zip(size, default, stride, strict=True)):
+            if not n - s < v < n + s:
+                raise ValueError(f"{op}: invalid output_size {size} (dim {d} must be between "
+                                 f"{n - s} and {n + s}, exclusive)")
+    if any(v < 0 for v in size):
+        raise ValueError(f"{op}: the output size {size} must not be negative (input shape "
+                         f"{x.shape}, kernel {kernel}, stride {stride}, padding {pads})")
+    return size
+
+
+def _max_unpool(op: str, nd: int, x, indices, kernel_size, stride, padding,
+                output_size) -> Tensor:
+    """y = zeros of (N, C, *output_size) with y[n, c].flat[indices[n, c, l]] = x[n, c, l]
+    (a later duplicate index overwrites an earlier one, as PyTorch's CPU kernel).
+    Recorded as an indexing write, so the gradient of x is g at ``indices``."""
     x, batched = _input(op, x, nd, unbatched=True)
-    sizes = (output_size,) * nd if isinstance(output_size, (int, np.integer)) or \
-        output_size is None else tuple(output_size)
-    if len(sizes) != nd:
-        raise ValueError(f"{op}: output_size must be an int or {nd} ints, got {output_size!r}")
-    sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, x.shape[2:], strict=True))
-    if any(s < 1 for s in sizes):
-        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
-    letters = "hwd"[:nd]
-    outs = "HWD"[:nd]
-    mats = [_averaging_matrix(n, s, x.dtype) for n, s in zip(x.shape[2:], sizes, strict=True)]
-    pairs = ",".join(o + i for o, i in zip(outs, letters, strict=True))
-    spec = f"nc{letters},{pairs}->nc{outs}"  # e.g. "nchw,Hh,Ww->ncHW"
-    y = einsum(spec, x, *mats)
+    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    if idx.dtype != np.int64:
+        raise TypeError(f"{op}: indices must be int64, got {idx.dtype}")
+    idx = idx if batched else idx[None]
+    if idx.shape != x.shape:
+        raise ValueError(f"{op}: indices of shape {idx.shape if batched else idx.shape[1:]} "
+                         f"must have the input's shape {x.shape if batched else x.shape[1:]}")
+    kernel = _ntuple(op, "kernel_size", kernel_size, nd)
+    stride = kernel if stride is None else _ntuple(op, "stride", stride, nd)
+    pads = _ntuple(op, "padding", padding, nd, minimum=0)
+    size = _unpool_size(op, x, nd, kernel, stride, pads, output_size)
+    plane = math.prod(size)
+    n, c = x.shape[:2]
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise ValueError(f"{op}: found an invalid max index {bad} (output planes are of size "
+                         f"{_x(size)})")
+    positions = idx.reshape(n * c, -1) + (np.arange(n * c, dtype=np.int64) * plane)[:, None]
+    flat = Tensor(np.zeros(n * c * plane, dtype=x.dtype))
+    flat[positions.reshape(-1)] = x.reshape(-1)
+    y = flat.reshape((n, c) + size)
     return y if batched else y.squeeze(0)
 
 
-def adaptive_avg_pool1d(input, output_size) -> Tensor:
-    """1-D adaptive average pooling to ``output_size`` positions; see ``adaptive_avg_pool2d``."""
-    return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """Partial inverse of ``max_pool1d`` on (N, C, L) or (C, L); see ``max_unpool2d``."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                       output_size)
 
 
-def adaptive_avg_pool2d(input, output_size) -> Tensor:
-    """Average pooling to a fixed output size (H_out, W_out) (an int for both; None
-    keeps that input size).  Output cell i of a dim of size n averages input
-    [floor(i n / n_out), ceil((i + 1) n / n_out)), as PyTorch; windows may differ
-    in size and overlap.  Shapes: (N, C, H, W) or (C, H, W) -> (..., H_out, W_out).
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """Partial inverse of ``max_pool2d``: each value goes back to the position its
+    index names in its (H_out x W_out) plane, every other position is 0.
+
+    Shapes: input and indices (N, C, H, W) or (C, H, W); output (..., H_out, W_out)
+    with H_out = (H - 1) s - 2p + k, or ``output_size`` (within a stride of that) to
+    undo a pooling whose input size the formula cannot recover.  The gradient of
+    each input value is the upstream gradient at its index.
     """
-    return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """Partial inverse of ``max_pool3d`` on (N, C, D, H, W) or (C, D, H, W); see
+    ``max_unpool2d``."""
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
+                       output_size)
