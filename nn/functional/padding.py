@@ -1,0 +1,109 @@
+"""``pad`` with PyTorch's modes, argument checks and negative (cropping) pads.
+
+``pad`` is the flat tuple (left, right) of the last dim, then of the one before,
+and so on.  Constant padding takes any number of dims (it is the engine's
+``pad``).  The other modes pad the last 1, 2 or 3 dims of a (N, C, *S) or (C, *S)
+input, and are a gather along each padded dim: output position j of a dim of
+size n with pads (lo, hi) reads input position
+
+    replicate   clip(j - lo, 0, n - 1)                     (the edge repeats)
+    reflect     |j - lo| mirrored at n - 1                 (the edge is not repeated;
+                                                            each pad must be < n)
+    circular    crop the negative pads first, then (j - max(lo, 0)) mod m on
+                the m positions left                       (each pad must be <= n)
+
+so the gradient of an input element is the sum of the gradients of its copies
+(the gather's scatter-add), as PyTorch's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import graphgrad.autograd as ag
+from graphgrad.autograd import Tensor
+
+from ._utils import as_tensor
+
+__all__ = ["pad"]
+
+_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _source(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
+    """The input position that each output position of a padded dim reads."""
+    j = np.arange(n + lo + hi)
+    if mode == "circular":
+        start = max(-lo, 0)
+        kept = n - start - max(-hi, 0)
+        return start + (j - max(lo, 0)) % kept
+    v = j - lo
+    if mode == "replicate":
+        return np.clip(v, 0, n - 1)
+    v = np.abs(v)  # reflect: mirror at 0, then at n - 1
+    return np.where(v > n - 1, 2 * (n - 1) - v, v)
+
+
+def _check(mode: str, x: Tensor, widths: list) -> None:
+    dims = len(widths)
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"pad: {mode} padding of {dims} dim(s) (pad of length {2 * dims}) "
+                         f"needs a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
+    sizes = x.shape[x.ndim - dims:]
+    for (lo, hi), n, d in zip(widths, sizes, range(x.ndim - dims, x.ndim), strict=True):
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than dim {d}'s "
+                             f"size {n} (input shape {x.shape})")
+        if mode == "circular" and (lo > n or hi > n):
+            raise ValueError(f"pad: circular padding ({lo}, {hi}) must not exceed dim {d}'s size "
+                             f"{n}: it would wrap around more than once (input shape {x.shape})")
+        if mode == "circular" and n + lo + hi > 0 and n - max(-lo, 0) - max(-hi, 0) <= 0:
+            raise ValueError(f"pad: circular padding ({lo}, {hi}) crops all of dim {d} (input "
+                             f"shape {x.shape}), leaving nothing to wrap")
+    out = [n + lo + hi for (lo, hi), n in zip(widths, sizes, strict=True)]
+    # As PyTorch: an empty result is refused when every padded dim would be empty.
+    if min(out) < 0 or (mode != "circular" and max(out) < 1):
+        raise ValueError(f"pad: the pad {_flat(widths)} leaves input of shape {x.shape} with "
+                         f"padded sizes {tuple(out)}")
+
+
+def _flat(widths: list) -> tuple:
+    return tuple(p for lo_hi in reversed(widths) for p in lo_hi)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad (or, with negative values, crop) the trailing dims of ``input``.
+
+    ``pad`` = (left_last, right_last, left_2nd_last, right_2nd_last, ...), even
+    length, at most twice the number of dims.  ``mode``: "constant" (filled with
+    ``value``, default 0), "reflect", "replicate" or "circular" (see the module
+    docstring; ``value`` must then be left out).
+    """
+    x = as_tensor(input)
+    pad = tuple(int(p) for p in pad)
+    if mode not in _MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
+    if len(pad) % 2:
+        raise ValueError(f"pad: the pad {pad} must have an even length")
+    if len(pad) > 2 * x.ndim:
+        raise ValueError(f"pad: the pad {pad} is longer than twice the number of dims of the "
+                         f"input of shape {x.shape}")
+    if mode == "constant":
+        for d, lo, hi in zip(range(x.ndim - 1, -1, -1), pad[::2], pad[1::2], strict=False):
+            n = x.shape[d]
+            if n + min(lo, 0) + min(hi, 0) < 0:
+                raise ValueError(f"pad: the negative pad ({lo}, {hi}) crops more than dim {d}'s "
+                                 f"size {n} (input shape {x.shape})")
+        return ag.pad(x, pad, "constant", 0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} takes no value, got value={value}")
+    widths = [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]  # first padded dim first
+    if len(widths) not in (1, 2, 3):
+        raise ValueError(f"pad: {mode} padding pads the last 1, 2 or 3 dims, got pad {pad}")
+    _check(mode, x, widths)
+    out = x
+    first = x.ndim - len(widths)
+    for d, (lo, hi) in enumerate(widths, first):
+        if lo or hi:
+            out = out[(slice(None),) * d + (_source(mode, x.shape[d], lo, hi),)]
+    return out
