@@ -24,52 +24,29 @@ differentiable operations.
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd import Tensor
 from graphgrad.autograd.devices import Device, check_device
 from graphgrad.autograd.grad_mode import STATE as _STATE
 
+from . import _state_dict
+from ._hooks import ModuleHooks, RemovableHandle
 from .parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What a non-strict ``load_state_dict`` did not match."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook.
-
-    Also a context manager: the hook is removed on exit.
-    """
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+_HOOK_REGISTRIES = (
+    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
+    "_backward_pre_hooks", "_state_dict_hooks", "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks",
+)
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -79,7 +56,7 @@ def _addindent(text: str, spaces: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
-class Module:
+class Module(ModuleHooks):
     """Base class of every layer and model; see the module docstring.
 
     Subclasses call ``super().__init__()`` first, assign Parameters, buffers
@@ -91,6 +68,7 @@ class Module:
     # state_dict entries that a checkpoint may lack (PyTorch accepts their absence from
     # checkpoints of older versions): the module keeps its own value.
     _optional_on_load: tuple = ()
+    _version: int = 1  # recorded in state_dict()._metadata, as PyTorch's
 
     def __init__(self) -> None:
         setattr_ = object.__setattr__
@@ -99,8 +77,8 @@ class Module:
         setattr_(self, "_buffers", {})
         setattr_(self, "_non_persistent_buffers", set())
         setattr_(self, "_modules", {})
-        setattr_(self, "_forward_hooks", {})
-        setattr_(self, "_forward_pre_hooks", {})
+        for registry in _HOOK_REGISTRIES:
+            setattr_(self, registry, OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
@@ -111,18 +89,10 @@ class Module:
         outer = _STATE.scope
         _STATE.scope = (self, outer)
         try:
-            if not (self._forward_pre_hooks or self._forward_hooks):
+            if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks):
                 return self.forward(*args, **kwargs)
-            for hook in list(self._forward_pre_hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-            output = self.forward(*args, **kwargs)
-            for hook in list(self._forward_hooks.values()):
-                result = hook(self, args, output)
-                if result is not None:
-                    output = result
-            return output
+            return self._call_with_hooks(args, kwargs)
         finally:
             _STATE.scope = outer
 
@@ -246,21 +216,6 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
 
-    # ------------------------------------------------------------------ hooks
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args)`` before ``forward``; a non-None result replaces
-        the positional arguments (a single value is wrapped in a tuple)."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
-
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after ``forward``; a non-None result
-        replaces the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
-
     # -------------------------------------------------------------- traversal
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
@@ -333,6 +288,29 @@ class Module:
                                      f"(looking up {target!r})")
             module = module._modules[part]
         return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (e.g. "encoder.0.weight")."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute {name!r} (looking up "
+                                 f"{target!r})")
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"{name!r} is not an nn.Parameter (looking up {target!r})")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (e.g. "bn.running_mean")."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute {name!r} (looking up "
+                                 f"{target!r})")
+        if name not in module._buffers:
+            raise AttributeError(f"{name!r} is not a buffer (looking up {target!r})")
+        return module._buffers[name]
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every child (recursively) and then on self; returns self.
@@ -419,83 +397,42 @@ class Module:
         return self
 
     # ------------------------------------------------------------- state dict
-    def state_dict(self, destination: dict | None = None, prefix: str = "",
+    def state_dict(self, *args, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict:
         """Every parameter and persistent buffer by its dotted name, as PyTorch orders
         them: a module's own parameters, then its buffers, then each child's.
 
         Values are detached Tensors sharing memory with the module's (the
-        Parameters themselves with ``keep_vars=True``).
+        Parameters themselves with ``keep_vars=True``).  State dict pre- and
+        post-hooks run around each module's part; ``_metadata`` holds each module's
+        ``_version`` by prefix, as PyTorch's.
         """
-        if destination is None:
-            destination = OrderedDict()
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination, prefix + name + ".", keep_vars)
-        return destination
+        if args:  # PyTorch's deprecated positional form (destination, prefix, keep_vars)
+            warnings.warn("Positional args are being deprecated, use kwargs instead.",
+                          FutureWarning, stacklevel=2)
+            destination = args[0]
+            prefix = args[1] if len(args) > 1 else prefix
+            keep_vars = args[2] if len(args) > 2 else keep_vars
+        return _state_dict.save(self, destination, prefix, keep_vars)
 
     def _state_tensors(self, prefix: str = "") -> dict:
         """{key: the live Parameter or buffer} for every state_dict key."""
-        return dict(self.state_dict(prefix=prefix, keep_vars=True))
+        return dict(_state_dict.save(self, None, prefix, True))
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
+    def load_state_dict(self, state_dict, strict: bool = True) -> tuple:
         """Copy values (Tensors, NumPy arrays or numbers) into the parameters and buffers.
 
         The copy is in place and cast to each tensor's dtype, so optimizers keep
         their references.  A value whose shape differs raises ``RuntimeError``;
         with ``strict`` (default) so do missing and unexpected keys, every
-        offending key named at once.  Otherwise returns ``(missing_keys,
-        unexpected_keys)``.  As PyTorch, a batch norm's ``num_batches_tracked``
-        may be absent (older checkpoints lack it); the module then keeps its own.
+        offending key named at once, and nothing is copied.  Returns
+        ``(missing_keys, unexpected_keys)``.  As PyTorch, a batch norm's
+        ``num_batches_tracked`` may be absent (older checkpoints lack it); the
+        module then keeps its own.  Load pre-hooks run before each module's keys
+        are matched; post-hooks run after the copy and may clear the key lists in
+        place to spare the strict error (raised after the copy, as PyTorch's).
         """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
-        own = self._state_tensors()
-        optional = {f"{prefix}.{name}" if prefix else name
-                    for prefix, module in self.named_modules()
-                    for name in module._optional_on_load}
-        missing = [key for key in own if key not in state_dict and key not in optional]
-        unexpected = [key for key in state_dict if key not in own]
-        mismatched, updates = [], []
-        for key, tensor in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = np.asarray(value._data if isinstance(value, Tensor) else value)
-            except ValueError:  # a ragged list
-                array = np.empty((), dtype=object)
-            if array.dtype.kind not in "biuf":
-                mismatched.append(
-                    f"while copying the parameter named {key!r}: expected a Tensor or an "
-                    f"array of numbers from the checkpoint, got {type(value).__name__}.")
-            elif array.shape != tensor.shape:
-                mismatched.append(
-                    f"size mismatch for {key}: copying a param with shape {array.shape} from "
-                    f"checkpoint, the shape in current model is {tensor.shape}."
-                )
-            else:
-                updates.append((tensor, array))
-        errors = list(mismatched)
-        if strict and unexpected:
-            errors.insert(0, "Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        if strict and missing:
-            errors.insert(0, "Missing key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
-                               + "\n\t".join(errors))
-        with no_grad():
-            for tensor, array in updates:
-                tensor.copy_(array.astype(tensor.dtype, copy=False))
-        return _IncompatibleKeys(missing, unexpected)
+        return _state_dict.load(self, state_dict, strict)
 
     # ------------------------------------------------------------------- repr
     def _get_name(self) -> str:
