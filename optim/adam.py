@@ -90,6 +90,6 @@ class Adam(Optimizer):
             np.sqrt(exp_avg_sq, out=tmp)
         tmp /= bias_correction2_sqrt
         tmp += group["eps"]
-        np.divide(exp_avg, tmp, out=tmp)
-        tmp *= -step_size
-        x += tmp
+        np.multiply(exp_avg, -step_size, out=gbuf)  # g is no longer needed
+        gbuf /= tmp
+        x += gbuf

@@ -72,12 +72,14 @@ class RMSprop(Optimizer):
             np.sqrt(square_avg, out=tmp)
         tmp += group["eps"]
 
-        np.divide(g, tmp, out=tmp)
         if momentum > 0:
+            np.divide(g, tmp, out=tmp)
             buf = state["momentum_buffer"]._data
             buf *= momentum
             buf += tmp
             np.multiply(buf, -group["lr"], out=tmp)
+            x += tmp
         else:
-            tmp *= -group["lr"]
-        x += tmp
+            np.multiply(g, -group["lr"], out=gbuf)  # g is no longer needed
+            gbuf /= tmp
+            x += gbuf

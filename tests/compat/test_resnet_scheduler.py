@@ -198,8 +198,6 @@ def test_resnet_with_cosine_schedule():
     assert_same_state(net, ref_net, rtol=1e-3, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad.optim.lr_scheduler has no OneCycleLR")
 def test_resnet_with_one_cycle_schedule():
     net, start, history, lrs, accs = _train('onecycle')
     assert max(lrs) == pytest.approx(0.1, rel=0.05) and min(lrs[-4:]) < 1e-3
@@ -211,8 +209,6 @@ def test_resnet_with_one_cycle_schedule():
     np.testing.assert_allclose(history, ref_history, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="graphgrad.optim.lr_scheduler has no LinearLR nor SequentialLR")
 def test_resnet_with_linear_warmup_then_cosine():
     net, start, history, lrs, accs = _train('warmup_cosine')
     assert lrs[0] == pytest.approx(0.005) and lrs[4] == pytest.approx(0.05)
