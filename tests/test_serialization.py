@@ -137,7 +137,7 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch, fail_in):
         raise OSError("simulated crash")
 
     if fail_in == "write":
-        monkeypatch.setattr(serialization, "_bytes_view", boom)
+        monkeypatch.setattr(serialization._save, "_bytes_view", boom)
     else:
         monkeypatch.setattr(os, fail_in, boom)
     with pytest.raises(OSError, match="simulated"):
