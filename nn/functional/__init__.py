@@ -45,4 +45,4 @@ from .pooling import (  # noqa: F401
     max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices, max_pool3d,
     max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
 )
-from .sparse import embedding, one_hot  # noqa: F401
+from .sparse import embedding, embedding_bag, one_hot  # noqa: F401
