@@ -14,7 +14,7 @@ PyTorch's layout (``w_ih`` stacks the gate blocks in the order listed):
           h' = (1 - z) * n + z * h
     LSTM  i, f, o = sigmoid(.), g = tanh(.) of W_ih x + b_ih + W_hh h + b_hh   gates i, f, g, o
           c' = f * c + i * g
-          h' = o * tanh(c')
+          h' = o * tanh(c')             (times W_hr^T with proj_size: h' is then P wide)
 
 The input projection W_ih x + b is computed for all time steps in one matrix
 product, then sliced per step (slicing costs backward only the slice's size: the
@@ -22,6 +22,7 @@ engine adds slice gradients into one buffer in place).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -60,15 +61,17 @@ def _gru_step(xw, state, w_hh, b_hh):
     return h, (h,)
 
 
-def _lstm_step(xw, state, w_hh, b_hh):
+def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
     h, c = state
-    hidden = h.shape[-1]
+    hidden = c.shape[-1]
     gates = ag.linear(h, w_hh, xw)
     s = ag.sigmoid(gates)  # i, f and o; the g block is recomputed with tanh below
     i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
     g = ag.tanh(gates[:, 2 * hidden:3 * hidden])
     c = f * c + i * g
     h = o * ag.tanh(c)
+    if w_hr is not None:  # LSTM with projections: h' = W_hr (o * tanh(c'))
+        h = ag.linear(h, w_hr)
     return h, (h, c)
 
 
@@ -138,47 +141,94 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
 
 
 # ---------------------------------------------------------------- the layer loop
+def _stepper(cell: Cell, w_hr: Tensor | None) -> Callable:
+    return cell.step if w_hr is None else functools.partial(cell.step, w_hr=w_hr)
+
+
 def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
                    reverse: bool) -> tuple:
     """Run one direction of one layer over ``seq`` (T, B, I); returns (its outputs (T, B, H),
     final state).  The input projection x_t W_ih^T + b of all steps is one matmul."""
-    w_ih, w_hh, b_ih, b_hh = weights
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
     xw = ag.linear(seq, w_ih, bias)
+    step_fn = _stepper(cell, w_hr)
     steps = seq.shape[0]
     outputs = [None] * steps
     step = viz.scope("step")  # the graph drawing folds the T steps into one cluster
     for t in (reversed(range(steps)) if reverse else range(steps)):
         with step:
-            h, state = cell.step(xw[t], state, w_hh, b_hh)
+            h, state = step_fn(xw[t], state, w_hh, b_hh)
             outputs[t] = h
     return ag.stack(outputs, 0), state
 
 
+def _run_direction_packed(cell: Cell, data: Tensor, batch_sizes: list, state: tuple,
+                          weights: tuple, reverse: bool) -> tuple:
+    """Run one direction of one layer over packed ``data`` (N, I): step t advances the first
+    batch_sizes[t] sequences (sorted longest first), the others keep their state, so each
+    sequence's final state is the one after its own last step (forward) or after step 0
+    (reverse, where a sequence starts from the initial state at its own last step).
+    Returns (packed outputs (N, H), final state with rows in sorted order)."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    bias, b_hh = _split_biases(cell, b_ih, b_hh)
+    xw = ag.linear(data, w_ih, bias)
+    step_fn = _stepper(cell, w_hr)
+    starts = [0]
+    for size in batch_sizes[:-1]:
+        starts.append(starts[-1] + size)
+    outputs = [None] * len(batch_sizes)
+    initial, finished = state, []
+    active = 0 if reverse else batch_sizes[0]
+    state = tuple(s[:active] for s in initial)
+    step = viz.scope("step")
+    for t in (reversed(range(len(batch_sizes))) if reverse else range(len(batch_sizes))):
+        size = batch_sizes[t]
+        if size > active:  # reverse: shorter sequences start here, from the initial state
+            state = tuple(ag.cat([s, s0[active:size]]) for s, s0 in zip(state, initial,
+                                                                         strict=True))
+        elif size < active:  # forward: the rows past ``size`` have ended; keep their state
+            finished.append(tuple(s[size:] for s in state))
+            state = tuple(s[:size] for s in state)
+        active = size
+        with step:
+            h, state = step_fn(xw[starts[t]:starts[t] + size], state, w_hh, b_hh)
+        outputs[t] = h
+    if finished:  # rows ended in decreasing blocks: put them back in order
+        state = tuple(ag.cat([s, *[f[k] for f in reversed(finished)]])
+                      for k, s in enumerate(state))
+    return ag.cat(outputs, 0), state
+
+
 def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: int,
               bidirectional: bool, dropout: float = 0.0, training: bool = True,
-              batch_first: bool = False) -> tuple:
+              batch_first: bool = False, batch_sizes: list | None = None) -> tuple:
     """Run a stack of recurrent layers over a whole sequence (the loop of nn.RNN/GRU/LSTM).
 
     ``mode``: "RNN_TANH", "RNN_RELU", "GRU" or "LSTM".  ``input``: (T, B, I), or
-    (B, T, I) with ``batch_first``.  ``hx``: a tuple of initial states, each
-    (num_layers * D, B, H) (D = 2 if bidirectional else 1), or None for zeros.
-    ``weights``: one (w_ih, w_hh, b_ih, b_hh) tuple per layer and direction, in
-    the order l0, l0_reverse, l1, ... (biases may be None).  Layer l > 0 reads the
-    concatenated outputs of both directions of layer l - 1, with dropout applied
-    to them when ``training`` (not after the last layer).
+    (B, T, I) with ``batch_first``, or with ``batch_sizes`` the data of a packed
+    sequence (N, I) (time-major, batch sorted longest first, batch_sizes[t]
+    sequences at step t).  ``hx``: a tuple of initial states, each
+    (num_layers * D, B, H_state) (D = 2 if bidirectional else 1), or None for zeros.
+    ``weights``: one (w_ih, w_hh, b_ih, b_hh, w_hr) tuple per layer and direction,
+    in the order l0, l0_reverse, l1, ... (biases and the LSTM projection w_hr may be
+    None).  Layer l > 0 reads the concatenated outputs of both directions of layer
+    l - 1, with dropout applied to them when ``training`` (not after the last layer).
 
-    Returns ``(output, states)``: output (T, B, D * H) (batch first if asked) and
-    a tuple of final states, each (num_layers * D, B, H), ordered like ``hx``.
+    Returns ``(output, states)``: output (T, B, D * H_out) (batch first if asked; (N,
+    D * H_out) when packed) and a tuple of final states, each (num_layers * D, B,
+    H_state), ordered like ``hx``.
     """
     cell = CELLS[mode]
     directions = 2 if bidirectional else 1
-    seq = input.transpose(0, 1) if batch_first else input  # (T, B, I)
-    batch = seq.shape[1]
-    hidden = weights[0][1].shape[1]
+    packed = batch_sizes is not None
+    seq = input if packed or not batch_first else input.transpose(0, 1)
     if hx is None:
-        zeros = ag.zeros((batch, hidden), dtype=input.dtype)
-        initial = [(zeros,) * cell.states] * (num_layers * directions)
+        batch = batch_sizes[0] if packed else seq.shape[1]
+        w_hh = weights[0][1]
+        sizes = (w_hh.shape[1], w_hh.shape[0] // cell.gates)[:cell.states]  # h, then c
+        initial = [tuple(ag.zeros((batch, size), dtype=input.dtype) for size in sizes)] \
+            * (num_layers * directions)
     else:
         initial = list(zip(*[ag.unbind(h, 0) for h in hx], strict=True))
     finals = []
@@ -186,12 +236,16 @@ def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: in
         outs = []
         for d in range(directions):
             k = layer * directions + d
-            out, state = _run_direction(cell, seq, tuple(initial[k]), weights[k], d == 1)
+            if packed:
+                out, state = _run_direction_packed(cell, seq, batch_sizes, tuple(initial[k]),
+                                                   weights[k], d == 1)
+            else:
+                out, state = _run_direction(cell, seq, tuple(initial[k]), weights[k], d == 1)
             outs.append(out)
             finals.append(state)
         seq = outs[0] if directions == 1 else ag.cat(outs, -1)  # both directions side by side
         if dropout > 0 and training and layer < num_layers - 1:
             seq = _dropout(seq, dropout, True)
-    output = seq.transpose(0, 1) if batch_first else seq
+    output = seq.transpose(0, 1) if batch_first and not packed else seq
     states = tuple(ag.stack([f[j] for f in finals]) for j in range(cell.states))
     return output, states

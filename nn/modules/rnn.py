@@ -4,13 +4,18 @@ The cell equations and the loop over layers and directions live in
 ``nn.functional.rnn``; these modules hold the parameters in PyTorch's layout,
 so a PyTorch state_dict loads unchanged:
 
-    weight_ih_l{k}{suffix}  (gates * H, I) for layer 0, (gates * H, D * H) above
-    weight_hh_l{k}{suffix}  (gates * H, H)
+    weight_ih_l{k}{suffix}  (gates * H, I) for layer 0, (gates * H, D * H_out) above
+    weight_hh_l{k}{suffix}  (gates * H, H_out)
     bias_ih_l{k}{suffix}, bias_hh_l{k}{suffix}  (gates * H,)
+    weight_hr_l{k}{suffix}  (P, H)   LSTM with proj_size = P > 0 only
 
 with gates = 1 (RNN), 3 (GRU: r, z, n) or 4 (LSTM: i, f, g, o), suffix "" or
-"_reverse", D = 2 when bidirectional.  Every parameter starts as
-U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.
+"_reverse", D = 2 when bidirectional, H_out = P if proj_size else H.  Every
+parameter starts as U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.
+
+The layers take a padded batch or a ``nn.utils.rnn.PackedSequence``; given a
+packed one they return the output packed the same way and, in h_n (and c_n),
+each sequence's state after its own last step.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ..functional import rnn as R
 from ..functional._utils import as_tensor
 from ..module import Module
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "GRU", "LSTM", "RNNCellBase", "RNNCell", "GRUCell", "LSTMCell"]
 
@@ -47,14 +53,21 @@ class RNNBase(Module):
                  dtype=None) -> None:
         super().__init__()
         name = type(self).__name__
-        if proj_size:
-            raise NotImplementedError(f"{name}: proj_size is not supported")
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError(f"{name}: hidden_size must be a positive int, got {hidden_size!r}")
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
         if not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout}")
+        if proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to "
+                             f"disable projections, got {proj_size}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
+                             f"or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got "
+                             f"proj_size={proj_size} and hidden_size={hidden_size}")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} acts between layers, so it does nothing "
                           f"with num_layers=1", stacklevel=3)
@@ -69,15 +82,18 @@ class RNNBase(Module):
         self.proj_size = proj_size
         directions = 2 if bidirectional else 1
         gate_size = R.CELLS[mode].gates * hidden_size
+        out_size = proj_size or hidden_size
         self._flat_weights_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else out_size * directions
             for d in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 shapes = {"weight_ih": (gate_size, layer_input),
-                          "weight_hh": (gate_size, hidden_size)}
+                          "weight_hh": (gate_size, out_size)}
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 for kind, shape in shapes.items():
                     weight = ag.empty(*shape, device=device, dtype=dtype)
                     setattr(self, kind + suffix, Parameter(weight))
@@ -90,9 +106,9 @@ class RNNBase(Module):
 
     @property
     def all_weights(self) -> list:
-        """[[w_ih, w_hh, b_ih, b_hh], ...] (no biases without ``bias``) per layer and
-        direction, in the order l0, l0_reverse, l1, ..."""
-        per = 4 if self.bias else 2
+        """[[w_ih, w_hh, b_ih, b_hh, (w_hr)], ...] (no biases without ``bias``, w_hr with
+        ``proj_size``) per layer and direction, in the order l0, l0_reverse, l1, ..."""
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         flat = [getattr(self, name) for name in self._flat_weights_names]
         return [flat[i:i + per] for i in range(0, len(flat), per)]
 
@@ -101,8 +117,28 @@ class RNNBase(Module):
         cuDNN); here so that scripts ported from PyTorch run unchanged."""
 
     def _weights(self) -> list:
-        """(w_ih, w_hh, b_ih, b_hh) per layer and direction, None for absent biases."""
-        return [tuple(ws) if self.bias else (*ws, None, None) for ws in self.all_weights]
+        """(w_ih, w_hh, b_ih, b_hh, w_hr) per layer and direction, None where absent."""
+        out = []
+        for ws in self.all_weights:
+            biases = tuple(ws[2:4]) if self.bias else (None, None)
+            out.append((ws[0], ws[1], *biases, ws[-1] if self.proj_size else None))
+        return out
+
+    def _state_sizes(self) -> tuple:
+        """The width of each state: (H_out,), or (H_out, H) for LSTM's (h, c)."""
+        out_size = self.proj_size or self.hidden_size
+        return (out_size, self.hidden_size)[:R.CELLS[self.mode].states]
+
+    def _check_states(self, hx: tuple, batch: int, batched: bool) -> tuple:
+        name = type(self).__name__
+        layers = (2 if self.bidirectional else 1) * self.num_layers
+        hx = tuple(as_tensor(h) for h in hx)
+        for h, size in zip(hx, self._state_sizes(), strict=True):
+            expected = (layers, batch, size) if batched else (layers, size)
+            if h.shape != expected:
+                raise ValueError(f"{name}: expected hidden state of shape {expected}, got "
+                                 f"{h.shape}")
+        return hx
 
     def _check_input(self, input: Tensor, hx: tuple | None) -> tuple:
         """Validate shapes; return (input with a batch dim, hx with a batch dim, whether the
@@ -121,19 +157,15 @@ class RNNBase(Module):
             raise ValueError(f"{name}: expected a sequence of length > 0, got input of shape "
                              f"{input.shape if batched else input.shape[1:]}")
         batch = input.shape[0 if self.batch_first else 1]
-        layers = (2 if self.bidirectional else 1) * self.num_layers
-        expected = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
         if hx is not None:
-            hx = tuple(as_tensor(h) for h in hx)
-            for h in hx:
-                if h.shape != expected:
-                    raise ValueError(f"{name}: expected hidden state of shape {expected}, got "
-                                     f"{h.shape}")
+            hx = self._check_states(hx, batch, batched)
             if not batched:
                 hx = tuple(h.unsqueeze(1) for h in hx)
         return input, hx, batched
 
     def _run(self, input, hx: tuple | None) -> tuple:
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, hx)
         input, hx, batched = self._check_input(as_tensor(input), hx)
         output, states = R.recurrent(self.mode, input, hx, self._weights(), self.num_layers,
                                      self.bidirectional, self.dropout, self.training,
@@ -143,8 +175,32 @@ class RNNBase(Module):
             states = tuple(s.squeeze(1) for s in states)
         return output, states
 
+    def _run_packed(self, packed: PackedSequence, hx: tuple | None) -> tuple:
+        """Run over a PackedSequence; hx and the final states are in the batch's original
+        order (the packing's sorted order is internal)."""
+        name = type(self).__name__
+        data = as_tensor(packed.data)
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected packed data of shape (N, input_size = "
+                             f"{self.input_size}), got {data.shape}")
+        batch_sizes = [int(b) for b in packed.batch_sizes.tolist()]
+        order = packed.sorted_indices
+        if hx is not None:
+            hx = self._check_states(hx, batch_sizes[0], True)
+            if order is not None:
+                hx = tuple(h[:, order._data] for h in hx)
+        output, states = R.recurrent(self.mode, data, hx, self._weights(), self.num_layers,
+                                     self.bidirectional, self.dropout, self.training,
+                                     batch_sizes=batch_sizes)
+        if packed.unsorted_indices is not None:
+            states = tuple(s[:, packed.unsorted_indices._data] for s in states)
+        return PackedSequence(output, packed.batch_sizes, packed.sorted_indices,
+                              packed.unsorted_indices), states
+
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if self.mode == "RNN_RELU":
@@ -218,7 +274,8 @@ class LSTM(RNNBase):
 
     Layers, directions, shapes and init as ``RNN``.  ``forward(input, (h_0, c_0))``
     (or None for zeros) returns ``output, (h_n, c_n)``, both states
-    (num_layers * D, B, H).
+    (num_layers * D, B, H).  With ``proj_size`` P > 0, h' = W_hr (o * tanh(c')) is
+    P wide: output (T, B, D * P), h_n (num_layers * D, B, P), c_n still H wide.
 
         >>> lstm = nn.LSTM(10, 20, batch_first=True)
         >>> output, (h_n, c_n) = lstm(gg.randn(3, 5, 10))   # output (3, 5, 20)
