@@ -39,10 +39,14 @@ from .adaptive_pooling import (  # noqa: F401
     adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
     adaptive_max_pool3d, adaptive_max_pool3d_with_indices,
 )
+from .grid_sampling import affine_grid, grid_sample  # noqa: F401
 from .padding import pad  # noqa: F401
 from .pooling import (  # noqa: F401
     avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
     max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices, max_pool3d,
     max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
+)
+from .resampling import (  # noqa: F401
+    interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
 from .sparse import embedding, embedding_bag, one_hot  # noqa: F401
