@@ -25,8 +25,8 @@ from graphgrad.autograd.devices import check_device
 from graphgrad.nn import Module
 from graphgrad.nn.modules.normalization import _BatchNorm
 
+from ._lr_base import per_group
 from .lr_scheduler import LRScheduler
-from .lr_scheduler.base import per_group
 from .optimizer import Optimizer
 
 

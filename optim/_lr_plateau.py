@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..optimizer import Optimizer
-from .base import LRScheduler
+from ._lr_base import LRScheduler
+from .optimizer import Optimizer
 
 
 class ReduceLROnPlateau(LRScheduler):

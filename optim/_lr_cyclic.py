@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ..optimizer import Optimizer, check_hyper
-from .base import LRScheduler, check_optimizer, function_state, per_group
+from ._lr_base import LRScheduler, check_optimizer, function_state, per_group
+from .optimizer import Optimizer, check_hyper
 
 
 def _momentum_key(where: str, optimizer: Optimizer) -> str:

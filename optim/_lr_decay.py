@@ -6,8 +6,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from ..optimizer import Optimizer, check_hyper
-from .base import LambdaSchedule, LRScheduler
+from ._lr_base import LambdaSchedule, LRScheduler
+from .optimizer import Optimizer, check_hyper
 
 
 class LambdaLR(LambdaSchedule):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from ..optimizer import Optimizer
-from .base import LRScheduler
-from .plateau import ReduceLROnPlateau
+from ._lr_base import LRScheduler
+from ._lr_plateau import ReduceLROnPlateau
+from .optimizer import Optimizer
 
 
 def _check_schedulers(where: str, schedulers: list, optimizer: Optimizer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import types
 import warnings
 
-from ..optimizer import Optimizer
+from .optimizer import Optimizer
 
 
 def per_group(name: str, optimizer: Optimizer, value) -> list:

@@ -12,10 +12,10 @@ write.
         train(...)          # calls opt.step()
         sched.step()
 """
-from .base import LRScheduler
-from .composite import ChainedScheduler, SequentialLR
-from .cyclic import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
-from .decay import (
+from ._lr_base import LRScheduler
+from ._lr_composite import ChainedScheduler, SequentialLR
+from ._lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from ._lr_decay import (
     ConstantLR,
     CosineAnnealingLR,
     ExponentialLR,
@@ -27,7 +27,7 @@ from .decay import (
     PolynomialLR,
     StepLR,
 )
-from .plateau import ReduceLROnPlateau
+from ._lr_plateau import ReduceLROnPlateau
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
            "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
