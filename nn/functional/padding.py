@@ -3,21 +3,21 @@
 ``pad`` is the flat tuple (left, right) of the last dim, then of the one before,
 and so on.  Constant padding takes any number of dims (it is the engine's
 ``pad``).  The other modes pad the last 1, 2 or 3 dims of a (N, C, *S) or (C, *S)
-input, and are a gather along each padded dim: output position j of a dim of
-size n with pads (lo, hi) reads input position
+input.  Along a padded dim of size n with pads (lo, hi), output position j reads
+input position
 
     replicate   clip(j - lo, 0, n - 1)                     (the edge repeats)
     reflect     |j - lo| mirrored at n - 1                 (the edge is not repeated;
                                                             each pad must be < n)
     circular    crop the negative pads first, then (j - max(lo, 0)) mod m on
-                the m positions left                       (each pad must be <= n)
+                the m positions left                       (each pad at most m)
 
-so the gradient of an input element is the sum of the gradients of its copies
-(the gather's scatter-add), as PyTorch's.
+Each padded dim is the concatenation of three slices of the input (the left
+pad, the kept middle, the right pad; reflected slices run backwards), so the
+gradient of an input element is the sum of the gradients of its copies, as
+PyTorch's.
 """
 from __future__ import annotations
-
-import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
@@ -29,18 +29,30 @@ __all__ = ["pad"]
 _MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _source(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
-    """The input position that each output position of a padded dim reads."""
-    j = np.arange(n + lo + hi)
-    if mode == "circular":
-        start = max(-lo, 0)
-        kept = n - start - max(-hi, 0)
-        return start + (j - max(lo, 0)) % kept
-    v = j - lo
-    if mode == "replicate":
-        return np.clip(v, 0, n - 1)
-    v = np.abs(v)  # reflect: mirror at 0, then at n - 1
-    return np.where(v > n - 1, 2 * (n - 1) - v, v)
+def _padded_dim(x: Tensor, dim: int, mode: str, lo: int, hi: int) -> Tensor:
+    """x padded (or cropped) along ``dim`` by (lo, hi) in ``mode``."""
+    def part(t: Tensor, start: int, stop: int | None, step: int = 1) -> Tensor:
+        return t[(slice(None),) * dim + (slice(start, stop, step),)]
+
+    def repeated(t: Tensor, count: int) -> Tensor:
+        return t.expand(*t.shape[:dim], count, *t.shape[dim + 1:])
+
+    n = x.shape[dim]
+    middle = part(x, max(-lo, 0), n - max(-hi, 0))
+    if mode == "circular":  # wraps around the kept middle
+        x, n = middle, middle.shape[dim]
+    left = right = None
+    if mode == "reflect":  # read from the whole input, the edge not repeated
+        left = part(x, lo, 0, -1) if lo > 0 else None
+        right = part(x, n - 2, n - 2 - hi if hi < n - 1 else None, -1) if hi > 0 else None
+    elif mode == "replicate":
+        left = repeated(part(x, 0, 1), lo) if lo > 0 else None
+        right = repeated(part(x, n - 1, n), hi) if hi > 0 else None
+    else:
+        left = part(x, n - lo, n) if lo > 0 else None
+        right = part(x, 0, hi) if hi > 0 else None
+    pieces = [p for p in (left, middle, right) if p is not None]
+    return ag.cat(pieces, dim) if len(pieces) > 1 else middle
 
 
 def _check(mode: str, x: Tensor, widths: list) -> None:
@@ -56,9 +68,11 @@ def _check(mode: str, x: Tensor, widths: list) -> None:
         if mode == "circular" and (lo > n or hi > n):
             raise ValueError(f"pad: circular padding ({lo}, {hi}) must not exceed dim {d}'s size "
                              f"{n}: it would wrap around more than once (input shape {x.shape})")
-        if mode == "circular" and n + lo + hi > 0 and n - max(-lo, 0) - max(-hi, 0) <= 0:
-            raise ValueError(f"pad: circular padding ({lo}, {hi}) crops all of dim {d} (input "
-                             f"shape {x.shape}), leaving nothing to wrap")
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if mode == "circular" and (lo > kept or hi > kept) and n + lo + hi > 0:
+            raise ValueError(f"pad: circular padding ({lo}, {hi}) of dim {d} (input shape "
+                             f"{x.shape}) wraps around more than the {kept} positions its "
+                             f"negative pad keeps")
     out = [n + lo + hi for (lo, hi), n in zip(widths, sizes, strict=True)]
     # As PyTorch: an empty result is refused when every padded dim would be empty.
     if min(out) < 0 or (mode != "circular" and max(out) < 1):
@@ -102,8 +116,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         raise ValueError(f"pad: {mode} padding pads the last 1, 2 or 3 dims, got pad {pad}")
     _check(mode, x, widths)
     out = x
-    first = x.ndim - len(widths)
-    for d, (lo, hi) in enumerate(widths, first):
+    for d, (lo, hi) in enumerate(widths, x.ndim - len(widths)):
         if lo or hi:
-            out = out[(slice(None),) * d + (_source(mode, x.shape[d], lo, hi),)]
+            out = _padded_dim(out, d, mode, lo, hi)
     return out
