@@ -31,8 +31,8 @@ import weakref
 
 import numpy as np
 
-from .engine import apply
 from .grad_mode import STATE, no_grad, set_grad_enabled
+from .graph import apply
 from .ops._registry import Op
 from .tensor import Tensor, as_tensor
 

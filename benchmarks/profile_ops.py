@@ -20,7 +20,7 @@ from collections import defaultdict
 import bench_models
 import bench_sequence
 
-import graphgrad.autograd.engine as engine
+import graphgrad.autograd.grad_buffers as buffers
 from graphgrad.autograd.ops._registry import Op
 
 FORWARD: dict = defaultdict(float)
@@ -51,8 +51,9 @@ def instrument() -> None:
         else:
             op.vjps = tuple(_timed(rule, BACKWARD, f"{op.name} rule {i}")
                             for i, rule in enumerate(op.vjps))
-    engine._accumulate = _timed(engine._accumulate, BACKWARD, "engine: accumulate")
-    for cls in (engine.Product, engine.Scatter):
+    buffers.GradBuffers._accumulate = _timed(buffers.GradBuffers._accumulate, BACKWARD,
+                                             "engine: accumulate")
+    for cls in (buffers.Product, buffers.Scatter):
         cls.dense = _timed(cls.dense, BACKWARD, f"engine: {cls.__name__}.dense")
 
 

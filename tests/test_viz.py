@@ -16,8 +16,8 @@ import pytest
 import graphgrad as gg
 import graphgrad.nn.functional as F
 from graphgrad import nn
-from graphgrad.autograd.engine import Node
 from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.graph import Node
 from graphgrad.viz import _render
 
 HAS_GRAPHVIZ = importlib.util.find_spec("graphviz") is not None

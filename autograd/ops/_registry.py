@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 
 _INPUT_NAMES = ("x", "y", "z")

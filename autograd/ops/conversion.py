@@ -12,7 +12,7 @@ import numpy as np
 
 from .._shapes import normalize_dim
 from ..devices import Device, check_device
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import method
 from ._registry import Op

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import as_float, binary_operands, method, tensor_arg
 from ._registry import Op

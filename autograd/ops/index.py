@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..engine import Scatter, add_at, apply
+from ..grad_buffers import Scatter, add_at
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import builtin_error
 from ..grad_mode import STATE
+from ..graph import builtin_error
 from ..tensor import Tensor
 from ._args import binary_operands, method
 from .elementwise import add, clip, div, mul, sub

@@ -12,7 +12,8 @@ import string
 import numpy as np
 
 from .._shapes import broadcast_shapes, sum_to
-from ..engine import Product, apply
+from ..grad_buffers import Product
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import binary_operands, method, tensor_arg
 from ._registry import Op

@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import as_float, method, tensor_arg
 from ._registry import Op

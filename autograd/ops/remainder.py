@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import binary_operands, method
 from ._registry import Op

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
-from ..engine import apply
+from ..graph import apply
 from ..tensor import Tensor
 from ._args import method, tensor_arg
 from ._registry import Op

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from graphgrad.autograd.engine import Node
+from graphgrad.autograd.graph import Node
 
 from ._graph import GraphModel, Vertex
 from ._record import GradStats, describe_saved, grad_stats, merge_stats

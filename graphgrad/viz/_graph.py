@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphgrad.autograd.engine import Node, count_consumers
 from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.graph import Node, topological_order
 from graphgrad.autograd.tensor import Tensor
 
 
@@ -181,38 +181,10 @@ class GraphModel:
         for key in self.nodes:
             self.consumers.setdefault(key, [])
 
-    def topological(self) -> list[Node]:
-        """The nodes with every node before its inputs (Kahn's order from the roots)."""
-        counts = {n: 0 for n in self.nodes}
-        for n in self.nodes:
-            for child in n.next:
-                if type(child) is Node:
-                    counts[child] += 1
-        order = [n for n in self.nodes if counts[n] == 0]
-        i = 0
-        while i < len(order):
-            for child in order[i].next:
-                if type(child) is Node:
-                    counts[child] -= 1
-                    if counts[child] == 0:
-                        order.append(child)
-            i += 1
-        return order
-
     def backward_order(self) -> list[Node]:
-        """The order the engine's backward visits the nodes in (same algorithm)."""
-        deps = count_consumers([t.grad_fn for _, t in self.roots if t.grad_fn is not None])
-        ready = [n for n, d in deps.items() if d == 0]
-        order = []
-        while ready:
-            node = ready.pop()
-            order.append(node)
-            for child in node.next:
-                if type(child) is Node:
-                    deps[child] -= 1
-                    if deps[child] == 0:
-                        ready.append(child)
-        return order
+        """The nodes in the order the engine's backward visits them: every node after
+        all the nodes that consume its output (``graph.topological_order``)."""
+        return topological_order([t.grad_fn for _, t in self.roots if t.grad_fn is not None])
 
     # ----------------------------------------------------------------- names
     def _name_modules_and_params(self, params) -> None:
@@ -288,7 +260,7 @@ class GraphModel:
         if group_modules:
             interned: dict = {}
             occurrences: dict = {}
-            for node in reversed(self.topological()):  # inputs before consumers
+            for node in reversed(self.backward_order()):  # inputs before consumers
                 key, chain = self.chain_key[node], self.chain[node]
                 if max_depth is not None and len(key) > max_depth:
                     continue
@@ -442,7 +414,7 @@ class GraphModel:
             obs = record.get(node) if record is not None else None
             if obs is not None and obs.stats.dtype.kind == "f":
                 known.setdefault(node, obs.stats.dtype)
-        for node in reversed(self.topological()):
+        for node in reversed(self.backward_order()):
             if node in known:
                 continue
             if "dtype" in node.params:  # a cast

@@ -1,0 +1,226 @@
+"""The recorded graph: ``apply`` runs an op and records a ``Node``; ``topological_order``
+lists the nodes in the order backward visits them.
+
+``apply(op, inputs, params)`` runs the op's NumPy forward on the inputs' arrays and,
+when grad mode is on and some input requires grad, records a Node: which op ran,
+where each input's gradient goes, what the rules will read.  The output Tensor
+points to it (``out.grad_fn``), and the Node to its inputs' Nodes (``node.next``),
+so the graph is the chain of references from the output back to the leaves.
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from .grad_mode import STATE
+from .tensor import Tensor
+
+EMPTY: dict = {}  # shared "no parameters"; never mutated
+_new = object.__new__
+
+
+class Node:
+    """One recorded operation.
+
+    ``next[i]`` says where the gradient of input i goes: the input's own Node,
+    the input itself when it is a leaf that requires grad, or None.  ``shapes[i]``
+    is input i's shape (None for a Python number).  ``saved`` holds the inputs the
+    rules read (others are None) and ``out`` the output array when the rules reuse
+    it; ``versions`` are the saved tensors' version counters at save time, checked
+    before the rules run (None: all were 0).  ``released``: backward freed what was
+    saved.  ``hooks``: functions called with the output's gradient.  ``scope`` is
+    the Module call that was running when the node was recorded, ``trace`` where it
+    was recorded (under ``detect_anomaly``).
+    """
+
+    __slots__ = (
+        "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes",
+        "hooks", "trace", "released", "scope", "__weakref__",
+    )
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name} node>"
+
+
+def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
+    """Run ``op`` on ``inputs`` (Tensors, or raw constants such as Python scalars).
+
+    Returns the output Tensor, with a Node recorded when grad mode is on and an
+    input requires grad.  NumPy errors in the forward are re-raised naming the op
+    and the input shapes.  (The hottest function of the engine: kept flat.)
+    """
+    try:
+        n = len(inputs)
+        if n == 1:
+            data = op.forward(inputs[0]._data, **params)
+        elif n == 2:
+            x, y = inputs
+            data = op.forward(x._data if isinstance(x, Tensor) else x,
+                              y._data if isinstance(y, Tensor) else y, **params)
+        else:
+            data = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
+    except (ValueError, IndexError, TypeError) as err:
+        raise _forward_error(op, inputs, err) from None
+    if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
+        data = np.asarray(data)
+    out = _new(Tensor)
+    out._data = data
+    out.grad = None
+    out._vc = None
+    out._base = None
+    out._hooks = None
+    out.grad_fn = None
+    out.requires_grad = False
+    if STATE.grad_enabled and op.vjps is not None:
+        for x in inputs:
+            if isinstance(x, Tensor) and x.requires_grad:
+                out.grad_fn = _record(op, inputs, out, params)
+                out.requires_grad = True
+                break
+    if STATE.anomaly:
+        _check_forward_anomaly(op, out)
+    return out
+
+
+def _edge(op, x):
+    """Where input ``x``'s gradient goes: its node, itself (a leaf), or nowhere."""
+    if isinstance(x, Tensor) and x.requires_grad:
+        if x._base is not None and x._base.grad_fn is not x._base_history:
+            _raise_stale_view(op, x)
+        return x.grad_fn or x
+    return None
+
+
+def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
+    node = _new(Node)
+    node.op = op
+    node.params = params
+    node.hooks = None
+    node.released = False
+    node.scope = STATE.scope
+    node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
+    n = len(inputs)
+    if n == 1:
+        x = inputs[0]  # x requires grad, or no node would be recorded
+        node.next = (_edge(op, x),)
+        node.shapes = (x._data.shape,)
+    elif n == 2:
+        x, y = inputs
+        if isinstance(x, Tensor):
+            node.next = (_edge(op, x), _edge(op, y))
+            node.shapes = (x._data.shape, y._data.shape if isinstance(y, Tensor) else None)
+        else:
+            node.next = (None, _edge(op, y))
+            node.shapes = (None, y._data.shape)
+    else:
+        node.next = tuple([_edge(op, x) for x in inputs])
+        node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
+    if op.per_rule is None:
+        save, save_out = op.save, op.save_out
+    else:  # keep only what the rules that will run read
+        save, save_out = op.per_rule[tuple([e is not None for e in node.next])]
+    node.versions = None  # None: every saved tensor was at version 0
+    if save is None:
+        node.saved = None
+    else:
+        if save is True:
+            saved = inputs
+        elif len(save) == 1:
+            saved = inputs
+        elif len(save) == 2:
+            saved = (inputs[0] if save[0] else None, inputs[1] if save[1] else None)
+        else:
+            saved = tuple([x if keep else None for x, keep in zip(inputs, save, strict=False)])
+        node.saved = saved
+        for x in saved:
+            if isinstance(x, Tensor) and x._vc is not None:
+                node.versions = tuple([_version(t) for t in saved])
+                break
+    if save_out:
+        node.out = out._data
+        out._vc = node.out_vc = [0]
+    else:
+        node.out = None
+        node.out_vc = None
+    return node
+
+
+def _version(x) -> int:
+    return x._vc[0] if isinstance(x, Tensor) and x._vc is not None else 0
+
+
+# ------------------------------------------------------------------ the order
+def count_consumers(roots: list) -> dict:
+    """{node: how many nodes reachable from ``roots`` (Nodes) consume its output}."""
+    deps = dict.fromkeys(roots, 0)
+    stack = list(deps)
+    while stack:
+        node = stack.pop()
+        for child in node.next:
+            if type(child) is Node:
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    stack.append(child)
+    return deps
+
+
+def topological_order(roots: list) -> list:
+    """The nodes reachable from ``roots`` (Nodes), each after every node that consumes
+    its output: the order backward runs them in, so that a node runs once all of its
+    gradient has arrived (Kahn's algorithm: a node is ready when its count of
+    consumers not yet run drops to zero; the last one made ready runs first)."""
+    deps = count_consumers(roots)
+    ready = [node for node, count in deps.items() if count == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for child in node.next:
+            if type(child) is Node:
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
+                    ready.append(child)
+    return order
+
+
+# --------------------------------------------------------------------- errors
+def _forward_error(op, inputs, err: Exception) -> Exception:
+    shapes = ", ".join(str(x.shape) if isinstance(x, Tensor) else repr(x) for x in inputs)
+    message = str(err)
+    if message.startswith(f"{op.name}:"):
+        return builtin_error(err)(message)
+    return builtin_error(err)(f"{op.name}: {message} (inputs: {shapes})")
+
+
+def builtin_error(err: Exception) -> type:
+    """The built-in class of ``err`` to re-raise it with a new message: NumPy's own
+    subclasses (such as its casting errors) take other constructor arguments."""
+    return next(kind for kind in (IndexError, TypeError, ValueError) if isinstance(err, kind))
+
+
+def _raise_stale_view(op, view: Tensor) -> None:
+    """A view taken before its base was changed in place while recording: its graph
+    still leads to the base's old value, so its gradient would be silently wrong
+    (PyTorch rewrites the view's history; graphgrad asks for the view to be retaken)."""
+    raise RuntimeError(
+        f"{op.name}: an input of shape {view.shape} is a view of a tensor that was changed "
+        f"in place after the view was taken; take the view again after the change (or "
+        f"clone it before) so that its gradient follows the new value")
+
+
+def _check_forward_anomaly(op, out: Tensor) -> None:
+    data = out._data
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        where = "".join(traceback.format_stack(limit=8)[:-3])
+        raise FloatingPointError(
+            f"anomaly: {op.name} produced {nonfinite_kind(data)} in its output of shape "
+            f"{data.shape}.\nCreated at (most recent call last):\n{where}"
+        )
+
+
+def nonfinite_kind(a) -> str:
+    return "NaN" if np.isnan(a).any() else "Inf"
