@@ -28,6 +28,14 @@ class Index:
 
 
 @dataclass(frozen=True)
+class Fixed:
+    """An integer input with the given (nested tuple of) values, the same at every draw
+    (max unpooling's indices, which must not repeat)."""
+
+    values: tuple
+
+
+@dataclass(frozen=True)
 class Signs:
     """An integer input of ``shape`` with values -1 and 1 (a loss's similarity labels)."""
 
@@ -66,6 +74,8 @@ class ModuleInfo:
         for spec in self.inputs:
             if isinstance(spec, Index):
                 out.append(rng.integers(0, spec.high, size=spec.shape).astype(np.int64))
+            elif isinstance(spec, Fixed):
+                out.append(np.array(spec.values, dtype=np.int64))
             elif isinstance(spec, Signs):
                 out.append(rng.choice([-1, 1], size=spec.shape).astype(np.int64))
             else:
@@ -143,6 +153,92 @@ MODULES = [
     ModuleInfo("GaussianNLLLoss", (), {"full": True}, inputs=((3, 4), (3, 4), (3, 1)),
                domain=(0.1, 2.0)),
     ModuleInfo("TripletMarginWithDistanceLoss", inputs=((3, 4), (3, 4), (3, 4))),
+]
+
+
+# Normalisation, activation, resampling, padding and pooling layers (issue 16).
+_PAD_INPUTS = {1: (2, 3, 4), 2: (2, 3, 4), 3: (1, 2, 3, 3, 4)}
+MODULES += [
+    ModuleInfo("BatchNorm3d", (2,), inputs=((2, 2, 2, 2, 3),), train_differs=True,
+               bad_inputs=((2, 2, 3, 3), (2, 3, 2, 2, 2))),
+    ModuleInfo("GroupNorm", (2, 4), inputs=((2, 4, 3),), bad_inputs=((2, 6, 3),)),
+    ModuleInfo("GroupNorm", (3, 3), {"affine": False}, inputs=((2, 3, 2, 2),), variant="noaffine"),
+    ModuleInfo("InstanceNorm1d", (3,), inputs=((2, 3, 4),), bad_inputs=((2, 3, 4, 5),)),
+    ModuleInfo("InstanceNorm1d", (3,), {"affine": True, "track_running_stats": True},
+               inputs=((2, 3, 4),), train_differs=True, variant="affine-track",
+               bad_inputs=((2, 4, 4),)),
+    ModuleInfo("InstanceNorm2d", (2,), {"affine": True}, inputs=((2, 2, 3, 3),),
+               variant="affine", bad_inputs=((2, 3, 3, 3), (3,))),
+    ModuleInfo("InstanceNorm2d", (2,), {"track_running_stats": True, "momentum": 0.3},
+               inputs=((2, 3, 3),), train_differs=True, variant="unbatched-track"),
+    ModuleInfo("InstanceNorm3d", (2,), {"affine": True, "bias": False},
+               inputs=((2, 2, 2, 2, 3),), variant="nobias"),
+    ModuleInfo("LayerNorm", (4,), {"bias": False}, inputs=((2, 4),), variant="nobias"),
+    ModuleInfo("RMSNorm", (4,), inputs=((2, 4),), bad_inputs=((2, 3),)),
+    ModuleInfo("RMSNorm", ((2, 3),), {"eps": 1e-3, "elementwise_affine": False},
+               inputs=((2, 2, 3),), variant="2d-noaffine"),
+    ModuleInfo("LocalResponseNorm", (3,), {"alpha": 0.5, "k": 1.5}, inputs=((2, 4, 3),),
+               bad_inputs=((2, 4),)),
+    ModuleInfo("LocalResponseNorm", (2,), {"beta": 1.2}, inputs=((1, 5, 2, 2),), variant="4d"),
+    ModuleInfo("PReLU", inputs=((3, 4),)),
+    ModuleInfo("PReLU", (3, 0.1), inputs=((2, 3, 4),), variant="channels"),
+    ModuleInfo("CELU", (2.0,), inputs=((3, 4),)),
+    ModuleInfo("SELU", inputs=((3, 4),)),
+    ModuleInfo("Threshold", (0.1, 20.0), inputs=((3, 4),)),
+    ModuleInfo("Mish", inputs=((3, 4),)),
+    ModuleInfo("Hardswish", inputs=((3, 4),), domain=(-4.0, 4.0)),
+    ModuleInfo("Hardsigmoid", inputs=((3, 4),), domain=(-4.0, 4.0), atol=1e-7),
+    ModuleInfo("Softsign", inputs=((3, 4),)),
+    ModuleInfo("Tanhshrink", inputs=((3, 4),)),
+    ModuleInfo("Softshrink", (0.3,), inputs=((3, 4),)),
+    ModuleInfo("Hardshrink", inputs=((3, 4),)),
+    ModuleInfo("GLU", (1,), inputs=((2, 4, 3),)),
+    ModuleInfo("Softmax2d", inputs=((2, 3, 2, 2),), bad_inputs=((3, 4),)),
+    ModuleInfo("Upsample", (), {"scale_factor": 2.0}, inputs=((1, 2, 3),), variant="nearest",
+               bad_inputs=((2, 3),)),
+    ModuleInfo("Upsample", (), {"scale_factor": 1.7, "mode": "nearest-exact"},
+               inputs=((1, 2, 3, 4),), variant="nearest-exact"),
+    ModuleInfo("Upsample", (5,), {"mode": "linear"}, inputs=((2, 2, 3),), variant="linear"),
+    ModuleInfo("Upsample", (), {"scale_factor": 2, "mode": "bilinear", "align_corners": True},
+               inputs=((1, 2, 2, 3),), variant="bilinear-corners"),
+    ModuleInfo("Upsample", ((4, 5),), {"mode": "bicubic"}, inputs=((1, 1, 3, 3),),
+               variant="bicubic"),
+    ModuleInfo("Upsample", ((3, 2, 4),), {"mode": "trilinear"}, inputs=((1, 1, 2, 2, 3),),
+               variant="trilinear"),
+    ModuleInfo("UpsamplingNearest2d", (), {"scale_factor": 2}, inputs=((1, 2, 2, 2),)),
+    ModuleInfo("UpsamplingBilinear2d", ((3, 4),), inputs=((1, 2, 2, 2),)),
+    ModuleInfo("PixelShuffle", (2,), inputs=((1, 8, 2, 3),)),
+    ModuleInfo("PixelUnshuffle", (2,), inputs=((1, 2, 4, 2),)),
+    *[ModuleInfo(f"{kind}Pad{nd}d", (padding,), inputs=(_PAD_INPUTS[nd],),
+                 bad_inputs=((2,) * (nd + 3),))
+      for kind, padding in (("Reflection", 2), ("Replication", 3), ("Circular", 1))
+      for nd in (1, 2, 3)],
+    *[ModuleInfo(f"ZeroPad{nd}d", ((1, 2) * nd,), inputs=(_PAD_INPUTS[nd],)) for nd in (1, 2, 3)],
+    *[ModuleInfo(f"ConstantPad{nd}d", ((2, -1) * nd, 1.5), inputs=(_PAD_INPUTS[nd],))
+      for nd in (1, 2, 3)],
+    ModuleInfo("ReflectionPad2d", ((2, -1, 0, 1),), inputs=((2, 3, 4),), variant="crop"),
+    ModuleInfo("MaxPool3d", (2,), {"stride": 1, "padding": 1}, inputs=((1, 2, 2, 3, 3),),
+               bad_inputs=((2, 3, 3),)),
+    ModuleInfo("AvgPool3d", ((1, 2, 2),), {"padding": (0, 1, 0), "ceil_mode": True,
+                                          "count_include_pad": False},
+               inputs=((1, 2, 2, 3, 3),)),
+    ModuleInfo("AvgPool3d", (2,), {"divisor_override": 3}, inputs=((2, 2, 2, 2),),
+               variant="divisor"),
+    ModuleInfo("LPPool1d", (2, 3), {"stride": 2}, inputs=((2, 2, 7),), bad_inputs=((2,),)),
+    ModuleInfo("LPPool2d", (1.5, 2), {"ceil_mode": True}, inputs=((1, 2, 3, 5),),
+               domain=(0.1, 2.0)),
+    ModuleInfo("LPPool3d", (3, (1, 2, 2)), inputs=((1, 2, 2, 2, 2),), domain=(0.1, 2.0)),
+    ModuleInfo("AdaptiveMaxPool1d", (3,), inputs=((2, 2, 7),), bad_inputs=((2, 2, 2, 7),)),
+    ModuleInfo("AdaptiveMaxPool2d", ((2, None),), inputs=((1, 2, 5, 3),)),
+    ModuleInfo("AdaptiveMaxPool3d", ((2, 1, 3),), inputs=((1, 2, 3, 2, 4),)),
+    ModuleInfo("AdaptiveAvgPool3d", ((2, None, 3),), inputs=((2, 3, 2, 4),),
+               bad_inputs=((2, 3),)),
+    ModuleInfo("MaxUnpool1d", (2,), inputs=((2, 3), Fixed(((0, 3, 5), (1, 2, 4)))),
+               bad_inputs=((2, 2, 2, 3),)),
+    ModuleInfo("MaxUnpool2d", (2,), {"stride": 1},
+               inputs=((1, 1, 2, 2), Fixed(((((0, 4), (6, 8)),),))), variant="stride1"),
+    ModuleInfo("MaxUnpool3d", ((1, 2, 2),), inputs=((1, 1, 1, 2), Fixed(((((5, 2),),),))),
+               variant="unbatched"),
 ]
 
 
