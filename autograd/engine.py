@@ -28,7 +28,7 @@ from ._shapes import sum_to
 from .grad_buffers import GradBuffers, Product, Scatter, exclusive
 from .grad_mode import STATE
 from .graph import Node, nonfinite_kind, topological_order
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, tensor_arg, unwrap
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
@@ -118,7 +118,7 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
                 )
             g = Tensor._make(np.ones_like(t._data))
         else:
-            g = as_tensor(g)
+            g = tensor_arg(g)
             if g.shape != t.shape:
                 raise RuntimeError(
                     f"{caller}: gradient has shape {g.shape} but the tensor has shape {t.shape}"
@@ -208,7 +208,7 @@ def _rule_inputs(node: Node, raw: bool) -> tuple:
     saved = node.saved
     if saved is not None:
         _check_versions(node)
-        if raw and len(saved) == 2:  # most ops: spelled out, cheaper than the general line
+        if raw and len(saved) == 2:  # ``unwrap`` spelled out: this runs for most nodes
             x, y = saved
             saved = (x._data if isinstance(x, Tensor) else x,
                      y._data if isinstance(y, Tensor) else y)
@@ -273,7 +273,7 @@ def _run_hooks(hooks: list, g, raw: bool):
     for hook in list(hooks):
         result = hook(Tensor._make(g) if raw else g)
         if result is not None:
-            result = as_tensor(result)
+            result = tensor_arg(result)
             if result.shape != g.shape:
                 raise RuntimeError(
                     f"hook returned a gradient of shape {result.shape}, expected {g.shape}"
@@ -287,7 +287,7 @@ def _check_backward_anomaly(node: Node, i: int, gi) -> None:
         gi = gi.values
     elif isinstance(gi, Product):
         gi = gi.dense()
-    data = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
+    data = np.asarray(unwrap(gi))
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
         raise FloatingPointError(

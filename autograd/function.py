@@ -34,7 +34,7 @@ import numpy as np
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .graph import apply
 from .ops._registry import Op
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, tensor_arg
 
 
 class FunctionCtx:
@@ -89,7 +89,7 @@ class Function:
         with no_grad():
             result = cls.forward(ctx, *args)
         multiple = isinstance(result, (tuple, list))
-        outputs = [as_tensor(o) for o in (result if multiple else (result,))]
+        outputs = [tensor_arg(o) for o in (result if multiple else (result,))]
         if not (STATE.grad_enabled and any(ctx.needs_input_grad)):
             return tuple(outputs) if multiple else outputs[0]
 
@@ -233,7 +233,7 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
         if gi is None:
             gi = np.zeros(shape, dtype=dtype)
             return gi if raw else Tensor._make(gi)
-        gi = as_tensor(gi)
+        gi = tensor_arg(gi)
         if gi.dtype != dtype and gi.dtype.kind == "f":
             gi = gi.astype(dtype)
         if not raw:

@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 
 from .grad_mode import STATE
-from .tensor import Tensor
+from .tensor import Tensor, _init
 
 EMPTY: dict = {}  # shared "no parameters"; never mutated
 _new = object.__new__
@@ -48,7 +48,8 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
 
     Returns the output Tensor, with a Node recorded when grad mode is on and an
     input requires grad.  NumPy errors in the forward are re-raised naming the op
-    and the input shapes.  (The hottest function of the engine: kept flat.)
+    and the input shapes.  (The hottest function of the engine: kept flat, with
+    ``unwrap`` spelled out.)
     """
     try:
         n = len(inputs)
@@ -64,14 +65,7 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
         raise _forward_error(op, inputs, err) from None
     if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
         data = np.asarray(data)
-    out = _new(Tensor)
-    out._data = data
-    out.grad = None
-    out._vc = None
-    out._base = None
-    out._hooks = None
-    out.grad_fn = None
-    out.requires_grad = False
+    out = _init(_new(Tensor), data)
     if STATE.grad_enabled and op.vjps is not None:
         for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
@@ -99,27 +93,26 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.hooks = None
     node.released = False
     node.scope = STATE.scope
-    node.trace = traceback.format_stack(limit=12)[:-2] if STATE.anomaly else None
+    node.trace = None  # set by _check_forward_anomaly under detect_anomaly
     n = len(inputs)
     if n == 1:
         x = inputs[0]  # x requires grad, or no node would be recorded
-        node.next = (_edge(op, x),)
+        node.next = edges = (_edge(op, x),)
         node.shapes = (x._data.shape,)
     elif n == 2:
         x, y = inputs
-        if isinstance(x, Tensor):
-            node.next = (_edge(op, x), _edge(op, y))
-            node.shapes = (x._data.shape, y._data.shape if isinstance(y, Tensor) else None)
-        else:
-            node.next = (None, _edge(op, y))
-            node.shapes = (None, y._data.shape)
+        node.next = edges = (_edge(op, x), _edge(op, y))
+        node.shapes = (x._data.shape if isinstance(x, Tensor) else None,
+                       y._data.shape if isinstance(y, Tensor) else None)
     else:
-        node.next = tuple([_edge(op, x) for x in inputs])
+        node.next = edges = tuple([_edge(op, x) for x in inputs])
         node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
     if op.per_rule is None:
         save, save_out = op.save, op.save_out
-    else:  # keep only what the rules that will run read
-        save, save_out = op.per_rule[tuple([e is not None for e in node.next])]
+    elif n == 2:  # keep only what the rules that will run read
+        save, save_out = op.per_rule[(edges[0] is not None, edges[1] is not None)]
+    else:
+        save, save_out = op.per_rule[tuple([e is not None for e in edges])]
     node.versions = None  # None: every saved tensor was at version 0
     if save is None:
         node.saved = None
@@ -213,6 +206,9 @@ def _raise_stale_view(op, view: Tensor) -> None:
 
 
 def _check_forward_anomaly(op, out: Tensor) -> None:
+    """Raise if ``out`` holds a NaN or Inf; remember where its node was recorded."""
+    if out.grad_fn is not None:
+        out.grad_fn.trace = traceback.format_stack(limit=12)[:-2]
     data = out._data
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         where = "".join(traceback.format_stack(limit=8)[:-3])

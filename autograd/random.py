@@ -21,7 +21,7 @@ from .ops._args import method
 from .ops._registry import Op
 from .ops.elementwise import WHERE
 from .ops.inplace import modify_inplace
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, get_default_dtype, unwrap
 
 _GENERATOR = [np.random.default_rng(0)]
 _SEED = [0]  # the seed the generator started from
@@ -240,10 +240,6 @@ NORMAL = _draw_op("normal")
 BERNOULLI = _draw_op("bernoulli")
 
 
-def _values(x):
-    return x._data if isinstance(x, Tensor) else x
-
-
 def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
            device=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Samples of N(mean, std^2), in PyTorch's forms:
@@ -259,10 +255,10 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         if size is not None or dtype is not None or device is not None or requires_grad:
             raise TypeError("normal: size, dtype, device and requires_grad go with a float "
                             "mean and std; with a tensor mean or std the shape is theirs")
-        dtype = _values(mean if isinstance(mean, Tensor) else std).dtype
+        dtype = unwrap(mean if isinstance(mean, Tensor) else std).dtype
         if dtype.kind != "f":
             raise TypeError(f"normal: expected a floating point mean and std, got {dtype}")
-        m, s = _values(mean), _values(std)
+        m, s = unwrap(mean), unwrap(std)
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         if np.any(np.asarray(s) < 0):
             raise ValueError("normal: expects all elements of std >= 0.0")
@@ -297,7 +293,7 @@ def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
         raise TypeError(f"bernoulli: input must be a Tensor, got {type(input).__name__}")
     if input._data.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected a floating point input, got {input.dtype}")
-    probs = input._data if p is None else _values(p)
+    probs = input._data if p is None else unwrap(p)
     _check_probabilities("bernoulli", probs)
     draws = rng(generator).random(input._data.shape) < probs
     result = BERNOULLI(input, sample=draws.astype(input._data.dtype))
@@ -397,7 +393,7 @@ def exponential_(x, lambd: float = 1.0, *, generator=None) -> Tensor:
 def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     """Fill x in place with 1 (probability ``p``, a float or a tensor broadcast to x's
     shape) or 0; any dtype."""
-    probs = _values(p)
+    probs = unwrap(p)
     _check_probabilities("bernoulli_", probs)
     if broadcast_shapes("bernoulli_", np.shape(probs), x._data.shape) != x._data.shape:
         raise ValueError(f"bernoulli_: p of shape {np.shape(probs)} does not broadcast to the "

@@ -65,9 +65,9 @@ class Tensor:
     """
 
     __slots__ = (
-        "_data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__",
-        "_base_history",  # a view's: its base's grad_fn when the view was taken
-    )
+        "_data", "grad", "requires_grad", "grad_fn", "_vc", "_base", "_base_history", "_hooks",
+        "__weakref__",
+    )  # set in one place, ``_init`` below
     # Make NumPy hand ``ndarray <op> Tensor`` to our reflected operators.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
@@ -78,13 +78,7 @@ class Tensor:
                 raise TypeError(f"Tensor: give data, or sizes as ints (the legacy form "
                                 f"Tensor(2, 3)), got {(data, *sizes)}")
             data = np.empty((data, *sizes), dtype or get_default_dtype())
-        self._data = to_array(data, dtype)
-        self.grad = None
-        self.grad_fn = None
-        self.requires_grad = False
-        self._vc = None  # shared version counter [n], created on first in-place change or view
-        self._base = None  # the tensor whose memory this one views, if any
-        self._hooks = None
+        _init(self, to_array(data, dtype))
         if requires_grad:
             self.requires_grad_(True)
 
@@ -303,16 +297,9 @@ class Tensor:
     # --------------------------------------------------------- internals
     @staticmethod
     def _make(data: np.ndarray, requires_grad: bool = False, grad_fn=None) -> Tensor:
-        """Wrap an array the engine owns (no copy, no checks)."""
-        t = _new_tensor(Tensor)
-        t._data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t.grad_fn = grad_fn
-        t._vc = None
-        t._base = None
-        t._hooks = None
-        return t
+        """Wrap an array the engine owns (no copy, no checks): how every op's output and
+        every gradient is made."""
+        return _init(_new_tensor(Tensor), data, requires_grad, grad_fn)
 
     def _version_counter(self) -> list:
         """This tensor's version counter, created on demand, shared with its views."""
@@ -328,6 +315,19 @@ class Tensor:
 
 
 _new_tensor = object.__new__
+
+
+def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False, grad_fn=None) -> Tensor:
+    """Set every slot of a new Tensor (``Tensor(...)`` and ``Tensor._make`` both come here)."""
+    t._data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.grad_fn = grad_fn  # the Node that made it; None for a leaf
+    t._vc = None  # shared version counter [n], created on first in-place change or view
+    t._base = None  # the tensor whose memory this one views, if any
+    t._base_history = None  # a view's: its base's grad_fn when the view was taken
+    t._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its grad_fn)
+    return t
 
 
 def is_tensor(obj) -> bool:
@@ -364,8 +364,12 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
-def as_tensor(x, dtype=None) -> Tensor:
-    """``x`` if it is already a Tensor (of ``dtype``), else a new constant Tensor."""
-    if isinstance(x, Tensor):
-        return x if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
-    return Tensor(x, dtype=dtype)
+def tensor_arg(x) -> Tensor:
+    """``x`` as an operand: itself if it is a Tensor, else a new constant Tensor holding a
+    copy of it (a later change to the caller's array cannot reach a saved value)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def unwrap(x):
+    """The array behind a Tensor; any other value (an array, a number, None) as it is."""
+    return x._data if isinstance(x, Tensor) else x

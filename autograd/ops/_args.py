@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, get_default_dtype, tensor_arg
 
 _SCALARS = (bool, int, float)
 
@@ -23,9 +23,16 @@ def method(*names: str):
     return attach
 
 
-def tensor_arg(x) -> Tensor:
-    """``x`` as a Tensor: Tensors pass through, anything else becomes a constant."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+def reflected_method(fn, name: str):
+    """Attach ``name`` (``__radd__``, ...), the reflected operator: ``other + self`` calls
+    ``fn(other, self)``, which Python tries when ``other`` is not a Tensor."""
+
+    def reflected(self, other):
+        return fn(other, self)
+
+    reflected.__name__ = name
+    reflected.__doc__ = f"``other {name}`` self: see ``{fn.__name__}``."
+    return method(name)(reflected)
 
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -63,10 +70,10 @@ def binary_operands(x, y):
     x_is_tensor = isinstance(x, Tensor)
     y_is_tensor = isinstance(y, Tensor)
     if not x_is_tensor and not isinstance(x, _SCALARS):
-        x = Tensor(x)
+        x = tensor_arg(x)
         x_is_tensor = True
     if not y_is_tensor and not isinstance(y, _SCALARS):
-        y = Tensor(y)
+        y = tensor_arg(y)
         y_is_tensor = True
     if x_is_tensor and y_is_tensor:
         if x._data.dtype != y._data.dtype:
@@ -80,7 +87,7 @@ def binary_operands(x, y):
         return _with_scalar(x, y), y
     if y_is_tensor:
         return x, _with_scalar(y, x)
-    return Tensor(x), y
+    return tensor_arg(x), y
 
 
 def _with_scalar(t: Tensor, scalar) -> Tensor:

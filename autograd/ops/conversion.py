@@ -13,7 +13,7 @@ import numpy as np
 from .._shapes import normalize_dim
 from ..devices import Device, check_device
 from ..graph import apply
-from ..tensor import Tensor
+from ..tensor import Tensor, unwrap
 from ._args import method
 from ._registry import Op
 from .elementwise import astype, clone
@@ -155,5 +155,5 @@ def new_full(x, size, fill_value, dtype=None, device=None, requires_grad: bool =
 @method()
 def new_tensor(x, data, dtype=None, device=None, requires_grad: bool = False):
     """A copy of ``data`` with ``x``'s dtype (or ``dtype``), outside any graph."""
-    array = np.array(data._data if isinstance(data, Tensor) else data, dtype=dtype or x.dtype)
+    array = np.array(unwrap(data), dtype=dtype or x.dtype)
     return _new(x, array, device, requires_grad)

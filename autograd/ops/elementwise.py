@@ -12,19 +12,15 @@ import math
 import numpy as np
 
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import as_float, binary_operands, method, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
+from ._args import as_float, binary_operands, method, reflected_method
 from ._registry import Op
 
 
-def _data(a):
-    """The raw array behind a Tensor (masks and constants in rules need no graph)."""
-    return a._data if isinstance(a, Tensor) else a
-
-
-def _float_mask(mask, like) -> np.ndarray:
-    """A 0/1 array of ``like``'s dtype (masks multiply gradients as constants)."""
-    return np.asarray(mask, dtype=_data(like).dtype)
+def _indicator(mask, like) -> np.ndarray:
+    """1 where ``mask`` holds, 0 elsewhere, in ``like``'s dtype: a constant factor of the
+    gradient (masks are read from the raw arrays: they need no graph)."""
+    return np.asarray(mask, dtype=unwrap(like).dtype)
 
 
 # ------------------------------------------------------------ arithmetic ops
@@ -42,14 +38,14 @@ def _pow_dx(g, out, x, y):
         return g * 0.0 if y == 0 else g * y * x ** (y - 1)
     # Masked only where x == 0 too: elsewhere y x^(y-1) is already 0 at y == 0, and keeping it
     # keeps its derivative in y (x^(y-1) (1 + y log x)) for second order.
-    return WHERE(0.0, g * y * x ** (y - 1), condition=(_data(y) == 0) & (_data(x) == 0))
+    return WHERE(0.0, g * y * x ** (y - 1), condition=(unwrap(y) == 0) & (unwrap(x) == 0))
 
 
 def _pow_dy(g, out, x, y):
     # d(x^y)/dy = x^y log x, defined as 0 where x == 0 and y >= 0 (as PyTorch).
     if not isinstance(x, (np.ndarray, Tensor)):  # a Python number base: keep out's dtype
-        x = np.asarray(x, dtype=_data(out).dtype)
-    at_zero = (_data(x) == 0) & (_data(y) >= 0)
+        x = np.asarray(x, dtype=unwrap(out).dtype)
+    at_zero = (unwrap(x) == 0) & (unwrap(y) >= 0)
     safe_x = WHERE(1.0, x, condition=at_zero)
     return WHERE(0.0, g * out * LOG(safe_x), condition=at_zero)
 
@@ -60,20 +56,20 @@ POW = Op("pow", np.power, _pow_dx, _pow_dy, saves="x y out", broadcasts=True)
 def _tie_weights(x, y, loses, like) -> np.ndarray:
     """0 where the input ``loses``, 1/2 where x == y (ties share the gradient), else 1:
     where either is NaN both inputs get the whole gradient, as PyTorch's."""
-    xd, yd = _data(x), _data(y)
-    return 1.0 - _float_mask(loses, like) - 0.5 * _float_mask(xd == yd, like)
+    xd, yd = unwrap(x), unwrap(y)
+    return 1.0 - _indicator(loses, like) - 0.5 * _indicator(xd == yd, like)
 
 
 MAXIMUM = Op(
     "maximum", np.maximum,
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) < _data(y), g),
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) < _data(x), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, unwrap(x) < unwrap(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, unwrap(y) < unwrap(x), g),
     saves="x y", broadcasts=True,
 )
 MINIMUM = Op(
     "minimum", np.minimum,
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(x) > _data(y), g),
-    lambda g, out, x, y: g * _tie_weights(x, y, _data(y) > _data(x), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, unwrap(x) > unwrap(y), g),
+    lambda g, out, x, y: g * _tie_weights(x, y, unwrap(y) > unwrap(x), g),
     saves="x y", broadcasts=True,
 )
 WHERE = Op(
@@ -144,7 +140,7 @@ def where(condition, input, other):
     The gradient flows to ``input`` where the condition holds and to ``other``
     elsewhere.
     """
-    cond = np.asarray(_data(condition), dtype=np.bool_)
+    cond = np.asarray(unwrap(condition), dtype=np.bool_)
     return apply(WHERE, binary_operands(input, other), {"condition": cond})
 
 
@@ -154,20 +150,9 @@ def _is_integral(v) -> bool:
     return isinstance(v, int)  # bool is an int
 
 
-def _reflected(fn, name):
-    def reflected(self, other):
-        return fn(other, self)
-
-    reflected.__name__ = name
-    reflected.__doc__ = f"``other {name}`` self: see ``{fn.__name__}``."
-    return reflected
-
-
-Tensor.__radd__ = _reflected(add, "__radd__")
-Tensor.__rsub__ = _reflected(sub, "__rsub__")
-Tensor.__rmul__ = _reflected(mul, "__rmul__")
-Tensor.__rtruediv__ = _reflected(div, "__rtruediv__")
-Tensor.__rpow__ = _reflected(pow, "__rpow__")
+for _fn, _name in ((add, "__radd__"), (sub, "__rsub__"), (mul, "__rmul__"),
+                   (div, "__rtruediv__"), (pow, "__rpow__")):
+    reflected_method(_fn, _name)
 
 
 # ----------------------------------------------------------------- unary ops
@@ -189,7 +174,7 @@ CLAMPED_LOG = Op(
 
 
 def _tanh_vjp(g, out, x):
-    if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
+    if not isinstance(g, Tensor) and g.ndim:  # arrays: one temporary, updated in place
         t = np.multiply(out, out)
         np.subtract(1, t, out=t)
         t *= g
@@ -200,7 +185,7 @@ def _tanh_vjp(g, out, x):
 TANH = Op("tanh", np.tanh, _tanh_vjp, saves="out")
 SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
 COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
-ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(_data(x)), saves="x")
+ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(unwrap(x)), saves="x")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -214,7 +199,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid_vjp(g, out, x):
-    if type(g) is np.ndarray and g.ndim:  # arrays: one temporary, updated in place
+    if not isinstance(g, Tensor) and g.ndim:  # arrays: one temporary, updated in place
         t = np.subtract(1, out)
         t *= out
         t *= g
@@ -224,16 +209,16 @@ def _sigmoid_vjp(g, out, x):
 
 SIGMOID = Op("sigmoid", _sigmoid, _sigmoid_vjp, saves="out")
 RELU = Op("relu", lambda x: np.maximum(x, 0),
-          lambda g, out, x: g * _float_mask(_data(out) > 0, g), saves="out")
+          lambda g, out, x: g * _indicator(unwrap(out) > 0, g), saves="out")
 LEAKY_RELU = Op(
     "leaky_relu",
     lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
-    lambda g, out, x, negative_slope: WHERE(g, g * negative_slope, condition=_data(x) > 0),
+    lambda g, out, x, negative_slope: WHERE(g, g * negative_slope, condition=unwrap(x) > 0),
     saves="x",
 )
 CLIP = Op(
     "clip", lambda x, min, max: np.clip(x, min, max),
-    lambda g, out, x, min, max: g * _float_mask(_inside(_data(x), min, max), g),
+    lambda g, out, x, min, max: g * _indicator(_inside(unwrap(x), min, max), g),
     saves="x",
 )
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
@@ -387,9 +372,7 @@ def _comparison(name: str, ufunc, dunder: str):
     compare.__name__ = name
     compare.__qualname__ = name
     compare.__doc__ = f"Elementwise ``{name}`` with broadcasting; a bool tensor, no gradient."
-    setattr(Tensor, name, compare)
-    setattr(Tensor, dunder, compare)
-    return compare
+    return method(name, dunder)(compare)
 
 
 eq = _comparison("eq", np.equal, "__eq__")
@@ -459,7 +442,7 @@ def _cast_method(name: str, dtype) -> None:
 
     cast.__name__ = name
     cast.__doc__ = f"``self`` as {np.dtype(dtype)} (``astype``)."
-    setattr(Tensor, name, cast)
+    method(name)(cast)
 
 
 for _name, _dtype in (("float", np.float32), ("double", np.float64), ("long", np.int64),

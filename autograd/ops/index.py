@@ -12,8 +12,8 @@ import numpy as np
 from .._shapes import normalize_dim
 from ..grad_buffers import Scatter, add_at
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import binary_operands, method, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
+from ._args import binary_operands, method
 from ._registry import Op
 
 
@@ -80,6 +80,7 @@ def _normalize_index(x: Tensor, index) -> tuple:
     return tuple(out)
 
 
+@method("__getitem__")
 def getitem(x, index) -> Tensor:
     """``x[index]`` with ints, slices (any step), None, Ellipsis, integer arrays and
     boolean masks, as NumPy.  The gradient scatters g back into zeros of x's shape;
@@ -93,9 +94,7 @@ def getitem(x, index) -> Tensor:
     return out
 
 
-Tensor.__getitem__ = getitem
-
-
+@method("__setitem__")
 def setitem(x: Tensor, index, value) -> None:
     """``x[index] = value`` in place, recorded as an ``index_put`` when grad is needed.
 
@@ -108,15 +107,12 @@ def setitem(x: Tensor, index, value) -> None:
         value = value.astype(x._data.dtype)
     from .inplace import modify_inplace
 
-    raw_value = value._data if isinstance(value, Tensor) else value
+    raw_value = unwrap(value)
     modify_inplace(
         "setitem", x, (value,),
         recorded=lambda old: apply(INDEX_PUT, (old, value), {"index": index}),
         direct=lambda data: data.__setitem__(index, raw_value),
     )
-
-
-Tensor.__setitem__ = setitem
 
 
 def _take(x, indices, dim):
@@ -150,7 +146,7 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
     """out[..., i, ...] = x[..., indices[..., i, ...], ...] along ``dim`` (NumPy's
     take_along_axis).  The gradient scatter-adds g back to the picked positions."""
     x = tensor_arg(x)
-    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(unwrap(indices))
     if idx.dtype.kind not in "iu":
         raise IndexError(f"take_along_dim: indices must be integers, got {idx.dtype}")
     d = normalize_dim("take_along_dim", dim, x._data.ndim)
@@ -175,7 +171,7 @@ def index_select(x, dim: int, index) -> Tensor:
     """The slices of x along ``dim`` at the integer positions ``index`` (1-D)."""
     x = tensor_arg(x)
     d = normalize_dim("index_select", dim, x._data.ndim)
-    idx = np.asarray(index._data if isinstance(index, Tensor) else index)
+    idx = np.asarray(unwrap(index))
     return getitem(x, (slice(None),) * d + (idx,))
 
 

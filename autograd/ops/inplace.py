@@ -14,7 +14,7 @@ import numpy as np
 
 from ..grad_mode import STATE
 from ..graph import builtin_error
-from ..tensor import Tensor
+from ..tensor import Tensor, unwrap
 from ._args import binary_operands, method
 from .elementwise import add, clip, div, mul, sub
 
@@ -77,7 +77,7 @@ def _arith_inplace(name: str, fn, ufunc):
         if kwargs.get("alpha", 1) != 1:
             y = mul(y, kwargs["alpha"])
         _, y_op = binary_operands(x, y)
-        raw = y_op._data if isinstance(y_op, Tensor) else y_op
+        raw = unwrap(y_op)
 
         def direct(data):
             if np.broadcast_shapes(data.shape, np.shape(raw)) != data.shape:
@@ -92,10 +92,10 @@ def _arith_inplace(name: str, fn, ufunc):
     return inplace
 
 
-Tensor.add_ = Tensor.__iadd__ = _arith_inplace("add_", add, np.add)
-Tensor.sub_ = Tensor.__isub__ = _arith_inplace("sub_", sub, np.subtract)
-Tensor.mul_ = Tensor.__imul__ = _arith_inplace("mul_", mul, np.multiply)
-Tensor.div_ = Tensor.__itruediv__ = _arith_inplace("div_", div, np.true_divide)
+add_ = method("add_", "__iadd__")(_arith_inplace("add_", add, np.add))
+sub_ = method("sub_", "__isub__")(_arith_inplace("sub_", sub, np.subtract))
+mul_ = method("mul_", "__imul__")(_arith_inplace("mul_", mul, np.multiply))
+div_ = method("div_", "__itruediv__")(_arith_inplace("div_", div, np.true_divide))
 
 
 @method()
@@ -118,7 +118,7 @@ def copy_(x: Tensor, src) -> Tensor:
     return x
 
 
-@method()
+@method("clamp_", "clip_")
 def clamp_(x: Tensor, min=None, max=None) -> Tensor:
     """Clamp in place to [min, max]."""
     return modify_inplace(
@@ -126,6 +126,3 @@ def clamp_(x: Tensor, min=None, max=None) -> Tensor:
         recorded=lambda old: clip(old, min, max),
         direct=lambda data: np.clip(data, min, max, out=data),
     )
-
-
-Tensor.clip_ = clamp_

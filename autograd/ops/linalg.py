@@ -14,17 +14,16 @@ import numpy as np
 from .._shapes import broadcast_shapes, sum_to
 from ..grad_buffers import Product
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import binary_operands, method, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
+from ._args import binary_operands, method, reflected_method
 from ._registry import Op
-from .elementwise import _data
 from .shape import EXPAND, not_a_view
 
 
 def _transposed_layout(a) -> bool:
     """True for a 2-D operand stored transposed (``W.T`` of a C-ordered W, as in
     linear); False when it was not saved (a hint for the gradient's memory layout)."""
-    data = _data(a)
+    data = unwrap(a)
     if data is None:
         return False
     return data.ndim == 2 and data.flags.f_contiguous and not data.flags.c_contiguous
@@ -49,7 +48,7 @@ def _matmul_dy(g, out, x, y):
         return MATMUL(x.swapaxes(-1, -2), g[..., None])[..., 0]
     if x.shape[-2] == 1:  # an outer product (a depthwise convolution's): broadcast
         return x.swapaxes(-1, -2) * g
-    if type(g) is np.ndarray and g.ndim == 2 and x.ndim == 2:  # x^T g, summed with y's other uses
+    if not isinstance(g, Tensor) and g.ndim == 2 and x.ndim == 2:  # x^T g, lazy (Product)
         return Product(x, g, transposed=_transposed_layout(y))
     if _transposed_layout(y) and g.ndim == 2:  # (g^T x)^T: the gradient laid out like y
         return MATMUL(g.swapaxes(-1, -2), x).swapaxes(-1, -2)
@@ -63,8 +62,7 @@ MATMUL = Op("matmul", np.matmul, _matmul_dx, _matmul_dy, saves="x y", broadcasts
 def matmul(x, y):
     """Matrix product with NumPy's rules for 1-D and batched operands."""
     x, y = binary_operands(x, y)
-    xs, ys = np.shape(x._data if isinstance(x, Tensor) else x), np.shape(
-        y._data if isinstance(y, Tensor) else y)
+    xs, ys = np.shape(unwrap(x)), np.shape(unwrap(y))
     if not xs or not ys:
         raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {xs} and {ys}")
     inner_y = ys[0] if len(ys) == 1 else ys[-2]
@@ -79,7 +77,7 @@ def matmul(x, y):
     return apply(MATMUL, (x, y))
 
 
-Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+reflected_method(matmul, "__rmatmul__")
 
 
 @method()
@@ -99,7 +97,7 @@ def bmm(x, y):
 
 
 def _require_dims(name: str, x, y, ndim: int) -> None:
-    shapes = [np.shape(_data(t)) for t in (x, y)]
+    shapes = [np.shape(unwrap(t)) for t in (x, y)]
     if any(len(s) != ndim for s in shapes):
         raise ValueError(f"{name}: both operands must be {ndim}-D, got shapes {shapes[0]} and "
                          f"{shapes[1]}")
@@ -117,11 +115,11 @@ def _linear_vjp(i, g, out, inputs):
     # On arrays both products stay lazy (see Product): summed with the operand's other
     # uses by one matrix product, and laid out like the operand.
     if i == 0:  # g W = (g^T)^T W
-        if type(g) is np.ndarray:
+        if not isinstance(g, Tensor):
             return Product(g.T, weight, transposed=_transposed_layout(x))
         return MATMUL(g, weight)
     if i == 1:  # g^T x
-        if type(g) is np.ndarray:
+        if not isinstance(g, Tensor):
             return Product(g, x, transposed=_transposed_layout(weight))
         return MATMUL(g.swapaxes(-1, -2), x)
     return g  # the engine sums it over the dims the bias was broadcast along
@@ -215,9 +213,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
     not supported."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    tensors = []
-    for op in operands:
-        tensors.append(op if isinstance(op, Tensor) else Tensor(op))
+    tensors = [tensor_arg(op) for op in operands]
     dtype = np.result_type(*[t._data.dtype for t in tensors])
     tensors = [t.astype(dtype) for t in tensors]
     inputs, output = _parse_einsum(subscripts.replace(" ", ""), [t._data.ndim for t in tensors])

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..tensor import Tensor
-from ._args import method, tensor_arg
+from ..tensor import Tensor, tensor_arg
+from ._args import method
 from .elementwise import clone, where
 from .shape import cat, not_a_view
 

@@ -13,10 +13,10 @@ import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import as_float, method, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
+from ._args import as_float, method
 from ._registry import Op
-from .elementwise import EXP, WHERE, _data, maximum, minimum, sqrt
+from .elementwise import EXP, WHERE, maximum, minimum, sqrt
 from .index import take_along_dim
 from .shape import EXPAND
 
@@ -45,7 +45,7 @@ def _extreme_vjp(g, out, x, dims, keepdim, nan_shares=False):
     # The gradient is shared evenly by the elements equal to the extreme value; with
     # ``nan_shares``, a NaN extreme is shared by the NaNs (PyTorch's max()/min(); its
     # amax/amin give NaN gradients there, as NaN == NaN is false).
-    xd, od = _data(x), _data(out)
+    xd, od = unwrap(x), unwrap(out)
     if not keepdim:
         od = od.reshape(_keepdim_shape(xd.shape, dims))
         g = g.reshape(od.shape)

@@ -12,19 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import binary_operands, method
+from ..tensor import unwrap
+from ._args import binary_operands, method, reflected_method
 from ._registry import Op
-from .elementwise import _data, _reflected
 
 REMAINDER = Op(
     "remainder", np.remainder, lambda g, out, x, y: g,
-    lambda g, out, x, y: -g * np.floor_divide(_data(x), _data(y)),
+    lambda g, out, x, y: -g * np.floor_divide(unwrap(x), unwrap(y)),
     saves=("", "x y"), broadcasts=True,
 )
 FMOD = Op(
     "fmod", np.fmod, lambda g, out, x, y: g,
-    lambda g, out, x, y: -g * np.trunc(np.true_divide(_data(x), _data(y))),
+    lambda g, out, x, y: -g * np.trunc(np.true_divide(unwrap(x), unwrap(y))),
     saves=("", "x y"), broadcasts=True,
 )
 _FLOOR_DIVIDE = Op("floor_divide", np.floor_divide, differentiable=False)
@@ -48,5 +47,5 @@ def floor_divide(x, y):
     return apply(_FLOOR_DIVIDE, binary_operands(x, y))
 
 
-Tensor.__rmod__ = _reflected(remainder, "__rmod__")
-Tensor.__rfloordiv__ = _reflected(floor_divide, "__rfloordiv__")
+reflected_method(remainder, "__rmod__")
+reflected_method(floor_divide, "__rfloordiv__")

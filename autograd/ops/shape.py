@@ -10,8 +10,8 @@ import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
 from ..graph import apply
-from ..tensor import Tensor
-from ._args import method, tensor_arg
+from ..tensor import Tensor, tensor_arg
+from ._args import method
 from ._registry import Op
 
 RESHAPE = Op("reshape", lambda x, shape, source: x.reshape(shape),
@@ -135,8 +135,8 @@ def swapaxes(x, axis0: int, axis1: int):
     return transpose(x, axis0, axis1)
 
 
-Tensor.T = property(lambda self: transpose(self), doc="All dims reversed (``x.transpose()``).")
-Tensor.mT = property(lambda self: transpose(self, -2, -1), doc="The last two dims swapped.")
+method("T")(property(lambda self: transpose(self), doc="All dims reversed (``x.transpose()``)."))
+method("mT")(property(lambda self: transpose(self, -2, -1), doc="The last two dims swapped."))
 
 
 @method()

@@ -18,8 +18,8 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..tensor import Tensor
-from ._args import method, tensor_arg
+from ..tensor import Tensor, tensor_arg
+from ._args import method
 from .index import take_along_dim
 
 SortResult = namedtuple("sort", ["values", "indices"])
