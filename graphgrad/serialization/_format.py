@@ -39,17 +39,19 @@ _Spec = collections.namedtuple("_Spec", "kind dtype shape offset nbytes crc32 re
 class CheckpointError(ValueError):
     """A checkpoint file that is truncated, corrupted, hostile or not a checkpoint.
 
-    ``.path`` is the file (or a file object's name) and ``.key`` the place in the
+    ``.path`` is the file (or a file object's name), ``.key`` the place in the
     saved structure (e.g. ``['state'][0]['exp_avg']``, shortened when long), or None
-    for the file's framing.
+    for the file's framing (and for PyTorch and safetensors files), and ``.reason``
+    what is wrong.
     """
 
     def __init__(self, path, key: str | None, reason: str) -> None:
         self.path = path if isinstance(path, str) else os.fsdecode(path)
         self.key = key
+        self.reason = _clip(reason, _MAX_REASON_CHARS)
         where = f" at key {key}" if key else ""
         super().__init__(f"{_clip(self.path, _MAX_NAME_CHARS)}: bad checkpoint{where}: "
-                         f"{_clip(reason, _MAX_REASON_CHARS)}")
+                         f"{self.reason}")
 
 
 # ------------------------------------------------------------------ messages
@@ -115,3 +117,32 @@ def _collector_paused():
 
 def _bytes_view(a: np.ndarray) -> memoryview:
     return memoryview(a.reshape(-1).view(np.uint8))
+
+
+def _read_exact(f, n: int) -> bytearray:
+    """The next ``n`` bytes of ``f`` (fewer at the end of the file)."""
+    buf = bytearray(n)
+    with memoryview(buf) as view:
+        got = _readinto_exact(f, view)
+    del buf[got:]
+    return buf
+
+
+def _readinto_exact(f, view: memoryview) -> int:
+    """Fill ``view`` from ``f``; the number of bytes read (less at the end of the file)."""
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _native(raw: np.ndarray, stored: np.dtype, convert: bool = True) -> np.ndarray:
+    """``raw``'s bytes as elements of ``stored``, in the machine's byte order: a view where
+    the orders agree, else (if ``convert``) a byte-swapped copy."""
+    native = stored.newbyteorder("=")
+    if stored.isnative:
+        return raw.view(native)
+    return raw.view(stored).astype(native) if convert else raw.view(stored)

@@ -9,14 +9,15 @@ import json
 import math
 import mmap as _mmap
 import os
+import pickle
 import zlib
 
 import numpy as np
 
-from graphgrad.autograd.devices import check_device, device
 from graphgrad.autograd.tensor import Tensor
 from graphgrad.nn.parameter import Parameter
 
+from . import _safetensors, _torch
 from ._format import (
     _CHUNK,
     _DTYPES,
@@ -35,16 +36,21 @@ from ._format import (
     _is_path,
     _key_text,
     _no_pickle_arguments,
+    _read_exact,
+    _readinto_exact,
     _require_binary,
     _short,
     _Spec,
 )
+from ._placement import Placement
 
 
 # ------------------------------------------------------------------ load
 def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = True,
          mmap: bool | None = None, **pickle_load_args):
-    """Read a checkpoint written by ``save`` from a path or a binary file object.
+    """Read a checkpoint from a path or a binary file object: one written by ``save``, by
+    ``torch.save`` (read without PyTorch and without running code), or a safetensors
+    file (a path ending in ``.safetensors``, or a file object holding one).
 
     ``map_location``, ``weights_only`` and ``mmap`` as described in the module
     docstring.  Raises ``CheckpointError`` if ``f`` does not hold a valid checkpoint.
@@ -53,35 +59,49 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
     for name, flag in (("weights_only", weights_only), ("mmap", mmap)):
         if flag is not None and type(flag) is not bool:
             raise TypeError(f"load: {name} must be a bool or None, got {flag!r}")
-    place = _placement(map_location)
+    place = Placement(map_location)
     if _is_path(f):
+        name = os.fsdecode(os.fspath(f))
+        if name.endswith(".safetensors"):
+            _no_mmap(mmap, "a safetensors file")
+            with open(f, "rb") as file:
+                return _safetensors.tensors_from_bytes(name, file.read(), place)
         with open(f, "rb") as file, _collector_paused():
-            return _Loader(os.fsdecode(os.fspath(f)), file, place, bool(mmap)).load()
+            return _read(name, file, place, bool(mmap))
     if mmap:
         raise ValueError("load: mmap=True needs f to be a path, got a "
                          f"{type(f).__name__} object")
     _require_binary("load", f, "read")
     name = getattr(f, "name", None)
     with _collector_paused():
-        return _Loader(name if isinstance(name, str) else f"<{type(f).__name__}>", f, place,
-                       False).load()
+        return _read(name if isinstance(name, str) else f"<{type(f).__name__}>", f, place,
+                     False)
 
 
-def _placement(map_location):
-    """The callable that ``load`` passes each Tensor to, or None; a location naming a
-    device that isn't there raises now (every tensor was saved on the CPU)."""
-    if map_location is None:
-        return None
-    if isinstance(map_location, (str, device)):
-        check_device("load", map_location)
-        return None
-    if isinstance(map_location, dict):
-        check_device("load", map_location.get("cpu", "cpu"))
-        return None
-    if callable(map_location):
-        return map_location
-    raise TypeError("load: map_location must be None, a str, a gg.device, a dict or a "
-                    f"callable, got {type(map_location).__name__}")
+def _read(name: str, f, place: Placement, use_mmap: bool):
+    """The checkpoint in ``f``, read by the reader that its first bytes call for."""
+    file, start, size = _sized(f)
+    head = bytes(_read_exact(file, min(size, 16)))
+    file.seek(start)
+    if head[:8] == MAGIC or len(head) < 8 and MAGIC.startswith(head):
+        return _Loader(name, file, start, size, place, use_mmap).load()
+    if head[:4] == b"PK\x03\x04":
+        return _torch.load_zip(name, file, start, size, place, use_mmap)
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= pickle.HIGHEST_PROTOCOL:
+        _no_mmap(use_mmap, "a PyTorch file in the legacy (pre-1.6, non-zip) format")
+        return _torch.load_legacy(name, file, start, size, place, head)
+    if head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
+        _no_mmap(use_mmap, "a safetensors file")
+        return _safetensors.tensors_from_bytes(name, _read_exact(file, size), place)
+    raise CheckpointError(name, None, f"not a graphgrad checkpoint (magic {head[:8]!r}, "
+                          f"expected {MAGIC!r}), nor a PyTorch (torch.save) or safetensors "
+                          "file")
+
+
+def _no_mmap(mmap: bool | None, what: str) -> None:
+    if mmap:
+        raise ValueError(f"load: mmap=True needs a graphgrad checkpoint or a PyTorch zip "
+                         f"checkpoint, got {what}")
 
 
 def _sized(f):
@@ -106,23 +126,13 @@ def _sized(f):
     return io.BytesIO(data), 0, len(data)
 
 
-def _readinto_exact(f, view: memoryview) -> int:
-    """Fill ``view`` from ``f``; the number of bytes read (less at the end of the file)."""
-    got = 0
-    while got < len(view):
-        n = f.readinto(view[got:])
-        if not n:
-            break
-        got += n
-    return got
-
-
 class _Loader:
     """Reads one checkpoint: framing, header, structure and arrays, checked in that order."""
 
-    def __init__(self, name: str, file, place, use_mmap: bool) -> None:
+    def __init__(self, name: str, file, start: int, size: int, place: Placement,
+                 use_mmap: bool) -> None:
         self.name, self.place, self.use_mmap = name, place, use_mmap
-        self.file, self.start, self.size = _sized(file)
+        self.file, self.start, self.size = file, start, size
         self.path: list = []  # key path of the node being looked at (for messages only)
         self.data_size = self.expected = 0
         self.stored: dict = {}  # (offset, dtype, shape) -> crc32 of each stored array
@@ -136,6 +146,7 @@ class _Loader:
         raise CheckpointError(self.name, _key_text(self.path) if with_key else None, reason)
 
     def load(self):
+        self.place.check("cpu")  # graphgrad saves everything from the CPU
         header_len = self.read_preamble()
         root = self.parse(header_len)
         specs: list = []
@@ -351,13 +362,7 @@ class _Loader:
         else:
             t = Parameter(np.empty(0, a.dtype), requires_grad=spec.requires_grad)
             t.data = Tensor._make(a)  # shares `a`: Parameter(a) would copy it
-        if self.place is None:
-            return t
-        out = self.place(t, "cpu")
-        if out is not None and not isinstance(out, Tensor):
-            raise TypeError(f"load: map_location returned a {type(out).__name__}, expected a "
-                            "Tensor or None")
-        return t if out is None else out
+        return self.place.apply(t, "cpu")
 
     def read_array(self, spec: _Spec) -> np.ndarray:
         dtype = _DTYPES[spec.dtype]

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import reprlib
-import stat
 import zlib
 
 import numpy as np
@@ -16,6 +15,8 @@ from graphgrad.autograd.tensor import Tensor
 from graphgrad.nn.module import Module
 from graphgrad.nn.parameter import Parameter
 
+from . import _safetensors
+from ._atomic import write_atomically
 from ._format import (
     _DTYPES,
     _PREAMBLE,
@@ -34,13 +35,17 @@ from ._format import (
 # ------------------------------------------------------------------ save
 def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> None:
     """Write ``obj`` to ``f``, a path (atomically) or a binary file object; see the
-    module docstring for what can be saved.
+    module docstring for what can be saved.  A path ending in ``.safetensors`` gets a
+    safetensors file of ``obj``, a dict of named Tensors.
 
     Raises ``TypeError`` naming the key for a value that can't be saved (nothing is
     written then), and for PyTorch's pickle options.
     """
     _no_pickle_arguments("save", pickle_module=pickle_module, pickle_protocol=pickle_protocol,
                          **kwargs)
+    if _is_path(f) and os.fsdecode(os.fspath(f)).endswith(".safetensors"):
+        _safetensors.save_file(obj, f, where="save")
+        return
     if not _is_path(f):
         _require_binary("save", f, "write")
     encoder = _Encoder()
@@ -50,7 +55,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, **kwargs) -> None:
                             separators=(",", ":")).encode("utf-8")
         del root
     if _is_path(f):
-        _write_atomically(os.fsdecode(os.fspath(f)), header, encoder.arrays)
+        write_atomically(os.fsdecode(os.fspath(f)), lambda file: _write(file, header,
+                                                                        encoder.arrays))
     else:
         _write(f, header, encoder.arrays)
 
@@ -165,52 +171,3 @@ def _write_all(f, data) -> None:
         if n == 0:
             raise OSError(errno.EIO, "save: the file object accepted no bytes")
         view = view[n:]
-
-
-def _write_atomically(path: str, header: bytes, arrays: list) -> None:
-    target = os.path.realpath(path)  # a symlink is followed: its target gets the contents
-    if os.path.islink(target):  # realpath stops at a loop of links
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        mode = None
-    else:
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        mode = stat.S_IMODE(st.st_mode)
-    directory, name = os.path.split(target)
-    tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
-    # Never more permissive than the final mode while being written; a new file gets
-    # 0666 less the umask, as open() would give it.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666 if mode is None else mode & 0o777)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:  # the old file's exact bits, whatever the umask
-                os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
-            _write(f, header, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (POSIX; a no-op where directories can't be opened)."""
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
