@@ -95,8 +95,8 @@ class BackwardHook:
     @staticmethod
     def _wrap(values: tuple, on_grads) -> tuple:
         """``values`` with the tensors that require grad passed through one identity
-        operation, and (their positions, the other tensors' positions): or None when no
-        tensor requires grad."""
+        operation, and (their positions, {position: (shape, dtype)} of the other
+        tensors), or None in its place when no tensor requires grad."""
         tensors = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
         positions = [i for i in tensors if values[i].requires_grad]
         if not positions or not is_grad_enabled():
