@@ -6,6 +6,7 @@ and nothing here holds gradient code.
     import graphgrad.nn.functional as F
     loss = F.cross_entropy(F.linear(x, w, b), labels)
 """
+from graphgrad.autograd import pad  # noqa: F401
 
 from .activation import (  # noqa: F401
     celu, celu_, elu, elu_, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, hardtanh_,
@@ -40,7 +41,6 @@ from .adaptive_pooling import (  # noqa: F401
     adaptive_max_pool3d, adaptive_max_pool3d_with_indices,
 )
 from .grid_sampling import affine_grid, grid_sample  # noqa: F401
-from .padding import pad  # noqa: F401
 from .pooling import (  # noqa: F401
     avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
     max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices, max_pool3d,

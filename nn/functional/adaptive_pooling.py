@@ -10,6 +10,8 @@ per dim; max pooling finds each window's arg-max in NumPy and gathers it with
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from graphgrad.autograd import Tensor, einsum, take_along_dim
@@ -110,9 +112,10 @@ def _adaptive_max_pool(op: str, nd: int, x, output_size) -> tuple:
     windows = x._data[(slice(None), slice(None)) + tuple(grid)]  # (N, C, o_1, K_1, ...)
     order = tuple(range(2)) + tuple(2 + 2 * d for d in range(nd)) + \
         tuple(3 + 2 * d for d in range(nd))
-    windows = windows.transpose(order).reshape(x.shape[:2] + tuple(sizes) + (-1,))
+    kernel = tuple(p.shape[1] for p in positions)
+    windows = windows.transpose(order).reshape(x.shape[:2] + tuple(sizes) + (math.prod(kernel),))
     best = _argmax_last_nan(windows)
-    offsets = np.unravel_index(best, tuple(p.shape[1] for p in positions))  # per dim
+    offsets = np.unravel_index(best, kernel)  # the maximum's offset in its window, per dim
     flat = np.zeros(best.shape, dtype=np.int64)
     for d, (p, n) in enumerate(zip(positions, x.shape[2:], strict=True)):
         cell = np.arange(sizes[d]).reshape((1, 1) + tuple(-1 if e == d else 1 for e in range(nd)))

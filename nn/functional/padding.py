@@ -1,4 +1,7 @@
-"""``pad`` with PyTorch's modes, argument checks and negative (cropping) pads.
+"""``pad`` with PyTorch's modes, argument checks and negative (cropping) pads, as the
+padding layers use it.  ``F.pad`` is the engine's ``pad`` (the same function object
+as ``graphgrad.pad``), which takes the same arguments but neither refuses what
+PyTorch refuses nor crops in the non-constant modes; this one should become it.
 
 ``pad`` is the flat tuple (left, right) of the last dim, then of the one before,
 and so on.  Constant padding takes any number of dims (it is the engine's

@@ -107,10 +107,27 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
         y = y.squeeze(0)
     if not return_indices:
         return y
+    coords = _max_coordinates(geom, index)
+    if inside is not None:  # a window of padding only: PyTorch names its first step >= 0
+        coords = [np.where(inside, c, f) for c, f in zip(coords, _first_steps(geom),
+                                                          strict=True)]
     flat = np.zeros(index.shape, dtype=np.int64)
-    for c, n in zip(_max_coordinates(geom, index), x.shape[2:], strict=True):
+    for c, n in zip(coords, x.shape[2:], strict=True):
         flat = flat * n + c  # PyTorch's indices: the position in each (n, c) plane
     return y, Tensor(flat if batched else flat[0])
+
+
+def _first_steps(geom: Window) -> list:
+    """Per spatial dim, the first position >= 0 that each window's dilated steps reach
+    (possibly past the input)."""
+    steps = []
+    for i, (s, d, (lo, _)) in enumerate(zip(geom.stride, geom.dilation, geom.padding,
+                                            strict=True)):
+        starts = np.arange(geom.out[i]) * s - lo
+        shape = [1] * (2 + len(geom.out))
+        shape[2 + i] = geom.out[i]
+        steps.append((starts + -(-np.maximum(-starts, 0) // d) * d).reshape(shape))
+    return steps
 
 
 def _max_coordinates(geom: Window, index: np.ndarray) -> list:
@@ -217,8 +234,14 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None) -> Tensor:
-    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see ``avg_pool2d``."""
-    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see ``avg_pool2d``.
+    As PyTorch's, each input dim must be at least the kernel (padding aside)."""
+    x = as_tensor(input)
+    kernel = _ntuple("avg_pool3d", "kernel_size", kernel_size, 3)
+    if x.ndim in (4, 5) and any(n < k for n, k in zip(x.shape[-3:], kernel, strict=True)):
+        raise ValueError(f"avg_pool3d: input of shape {x.shape} is smaller than the kernel "
+                         f"{kernel}")
+    return _avg_pool("avg_pool3d", 3, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 
 

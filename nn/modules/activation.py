@@ -11,7 +11,7 @@ import graphgrad.autograd as ag
 
 from .. import functional as F
 from .. import init
-from ..functional._utils import check_ndim
+from ..functional._utils import check_ndim, check_size
 from ..module import Module
 from ..parameter import Parameter
 
@@ -140,6 +140,8 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
+        if self.num_parameters != 1:
+            check_size(self, input, 1, self.num_parameters, "channels")
         return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:

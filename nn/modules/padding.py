@@ -1,5 +1,6 @@
 """Padding layers: ``ConstantPad``, ``ZeroPad``, ``ReflectionPad``, ``ReplicationPad`` and
-``CircularPad``, each in 1-D, 2-D and 3-D (no parameters; they call ``F.pad``).
+``CircularPad``, each in 1-D, 2-D and 3-D (no parameters; they call
+``nn.functional.padding.pad``: PyTorch's checks and negative pads).
 
 ``padding`` is an int (the same on every side) or PyTorch's flat tuple
 (left, right[, top, bottom[, front, back]]); negative values crop.
@@ -9,8 +10,8 @@
 """
 from __future__ import annotations
 
-from .. import functional as F
 from ..functional._utils import check_ndim
+from ..functional.padding import pad
 from ..module import Module
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",
@@ -39,7 +40,7 @@ class _PadNd(Module):
 
     def forward(self, input):
         check_ndim(self, input, (self._nd + 1, self._nd + 2), _LAYOUTS[self._nd])
-        return F.pad(input, self.padding, self._mode)
+        return pad(input, self.padding, self._mode)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
@@ -113,7 +114,7 @@ class _ConstantPadNd(Module):
         self.value = value
 
     def forward(self, input):
-        return F.pad(input, self.padding, "constant", self.value)
+        return pad(input, self.padding, "constant", self.value)
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
