@@ -23,6 +23,7 @@ from .creation import (
 from .devices import device
 from .engine import backward, grad
 from .function import Function, FunctionCtx
+from . import functional  # jacobian, hessian, vjp, jvp, hvp, vhp (torch.autograd.functional)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops.elementwise import (
     abs, add, astype, clamp, clamped_log, clip, clone, cos, div, eq, erf, exp, ge, gelu, gt,
