@@ -1,6 +1,20 @@
 """``save(obj, f)`` / ``load(f, map_location=None, weights_only=True, mmap=None)``:
 checkpoints as ``torch.save`` / ``torch.load``, in a format of our own without pickle.
 
+``load`` also reads, by their first bytes, files that ``torch.save`` wrote (the zip
+format and the legacy one: see ``_torch``) and safetensors files (see
+``_safetensors``; a path ending in ``.safetensors`` is always read as one), and
+``save`` writes a safetensors file to a path ending in ``.safetensors``.  A PyTorch
+file is read without PyTorch and without running code: its pickle is interpreted
+by a reader that knows only the globals PyTorch's ``weights_only=True`` loader
+accepts and refuses any other, naming it (see ``_unpickle``).  Tensors come back as
+graphgrad Tensors viewing their storages as in PyTorch (strides, offsets, tensors
+sharing a storage share memory), Parameters as Parameters, ``torch.Size`` as
+``gg.Size``, dtypes and devices as graphgrad's, containers as they were.  Each
+storage is checked against the archive before it is allocated, and the storages
+read add up to at most the file's size; the pickle itself (a few bytes per tensor
+in real checkpoints) costs at most about 250 bytes of memory per byte.
+
 What can be saved: any nesting of ``dict`` and ``OrderedDict`` (str or int keys),
 ``list`` and ``tuple`` of ``None``, ``bool``, ``int``, ``float``, ``str``, NumPy
 arrays and scalars, Tensors and ``nn.Parameter``, with array dtypes bool,
@@ -25,16 +39,18 @@ and is not closed.  ``load`` reads a file object from its current position to it
 end; one that cannot seek (a pipe, a socket) is read whole first.
 
 ``map_location`` is accepted in each of PyTorch's forms: None, ``"cpu"``, a
-``gg.device``, a dict from saved location to new location (every tensor was saved
-on ``"cpu"``), or a callable ``fn(tensor, "cpu")`` returning the Tensor to use (or
-None to keep it).  A location naming a device graphgrad does not have raises, as
-``graphgrad.autograd.devices.check_device`` does.  ``weights_only`` may be True
-(the default), None or False: all three read this format, and False does *not*
-enable pickle (there is none to enable).  ``mmap=True`` (paths only) maps the file
-copy-on-write and lets the arrays use its pages instead of reading them into memory:
-writes to a loaded tensor never reach the file.  ``torch.save``'s and
-``torch.load``'s pickle options (``pickle_module``, ``pickle_protocol``, ``encoding``,
-...) raise ``TypeError``.
+``gg.device``, a dict from saved location to new location (graphgrad saves every
+tensor on ``"cpu"``; PyTorch files name theirs, e.g. ``"cuda:0"``), or a callable
+``fn(tensor, location)`` returning the Tensor to use (or None to keep it).  A
+location naming a device graphgrad does not have raises, as
+``graphgrad.autograd.devices.check_device`` does: a PyTorch file saved from a GPU
+needs ``map_location="cpu"``, as in PyTorch on a machine without one.
+``weights_only`` may be True (the default), None or False: all three read the same
+way, and False does *not* enable pickle's code execution.  ``mmap=True`` (paths to
+graphgrad or PyTorch zip files only) maps the file copy-on-write and lets the arrays
+use its pages instead of reading them into memory: writes to a loaded tensor never
+reach the file.  ``torch.save``'s and ``torch.load``'s pickle options
+(``pickle_module``, ``pickle_protocol``, ``encoding``, ...) raise ``TypeError``.
 
 File format, version 1 (all integers little-endian)::
 

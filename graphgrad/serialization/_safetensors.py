@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def _arrays_to_save(tensors, where: str) -> dict[str, np.ndarray]:
     for key, value in tensors.items():
         if not isinstance(key, str):
             raise TypeError(f"{where}: tensor names must be str, got {type(key).__name__} "
-                            f"{_short(key)}")
+                            f"{reprlib.repr(key)}")
         a = value._data if isinstance(value, Tensor) else value
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{where}: {key!r} is a {type(value).__name__}, not a Tensor")
@@ -82,12 +83,12 @@ def _arrays_to_save(tensors, where: str) -> dict[str, np.ndarray]:
     shared = _overlapping(arrays)
     if shared:
         raise ValueError(
-            f"{where}: tensors {' and '.join(map(str, shared))} share memory; a safetensors "
-            "file stores each tensor separately, so they would load as copies that are no "
-            "longer tied.  Save one name of each group (and tie them again after loading), "
-            "or save a clone")
+            f"{where}: tensors {'; '.join(' and '.join(g) for g in shared)} share memory; a "
+            "safetensors file stores each tensor separately, so they would load as copies "
+            "that are no longer tied.  Save one name of each group (and tie them again after "
+            "loading), or save a clone")
     # The package reads each array's memory as it is: contiguous and little-endian.
-    return {k: np.ascontiguousarray(a, a.dtype.newbyteorder("<")) for k, a in arrays.items()}
+    return {k: np.asarray(a, a.dtype.newbyteorder("<"), order="C") for k, a in arrays.items()}
 
 
 def _overlapping(arrays: dict[str, np.ndarray]) -> list[list[str]]:
@@ -109,7 +110,7 @@ def _checked_metadata(metadata, where: str):
     if metadata is not None and (not isinstance(metadata, dict) or any(
             not isinstance(k, str) or not isinstance(v, str) for k, v in metadata.items())):
         raise TypeError(f"{where}: metadata must be a dict from str to str, got "
-                        f"{_short(metadata)}")
+                        f"{reprlib.repr(metadata)}")
     return metadata
 
 

@@ -38,7 +38,7 @@ import zlib
 import numpy as np
 
 from ._format import CheckpointError, _read_exact, _readinto_exact, _short
-from ._unpickle import CallerError, Global, Storage, Unpickler, check_result
+from ._unpickle import CallerError, Global, Storage, Unpickler, check_result, describe
 
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the fixed 30 bytes before a record's name
 _MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # the legacy format's first pickle
@@ -71,16 +71,16 @@ def _storage_fields(args: tuple, count: int, fail):
     """The checked fields of a persistent id after "storage": class dtype, element
     size, key, location, numel (and the rest)."""
     if len(args) != count:
-        fail(f"storage persistent id {_short(args)} has {len(args) + 1} fields, expected "
+        fail(f"storage persistent id {describe(args)} has {len(args) + 1} fields, expected "
              f"{count + 1}")
     cls, key, location, numel, *rest = args
     if type(cls) is not Global or cls.storage_dtype == "":
-        fail(f"{_short(cls)} is not a storage class")
+        fail(f"{describe(cls)} is not a storage class")
     dtype = cls.storage_dtype
     itemsize = 1 if dtype is None else 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
     if type(key) is not str or type(numel) is not int or numel < 0 or type(location) is not str:
-        fail(f"storage persistent id with key {_short(key)}, location {_short(location)} and "
-             f"size {_short(numel)}")
+        fail(f"storage persistent id with key {describe(key)}, location {describe(location)} and "
+             f"size {describe(numel)}")
     return dtype, itemsize, key, location, numel, rest
 
 
@@ -136,8 +136,8 @@ class _Zip:
 
     def data_start(self, info: zipfile.ZipInfo, path: str) -> int:
         """Where the record's bytes start: after its local header, name and extra field."""
-        if info.header_offset + _LOCAL_HEADER.size > self.size:
-            self.fail(f"record {_short(path)}'s header lies past the end of the file")
+        if not 0 <= info.header_offset <= self.size - _LOCAL_HEADER.size:
+            self.fail(f"record {_short(path)}'s header lies outside the file")
         self.file.seek(info.header_offset)
         signature, *_, name_len, extra_len = _LOCAL_HEADER.unpack(
             _read_exact(self.file, _LOCAL_HEADER.size))
@@ -151,7 +151,7 @@ class _Zip:
         info = self.records.get(f"{self.prefix}/byteorder")
         order = bytes(self.record("byteorder")) if info and info.file_size < 8 else b"little"
         if order not in (b"little", b"big"):
-            self.fail(f"byteorder record {_short(order)}, expected b'little' or b'big'")
+            self.fail(f"byteorder record {describe(order)}, expected b'little' or b'big'")
         return order == b"big"
 
 
@@ -208,14 +208,14 @@ def load_legacy(name: str, file, start: int, size: int, place, head: bytes):
     try:
         magic = plain()
         if type(magic) is not int or magic != _MAGIC_NUMBER:
-            fail(f"a pickle of {_short(magic)}, not PyTorch's magic number")
+            fail(f"a pickle of {describe(magic)}, not PyTorch's magic number")
     except CheckpointError as err:  # some other pickle: a plain one, or a hostile one
         fail(f"not a graphgrad checkpoint (magic {head[:8]!r}), nor a PyTorch checkpoint: "
              f"{err.reason}")
     version = plain()
     info = plain() if version == _PROTOCOL_VERSION else None
     if type(info) is not dict or type(info.get("little_endian")) is not bool:
-        fail(f"a PyTorch legacy file with protocol version {_short(version)} (expected "
+        fail(f"a PyTorch legacy file with protocol version {describe(version)} (expected "
              f"{_PROTOCOL_VERSION}) or without system information")
     big = not info["little_endian"]
     structure = file.tell()
@@ -243,7 +243,7 @@ def load_legacy(name: str, file, start: int, size: int, place, head: bytes):
     keys = plain()
     if type(keys) is not list or any(type(k) is not str for k in keys) or \
             sorted(keys) != sorted(declared):
-        fail(f"the list of storages {_short(keys)} does not match the {len(declared)} "
+        fail(f"the list of storages {describe(keys)} does not match the {len(declared)} "
              "storages the structure uses")
     storages = {}
     for key in keys:

@@ -41,6 +41,7 @@ import collections
 import math
 import pickle
 import pickletools
+import reprlib
 
 import numpy as np
 
@@ -53,6 +54,8 @@ from ._format import _MAX_DIM, _native, _short
 
 _MAX_DIMS = 64  # NumPy's limit on dimensions
 _OPCODE_NAMES = {ord(op.code): op.name for op in pickletools.opcodes}
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 60, 60
 _TORCH_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32",
                  "uint64", "float16", "float32", "float64")
 _ATOMS = (str, bytes, float, bool, type(None))  # hashed in time and stack bounded by size
@@ -158,7 +161,7 @@ class Unpickler(pickle._Unpickler):
     def persistent_load(self, pid):
         if type(pid) is not tuple or not pid or pid[0] not in ("storage", b"storage") or \
                 self.storage is None:
-            self.fail(f"persistent id {_short(pid)} is not a storage of this file")
+            self.fail(f"persistent id {describe(pid)} is not a storage of this file")
         return self.storage(pid[1:])
 
     def checked_location(self, location: str) -> str:
@@ -197,7 +200,7 @@ class Unpickler(pickle._Unpickler):
         args = self.stack.pop()
         func = self.stack[-1]
         if type(func) is not Global or func.call is None:
-            self.fail(f"the file calls {_describe(func)}, which is not a function this "
+            self.fail(f"the file calls {describe(func)}, which is not a function this "
                       "reader allows")
         if type(args) is not tuple:
             self.fail(f"the arguments of {func.name} are a {type(args).__name__}, not a tuple")
@@ -213,7 +216,7 @@ class Unpickler(pickle._Unpickler):
         if type(inst) not in (collections.OrderedDict, collections.Counter) or \
                 type(state) is not dict or any(type(k) is not str or hasattr(type(inst), k)
                                                for k in state):
-            self.fail(f"the file sets the state of {_describe(inst)}: only attributes of an "
+            self.fail(f"the file sets the state of {describe(inst)}: only attributes of an "
                       "OrderedDict (such as a state_dict's _metadata) may be set")
         inst.__dict__.update(state)
     dispatch[pickle.BUILD[0]] = load_build
@@ -253,7 +256,7 @@ class Unpickler(pickle._Unpickler):
         """The container on top of the stack, which ``opcode`` adds to."""
         obj = self.stack[-1]
         if type(obj) not in _TARGETS[kind]:
-            self.fail(f"{opcode} on {_describe(obj)}, expected a {kind.__name__}")
+            self.fail(f"{opcode} on {describe(obj)}, expected a {kind.__name__}")
         return obj
 
     def filled(self, d: dict, items: list) -> dict:
@@ -267,16 +270,19 @@ class Unpickler(pickle._Unpickler):
         """``k``, if it may be a dict key or a set item (see the module docstring)."""
         if type(k) in _ATOMS or type(k) is int and -2**64 < k < 2**64:
             return k
-        self.fail(f"a dict key or set item is {_describe(k)}; only str, bytes, bool, None, "
+        self.fail(f"a dict key or set item is {describe(k)}; only str, bytes, bool, None, "
                   "float and int keys are read")
 
 
-def _describe(obj) -> str:
+def describe(obj) -> str:
+    """A description of a value read from a pickle, bounded whatever the value."""
     if type(obj) is Global:
         return obj.name
-    if isinstance(obj, (int, float, str, bytes)):
-        return f"the {type(obj).__name__} {_short(obj, 40)}"
-    return f"a {type(obj).__name__}"
+    if isinstance(obj, type):
+        return f"the type {obj.__module__}.{obj.__qualname__}"
+    if type(obj) is int and obj.bit_length() > 256:
+        return f"an int of {obj.bit_length()} bits"
+    return f"the {type(obj).__name__} {_REPR.repr(obj)}"
 
 
 def check_result(obj, fail) -> None:
@@ -301,7 +307,7 @@ def check_result(obj, fail) -> None:
 def _ints(u: Unpickler, what: str, value) -> tuple:
     if not isinstance(value, (tuple, list)) or len(value) > _MAX_DIMS or \
             any(type(v) is not int or not 0 <= v <= _MAX_DIM for v in value):
-        u.fail(f"tensor {what} {_short(value)} is not a sequence of at most {_MAX_DIMS} "
+        u.fail(f"tensor {what} {describe(value)} is not a sequence of at most {_MAX_DIMS} "
                "non-negative ints")
     return tuple(value)
 
@@ -309,14 +315,14 @@ def _ints(u: Unpickler, what: str, value) -> tuple:
 def _array(u: Unpickler, storage, offset, size, stride, dtype: str | None) -> np.ndarray:
     """The view of ``storage`` that a tensor with these fields is, checked to lie inside it."""
     if type(storage) is not Storage:
-        u.fail(f"a tensor's storage is {_describe(storage)}, not a storage of this file")
+        u.fail(f"a tensor's storage is {describe(storage)}, not a storage of this file")
     dtype = dtype or storage.dtype
     if dtype is None:
         u.fail(f"storage {_short(storage.key)} is untyped and the tensor names no dtype")
     elements = storage.elements(u, dtype)
     size, stride = _ints(u, "size", size), _ints(u, "stride", stride)
     if len(size) != len(stride) or type(offset) is not int or offset < 0:
-        u.fail(f"tensor of size {size}, stride {stride} and storage offset {_short(offset)}")
+        u.fail(f"tensor of size {size}, stride {stride} and storage offset {describe(offset)}")
     itemsize = elements.itemsize
     if math.prod(n for n in size if n) * itemsize > _MAX_DIM or \
             max(stride, default=0) * itemsize > _MAX_DIM:
@@ -333,9 +339,9 @@ def _array(u: Unpickler, storage, offset, size, stride, dtype: str | None) -> np
 def _tensor(u: Unpickler, storage, offset, size, stride, requires_grad=False, dtype=None,
             metadata=None) -> Tensor:
     if type(requires_grad) is not bool:
-        u.fail(f"requires_grad {_short(requires_grad)} is not a bool")
+        u.fail(f"requires_grad {describe(requires_grad)} is not a bool")
     if metadata is not None and (type(metadata) is not dict or any(metadata.values())):
-        u.fail(f"tensor metadata {_short(metadata)} (a conjugate or negative view) is not "
+        u.fail(f"tensor metadata {describe(metadata)} (a conjugate or negative view) is not "
                "supported")
     a = _array(u, storage, offset, size, stride, dtype)
     if requires_grad and a.dtype.kind != "f":
@@ -365,14 +371,14 @@ def _dtype_name(u: Unpickler, dtype) -> str:
     if isinstance(dtype, type) and issubclass(dtype, np.generic) and \
             np.dtype(dtype).name in _TORCH_DTYPES:
         return np.dtype(dtype).name
-    u.fail(f"tensor dtype {_describe(dtype)} is not a dtype graphgrad reads")
+    u.fail(f"tensor dtype {describe(dtype)} is not a dtype graphgrad reads")
 
 
 def _parameter(u, data, requires_grad=True, *ignored_hooks_and_state):
     """A Parameter sharing ``data``'s array (``Parameter(array)`` would copy it).
     Backward hooks and Python attributes saved with it are dropped."""
     if not isinstance(data, Tensor) or type(requires_grad) is not bool:
-        u.fail(f"a Parameter of {_describe(data)} with requires_grad {_short(requires_grad)}")
+        u.fail(f"a Parameter of {describe(data)} with requires_grad {describe(requires_grad)}")
     if requires_grad and data._data.dtype.kind != "f":
         u.fail(f"a {data._data.dtype} Parameter can't require grad")
     p = Parameter(np.empty(0, data._data.dtype), requires_grad=requires_grad)
@@ -392,10 +398,10 @@ def _rebuild_from_type_v2(u, func, new_type, args, state):
     """A tensor of class ``new_type`` with Python attributes ``state`` (dropped)."""
     if type(func) is not Global or func.call is None or type(args) is not tuple or \
             type(new_type) is not Global or new_type.name not in _TENSOR_CLASSES:
-        u.fail(f"_rebuild_from_type_v2 of {_describe(func)} as {_describe(new_type)}")
+        u.fail(f"_rebuild_from_type_v2 of {describe(func)} as {describe(new_type)}")
     out = func.call(u, *args)
     if not isinstance(out, Tensor):
-        u.fail(f"_rebuild_from_type_v2: {func.name} gave {_describe(out)}, not a tensor")
+        u.fail(f"_rebuild_from_type_v2: {func.name} gave {describe(out)}, not a tensor")
     if _TENSOR_CLASSES[new_type.name] and not isinstance(out, Parameter):
         out = _parameter(u, out, out.requires_grad)
     return out
@@ -403,7 +409,7 @@ def _rebuild_from_type_v2(u, func, new_type, args, state):
 
 def _device_tensor(u, data, dtype, device_name, requires_grad):
     if not isinstance(data, Tensor) or type(requires_grad) is not bool:
-        u.fail(f"_rebuild_device_tensor_from_cpu_tensor of {_describe(data)}")
+        u.fail(f"_rebuild_device_tensor_from_cpu_tensor of {describe(data)}")
     a = data._data.astype(_dtype_name(u, dtype).replace("bfloat16", "float32"), copy=False)
     location = u.checked_location(device_name)
     return u.place_tensor(Tensor._make(a, requires_grad=requires_grad), location)
@@ -413,7 +419,7 @@ def _device(u, *args):
     try:
         return device(*args)
     except (TypeError, ValueError, RuntimeError) as err:
-        u.fail(f"invalid device {_short(args)}: {err}")
+        u.fail(f"invalid device {describe(args)}: {err}")
 
 
 def _size(u, dims=()):
@@ -423,25 +429,25 @@ def _size(u, dims=()):
 def _ordered_dict(u, items=()):
     if not isinstance(items, (list, tuple)) or \
             any(type(kv) is not tuple or len(kv) != 2 for kv in items):
-        u.fail(f"OrderedDict of {_describe(items)}")
+        u.fail(f"OrderedDict of {describe(items)}")
     return u.filled(collections.OrderedDict(), [x for kv in items for x in kv])
 
 
 def _counter(u, counts=None):
     if counts is not None and type(counts) is not dict:
-        u.fail(f"Counter of {_describe(counts)}")
+        u.fail(f"Counter of {describe(counts)}")
     return u.filled(collections.Counter(), [x for kv in (counts or {}).items() for x in kv])
 
 
 def _set(u, items=()):
     if type(items) is not list:
-        u.fail(f"set of {_describe(items)}")
+        u.fail(f"set of {describe(items)}")
     return {u.key(k) for k in items}
 
 
 def _encode(u, text, encoding="latin1"):  # how protocol 2 pickles bytes
     if type(text) is not str or encoding not in ("latin1", "latin-1"):
-        u.fail(f"_codecs.encode of {_describe(text)} as {_short(encoding)}")
+        u.fail(f"_codecs.encode of {describe(text)} as {describe(encoding)}")
     return text.encode("latin-1")
 
 
@@ -449,13 +455,13 @@ def _bytearray(u, data=b"", encoding=None):
     if type(data) is str and encoding in ("latin1", "latin-1"):
         return bytearray(data.encode("latin-1"))
     if type(data) is not bytes or encoding is not None:
-        u.fail(f"bytearray of {_describe(data)}")
+        u.fail(f"bytearray of {describe(data)}")
     return bytearray(data)
 
 
 def _complex(u, real=0.0, imag=0.0):
     if type(real) not in (int, float) or type(imag) not in (int, float):
-        u.fail(f"complex of {_describe(real)} and {_describe(imag)}")
+        u.fail(f"complex of {describe(real)} and {describe(imag)}")
     return complex(real, imag)
 
 
