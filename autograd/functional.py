@@ -192,6 +192,7 @@ def _jacobian_blocks(out: Tensor, k: int, inputs: tuple, create_graph: bool, str
 
 
 def _check_strategy(strategy, caller: str, name: str) -> None:
+    """An unknown strategy is a ValueError (PyTorch raises AssertionError for it)."""
     if strategy not in _STRATEGIES:
         raise ValueError(f"{caller}: {name} must be 'forward-mode' or 'reverse-mode', "
                          f"got {strategy!r}")
