@@ -6,6 +6,7 @@ import collections
 import io
 import os
 import pickle
+import pickletools
 import re
 import struct
 import subprocess
@@ -135,8 +136,12 @@ def test_pytorch_values_map_to_graphgrad_values(fmt):
            "bytes": b"\x00\xffab", "set": {1, "a"}, "complex": 1 + 2j, "tuple": (1, 2.5, None),
            "nested": [[{"deep": [True]}]], "ints": {0: "a", -1: "b"},
            "counter": collections.Counter("aab"), "big": 2**70, "ba": bytearray(b"xy"),
-           "inf": float("inf")}
+           "inf": float("inf"), "attr": torch.ones(2), "pattr": torch.nn.Parameter(torch.ones(1))}
+    obj["attr"].note = "Python attributes are dropped"  # _rebuild_from_type_v2
+    obj["pattr"].note = "and on a Parameter"  # _rebuild_parameter_with_state
     out = load(saved(obj, fmt))
+    assert type(out["attr"]) is gg.Tensor and out["attr"].tolist() == [1.0, 1.0]
+    assert type(out["pattr"]) is gg.nn.Parameter and out["pattr"].requires_grad
     assert type(out["sd"]) is collections.OrderedDict and list(out["sd"]) == ["weight", "bias"]
     assert out["sd"]._metadata == collections.OrderedDict([("", {"version": 1})])
     same_bits(out["sd"]["weight"], linear.weight)
@@ -179,6 +184,28 @@ def test_big_endian_files_are_converted():
         return data if size is None else np.frombuffer(data, f"u{size}").byteswap().tobytes()
 
     loaded = load(rezip(saved(tensors), swap))
+    for key, t in tensors.items():
+        same_bits(loaded[key], t)
+
+
+def test_big_endian_legacy_files_are_converted():
+    tensors = {"f": torch.arange(6, dtype=torch.float64).reshape(2, 3).t(),
+               "b": torch.tensor([1.5, -2.0], dtype=torch.bfloat16)}
+    data = saved(tensors, "legacy")
+    ends = [0]  # the five pickles: magic, protocol, system information, structure, keys
+    for _ in range(5):
+        ends.append(ends[-1] + max(pos for _, _, pos in pickletools.genops(data[ends[-1]:])) + 1)
+    keys = pickle.loads(data[ends[4]:ends[5]])
+    info = re.sub(rb"(little_endianq.)\x88", b"\\1\x89", data[ends[2]:ends[3]], flags=re.DOTALL)
+    assert info != data[ends[2]:ends[3]]
+    out, at = [data[:ends[2]], info, data[ends[3]:ends[5]]], ends[5]
+    for _ in keys:  # each storage: an 8-byte element count, then its elements
+        count = int.from_bytes(data[at:at + 8], "little")
+        size = 8 if tensors["f"].untyped_storage().nbytes() == 8 * count else 2
+        elements = np.frombuffer(data, f"u{size}", count, at + 8)
+        out += [count.to_bytes(8, "big"), elements.byteswap().tobytes()]
+        at += 8 + size * count
+    loaded = load(b"".join(out))
     for key, t in tensors.items():
         same_bits(loaded[key], t)
 
@@ -376,18 +403,40 @@ def archive(obj, records: dict) -> bytes:
     return out.getvalue()
 
 
-def tensor(*args, rebuild=None):
-    return Payload(rebuild or torch._utils._rebuild_tensor_v2, *args,
-                   collections.OrderedDict())
+def tensor(*args, dtype=None):
+    """A call of _rebuild_tensor_v2, or of _rebuild_tensor_v3 if a dtype is given."""
+    if dtype is None:
+        return Payload(torch._utils._rebuild_tensor_v2, *args, collections.OrderedDict())
+    return Payload(torch._utils._rebuild_tensor_v3, *args, collections.OrderedDict(), dtype)
 
 
 FLOATS = np.arange(4, dtype=np.float32).tobytes()
 
 
-def test_a_hand_made_archive_loads_here_as_in_pytorch():
-    data = archive({"t": tensor(Storage(torch.FloatStorage), 1, (2,), (2,), False)},
-                   {"0": FLOATS})
-    assert load(data)["t"].tolist() == torch.load(io.BytesIO(data))["t"].tolist() == [1.0, 3.0]
+def test_hand_made_archives_load_here_as_in_pytorch():
+    untyped = Storage(torch.storage.UntypedStorage, key="1", numel=16)
+    obj = {"t": tensor(Storage(torch.FloatStorage), 1, (2,), (2,), False),
+           "f": tensor(untyped, 0, (4,), (1,), False, dtype=torch.float32),
+           "i": tensor(untyped, 2, (2,), (1,), False, dtype=torch.int32),
+           "d": Payload(torch._utils._rebuild_device_tensor_from_cpu_tensor,
+                        tensor(Storage(torch.FloatStorage), 0, (4,), (1,), False),
+                        torch.float64, "cpu", True)}
+    data = archive(obj, {"0": FLOATS, "1": FLOATS})
+    ours, theirs = load(data), torch.load(io.BytesIO(data))
+    for key in obj:
+        same_bits(ours[key], theirs[key])
+    assert ours["d"].requires_grad and ours["d"].dtype == gg.float64
+    assert np.shares_memory(ours["f"].numpy(), ours["i"].numpy())  # one storage, two dtypes
+    ours["f"].numpy()[2] = 0.0
+    assert ours["i"].tolist() == [0, 0x40400000]  # 3.0's bits
+
+
+def test_a_storage_read_as_bfloat16_and_another_dtype_is_refused():
+    untyped = Storage(torch.storage.UntypedStorage, numel=16)
+    obj = [tensor(untyped, 0, (8,), (1,), False, dtype=dtype)
+           for dtype in (torch.bfloat16, torch.int16)]
+    with pytest.raises(CheckpointError, match="can't share memory"):
+        load(archive(obj, {"0": FLOATS}))
 
 
 @pytest.mark.parametrize("obj, records, message", [
