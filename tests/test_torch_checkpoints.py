@@ -559,7 +559,7 @@ def fuzz(seconds: float, runs_at_least: int) -> None:
 
 
 def test_damaged_files_raise_checkpoint_errors_only():
-    fuzz(seconds=0, runs_at_least=300)
+    fuzz(seconds=0, runs_at_least=500)
 
 
 @pytest.mark.slow

@@ -148,8 +148,8 @@ class _Zip:
         return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
     def big_endian(self) -> bool:
-        info = self.records.get(f"{self.prefix}/byteorder")
-        order = bytes(self.record("byteorder")) if info and info.file_size < 8 else b"little"
+        present = f"{self.prefix}/byteorder" in self.records
+        order = bytes(self.record("byteorder")) if present else b"little"
         if order not in (b"little", b"big"):
             self.fail(f"byteorder record {describe(order)}, expected b'little' or b'big'")
         return order == b"big"
