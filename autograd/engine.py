@@ -27,7 +27,7 @@ import numpy as np
 from ._shapes import sum_to
 from .grad_buffers import GradBuffers, Product, Scatter, exclusive
 from .grad_mode import STATE
-from .graph import Node, nonfinite_kind, topological_order
+from .graph import Node, input_meta, nonfinite_kind, topological_order
 from .tensor import Tensor, tensor_arg, unwrap
 
 
@@ -217,11 +217,19 @@ def _rule_inputs(node: Node, raw: bool) -> tuple:
     else:
         if node.out_vc is not None and node.out_vc[0]:
             _check_versions(node)
-        saved = node.op.unsaved or (None,) * len(node.next)
+        saved = node.op.unsaved or _unsaved(node)
     out = node.out
     if out is not None and not raw:
         out = Tensor._make(out, True, node)
     return saved, out
+
+
+def _unsaved(node: Node) -> tuple:
+    """What the rules of a variadic op or of an op with ``meta`` get for the inputs when
+    the node saved none: None each, or their ``InputMeta`` (shape and dtype)."""
+    if not node.op.meta:
+        return (None,) * len(node.next)
+    return tuple([input_meta(node, i) for i in range(len(node.next))])
 
 
 def _nodes_reaching(order: list, targets: set) -> set:

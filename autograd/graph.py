@@ -10,6 +10,7 @@ so the graph is the chain of references from the output back to the leaves.
 from __future__ import annotations
 
 import traceback
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,8 +25,10 @@ class Node:
     """One recorded operation.
 
     ``next[i]`` says where the gradient of input i goes: the input's own Node,
-    the input itself when it is a leaf that requires grad, or None.  ``shapes[i]``
-    is input i's shape (None for a Python number).  ``saved`` holds the inputs the
+    the input itself when it is a leaf that requires grad, or None.  ``out_shape``
+    and ``out_dtype`` describe the output; ``shapes[i]`` is input i's shape (None for
+    a Python number), and its dtype is that of what ``next[i]`` holds (``input_meta``).
+    ``saved`` holds the inputs the
     rules read (others are None) and ``out`` the output array when the rules reuse
     it; ``versions`` are the saved tensors' version counters at save time, checked
     before the rules run (None: all were 0).  ``released``: backward freed what was
@@ -35,12 +38,36 @@ class Node:
     """
 
     __slots__ = (
-        "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes",
-        "hooks", "trace", "released", "scope", "__weakref__",
+        "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes", "out_shape",
+        "out_dtype", "hooks", "trace", "released", "scope", "__weakref__",
     )
 
     def __repr__(self) -> str:
         return f"<{self.op.name} node>"
+
+
+class InputMeta(NamedTuple):
+    """What the rules of an op with ``meta=True`` get for an input: its shape and dtype."""
+
+    shape: tuple
+    dtype: np.dtype | None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+def input_meta(node: Node, i: int) -> InputMeta | None:
+    """Input i's shape and dtype when ``node`` was recorded (None for a Python number).
+    The dtype is its producer's: the node that made it, or the leaf itself (None for a
+    constant, which has neither; no rule reads it)."""
+    shape = node.shapes[i]
+    if shape is None:
+        return None
+    source = node.next[i]
+    dtype = None if source is None else \
+        source.out_dtype if type(source) is Node else source._data.dtype
+    return InputMeta(shape, dtype)
 
 
 def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
@@ -94,6 +121,9 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.released = False
     node.scope = STATE.scope
     node.trace = None  # set by _check_forward_anomaly under detect_anomaly
+    data = out._data
+    node.out_shape = data.shape
+    node.out_dtype = data.dtype
     n = len(inputs)
     if n == 1:
         x = inputs[0]  # x requires grad, or no node would be recorded
@@ -131,7 +161,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
                 node.versions = tuple([_version(t) for t in saved])
                 break
     if save_out:
-        node.out = out._data
+        node.out = data
         out._vc = node.out_vc = [0]
     else:
         node.out = None

@@ -210,6 +210,30 @@ def test_op_nodes_show_name_shape_and_dtype():
     assert "scalar float64" in label_of(dot, root) and "peripheries=2" in label_of(dot, root)
 
 
+def test_shapes_and_dtypes_are_the_ones_the_nodes_recorded():
+    """Each op shows the output shape and dtype its node recorded: a custom Function that
+    widens float32 to float64 was drawn as float32 when the dtype was guessed from the
+    inputs."""
+
+    class Widen(gg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.double()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.float()
+
+    x = gg.randn(3, 4, requires_grad=True)
+    y = (Widen.apply(x) * 2.0).sum(dim=0)
+    dot = gg.viz.draw_graph(y)
+    (widen,) = find(dot, "<b>Widen</b>")
+    assert "(3, 4) float64" in label_of(dot, widen)
+    (root,) = find(dot, "<b>sum</b>")
+    assert "(4,) float64" in label_of(dot, root)
+    assert y.grad_fn.out_shape == (4,) and y.grad_fn.out_dtype == np.float64
+
+
 def test_every_parameter_name_appears():
     model = Net()
     loss = model(gg.randn(5, 3)).pow(2).mean()

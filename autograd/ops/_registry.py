@@ -2,14 +2,18 @@
 
 A rule has the signature ``rule(g, out, x, y, ..., **params)``: ``g`` is the
 gradient of the loss with respect to the output, ``out`` the forward output
-(None unless ``save_out``), ``x, y, ...`` the inputs that ``saves`` names (None
-for the others) and ``params`` the op's keyword parameters.  It returns the
-gradient for one input.  Rules are written with operators, the methods that
-NumPy arrays and Tensors share (``.T``, ``.reshape``, ``.sum(axis=, keepdims=)``,
-``.transpose(axes)``, ``.swapaxes``) and calls to other ``Op`` objects, which
-dispatch on their arguments: on arrays they compute directly, on Tensors they
-record.  So the same rule serves first-order backward (arrays, no graph) and
-``create_graph=True`` (Tensors, differentiable).
+(None unless the op saves it), ``x, y, ...`` the inputs that ``saves`` names
+(None for the others, or with ``meta=True`` an ``InputMeta``: the input's shape
+and dtype) and ``params`` the op's keyword parameters (each name means one thing in
+every op: ``shape`` is always the output's shape, ``dim``/``dims`` the dims worked
+along).  It returns the gradient for one input.  Rules are written with
+operators, the methods that NumPy arrays and Tensors share (``.T``, ``.reshape``,
+``.sum(axis=, keepdims=)``, ``.transpose(axes)``, ``.swapaxes``) and calls to
+other ``Op`` objects, which dispatch on their arguments: on arrays they compute
+directly, on Tensors they record.  So the same rule serves first-order backward
+(arrays, no graph) and ``create_graph=True`` (Tensors, differentiable); a rule
+that has a faster way for arrays tells the modes apart by ``isinstance(g, Tensor)``
+(create_graph).
 """
 from __future__ import annotations
 
@@ -32,19 +36,23 @@ class Op:
     inputs broadcast against each other, so the engine sums gradients back to
     each input's shape; ``variadic``: any number of inputs and one rule
     ``rule(i, g, out, inputs, **params)`` that gets them as one sequence (unpacking
-    them for each input would make backward quadratic in their number); ``vjps=None`` marks a
-    non-differentiable op (comparisons, argmax).
+    them for each input would make backward quadratic in their number); ``meta``:
+    the rules read only the inputs' shapes and dtypes, and get each input as an
+    ``InputMeta`` (an op with ``meta`` saves no input); ``differentiable=False``
+    marks an op without gradient (comparisons, argmax): its ``vjps`` is None.
     """
 
     __slots__ = ("name", "forward", "vjps", "save", "save_out", "broadcasts", "variadic",
-                 "unsaved", "per_rule")
+                 "meta", "unsaved", "per_rule")
 
     def __init__(self, name: str, forward, *vjps, saves: str = "", broadcasts: bool = False,
-                 variadic: bool = False, differentiable: bool = True) -> None:
+                 variadic: bool = False, meta: bool = False,
+                 differentiable: bool = True) -> None:
         self.name = name
         self.forward = forward
         self.broadcasts = broadcasts
         self.variadic = variadic
+        self.meta = meta
         self.per_rule = None
         if isinstance(saves, tuple):  # one string per rule
             self.per_rule = _per_rule_saves(name, saves)
@@ -62,8 +70,11 @@ class Op:
             self.save = tuple(_INPUT_NAMES[i] in inputs for i in range(arity))
         else:
             self.save = None
-        # What the rules get in place of inputs when none are saved (None for variadic ops).
-        self.unsaved = None if variadic else (None,) * max(len(vjps), 1)
+        if meta and (self.save is not None or self.per_rule is not None):
+            raise ValueError(f"Op {name}: an op whose rules read InputMeta saves no input")
+        # What the rules get in place of inputs when none are saved: Nones, or (None) what
+        # the engine makes per node: one None per input (variadic), InputMetas (meta).
+        self.unsaved = None if variadic or meta else (None,) * max(len(vjps), 1)
         if not differentiable:
             self.vjps = None
         elif variadic:

@@ -419,8 +419,8 @@ def isfinite(x):
 
 
 # ------------------------------------------------------------------ dtype cast
-ASTYPE = Op("astype", lambda x, dtype, source: x.astype(dtype),
-            lambda g, out, x, dtype, source: g.astype(source))
+ASTYPE = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, out, x, dtype: g.astype(x.dtype),
+            meta=True)
 
 
 @method("astype", "type")
@@ -433,7 +433,7 @@ def astype(x, dtype):
         return x
     if dtype.kind != "f":
         return Tensor._make(x._data.astype(dtype))
-    return apply(ASTYPE, (x,), {"dtype": dtype, "source": x._data.dtype})
+    return apply(ASTYPE, (x,), {"dtype": dtype})
 
 
 def _cast_method(name: str, dtype) -> None:

@@ -30,15 +30,17 @@ def _scatter_add(g, index, shape):
     return out
 
 
-def _getitem_vjp(g, out, x, index, shape):
+def _getitem_vjp(g, out, x, index, shape=None):
     if isinstance(g, Tensor):  # create_graph: a differentiable scatter
-        return INDEX_ADD(g, index=index, shape=shape)
-    return Scatter(g, index, shape, _is_basic(index))  # added into the buffer in place
+        return INDEX_ADD(g, index=index, shape=x.shape)
+    return Scatter(g, index, x.shape, _is_basic(index))  # added into the buffer in place
 
 
-GETITEM = Op("getitem", lambda x, index, shape: x[index], _getitem_vjp)
+# ``shape=None``: nn/functional/pooling.py still passes the input's shape, which the
+# rule now reads from its InputMeta; drop it once that call stops passing it.
+GETITEM = Op("getitem", lambda x, index, shape=None: x[index], _getitem_vjp, meta=True)
 INDEX_ADD = Op("index_add", lambda g, index, shape: _scatter_add(g, index, shape),
-               lambda gg, out, g, index, shape: GETITEM(gg, index=index, shape=shape))
+               lambda gg, out, g, index, shape: GETITEM(gg, index=index))
 
 
 def _index_put(x, v, index):
@@ -86,7 +88,7 @@ def getitem(x, index) -> Tensor:
     boolean masks, as NumPy.  The gradient scatters g back into zeros of x's shape;
     repeated indices accumulate."""
     index = _normalize_index(x, index)
-    out = apply(GETITEM, (x,), {"index": index, "shape": x._data.shape})
+    out = apply(GETITEM, (x,), {"index": index})
     if out._data.base is not None and _is_basic(index):
         from .shape import mark_view
 
@@ -131,13 +133,13 @@ def _scatter_along(g, indices, dim, shape):
 
 
 TAKE_ALONG_DIM = Op(
-    "take_along_dim", lambda x, indices, dim, shape: _take(x, indices, dim),
-    lambda g, out, x, indices, dim, shape: SCATTER_ALONG(g, indices=indices, dim=dim, shape=shape),
+    "take_along_dim", lambda x, indices, dim: _take(x, indices, dim),
+    lambda g, out, x, indices, dim: SCATTER_ALONG(g, indices=indices, dim=dim, shape=x.shape),
+    meta=True,
 )
 SCATTER_ALONG = Op(
     "scatter_add_along", lambda g, indices, dim, shape: _scatter_along(g, indices, dim, shape),
-    lambda gg, out, g, indices, dim, shape: TAKE_ALONG_DIM(gg, indices=indices, dim=dim,
-                                                          shape=shape),
+    lambda gg, out, g, indices, dim, shape: TAKE_ALONG_DIM(gg, indices=indices, dim=dim),
 )
 
 
@@ -157,7 +159,7 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"take_along_dim: index {int(idx.max() if idx.max() >= n else idx.min())} "
                          f"is out of range for dim {dim} of size {n}")
-    return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d, "shape": x._data.shape})
+    return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d})
 
 
 @method()

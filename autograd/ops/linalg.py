@@ -181,13 +181,13 @@ def outer(x, y):
     return x[:, None] * y[None, :]
 
 
-def _einsum_vjp(i, g, out, operands, inputs, output):
+def _einsum_vjp(i, g, out, operands, labels, out_labels):
     # d out / d operand_i: contract g with every other operand into operand i's labels.
     others = [x for j, x in enumerate(operands) if j != i]
-    other_labels = [lab for j, lab in enumerate(inputs) if j != i]
-    target = inputs[i]
-    kept = "".join(c for c in target if c in set(output).union(*other_labels))
-    grad = EINSUM(g, *others, inputs=(output, *other_labels), output=kept)
+    other_labels = [lab for j, lab in enumerate(labels) if j != i]
+    target = labels[i]
+    kept = "".join(c for c in target if c in set(out_labels).union(*other_labels))
+    grad = EINSUM(g, *others, labels=(out_labels, *other_labels), out_labels=kept)
     if kept != target:  # labels summed inside operand i alone: the gradient is constant along them
         grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in target))
     shape = operands[i].shape
@@ -198,9 +198,9 @@ def _einsum_vjp(i, g, out, operands, inputs, output):
     return grad
 
 
-def _einsum_forward(*xs, inputs, output):
+def _einsum_forward(*xs, labels, out_labels):
     with np.errstate(all="ignore"):  # NumPy's einsum is Python code: outside the filter
-        return np.einsum(",".join(inputs) + "->" + output, *xs, optimize=True)
+        return np.einsum(",".join(labels) + "->" + out_labels, *xs, optimize=True)
 
 
 EINSUM = Op("einsum", _einsum_forward, _einsum_vjp, saves="inputs", variadic=True)
@@ -216,8 +216,9 @@ def einsum(subscripts: str, *operands) -> Tensor:
     tensors = [tensor_arg(op) for op in operands]
     dtype = np.result_type(*[t._data.dtype for t in tensors])
     tensors = [t.astype(dtype) for t in tensors]
-    inputs, output = _parse_einsum(subscripts.replace(" ", ""), [t._data.ndim for t in tensors])
-    return apply(EINSUM, tuple(tensors), {"inputs": inputs, "output": output})
+    labels, out_labels = _parse_einsum(subscripts.replace(" ", ""),
+                                       [t._data.ndim for t in tensors])
+    return apply(EINSUM, tuple(tensors), {"labels": labels, "out_labels": out_labels})
 
 
 def _parse_einsum(subscripts: str, ndims: list) -> tuple:

@@ -36,8 +36,8 @@ def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
 # Python wrappers would raise its warnings about inf and nan from their own frames,
 # outside the filter that silences them in graphgrad's modules (_numpy_warnings.py).
 SUM = Op(
-    "sum", lambda x, dims, keepdim, shape: np.add.reduce(x, axis=dims, keepdims=keepdim),
-    lambda g, out, x, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),
+    "sum", lambda x, dims, keepdim: np.add.reduce(x, axis=dims, keepdims=keepdim),
+    lambda g, out, x, dims, keepdim: _unreduce(g, dims, keepdim, x.shape), meta=True,
 )
 
 
@@ -150,7 +150,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     if dtype is not None:
         x = x.astype(dtype)
     dims, keepdim = _reduce_args("sum", x, dim, keepdim, axis, keepdims)
-    return apply(SUM, (x,), {"dims": dims, "keepdim": keepdim, "shape": x._data.shape})
+    return apply(SUM, (x,), {"dims": dims, "keepdim": keepdim})
 
 
 @method()

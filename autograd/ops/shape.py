@@ -14,10 +14,10 @@ from ..tensor import Tensor, tensor_arg
 from ._args import method
 from ._registry import Op
 
-RESHAPE = Op("reshape", lambda x, shape, source: x.reshape(shape),
-             lambda g, out, x, shape, source: g.reshape(source))
-PERMUTE = Op("permute", lambda x, axes, inverse: x.transpose(axes),
-             lambda g, out, x, axes, inverse: g.transpose(inverse))
+RESHAPE = Op("reshape", lambda x, shape: x.reshape(shape),
+             lambda g, out, x, shape: g.reshape(x.shape), meta=True)
+PERMUTE = Op("permute", lambda x, axes: x.transpose(axes),
+             lambda g, out, x, axes: g.transpose(_inverse(axes)))
 EXPAND = Op("expand", lambda x, shape: np.broadcast_to(x, shape), lambda g, out, x, shape: g,
             broadcasts=True)
 
@@ -35,6 +35,11 @@ PAD = Op(
     lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
                                               zip(widths, g.shape, strict=False))],
 )
+
+
+def _inverse(axes: tuple) -> tuple:
+    """The permutation that undoes ``axes``: where each dim went."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 def mark_view(out: Tensor, base: Tensor) -> Tensor:
@@ -77,7 +82,7 @@ def _reshape(name: str, x: Tensor, shape: tuple) -> Tensor:
                          f"({x._data.size} elements) to {shape}")
     if target == x._data.shape:
         return x
-    return mark_view(apply(RESHAPE, (x,), {"shape": target, "source": x._data.shape}), x)
+    return mark_view(apply(RESHAPE, (x,), {"shape": target}), x)
 
 
 @method("reshape", "view")
@@ -109,7 +114,7 @@ def permute(x, *dims):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims")
     if axes == tuple(range(x._data.ndim)):
         return x
-    return mark_view(apply(PERMUTE, (x,), {"axes": axes, "inverse": tuple(np.argsort(axes))}), x)
+    return mark_view(apply(PERMUTE, (x,), {"axes": axes}), x)
 
 
 @method()

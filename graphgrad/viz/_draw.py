@@ -26,8 +26,6 @@ def fmt(x: float) -> str:
 
 
 def fmt_shape(shape) -> str:
-    if shape is None:
-        return "?"
     return "scalar" if shape == () else str(tuple(shape))
 
 
@@ -84,7 +82,6 @@ class Drawer:
         self.record = record
         self.show_grads = show_grads
         self.show_saved = show_saved
-        self.dtypes = model.out_dtypes(record)
         self.stats = {key: self._stats_of(key) for key in model.nodes + model.leaves}
         self.first_bad, self.culprits = self._nan_sources() if show_grads else (set(), {})
         self.by_id = {v.id: v for v in model.vertices.values()}
@@ -157,15 +154,13 @@ class Drawer:
         count = len(v.members)
         if v.kind == "op":
             title = f"<b>{escape(first.op.name)}</b>" + (f"  x{count}" if count > 1 else "")
-            dtype = self.dtypes.get(first)
             lines.append(title + self._order_text(v.members))
-            lines.append(small(fmt_shape(m.out_shape.get(first))
-                               + (f" {dtype}" if dtype is not None else "")))
+            lines.append(small(f"{fmt_shape(first.out_shape)} {first.out_dtype}"))
         elif v.kind == "module":
             cluster = m.clusters[v.module_key]
             lines.append(f"<b>{escape(cluster.label)}</b>" + self._order_text(v.members))
             outs = self._boundary(v)
-            shapes = ", ".join(fmt_shape(m.out_shape.get(n)) for n in outs[:3])
+            shapes = ", ".join(fmt_shape(n.out_shape) for n in outs[:3])
             lines.append(small(f"{count} ops; out {shapes}" + (" ..." if len(outs) > 3 else "")))
             if v.absorbed:
                 size = sum(p.numel() for _, p in v.absorbed)

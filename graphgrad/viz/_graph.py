@@ -66,7 +66,7 @@ class Vertex:
     name: str | None = None  # parameter / input / constant name
     roots: list = field(default_factory=list)  # root labels when a root is drawn here
     tensor: Tensor | None = None  # the leaf
-    shape: tuple | None = None  # a constant's shape and dtype (None: unknown)
+    shape: tuple | None = None  # a constant's shape, and dtype when a node saved it
     dtype: np.dtype | None = None
     absorbed: list = field(default_factory=list)  # (name, parameter) folded into a module
     module_key: tuple | None = None  # the collapsed module's cluster key ("module" vertices)
@@ -153,16 +153,12 @@ class GraphModel:
     # ------------------------------------------------------------- traversal
     def _traverse(self) -> None:
         """Nodes and leaves in depth-first order from the roots (inputs in argument order),
-        each key's consumers, and each node's output shape."""
+        and each key's consumers."""
         self.nodes: list[Node] = []
         self.leaves: list[Tensor] = []
         self.consumers: dict = {}
-        self.out_shape: dict = {}
         seen: dict = {}
         stack = [t.grad_fn or t for _, t in reversed(self.roots)]
-        for _, t in self.roots:
-            if t.grad_fn is not None:
-                self.out_shape[t.grad_fn] = t.shape
         while stack:
             key = stack.pop()
             if key in seen:
@@ -176,7 +172,6 @@ class GraphModel:
                 if child is None:
                     continue
                 self.consumers.setdefault(child, []).append((key, i))
-                self.out_shape.setdefault(child, key.shapes[i])
             stack.extend(c for c in reversed(key.next) if c is not None and c not in seen)
         for key in self.nodes:
             self.consumers.setdefault(key, [])
@@ -394,38 +389,3 @@ class GraphModel:
             edge = merged[(v.id, dst.id)] = Edge(v.id, dst.id, 0)
             self.edges.append(edge)
         edge.count += 1
-
-    # ---------------------------------------------------------------- dtypes
-    def out_dtypes(self, record) -> dict:
-        """Each node's output dtype: from the roots, saved outputs, saved inputs of its
-        consumers and recorded gradients; else inferred from its inputs."""
-        known: dict = {}
-        for _, t in self.roots:
-            if t.grad_fn is not None:
-                known[t.grad_fn] = t.dtype
-        for node in self.nodes:
-            if node.out is not None:
-                known.setdefault(node, node.out.dtype)
-            if node.saved is not None:
-                for i, x in enumerate(node.saved):
-                    child = node.next[i] if i < len(node.next) else None
-                    if isinstance(x, Tensor) and type(child) is Node:
-                        known.setdefault(child, x.dtype)
-            obs = record.get(node) if record is not None else None
-            if obs is not None and obs.stats.dtype.kind == "f":
-                known.setdefault(node, obs.stats.dtype)
-        for node in reversed(self.backward_order()):
-            if node in known:
-                continue
-            if "dtype" in node.params:  # a cast
-                try:
-                    known[node] = np.dtype(node.params["dtype"])
-                    continue
-                except TypeError:
-                    pass
-            dtypes = [c.dtype if isinstance(c, Tensor) else known.get(c)
-                      for c in node.next if c is not None]
-            dtypes = [d for d in dtypes if d is not None]
-            if dtypes:
-                known[node] = np.result_type(*dtypes)
-        return known
