@@ -12,7 +12,6 @@ from types import ModuleType as _ModuleType
 
 import numpy as _np
 
-from . import _memory  # noqa: F401  (keeps freed arrays' memory for reuse; see its docstring)
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
 from ._numpy_warnings import ignore_float_warnings as _ignore_float_warnings
 from .anomaly import detect_anomaly, set_detect_anomaly
@@ -69,3 +68,6 @@ _ignore_float_warnings()  # ops on inf, nan and zero are silent, as PyTorch's
 # What ``graphgrad`` re-exports: every public name above except the submodules.
 __all__ = [name for name, value in globals().items()
            if not name.startswith("_") and not isinstance(value, _ModuleType)]
+
+# A process setting of the engine, not part of the tensor API: not re-exported.
+from ._memory import keep_freed_memory  # noqa: E402

@@ -1,4 +1,4 @@
-"""Keep freed array memory in the process for reuse (glibc only).
+"""An opt-in process setting: glibc's malloc keeps freed array memory for reuse.
 
 A training step allocates and frees the same large arrays every step
 (activations, im2col columns, gradients).  glibc's malloc hands blocks above
@@ -10,10 +10,12 @@ and the trim threshold to 256 MiB makes freed blocks stay in the heap for the
 next step's arrays: the same step then takes 170 faults and runs 1.4x faster.
 
 The setting is process-wide (NumPy, PyTorch and everything else in the process
-share malloc); peak memory is unchanged, but up to 256 MiB that Python has
-freed may stay mapped.  Set the environment variable
-``GRAPHGRAD_KEEP_FREED_MEMORY=0`` before importing autograd to leave malloc as
-it is.  Other C libraries (musl, macOS, Windows) are left alone.
+share malloc), so importing graphgrad leaves it alone: a program opts in by
+calling ``graphgrad.autograd.keep_freed_memory()`` once, as the demo and the
+benchmarks do.  Peak memory is unchanged, but up to 256 MiB that Python has freed
+may stay mapped.  With ``GRAPHGRAD_KEEP_FREED_MEMORY=0`` in the environment the
+call does nothing (to compare, or to keep malloc's defaults in a program that
+calls it).  Other C libraries (musl, macOS, Windows) are left alone.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ _M_MMAP_THRESHOLD = -3
 
 
 def keep_freed_memory() -> bool:
-    """Tune glibc's malloc as described above; True when the setting took effect."""
+    """Let glibc's malloc keep freed memory for the next allocations (see above); True
+    when the setting took effect, False under another C library or when
+    ``GRAPHGRAD_KEEP_FREED_MEMORY=0``.  Calling it again changes nothing."""
     if os.environ.get("GRAPHGRAD_KEEP_FREED_MEMORY", "1") == "0":
         return False
     if not _glibc():
@@ -46,6 +50,3 @@ def _glibc() -> bool:
         return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
     except (AttributeError, ValueError, OSError):  # no confstr (Windows) or no such name
         return False
-
-
-KEPT = keep_freed_memory()

@@ -1,4 +1,5 @@
-"""Shared benchmark helpers: robust timing (medians), optional PyTorch, a printed table.
+"""Shared benchmark helpers: robust timing (medians), optional PyTorch, a printed table;
+importing it lets malloc keep freed memory (``keep_freed_memory``), as the README says.
 
 Machines here are noisy, so every number is the median of several repeats and
 every comparison is a ratio measured in the same run.
@@ -13,6 +14,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from graphgrad.autograd import keep_freed_memory  # noqa: E402
+
+# Every benchmark process runs as a training program should: freed arrays' memory is kept
+# for the next step (README, "Memory"; GRAPHGRAD_KEEP_FREED_MEMORY=0 to compare without).
+keep_freed_memory()
 
 
 def median_seconds(fn, repeat: int = 7, number: int = 1, warmup: int = 1) -> float:

@@ -100,6 +100,7 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
     """
     tqdm = _require("tqdm", "progress bars").tqdm
     _require("matplotlib", "the plots")
+    gg.autograd.keep_freed_memory()  # a training program: steps reuse freed memory (README)
     settings = Settings(seed=seed, train_limit=480 if quick else None)
     settings.epochs = epochs if epochs is not None else (2 if quick else Settings.epochs)
     if settings.epochs < 1:
