@@ -23,7 +23,9 @@ and ``scale`` the user's scale factor when one is used (not recomputed):
   float32 first), i1 = i0 + 1 unless i0 is the last input, w1 = r - i0, w0 = 1 - w1;
   m = n copies;
 - cubic: the same r without the clamp at 0, taps i0 - 1 .. i0 + 2 clamped to the
-  input, weights from Keys' cubic convolution with a = -0.75.
+  input, weights from Keys' cubic convolution with a = -0.75 (PyTorch's backward
+  copies the gradient when every output size equals the input's, even where a
+  scale factor made its forward interpolate; ours stays the adjoint).
 """
 from __future__ import annotations
 

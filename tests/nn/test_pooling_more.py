@@ -46,9 +46,13 @@ def window_options(draw, nd: int, sizes: tuple, dilation: bool) -> dict:
                "ceil_mode": draw(st.booleans())}
     if dilation:
         options["dilation"] = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+        # No window of padding only: PyTorch's index for one points past the input, and its
+        # backward writes there (into the next plane); ours sends such a window nothing.
+        options["padding"] = tuple(0 if d > 1 else p for d, p in
+                                   zip(options["dilation"], padding, strict=True))
     extent = [d * (k - 1) + 1 for k, d in zip(kernel, options.get("dilation", (1,) * nd),
                                               strict=True)]
-    if any(e > n + 2 * p for e, n, p in zip(extent, sizes, padding, strict=True)):
+    if any(e > n + 2 * p for e, n, p in zip(extent, sizes, options["padding"], strict=True)):
         kernel = tuple(min(k, n) for k, n in zip(kernel, sizes, strict=True))
         options.update(kernel_size=kernel, padding=tuple(k // 2 for k in kernel))
         options.pop("dilation", None)

@@ -62,14 +62,19 @@ def _interpolate_case(draw):
 
 
 def _torch_backward_is_the_adjoint(mode, shape, kwargs) -> bool:
-    """PyTorch's nearest backward copies or halves the index where the output size is
-    the input's or twice it, also when a scale factor (1-D, 3-D) made its forward do
-    otherwise; there its gradient is not the adjoint of its forward, and ours is."""
+    """Where a scale factor is given, PyTorch's backward can differ from the adjoint of its
+    forward (ours is the adjoint): nearest's backward copies or halves the index where
+    the output size is the input's or twice it, also when the scale (1-D, 3-D) made its
+    forward do otherwise; bicubic's backward copies the gradient when every output size
+    equals the input's, while its forward interpolates with the scale."""
     scales = kwargs.get("scale_factor")
-    if mode != "nearest" or scales is None or kwargs.get("recompute_scale_factor") or \
-            len(shape) == 4:
+    if scales is None or kwargs.get("recompute_scale_factor"):
         return True
     outs = [int(np.floor(n * s)) for n, s in zip(shape[2:], scales, strict=True)]
+    if mode == "bicubic":
+        return outs != list(shape[2:]) or all(s == 1.0 for s in scales)
+    if mode != "nearest" or len(shape) == 4:
+        return True
     return not any(m in (n, 2 * n) and s not in (1.0, 2.0)
                    for n, m, s in zip(shape[2:], outs, scales, strict=True))
 
