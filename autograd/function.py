@@ -34,6 +34,7 @@ import numpy as np
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .graph import apply
 from .ops._registry import Op
+from .ops.shape import PAD
 from .tensor import Tensor, tensor_arg
 
 
@@ -161,21 +162,19 @@ class _Layout:
 
 
 def _unpack(packed, layout: _Layout, k: int):
-    start, stop = layout.bounds[k], layout.bounds[k + 1]
-    shape, dtype, total = layout.shapes[k], layout.dtypes[k], layout.bounds[-1]
+    return UNPACK(packed, start=layout.bounds[k], stop=layout.bounds[k + 1],
+                  shape=layout.shapes[k], dtype=layout.dtypes[k])
 
-    def forward(p):
-        return p[start:stop].reshape(shape).astype(dtype)  # astype copies: not a view
 
-    def vjp(g, out, x):
-        if isinstance(g, Tensor):  # create_graph: stay differentiable
-            from .ops.shape import pad
-
-            return pad(g.reshape(-1).astype(layout.dtype), (start, total - stop))
-        return np.pad(g.reshape(-1).astype(layout.dtype), (start, total - stop))
-
-    op = Op("unpack", forward, vjp)
-    return op(packed)
+# One output of a Function: elements start..stop of the packed array p (a copy, not a
+# view: ``astype`` copies), as ``shape`` and ``dtype``.  The gradient goes back to those
+# positions of p, in p's dtype, zero elsewhere.
+UNPACK = Op(
+    "unpack", lambda p, start, stop, shape, dtype: p[start:stop].reshape(shape).astype(dtype),
+    lambda g, out, p, start, stop, shape, dtype: PAD(
+        g.reshape(-1).astype(p.dtype), widths=((start, p.shape[0] - stop),), value=0.0),
+    meta=True,
+)
 
 
 def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: tuple,

@@ -227,17 +227,25 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
 
 # ------------------------------------------------------- sampling from tensors
 def _zero_gradient(i, g, out, inputs, sample):
-    return WHERE(0.0, g, condition=np.True_)  # zeros like g, summed to the input's shape
+    zeros = WHERE(0.0, g, condition=np.True_)  # zeros like g, summed to the input's shape
+    dtype = inputs[i].dtype
+    return zeros if zeros.dtype == dtype else zeros.astype(dtype)  # in the input's dtype
 
 
 def _draw_op(name: str) -> Op:
     """A recorded draw: its output is ``sample``, its gradient w.r.t. each input is zero."""
     return Op(name, lambda *inputs, sample: sample, _zero_gradient, variadic=True,
-              broadcasts=True)
+              broadcasts=True, meta=True)
 
 
 NORMAL = _draw_op("normal")
 BERNOULLI = _draw_op("bernoulli")
+# The in-place fillers record the draw as an op on the old value (a zero gradient to it).
+NORMAL_ = _draw_op("normal_")
+UNIFORM_ = _draw_op("uniform_")
+EXPONENTIAL_ = _draw_op("exponential_")
+BERNOULLI_ = _draw_op("bernoulli_")
+RANDOM_ = _draw_op("random_")
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
@@ -350,17 +358,17 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
 
 
 # ------------------------------------------------------------ in-place fillers
-def _fill(name: str, x: Tensor, draw, kinds: str = "f") -> Tensor:
+def _fill(op: Op, x: Tensor, draw, kinds: str = "f") -> Tensor:
     """Overwrite x with ``draw(shape)`` in place (PyTorch's rules for in-place changes);
-    recorded when x is in a graph, with a zero gradient to x's old value."""
+    recorded as ``op`` when x is in a graph, with a zero gradient to x's old value."""
     if x._data.dtype.kind not in kinds:
-        raise TypeError(f"{name}: not supported for a tensor of dtype {x.dtype}")
+        raise TypeError(f"{op.name}: not supported for a tensor of dtype {x.dtype}")
     sample = np.asarray(draw(x._data.shape)).astype(x._data.dtype)
 
     def direct(data):
         data[...] = sample
 
-    return modify_inplace(name, x, (), recorded=lambda old: _draw_op(name)(old, sample=sample),
+    return modify_inplace(op.name, x, (), recorded=lambda old: op(old, sample=sample),
                           direct=direct)
 
 
@@ -369,7 +377,7 @@ def normal_(x, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor
     """Fill x in place with samples of N(mean, std^2)."""
     if std < 0:
         raise ValueError(f"normal_: expects std >= 0.0, got std {std}")
-    return _fill("normal_", x, lambda shape: rng(generator).normal(mean, std, shape))
+    return _fill(NORMAL_, x, lambda shape: rng(generator).normal(mean, std, shape))
 
 
 @method()
@@ -377,7 +385,7 @@ def uniform_(x, from_: float = 0.0, to: float = 1.0, *, generator=None) -> Tenso
     """Fill x in place with samples of U(from_, to) (PyTorch's ``from``)."""
     if from_ > to:
         raise ValueError(f"uniform_: expects a [from, to) range, got from={from_} > to={to}")
-    return _fill("uniform_", x, lambda shape: rng(generator).uniform(from_, to, shape))
+    return _fill(UNIFORM_, x, lambda shape: rng(generator).uniform(from_, to, shape))
 
 
 @method()
@@ -386,7 +394,7 @@ def exponential_(x, lambd: float = 1.0, *, generator=None) -> Tensor:
     (density lambd exp(-lambd x), mean 1 / lambd)."""
     if not lambd > 0:
         raise ValueError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
-    return _fill("exponential_", x, lambda shape: rng(generator).exponential(1 / lambd, shape))
+    return _fill(EXPONENTIAL_, x, lambda shape: rng(generator).exponential(1 / lambd, shape))
 
 
 @method()
@@ -398,7 +406,7 @@ def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     if broadcast_shapes("bernoulli_", np.shape(probs), x._data.shape) != x._data.shape:
         raise ValueError(f"bernoulli_: p of shape {np.shape(probs)} does not broadcast to the "
                          f"tensor's shape {x.shape}")
-    return _fill("bernoulli_", x, lambda shape: rng(generator).random(shape) < probs, "fiub")
+    return _fill(BERNOULLI_, x, lambda shape: rng(generator).random(shape) < probs, "fiub")
 
 
 def _full_range(dtype: np.dtype) -> tuple[int, int]:
@@ -423,5 +431,5 @@ def random_(x, from_=None, to=None, *, generator=None) -> Tensor:
         low = _integer("random_", "from", 0 if from_ is None else from_)
         high = _integer("random_", "to", to)
     dtype = x._data.dtype
-    return _fill("random_", x, lambda shape: _integers("random_", rng(generator), low, high,
+    return _fill(RANDOM_, x, lambda shape: _integers("random_", rng(generator), low, high,
                                                        shape, dtype), "fiub")

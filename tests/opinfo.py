@@ -1,11 +1,14 @@
-"""The test-side op registry: one ``OpInfo`` per public differentiable op of autograd.
+"""The test-side op registry: one ``OpInfo`` per public differentiable op of autograd
+(``OP_DB``), and one per internal primitive (``INTERNAL_DB``: the Ops that no public
+function of their name calls, called directly as ``op(*tensors, **params)``).
 
 Each entry says how to call the op, what it should compute (a float64 NumPy
 reference), which input shapes and keyword arguments are valid, where the
 input values may lie and which points to keep away from (kinks, ties), and
 how hard to check it (second order, tolerances).  The generic tests in
 ``test_ops.py`` run over every entry; adding an op to autograd means adding
-one entry here (``test_every_public_op_is_registered`` fails until then).
+one entry here (``test_every_public_op_is_registered`` fails until then; for a new
+``Op`` object without a public function of its name, ``test_every_op_is_registered``).
 
 Shapes are drawn under ``Limits``: the forward test allows size-0 dims and
 larger sizes, the gradient tests keep inputs small because central
@@ -25,6 +28,19 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 import graphgrad as gg
+from graphgrad.autograd.function import UNPACK
+from graphgrad.autograd.ops.conv import FOLD, UNFOLD, window
+from graphgrad.autograd.ops.conversion import CONTIGUOUS
+from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
+from graphgrad.autograd.random import (
+    BERNOULLI,
+    BERNOULLI_,
+    EXPONENTIAL_,
+    NORMAL,
+    NORMAL_,
+    RANDOM_,
+    UNIFORM_,
+)
 from graphgrad.testing.strategies import arrays, broadcastable_shapes, shapes, valid_dims
 
 Shape = tuple[int, ...]
@@ -61,11 +77,15 @@ class Sample:
 class OpInfo:
     """How to test one public op.
 
-    name: the public name (``getattr(autograd, name)``).
-    op: ``op(*tensors, **kwargs)``, calling the public function.
+    name: the public name (``getattr(autograd, name)``); for an internal primitive, the
+        name of its ``Op``.
+    op: ``op(*tensors, **kwargs)``, calling the public function (or the internal Op).
     ref: the same maths on float64 arrays; returns an array or a tuple of them.
     shapes: ``shapes(limits)`` -> a strategy of the input shapes (a tuple, one per input).
     kwargs: ``kwargs(shapes)`` -> a strategy of keyword arguments valid for those shapes.
+    joint: instead of ``shapes`` and ``kwargs``, ``joint(limits)`` -> a strategy of
+        (input shapes, kwargs) drawn together, for ops whose input shapes follow from
+        their arguments (a scatter's input is shaped by its index).
     domain: the (low, high) range of the input values, one for all inputs or one per input.
     avoid: points where the op is not differentiable; values closer than ``margin`` are moved.
     distinct: draw all input values well apart (for ops with ties: max, maximum, ...).
@@ -80,8 +100,9 @@ class OpInfo:
     name: str
     op: Callable[..., Any]
     ref: Callable[..., Any]
-    shapes: Callable[[Limits], SearchStrategy[Shapes]]
+    shapes: Callable[[Limits], SearchStrategy[Shapes]] | None
     kwargs: Callable[[Shapes], SearchStrategy[dict]] = lambda shapes: st.just({})
+    joint: Callable[[Limits], SearchStrategy[tuple[Shapes, dict]]] | None = None
     domain: Domain | tuple[Domain, ...] = (-3.0, 3.0)
     avoid: tuple[float, ...] = ()
     margin: float = 1e-3
@@ -109,8 +130,11 @@ class OpInfo:
 
 @st.composite
 def _samples(draw, info: OpInfo, dtype: np.dtype, limits: Limits) -> Sample:
-    input_shapes = draw(info.shapes(limits))
-    kwargs = draw(info.kwargs(input_shapes))
+    if info.joint is not None:
+        input_shapes, kwargs = draw(info.joint(limits))
+    else:
+        input_shapes = draw(info.shapes(limits))
+        kwargs = draw(info.kwargs(input_shapes))
     if info.distinct:  # one pool of distinct values, so no tie across inputs either
         sizes = [int(np.prod(s, dtype=np.int64)) for s in input_shapes]
         lo, hi = info.domain_of(0)
@@ -988,3 +1012,168 @@ NOT_OPERATIONS: frozenset[str] = frozenset({
     "Size", "device", "get_default_dtype", "set_default_dtype", "Generator", "initial_seed",
     "seed", "is_tensor", "numel",
 })
+
+
+# ------------------------------------------------------------ internal primitives
+# The adjoints that only backward rules call (index_add, scatter_add_along, fold), the
+# op behind ``x[i] = v`` (index_put), the window primitives of conv and pooling
+# (unfold), contiguous, the unpacking of a custom Function's outputs and the recorded
+# random draws (their gradient is zero: the sample does not depend on the inputs).
+def _call(op):
+    """Call an internal Op the way the engine's own code does."""
+    return lambda *tensors, **params: op(*tensors, **params)
+
+
+def _plain_index(draw, shape: Shape) -> tuple:
+    """An index as the public ops hand it to the primitives (after normalising): ints,
+    slices, None and Ellipsis, or one integer array per dim (a mask's positions)."""
+    kinds = ["basic"] + (["integer", "mask"] if shape and all(shape) else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "basic":
+        index = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
+                                       allow_ellipsis=True))
+        return index if isinstance(index, tuple) else (index,)
+    if kind == "integer":  # repeats likely: they must add up
+        return tuple(draw(hnp.integer_array_indices(shape)))
+    return np.nonzero(draw(hnp.arrays(np.bool_, shape)))
+
+
+@st.composite
+def _index_add_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    index = _plain_index(draw, shape)
+    return (np.empty(shape)[index].shape,), {"index": index, "shape": shape}
+
+
+def _index_add_ref(g, index, shape):
+    out = np.zeros(shape)
+    if any(isinstance(i, np.ndarray) for i in index):
+        np.add.at(out, index, g)
+    else:  # a basic index picks each position once
+        out[index] = g
+    return out
+
+
+@st.composite
+def _index_put_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    index = draw(hnp.basic_indices(shape, min_dims=0, allow_ellipsis=True))  # no repeats
+    index = index if isinstance(index, tuple) else (index,)
+    target = np.empty(shape)[index].shape
+    value = target[draw(st.integers(0, len(target))):]  # v broadcasts to x[index]
+    return (shape, value), {"index": index}
+
+
+def _index_put_ref(x, v, index):
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+@st.composite
+def _scatter_along_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1, min_dims=1)(lim))
+    dim = draw(st.integers(0, len(shape) - 1))
+    picks = shape[:dim] + (draw(st.integers(1, 4)),) + shape[dim + 1:]
+    indices = draw(_int_index(lambda n: -n)(picks, shape[dim]))
+    return (picks,), {"indices": indices, "dim": dim, "shape": shape}
+
+
+def _scatter_along_ref(g, indices, dim, shape):
+    out = np.zeros(shape)
+    for position in np.ndindex(*indices.shape):
+        target = list(position)
+        target[dim] = indices[position] % shape[dim]
+        out[tuple(target)] += g[position]
+    return out
+
+
+@st.composite
+def _window_joint(draw, lim: Limits, columns: bool) -> tuple:
+    """An image (N, C, *S) and a window over it: kernel, stride, dilation and padding per
+    spatial dim (1 or 2 of them); the input is the image, or its columns for fold."""
+    nd = draw(st.integers(1, 2))
+    kernel, stride, dilation, padding, sizes = [], [], [], [], []
+    for _ in range(nd):
+        k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        lo, hi = draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))
+        least = max(d * (k - 1) + 1 - lo - hi, 1)  # at least one window
+        sizes.append(draw(st.integers(least, max(least, lim.max_side + 1))))
+        kernel.append(k), stride.append(s), dilation.append(d), padding.append((lo, hi))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), *sizes)
+    geom = window(shape, kernel, stride, padding, dilation)
+    return ((geom.cols_shape if columns else shape),), {"geom": geom}
+
+
+def _window_positions(geom):
+    """(row, column, index of the padded image) of every entry of unfold's columns."""
+    n, c = geom.shape[:2]
+    per_channel = math.prod(geom.kernel)
+    for ci in range(c):
+        for j, offset in enumerate(np.ndindex(*geom.kernel)):
+            for w, start in enumerate(np.ndindex(*geom.out)):
+                at = tuple(li * s + ji * d for li, ji, s, d in
+                           zip(start, offset, geom.stride, geom.dilation, strict=True))
+                for ni in range(n):
+                    yield ci * per_channel + j, w * n + ni, (ni, ci) + at
+
+
+def _unfold_ref(x, geom):
+    padded = np.pad(x, ((0, 0), (0, 0)) + geom.padding)
+    cols = np.empty(geom.cols_shape)
+    for row, col, at in _window_positions(geom):
+        cols[row, col] = padded[at]
+    return cols
+
+
+def _fold_ref(cols, geom):
+    padded = np.zeros(geom.shape[:2] + geom.padded)
+    for row, col, at in _window_positions(geom):
+        padded[at] += cols[row, col]
+    inside = tuple(slice(lo, lo + n) for n, (lo, _) in zip(geom.shape[2:], geom.padding,
+                                                          strict=True))
+    return padded[(slice(None), slice(None)) + inside]
+
+
+@st.composite
+def _unpack_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    size = math.prod(shape)
+    before, after = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    return ((before + size + after,),), {"start": before, "stop": before + size,
+                                          "shape": shape, "dtype": np.dtype(np.float64)}
+
+
+def _draw_kwargs(shapes_: Shapes):
+    """A fixed sample (the draw already made) of the inputs' broadcast shape."""
+    shape = np.broadcast_shapes(*shapes_)
+    return st.fixed_dictionaries({"sample": arrays(shape, np.float64, -2.0, 2.0)})
+
+
+def _draw_info(op) -> OpInfo:
+    return OpInfo(op.name, _call(op), lambda *xs, sample: sample, broadcast(2),
+                  _draw_kwargs, out_dtype=lambda dtype, kwargs: kwargs["sample"].dtype)
+
+
+def _unary_internal(op, ref, **options) -> OpInfo:
+    return OpInfo(op.name, _call(op), ref, same(1), **options)
+
+
+INTERNAL_DB: tuple[OpInfo, ...] = (
+    OpInfo("index_add", _call(INDEX_ADD), _index_add_ref, None, joint=_index_add_joint,
+           empty=False),
+    OpInfo("index_put", _call(INDEX_PUT), _index_put_ref, None, joint=_index_put_joint,
+           empty=False),
+    OpInfo("scatter_add_along", _call(SCATTER_ALONG), _scatter_along_ref, None,
+           joint=_scatter_along_joint, empty=False),
+    OpInfo("unfold", _call(UNFOLD), _unfold_ref, None, empty=False,
+           joint=lambda lim: _window_joint(lim, columns=False)),
+    OpInfo("fold", _call(FOLD), _fold_ref, None, empty=False,
+           joint=lambda lim: _window_joint(lim, columns=True)),
+    OpInfo("unpack", _call(UNPACK), lambda p, start, stop, shape, dtype:
+           p[start:stop].reshape(shape), None, joint=_unpack_joint, empty=False,
+           out_dtype=lambda dtype, kwargs: kwargs["dtype"]),
+    _unary_internal(CONTIGUOUS, np.copy),
+    *(_draw_info(op) for op in (NORMAL, BERNOULLI, NORMAL_, UNIFORM_, EXPONENTIAL_,
+                                BERNOULLI_, RANDOM_)),
+)

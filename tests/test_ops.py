@@ -1,6 +1,7 @@
 """Generic property tests over the op registry (``tests/opinfo.py``).
 
-For every public differentiable op:
+For every public differentiable op, and every internal primitive (an ``Op`` that no
+public function of its name calls, as the adjoints that only rules call):
 - the forward matches a float64 NumPy reference, in float64 and float32, and
   keeps the input dtype (size-0 dims included);
 - gradcheck passes in float64 with a random upstream gradient, and
@@ -8,12 +9,17 @@ For every public differentiable op:
 - backward leaves the inputs and the upstream gradient unchanged and gives each
   input a ``.grad`` of its own shape, dtype and memory.
 A coverage test fails when a public function of autograd is in neither the
-registry nor one of its lists of non-differentiable functions and utilities.
+registry nor one of its lists of non-differentiable functions and utilities, and
+another when a differentiable ``Op`` object of autograd (found by walking its
+modules) has no entry of its name.
 """
 from __future__ import annotations
 
 import copy
 import functools
+import importlib
+import inspect
+import pkgutil
 import types
 import warnings
 
@@ -25,14 +31,15 @@ from opinfo import (
     FORWARD,
     GRAD,
     GRADGRAD,
+    INTERNAL_DB,
     NON_DIFFERENTIABLE,
     NOT_OPERATIONS,
     OP_DB,
-    OPS,
     OpInfo,
 )
 
 import graphgrad as gg
+from graphgrad.autograd.ops._registry import Op
 from graphgrad.testing import gradcheck, gradgradcheck
 from graphgrad.testing.strategies import broadcastable_shapes, tensors
 
@@ -40,7 +47,8 @@ from graphgrad.testing.strategies import broadcastable_shapes, tensors
 _GRADGRAD_SETTINGS = settings(max_examples=max(5, settings().max_examples // 3))
 
 # Parametrized by name (hypothesis then reports ``name='matmul'``, not the whole entry).
-by_op = pytest.mark.parametrize("name", [info.name for info in OP_DB])
+OPS = {info.name: info for info in (*OP_DB, *INTERNAL_DB)}
+by_op = pytest.mark.parametrize("name", list(OPS))
 
 
 def _as_list(out) -> list:
@@ -101,7 +109,7 @@ def test_gradcheck(name: str, data):
     assert gradcheck(fn, sample.tensors(requires_grad=True), **info.grad_tol)
 
 
-@pytest.mark.parametrize("name", [info.name for info in OP_DB if info.gradgrad])
+@pytest.mark.parametrize("name", [name for name, info in OPS.items() if info.gradgrad])
 @_GRADGRAD_SETTINGS
 @given(data=st.data())
 def test_gradgradcheck(name: str, data):
@@ -178,11 +186,41 @@ def test_every_public_op_is_registered():
 
 def test_registry_names_are_public_and_unique():
     names = [info.name for info in OP_DB]
-    assert len(names) == len(set(names)), "an op is registered twice"
+    internal = [info.name for info in INTERNAL_DB]
+    assert len(names + internal) == len(set(names + internal)), "an op is registered twice"
     public = _public_callables()
     stale = sorted(n for n in [*names, *NON_DIFFERENTIABLE] if n not in public)
     assert not stale, f"registered names that autograd does not export: {stale}"
     assert not set(names) & set(NON_DIFFERENTIABLE)
+    declared = {op.name for op in _declared_ops()}
+    assert not set(internal) - declared, "internal entries name no Op of autograd"
+
+
+def _declared_ops() -> list:
+    """Every Op object autograd's modules hold: as module attributes, or in the closures
+    of their functions (the comparisons').  Ops made per call (a custom Function's) are
+    tested by test_engine_function.py."""
+    found = {}
+    package = gg.autograd
+    names = [info.name for info in pkgutil.walk_packages(package.__path__, "graphgrad.autograd.")]
+    for module in [package] + [importlib.import_module(name) for name in names]:
+        for value in vars(module).values():
+            held = [value]
+            if inspect.isfunction(value) and value.__closure__:
+                held += [cell.cell_contents for cell in value.__closure__]
+            found.update((id(o), o) for o in held if type(o) is Op)
+    return list(found.values())
+
+
+def test_every_op_is_registered():
+    """Internal primitives too: each differentiable Op has an entry of its name, a public
+    op (tested through its function) or an internal one (called as the Op)."""
+    ops = _declared_ops()
+    assert {"index_add", "fold", "unpack", "eq"} <= {op.name for op in ops}  # the walk works
+    missing = sorted(op.name for op in ops if op.vjps is not None and op.name not in OPS)
+    assert not missing, (
+        f"Op objects of autograd without an entry in tests/opinfo.py: {missing}. Add an "
+        f"OpInfo of that name to OP_DB (a public op) or INTERNAL_DB (called as the Op).")
 
 
 def test_methods_are_the_public_functions():
@@ -214,3 +252,20 @@ def test_non_differentiable_ops_record_no_graph(name, data):
     out = getattr(gg, name)(*xs)
     assert not out.requires_grad and out.grad_fn is None
     np.testing.assert_array_equal(out.numpy(), _NO_GRAD_OPS[name](*(x.numpy() for x in xs)))
+
+
+# ---------------------------------------------------------- clamped_log's clamp
+def test_clamped_log_in_its_clamped_region():
+    """Where log x < min the value is min, and where x < eps the derivative is 1/eps:
+    PyTorch's binary cross-entropy gradient, not the derivative of the clamped value, so
+    gradcheck (the registry entry) samples only where no clamp acts.  The rule's own
+    derivative, the second order, is checked on both sides of eps."""
+    x = np.array([1e-300, 1e-50, 1e-13, 1e-6, 0.5, 2.0])
+    t = gg.tensor(x, requires_grad=True)
+    y = gg.clamped_log(t)  # min = -100, eps = 1e-12
+    np.testing.assert_array_equal(y.numpy(), np.maximum(np.log(x), -100.0))
+    g = np.random.default_rng(0).standard_normal(x.shape)
+    (gx,) = gg.grad(y, [t], gg.tensor(g))
+    np.testing.assert_allclose(gx.numpy(), g / np.maximum(x, 1e-12), rtol=1e-12)
+    values = gg.tensor([0.05, 0.2, 0.4, 0.6, 1.5, 3.0], requires_grad=True)  # eps = 0.5
+    assert gradgradcheck(lambda v: gg.clamped_log(v, min=-1.0, eps=0.5), [values])

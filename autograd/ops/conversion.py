@@ -84,7 +84,8 @@ def contiguous(x, memory_format=None):
     return x if x._data.flags.c_contiguous else apply(CONTIGUOUS, (x,))
 
 
-CONTIGUOUS = Op("contiguous", np.ascontiguousarray, lambda g, out, x: g)
+# np.asarray, not np.ascontiguousarray: that one makes a 0-d array 1-D.
+CONTIGUOUS = Op("contiguous", lambda x: np.asarray(x, order="C"), lambda g, out, x: g)
 
 
 @method()
