@@ -99,7 +99,7 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
         positions = np.where(inside.transpose(axes), positions, 0)
     # The indexing op itself (the public x[i] would copy the fresh index array), with a
     # 1-D index: its scatter-add in backward (np.add.at) is several times faster.
-    y = GETITEM(values, index=(positions.reshape(-1),), shape=values.shape)
+    y = GETITEM(values, index=(positions.reshape(-1),))
     y = not_a_view(y.reshape(positions.shape).permute(tuple(np.argsort(axes))))
     if inside is not None:
         y = where(inside, y, -np.inf)
