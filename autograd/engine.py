@@ -145,12 +145,11 @@ def _propagate(roots, seeds, targets, retain_graph: bool, create_graph: bool) ->
         useful = _nodes_reaching(order, wanted)
     observer, anomaly = STATE.observer, STATE.anomaly
     captured: dict = {}
-    take, add = grads.take, grads.add
     previous_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
         for node in order:
-            g = take(node)  # complete: every consumer has run
+            g = grads.take(node)  # complete: every consumer has run
             if g is not None and node.hooks is not None:
                 g = _run_hooks(node.hooks, g, raw)
             if wanted is not None and node in wanted:
@@ -177,7 +176,7 @@ def _propagate(roots, seeds, targets, retain_graph: bool, create_graph: bool) ->
                     gi = _fit_shape(node, i, gi)
                 if anomaly:
                     _check_backward_anomaly(node, i, gi)
-                add(child, gi)
+                grads.add(child, gi)
             if not retain_graph and (node.saved is not None or node.out is not None):
                 node.saved = None  # free what the rules read
                 node.out = None

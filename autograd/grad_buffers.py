@@ -15,11 +15,11 @@ array, and the buffer makes it dense only when someone reads it:
   of the slice, not of the tensor: T slices of a sequence cost O(T) instead of
   O(T^2) (commit fdaf6c9).  Slices that arrive at an empty buffer are joined, and
   when they are the rows x[0], ..., x[n-1] they are stacked, with no zeros to fill
-  (the LSTM benchmark step, 53.7 -> 52.1 ms: commit 0a77979).
+  (the LSTM benchmark step 53.7 -> 52.1 ms, commit 0a77979).
 - ``Product`` (the weight rules of matmul and linear): the matrix a^T b.  A weight
   used at many steps (a recurrent layer's W_hh) gets one product per step; joined
   while they wait, they are summed by one matrix product over the stacked rows
-  (one GEMM per LSTM step instead of 50: commit 85134f1).
+  (one GEMM per LSTM step instead of 50, commit 85134f1).
 
 Ownership: when may the engine add into a buffer in place (``prev += g``, no new
 array), and when may it give an array away as a ``.grad``?
@@ -38,8 +38,12 @@ array), and when may it give an array away as a ``.grad``?
    (not a seed or an array already handed out, listed by id in ``handed``), else a
    private C-ordered copy; a C-ordered view that covers the whole of an array held
    by nothing else (the transpose of a matrix product's result) is kept, not copied.
-Adding in place saves one new array and one pass over memory per extra
-contribution (commit f5e85fc: an input used k times costs one buffer, not k sums).
+
+What each trick is worth, measured by turning it off (one BLAS thread, medians of 12
+steps, with the benchmarks' models): without lazy Scatters the LSTM step takes 1.29x
+as long; without lazy Products 1.01-1.02x; adding in place saves 8% where a
+1000 x 1000 input is used 8 times, and nothing measurable in the model steps;
+handing buffers out without a copy saves 2-3% of an MLP or CNN step.
 """
 from __future__ import annotations
 

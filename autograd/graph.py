@@ -24,17 +24,17 @@ _new = object.__new__
 class Node:
     """One recorded operation.
 
-    ``next[i]`` says where the gradient of input i goes: the input's own Node,
-    the input itself when it is a leaf that requires grad, or None.  ``out_shape``
-    and ``out_dtype`` describe the output; ``shapes[i]`` is input i's shape (None for
-    a Python number), and its dtype is that of what ``next[i]`` holds (``input_meta``).
-    ``saved`` holds the inputs the
-    rules read (others are None) and ``out`` the output array when the rules reuse
-    it; ``versions`` are the saved tensors' version counters at save time, checked
-    before the rules run (None: all were 0).  ``released``: backward freed what was
-    saved.  ``hooks``: functions called with the output's gradient.  ``scope`` is
-    the Module call that was running when the node was recorded, ``trace`` where it
-    was recorded (under ``detect_anomaly``).
+    ``next[i]`` says where the gradient of input i goes: the input's own Node, the
+    input itself when it is a leaf that requires grad, or None.  ``shapes[i]`` is
+    input i's shape (None for a Python number); its dtype is that of what ``next[i]``
+    holds (``input_meta``); ``out_shape`` and ``out_dtype`` describe the output.
+    ``saved`` holds the inputs the rules read (others are None) and ``out`` the output
+    array when the rules reuse it; ``versions`` are the saved tensors' version
+    counters at save time, checked before the rules run (None: all were 0), and
+    ``out_vc`` the output's counter.  ``released``: backward freed what was saved.
+    ``hooks``: functions called with the output's gradient.  ``scope`` is the Module
+    call that was running when the node was recorded, ``trace`` where it was recorded
+    (under ``detect_anomaly``).
     """
 
     __slots__ = (
@@ -92,7 +92,7 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
         raise _forward_error(op, inputs, err) from None
     if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
         data = np.asarray(data)
-    out = _init(_new(Tensor), data)
+    out = _init(_new(Tensor), data)  # Tensor._make(data), one call fewer
     if STATE.grad_enabled and op.vjps is not None:
         for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
@@ -114,6 +114,8 @@ def _edge(op, x):
 
 
 def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
+    """The Node of ``op`` applied to ``inputs``, giving ``out``: where the gradients go,
+    the shapes, and what the rules that will run read (saved, with their versions)."""
     node = _new(Node)
     node.op = op
     node.params = params
@@ -147,9 +149,7 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     if save is None:
         node.saved = None
     else:
-        if save is True:
-            saved = inputs
-        elif len(save) == 1:
+        if save is True or len(save) == 1:
             saved = inputs
         elif len(save) == 2:
             saved = (inputs[0] if save[0] else None, inputs[1] if save[1] else None)

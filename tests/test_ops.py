@@ -224,7 +224,7 @@ def test_every_op_is_registered():
 
 
 def test_methods_are_the_public_functions():
-    """``x.sum`` *is* ``gg.sum``: one docstring and one place to step into (DESIGN.md)."""
+    """``x.sum`` *is* ``gg.sum``: one docstring and one place to step into (docs/DESIGN.md)."""
     for info in OP_DB:
         method = getattr(gg.Tensor, info.name, None)
         assert method is None or method is getattr(gg, info.name), info.name
