@@ -139,10 +139,8 @@ def _propagate(roots, seeds, targets, retain_graph: bool, create_graph: bool) ->
     for t, g in zip(roots, seeds, strict=False):
         grads.seed(_key(t), g)
     order = topological_order([key for key in grads if type(key) is Node])
-    wanted = useful = None
-    if targets is not None:
-        wanted = {_key(t) for t in targets}
-        useful = _nodes_reaching(order, wanted)
+    wanted = None if targets is None else {_key(t) for t in targets}
+    useful = None if targets is None else _nodes_reaching(order, wanted)
     observer, anomaly = STATE.observer, STATE.anomaly
     captured: dict = {}
     previous_mode = STATE.grad_enabled
@@ -183,16 +181,20 @@ def _propagate(roots, seeds, targets, retain_graph: bool, create_graph: bool) ->
                 node.released = True
     finally:
         STATE.grad_enabled = previous_mode
-
-    for key in list(grads):  # only leaves remain
-        if wanted is None or key in wanted:
-            g = grads.take(key)
-            if key._hooks:
-                g = _run_hooks(key._hooks, g, raw)
-            if observer is not None:
-                observer(key, g)
-            captured[key] = grads.hand_out(g)
+    for leaf in list(grads):  # only leaves remain
+        if wanted is None or leaf in wanted:
+            captured[leaf] = _leaf_gradient(grads, leaf, raw, observer)
     return captured
+
+
+def _leaf_gradient(grads: GradBuffers, leaf: Tensor, raw: bool, observer):
+    """A leaf's complete gradient, after its hooks, ready to become its ``.grad``."""
+    g = grads.take(leaf)
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, raw)
+    if observer is not None:
+        observer(leaf, g)
+    return grads.hand_out(g)
 
 
 def _rule_inputs(node: Node, raw: bool) -> tuple:
