@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad as gg
@@ -59,12 +59,31 @@ def window_options(draw, nd: int, sizes: tuple, dilation: bool) -> dict:
     return options
 
 
+def has_a_padding_only_window(sizes: tuple, opts: dict) -> bool:
+    """Whether some window of max pooling covers no input element (PyTorch's output
+    size formula, ceil_mode included): PyTorch's backward writes outside its gradient
+    there, which can abort the process, so such cases are not compared with it."""
+    nd = len(sizes)
+    dilation = opts.get("dilation", (1,) * nd)
+    for n, k, s, p, d in zip(sizes, opts["kernel_size"], opts["stride"], opts["padding"],
+                             dilation, strict=True):
+        span = n + 2 * p - d * (k - 1) - 1
+        out = (-(-span // s) if opts["ceil_mode"] else span // s) + 1
+        if opts["ceil_mode"] and (out - 1) * s >= n + p:
+            out -= 1
+        for o in range(out):
+            if not any(0 <= o * s - p + j * d < n for j in range(k)):
+                return True
+    return False
+
+
 # --------------------------------------------------------------------- max / avg pooling
 @given(st.data(), st.integers(1, 3))
 def test_max_pool_matches_torch(data, nd):
     torch = pytest.importorskip("torch")
     sizes = tuple(data.draw(st.integers(1, 5)) for _ in range(nd))
     opts = window_options(data.draw, nd, sizes, dilation=True)
+    assume(not has_a_padding_only_window(sizes, opts))
     name = f"max_pool{nd}d"
     x = distinct((2, 2) + sizes)
     against_torch(lambda t: getattr(F, name)(t, return_indices=True, **opts),
