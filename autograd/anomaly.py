@@ -8,7 +8,13 @@ everything down: use it to debug, not to train.
 """
 from __future__ import annotations
 
+import weakref
+
 from .grad_mode import _FlagContext
+
+# Where each node recorded under detect_anomaly was created (its stack), kept beside the
+# nodes rather than in them: every other node would pay for the slot.
+TRACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class detect_anomaly(_FlagContext):

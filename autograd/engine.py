@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._shapes import sum_to
+from .anomaly import TRACES
 from .grad_buffers import GradBuffers, Product, Scatter, exclusive
 from .grad_mode import STATE
 from .graph import Node, input_meta, nonfinite_kind, topological_order
@@ -298,7 +299,8 @@ def _check_backward_anomaly(node: Node, i: int, gi) -> None:
         gi = gi.dense()
     data = np.asarray(unwrap(gi))
     if data.dtype.kind == "f" and not np.isfinite(data).all():
-        trace = "".join(node.trace) if node.trace else "  (recorded outside detect_anomaly)\n"
+        trace = TRACES.get(node)
+        trace = "".join(trace) if trace else "  (recorded outside detect_anomaly)\n"
         raise FloatingPointError(
             f"anomaly: the backward of {node.op.name} produced {nonfinite_kind(data)} in the "
             f"gradient of input {i}.\nThe {node.op.name} was created at (most recent call "

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .anomaly import TRACES
 from .grad_mode import STATE
 from .tensor import Tensor, _init
 
@@ -33,13 +34,13 @@ class Node:
     counters at save time, checked before the rules run (None: all were 0), and
     ``out_vc`` the output's counter.  ``released``: backward freed what was saved.
     ``hooks``: functions called with the output's gradient.  ``scope`` is the Module
-    call that was running when the node was recorded, ``trace`` where it was recorded
-    (under ``detect_anomaly``).
+    call that was running when the node was recorded (where it was recorded, under
+    ``detect_anomaly``, is in ``anomaly.TRACES``).
     """
 
     __slots__ = (
         "op", "next", "saved", "versions", "out", "out_vc", "params", "shapes", "out_shape",
-        "out_dtype", "hooks", "trace", "released", "scope", "__weakref__",
+        "out_dtype", "hooks", "released", "scope", "__weakref__",
     )
 
     def __repr__(self) -> str:
@@ -122,20 +123,23 @@ def _record(op, inputs: tuple, out: Tensor, params: dict) -> Node:
     node.hooks = None
     node.released = False
     node.scope = STATE.scope
-    node.trace = None  # set by _check_forward_anomaly under detect_anomaly
     data = out._data
-    node.out_shape = data.shape
+    node.out_shape = shape = data.shape
     node.out_dtype = data.dtype
+    # An input of the output's shape (most inputs) shares its shape tuple: a long graph of
+    # small ops would otherwise hold one more tuple per node.
     n = len(inputs)
     if n == 1:
         x = inputs[0]  # x requires grad, or no node would be recorded
         node.next = edges = (_edge(op, x),)
-        node.shapes = (x._data.shape,)
+        a = x._data.shape
+        node.shapes = (shape if a == shape else a,)
     elif n == 2:
         x, y = inputs
         node.next = edges = (_edge(op, x), _edge(op, y))
-        node.shapes = (x._data.shape if isinstance(x, Tensor) else None,
-                       y._data.shape if isinstance(y, Tensor) else None)
+        a = x._data.shape if isinstance(x, Tensor) else None
+        b = y._data.shape if isinstance(y, Tensor) else None
+        node.shapes = (shape if a == shape else a, shape if b == shape else b)
     else:
         node.next = edges = tuple([_edge(op, x) for x in inputs])
         node.shapes = tuple([x._data.shape if isinstance(x, Tensor) else None for x in inputs])
@@ -238,7 +242,7 @@ def _raise_stale_view(op, view: Tensor) -> None:
 def _check_forward_anomaly(op, out: Tensor) -> None:
     """Raise if ``out`` holds a NaN or Inf; remember where its node was recorded."""
     if out.grad_fn is not None:
-        out.grad_fn.trace = traceback.format_stack(limit=12)[:-2]
+        TRACES[out.grad_fn] = traceback.format_stack(limit=12)[:-2]
     data = out._data
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         where = "".join(traceback.format_stack(limit=8)[:-3])
