@@ -79,14 +79,16 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     and the input shapes.  (The hottest function of the engine: kept flat, with
     ``unwrap`` spelled out.)
     """
-    try:
+    try:  # (a plain call when there are no params: ``**{}`` would cost a dict per op)
         n = len(inputs)
         if n == 1:
-            data = op.forward(inputs[0]._data, **params)
+            x = inputs[0]._data
+            data = op.forward(x, **params) if params else op.forward(x)
         elif n == 2:
             x, y = inputs
-            data = op.forward(x._data if isinstance(x, Tensor) else x,
-                              y._data if isinstance(y, Tensor) else y, **params)
+            x = x._data if isinstance(x, Tensor) else x
+            y = y._data if isinstance(y, Tensor) else y
+            data = op.forward(x, y, **params) if params else op.forward(x, y)
         else:
             data = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
