@@ -19,6 +19,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.tensor import unwrap
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -101,7 +102,7 @@ class _Loading:
 
     def _match(self, key: str, tensor: Tensor, value) -> None:
         try:
-            array = np.asarray(value._data if isinstance(value, Tensor) else value)
+            array = np.asarray(unwrap(value))
         except ValueError:  # a ragged list
             array = np.empty((), dtype=object)
         if array.dtype.kind not in "biuf":

@@ -37,11 +37,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_hyper("RMSprop", "lr", group["lr"])
-        check_hyper("RMSprop", "alpha", group["alpha"], 0.0, 1.0)
-        check_hyper("RMSprop", "eps", group["eps"])
-        check_hyper("RMSprop", "weight_decay", group["weight_decay"])
-        check_hyper("RMSprop", "momentum", group["momentum"])
+        check_hyper(type(self).__name__, "lr", group["lr"])
+        check_hyper(type(self).__name__, "alpha", group["alpha"], 0.0, 1.0)
+        check_hyper(type(self).__name__, "eps", group["eps"])
+        check_hyper(type(self).__name__, "weight_decay", group["weight_decay"])
+        check_hyper(type(self).__name__, "momentum", group["momentum"])
 
     def _update(self, p, g, state, group) -> None:
         x = p._data

@@ -41,13 +41,13 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_hyper("SGD", "lr", group["lr"])
-        check_hyper("SGD", "momentum", group["momentum"])
-        check_hyper("SGD", "dampening", group["dampening"], 0.0, 1.0)
-        check_hyper("SGD", "weight_decay", group["weight_decay"])
+        check_hyper(type(self).__name__, "lr", group["lr"])
+        check_hyper(type(self).__name__, "momentum", group["momentum"])
+        check_hyper(type(self).__name__, "dampening", group["dampening"], 0.0, 1.0)
+        check_hyper(type(self).__name__, "weight_decay", group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: nesterov=True requires momentum > 0 and dampening=0 "
-                             f"(got momentum={group['momentum']}, "
+            raise ValueError(f"{type(self).__name__}: nesterov=True requires momentum > 0 and "
+                             f"dampening=0 (got momentum={group['momentum']}, "
                              f"dampening={group['dampening']})")
 
     def _update(self, p, g, state, group) -> None:

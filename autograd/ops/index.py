@@ -30,15 +30,13 @@ def _scatter_add(g, index, shape):
     return out
 
 
-def _getitem_vjp(g, out, x, index, shape=None):
+def _getitem_vjp(g, out, x, index):
     if isinstance(g, Tensor):  # create_graph: a differentiable scatter
         return INDEX_ADD(g, index=index, shape=x.shape)
     return Scatter(g, index, x.shape, _is_basic(index))  # added into the buffer in place
 
 
-# ``shape=None``: nn/functional/pooling.py still passes the input's shape, which the
-# rule now reads from its InputMeta; drop it once that call stops passing it.
-GETITEM = Op("getitem", lambda x, index, shape=None: x[index], _getitem_vjp, meta=True)
+GETITEM = Op("getitem", lambda x, index: x[index], _getitem_vjp, meta=True)
 INDEX_ADD = Op("index_add", lambda g, index, shape: _scatter_add(g, index, shape),
                lambda gg, out, g, index, shape: GETITEM(gg, index=index))
 

@@ -4,18 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import unwrap
 
 REDUCTIONS = ("none", "mean", "sum")
-
-
-def as_tensor(x) -> Tensor:
-    """``x`` itself if it is a Tensor, else a constant Tensor holding it."""
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def raw(x) -> np.ndarray:
-    """The array behind a Tensor (or ``x`` as an array): for masks and index checks."""
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def check_reduction(name: str, reduction: str) -> None:
@@ -41,7 +32,7 @@ def check_probability(name: str, p: float) -> None:
 def check_size(layer, x, dim: int, expected: int, what: str) -> None:
     """Raise a ValueError naming ``layer`` (a Module or a name; formatted only on error)
     when ``x.shape[dim] != expected``."""
-    shape = np.shape(raw(x))
+    shape = np.shape(unwrap(x))
     if len(shape) <= (dim if dim >= 0 else -dim - 1) or shape[dim] != expected:
         raise ValueError(f"{layer}: expected input with {what} = {expected} at dim {dim}, "
                          f"got input of shape {shape}")
@@ -49,8 +40,8 @@ def check_size(layer, x, dim: int, expected: int, what: str) -> None:
 
 def check_ndim(layer, x, allowed: tuple, layout: str) -> None:
     """Raise a ValueError naming ``layer`` when ``x.ndim`` is not in ``allowed``."""
-    ndim = np.ndim(raw(x))
+    ndim = np.ndim(unwrap(x))
     if ndim not in allowed:
         dims = " or ".join(f"{n}D" for n in allowed)
         raise ValueError(f"{layer}: expected {dims} input {layout}, got {ndim}D input of "
-                         f"shape {np.shape(raw(x))}")
+                         f"shape {np.shape(unwrap(x))}")

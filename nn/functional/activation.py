@@ -22,8 +22,7 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd.ops.inplace import modify_inplace
-
-from ._utils import as_tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = [
     "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "elu",
@@ -41,7 +40,7 @@ def _activate(name: str, input, inplace: bool, fn) -> Tensor:
     """``fn(input)``, or with ``inplace`` written into ``input`` (which then holds the
     result and its history) and returned."""
     if not inplace:
-        return fn(as_tensor(input))
+        return fn(tensor_arg(input))
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: inplace=True needs a Tensor input, got {type(input).__name__}")
 
@@ -145,7 +144,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     Gradients: d/dx = 1 for x > 0, weight for x <= 0 (so weight at 0, as PyTorch);
     d/dweight = x where x <= 0, summed over every position sharing that slope.
     """
-    x, w = as_tensor(input), as_tensor(weight)
+    x, w = tensor_arg(input), tensor_arg(weight)
     if w.ndim > 1:
         raise ValueError(f"prelu: expected weight to be a scalar or 1-D tensor, got shape "
                          f"{w.shape}")
@@ -203,14 +202,14 @@ def _softplus(z: Tensor) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """(1/beta) log(1 + e^(beta x)); the identity where beta x > threshold (as PyTorch)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     smooth = _softplus(x * beta) * (1.0 / beta) if beta != 1 else _softplus(x)
     return ag.where(x._data * beta > threshold, x, smooth)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for any x."""
-    return -_softplus(-as_tensor(input))
+    return -_softplus(-tensor_arg(input))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -240,13 +239,13 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|); the slope at 0 is 1."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return x / (ag.abs(x) + 1.0)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
     """x - tanh(x)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return x - ag.tanh(x)
 
 
@@ -255,19 +254,19 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     +-lambd)."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be at least 0, got {lambd}")
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return ag.where(x._data > lambd, x - lambd, ag.where(x._data < -lambd, x + lambd, 0.0))
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0 (gradient 0 at +-lambd)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return ag.where((x._data > lambd) | (x._data < -lambd), x, 0.0)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """Gated linear unit: split x in halves a, b along ``dim``; a * sigmoid(b)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim == 0:
         raise ValueError("glu: a 0-d input cannot be halved")
     d = dim + x.ndim if -x.ndim <= dim < 0 else dim
@@ -288,18 +287,18 @@ def _implicit_dim(name: str, ndim: int) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (stable)."""
-    x = as_tensor(input) if dtype is None else as_tensor(input).astype(dtype)
+    x = tensor_arg(input) if dtype is None else tensor_arg(input).astype(dtype)
     return ag.softmax(x, _implicit_dim("softmax", x.ndim) if dim is None else dim)
 
 
 def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """softmax(-x) along ``dim``."""
-    x = as_tensor(input) if dtype is None else as_tensor(input).astype(dtype)
+    x = tensor_arg(input) if dtype is None else tensor_arg(input).astype(dtype)
     return ag.softmax(-x, _implicit_dim("softmin", x.ndim) if dim is None else dim)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """x_i - log sum_j exp(x_j) along ``dim`` (stable)."""
-    x = as_tensor(input) if dtype is None else as_tensor(input).astype(dtype)
+    x = tensor_arg(input) if dtype is None else tensor_arg(input).astype(dtype)
     return ag.log_softmax(x, _implicit_dim("log_softmax", x.ndim) if dim is None else dim)
 

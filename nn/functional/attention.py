@@ -22,8 +22,8 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import as_tensor
 from .dropout import dropout as _dropout
 from .linear import linear
 
@@ -40,7 +40,7 @@ def _float_mask(name: str, mask, dtype, true_means_allowed: bool):
         return None
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask
-    data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    data = np.asarray(unwrap(mask))
     if data.dtype == np.bool_:
         blocked = ~data if true_means_allowed else data
         return np.where(blocked, -np.inf, 0.0).astype(dtype)
@@ -65,7 +65,7 @@ def _masked_softmax(scores: Tensor, mask) -> Tensor:
     if mask is None:
         return ag.softmax(scores, -1)
     scores = scores + mask
-    blocked = np.isneginf(mask._data if isinstance(mask, Tensor) else mask)
+    blocked = np.isneginf(unwrap(mask))
     if not blocked.any():
         return ag.softmax(scores, -1)
     dead = np.broadcast_to(blocked, scores.shape).all(-1, keepdims=True)
@@ -104,7 +104,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     not NaN, and no gradient flows through it.
     """
     name = "scaled_dot_product_attention"
-    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    q, k, v = tensor_arg(query), tensor_arg(key), tensor_arg(value)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(f"{name}: query, key and value need at least 2 dims (..., L, E), got "
                          f"{q.shape}, {k.shape}, {v.shape}")
@@ -226,7 +226,7 @@ def multi_head_attention_forward(
     if is_causal and attn_mask is None:
         raise ValueError(f"{name}: is_causal is a hint that attn_mask is the causal mask; "
                          f"pass attn_mask too")
-    query, key, value = as_tensor(query), as_tensor(key), as_tensor(value)
+    query, key, value = tensor_arg(query), tensor_arg(key), tensor_arg(value)
     batched = query.ndim == 3
     if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ValueError(f"{name}: query, key and value must all be 3-D (batched) or 2-D "
@@ -235,14 +235,14 @@ def multi_head_attention_forward(
         batch_first = True
         query, key, value = query[None], key[None], value[None]
         if key_padding_mask is not None:
-            key_padding_mask = as_tensor(key_padding_mask)
+            key_padding_mask = tensor_arg(key_padding_mask)
             if key_padding_mask.shape != key.shape[1:2]:
                 raise ValueError(f"{name}: key_padding_mask of shape {key_padding_mask.shape} "
                                  f"should be (S,) = {key.shape[1:2]} for an unbatched key of "
                                  f"shape {key.shape[1:]}")
             key_padding_mask = key_padding_mask[None]
-        if attn_mask is not None and as_tensor(attn_mask).ndim == 3:
-            attn_mask = as_tensor(attn_mask)  # (num_heads, L, S) is already (1 * heads, L, S)
+        if attn_mask is not None and tensor_arg(attn_mask).ndim == 3:
+            attn_mask = tensor_arg(attn_mask)  # (num_heads, L, S) is already (1 * heads, L, S)
     e = embed_dim_to_check
     if query.shape[-1] != e:
         raise ValueError(f"{name}: query of shape {query.shape} does not end in embed_dim {e}")

@@ -26,9 +26,9 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd.ops import conv as windows
-from graphgrad.autograd.ops._args import tensor_arg
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.shape import not_a_view
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",

@@ -24,8 +24,9 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import as_tensor, check_reduction
+from ._utils import check_reduction
 
 __all__ = ["ctc_loss"]
 
@@ -35,7 +36,7 @@ LOG_ZERO = -1e30
 
 
 def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
-    array = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
+    array = np.asarray(unwrap(lengths), dtype=np.int64)
     array = array.reshape(-1)
     if array.shape != (n,):
         raise ValueError(f"{name}: {what} must have one entry per batch element ({n}), got "
@@ -47,7 +48,7 @@ def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
 
 def _target_matrix(name: str, targets, target_lengths: np.ndarray) -> np.ndarray:
     """Targets as an (N, S_max) int array, from padded (N, S) or concatenated 1-D form."""
-    t = np.asarray(targets._data if isinstance(targets, Tensor) else targets)
+    t = np.asarray(unwrap(targets))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must be integers, got dtype {t.dtype}")
     n, longest = len(target_lengths), int(target_lengths.max(initial=0))
@@ -85,13 +86,13 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     """
     name = "ctc_loss"
     check_reduction(name, reduction)
-    x = as_tensor(log_probs)
+    x = tensor_arg(log_probs)
     batched = x.ndim == 3
     if x.ndim not in (2, 3):
         raise ValueError(f"{name}: log_probs must be (T, N, C) or (T, C), got {x.shape}")
     if not batched:
         x = x[:, None]
-        targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets)[None]
+        targets = np.asarray(unwrap(targets))[None]
     steps, n, classes = x.shape
     if not 0 <= blank < classes:
         raise ValueError(f"{name}: blank {blank} is not a class index in [0, {classes})")

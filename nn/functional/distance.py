@@ -5,8 +5,7 @@ import math
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
-
-from ._utils import as_tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = ["pairwise_distance", "cosine_similarity", "vector_norm"]
 
@@ -17,7 +16,7 @@ def vector_norm(x: Tensor, p: float = 2.0, dim=None, keepdim: bool = False) -> T
     At a zero vector the gradient is 0 (the subgradient PyTorch picks) instead of
     the 0/0 that differentiating the root there would give.
     """
-    x = as_tensor(x)
+    x = tensor_arg(x)
     if p == math.inf:
         return ag.abs(x).amax(dim, keepdim)
     if p == 1:
@@ -38,7 +37,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
     Shape: (N, D) and (N, D) (or broadcastable) -> (N,).
     """
-    return vector_norm(as_tensor(x1) - x2 + eps, p, -1, keepdim)
+    return vector_norm(tensor_arg(x1) - x2 + eps, p, -1, keepdim)
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
@@ -47,7 +46,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     Each input is divided by its own norm first (as PyTorch), which keeps the
     result in [-1, 1].  Shape: broadcastable inputs -> broadcast shape without ``dim``.
     """
-    x1, x2 = as_tensor(x1), as_tensor(x2)
+    x1, x2 = tensor_arg(x1), tensor_arg(x2)
     n1 = ag.clip(vector_norm(x1, 2, dim, keepdim=True), min=eps)
     n2 = ag.clip(vector_norm(x2, 2, dim, keepdim=True), min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)

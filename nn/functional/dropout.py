@@ -5,15 +5,16 @@ import numpy as np
 
 from graphgrad.autograd import Tensor, from_numpy
 from graphgrad.autograd.random import generator
+from graphgrad.autograd.tensor import tensor_arg
 
-from ._utils import as_tensor, check_probability
+from ._utils import check_probability
 
 __all__ = ["dropout", "dropout1d", "dropout2d"]
 
 
 def _dropout(name: str, input: Tensor, p: float, training: bool, mask_shape) -> Tensor:
     check_probability(name, p)
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -30,12 +31,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     The mask comes from the project's seeded generator (``ag.manual_seed``).
     ``inplace`` is accepted and ignored.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return _dropout("dropout", x, p, training, x.shape)
 
 
 def _channel_dropout(name: str, input: Tensor, p: float, training: bool, spatial: int) -> Tensor:
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim not in (spatial + 1, spatial + 2):
         raise ValueError(f"{name}: expected {spatial + 1}D or {spatial + 2}D input, got "
                          f"{x.ndim}D input of shape {x.shape}")

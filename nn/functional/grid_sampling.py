@@ -28,8 +28,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
-
-from ._utils import as_tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -61,7 +60,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    theta = as_tensor(theta)
+    theta = tensor_arg(theta)
     size = tuple(int(s) for s in size)
     if theta.dtype.kind != "f":
         raise TypeError(f"affine_grid: expected a floating point theta, got dtype {theta.dtype}")
@@ -216,7 +215,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    x, grid = as_tensor(input), as_tensor(grid)
+    x, grid = tensor_arg(input), tensor_arg(grid)
     if x.ndim not in (4, 5):
         raise ValueError(f"grid_sample: expected a 4-D or 5-D input (N, C, *S), got shape "
                          f"{x.shape}")

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
-
-from ._utils import as_tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = ["linear", "bilinear"]
 
@@ -22,7 +21,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
     Shape: x1 (*, in1), x2 (*, in2), A (out, in1, in2), b (out,) -> y (*, out).
     """
-    x1, x2 = as_tensor(input1), as_tensor(input2)
+    x1, x2 = tensor_arg(input1), tensor_arg(input2)
     if x1.shape[-1:] != weight.shape[1:2] or x2.shape[-1:] != weight.shape[2:3]:
         raise ValueError(f"bilinear: inputs of shapes {x1.shape} and {x2.shape} do not end in "
                          f"in1_features = {weight.shape[1]} and in2_features = {weight.shape[2]}")

@@ -15,8 +15,9 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd._shapes import broadcast_shapes
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import as_tensor, check_reduction, raw, reduce
+from ._utils import check_reduction, reduce
 from ._utils import reduce as _reduce
 from .activation import _softplus
 from .distance import pairwise_distance
@@ -30,13 +31,13 @@ __all__ = [
 
 
 def _check_same_size(name: str, input: Tensor, target, warn: bool) -> None:
-    if tuple(input.shape) == tuple(np.shape(raw(target))):
+    if tuple(input.shape) == tuple(np.shape(unwrap(target))):
         return
-    message = (f"{name}: target size {tuple(np.shape(raw(target)))} is different to the input "
+    message = (f"{name}: target size {tuple(np.shape(unwrap(target)))} is different to the input "
                f"size {tuple(input.shape)}")
     if not warn:
         raise ValueError(message + "; please ensure they have the same size")
-    broadcast_shapes(name, tuple(input.shape), np.shape(raw(target)))
+    broadcast_shapes(name, tuple(input.shape), np.shape(unwrap(target)))
     # PyTorch broadcasts with a warning: (N, 1) against (N,) silently gives (N, N).
     warnings.warn(message + "; this will likely lead to incorrect results due to "
                   "broadcasting", stacklevel=3)
@@ -45,7 +46,7 @@ def _check_same_size(name: str, input: Tensor, target, warn: bool) -> None:
 # ----------------------------------------------------------------- regression
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """(x - y)^2, reduced."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     _check_same_size("mse_loss", x, target, warn=True)
     diff = x - target
     return reduce(diff * diff, reduction, "mse_loss")
@@ -53,14 +54,14 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """|x - y|, reduced (gradient sign(x - y), 0 where x == y)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     _check_same_size("l1_loss", x, target, warn=True)
     return reduce(ag.abs(x - target), reduction, "l1_loss")
 
 
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), with d = x - y."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     _check_same_size("huber_loss", x, target, warn=True)
     diff = x - target
     small = np.abs(diff._data) < delta
@@ -70,7 +71,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
 
 def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (huber_loss / beta)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     _check_same_size("smooth_l1_loss", x, target, warn=True)
     if beta == 0:
         return l1_loss(x, target, reduction)
@@ -92,14 +93,14 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     Shape: input p (any, values in [0, 1]) and target y of the same shape; the
     optional ``weight`` broadcasts to them.  The mean is over all elements.
     """
-    p = as_tensor(input)
+    p = tensor_arg(input)
     _check_same_size("binary_cross_entropy", p, target, warn=False)
     if p.numel() and (p._data.min() < 0 or p._data.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and "
                          "1 (use binary_cross_entropy_with_logits for logits)")
-    loss = -(target * ag.clamped_log(p) + (1 - as_tensor(target)) * ag.clamped_log(1 - p))
+    loss = -(target * ag.clamped_log(p) + (1 - tensor_arg(target)) * ag.clamped_log(1 - p))
     if weight is not None:
-        broadcast_shapes("binary_cross_entropy", tuple(p.shape), np.shape(raw(weight)))
+        broadcast_shapes("binary_cross_entropy", tuple(p.shape), np.shape(unwrap(weight)))
         loss = loss * weight
     return reduce(loss, reduction, "binary_cross_entropy")
 
@@ -115,15 +116,16 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     positive term; ``weight`` rescales each element.  Without pw this is
     max(x, 0) - x y + log(1 + e^-|x|).
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     name = "binary_cross_entropy_with_logits"
     _check_same_size(name, x, target, warn=False)
-    broadcast_shapes(name, tuple(x.shape), *[np.shape(raw(value)) for value in (weight, pos_weight)
+    broadcast_shapes(name, tuple(x.shape), *[np.shape(unwrap(value))
+                                             for value in (weight, pos_weight)
                                              if value is not None])
-    y = as_tensor(target)
+    y = tensor_arg(target)
     log_one_plus = _softplus(-x)  # log(1 + e^-x) = -log sigmoid(x)
     if pos_weight is not None:
-        log_one_plus = (1 + (as_tensor(pos_weight) - 1) * y) * log_one_plus
+        log_one_plus = (1 + (tensor_arg(pos_weight) - 1) * y) * log_one_plus
     loss = (1 - y) * x + log_one_plus
     if weight is not None:
         loss = loss * weight
@@ -140,7 +142,7 @@ def _class_dim(name: str, x: Tensor) -> int:
 def _class_targets(name: str, x: Tensor, target, ignore_index: int) -> np.ndarray:
     """Check that ``target`` holds class indices of the right shape and range."""
     cd = _class_dim(name, x)
-    t = raw(target)
+    t = np.asarray(unwrap(target))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64), got "
                         f"dtype {t.dtype}")
@@ -160,7 +162,7 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int) -> np.ndarra
 def _class_weights(name: str, weight, n_classes: int, dtype) -> np.ndarray | None:
     if weight is None:
         return None
-    w = raw(weight).astype(dtype)
+    w = np.asarray(unwrap(weight)).astype(dtype)
     if w.shape != (n_classes,):
         raise ValueError(f"{name}: weight should have one value per class, shape "
                          f"({n_classes},), got {w.shape}")
@@ -210,7 +212,7 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     nothing (in the mean too).  A target outside [0, C) raises IndexError.
     """
     name = "nll_loss"
-    x = as_tensor(input)
+    x = tensor_arg(input)
     check_reduction(name, reduction)
     t = _class_targets(name, x, target, ignore_index)
     w = _class_weights(name, weight, x.shape[_class_dim(name, x)], x.dtype)
@@ -233,7 +235,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     Shape: input (N, C) or (C,) or (N, C, d1, ...), classes along dim 1.
     """
     name = "cross_entropy"
-    x = as_tensor(input)
+    x = tensor_arg(input)
     check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be between 0.0 and 1.0, got "
@@ -243,7 +245,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     logp = ag.log_softmax(x, cd)
     w = _class_weights(name, weight, n_classes, x.dtype)
     w_b = None if w is None else w.reshape((n_classes,) + (1,) * (x.ndim - cd - 1))
-    target_array = raw(target)
+    target_array = np.asarray(unwrap(target))
     if target_array.dtype.kind == "f":
         if target_array.shape != x.shape:
             raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64) "
@@ -268,7 +270,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
 def _cross_entropy_probs(x: Tensor, logp: Tensor, target, w_b, reduction: str,
                          label_smoothing: float) -> Tensor:
     cd = _class_dim("cross_entropy", x)
-    y = as_tensor(target)
+    y = tensor_arg(target)
     if label_smoothing > 0:
         y = y * (1 - label_smoothing) + label_smoothing / x.shape[cd]
     terms = logp * y if w_b is None else logp * y * w_b
@@ -287,8 +289,8 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     ``reduction="batchmean"`` divides the sum by the batch size (the true KL
     per sample); "mean" divides by the number of elements, as PyTorch.
     """
-    x = as_tensor(input)
-    y = as_tensor(target)
+    x = tensor_arg(input)
+    y = tensor_arg(target)
     if log_target:
         loss = ag.exp(y) * (y - x)
     else:
@@ -313,7 +315,7 @@ def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool =
     where y > 1 (0 elsewhere, as PyTorch).  Shape: broadcastable input and target.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
-    x, y = as_tensor(input), as_tensor(target)
+    x, y = tensor_arg(input), tensor_arg(target)
     broadcast_shapes("poisson_nll_loss", tuple(x.shape), tuple(y.shape))
     loss = ag.exp(x) - y * x if log_input else x - y * ag.log(x + eps)
     if full:
@@ -335,12 +337,12 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
     dim).  Negative variances raise.
     """
     name = "gaussian_nll_loss"
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if isinstance(var, (int, float)):
         if var < 0:
             raise ValueError(f"{name}: var has negative entry/entries, got {var}")
         var = ag.full(x.shape, float(var), dtype=x.dtype)
-    var = as_tensor(var)
+    var = tensor_arg(var)
     if (var._data < 0).any():
         raise ValueError(f"{name}: var has negative entry/entries")
     if var.shape != x.shape:
@@ -368,7 +370,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     With ``swap``, d(a, n) is replaced by min(d(a, n), d(p, n)) (the harder
     negative).  Shape: (N, D) or (D,) each -> (N,) or ().
     """
-    a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
+    a, pos, neg = tensor_arg(anchor), tensor_arg(positive), tensor_arg(negative)
     if not a.ndim == pos.ndim == neg.ndim or a.ndim not in (1, 2):
         raise ValueError(f"triplet_margin_loss: expected anchor, positive and negative of "
                          f"shape (N, D) or (D,) each, got {a.shape}, {pos.shape} and {neg.shape}")

@@ -14,8 +14,9 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd._shapes import broadcast_shapes
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import as_tensor, check_reduction, raw
+from ._utils import check_reduction
 from ._utils import reduce as _reduce
 from .activation import _softplus, logsigmoid
 from .distance import pairwise_distance
@@ -49,7 +50,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 
     """max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where
     y = -1.  Shape: x1, x2 and y of the same number of dims, broadcastable."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    x1, x2, y = as_tensor(input1), as_tensor(input2), as_tensor(target)
+    x1, x2, y = tensor_arg(input1), tensor_arg(input2), tensor_arg(target)
     if not x1.ndim == x2.ndim == y.ndim:
         raise ValueError(f"margin_ranking_loss: input1, input2 and target should have the same "
                          f"number of dims, got shapes {x1.shape}, {x2.shape} and {y.shape}")
@@ -62,8 +63,8 @@ def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_averag
     """x where y = 1, max(0, margin - x) where y = -1 (x is a distance; as PyTorch, a
     target that is neither gets both terms).  Shape: broadcastable x and y."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    x = as_tensor(input)
-    y = raw(target)
+    x = tensor_arg(input)
+    y = np.asarray(unwrap(target))
     broadcast_shapes("hinge_embedding_loss", x.shape, y.shape)
     loss = ag.where(y != 1, _hinge(margin - x), 0.0) + ag.where(y != -1, x, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
@@ -73,9 +74,9 @@ def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-y x)) per element, y in {1, -1} (logistic loss); mean over all."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    x = as_tensor(input)
-    broadcast_shapes("soft_margin_loss", x.shape, np.shape(raw(target)))
-    return _reduce(_softplus(-as_tensor(target) * x), reduction, "soft_margin_loss")
+    x = tensor_arg(input)
+    broadcast_shapes("soft_margin_loss", x.shape, np.shape(unwrap(target)))
+    return _reduce(_softplus(-tensor_arg(target) * x), reduction, "soft_margin_loss")
 
 
 def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average=None,
@@ -88,12 +89,12 @@ def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "multilabel_soft_margin_loss"
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim == 0:
         raise ValueError(f"{name}: expected input of shape (N, C) or (C,), got a 0-d tensor")
-    shapes = [np.shape(raw(v)) for v in (target, weight) if v is not None]
+    shapes = [np.shape(unwrap(v)) for v in (target, weight) if v is not None]
     broadcast_shapes(name, x.shape, *shapes)
-    y = as_tensor(target)
+    y = tensor_arg(target)
     loss = -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x))
     if weight is not None:
         loss = loss * weight
@@ -105,7 +106,7 @@ def _class_target(name: str, x: Tensor, target) -> np.ndarray:
     """The integer class target of a (N, C) or (C,) input, shape (N,) or ()."""
     if x.ndim not in (1, 2):
         raise ValueError(f"{name}: expected input of shape (N, C) or (C,), got {x.shape}")
-    t = raw(target)
+    t = np.asarray(unwrap(target))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64), got "
                         f"dtype {t.dtype}")
@@ -131,7 +132,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     name = "multi_margin_loss"
     if p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 supported, got p = {p}")
-    x = as_tensor(input)
+    x = tensor_arg(input)
     t = _class_target(name, x, target)
     rows = x if x.ndim == 2 else x[None]
     n_classes = rows.shape[1]
@@ -141,11 +142,11 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
         hinge = hinge * hinge
     others = np.arange(n_classes)[None, :] != t[:, None]
     if weight is not None:
-        w = raw(weight)
+        w = np.asarray(unwrap(weight))
         if w.shape != (n_classes,):
             raise ValueError(f"{name}: weight should be one-dimensional with one value per "
                              f"class, shape ({n_classes},), got {w.shape}")
-        hinge = hinge * as_tensor(weight)[t][:, None]
+        hinge = hinge * tensor_arg(weight)[t][:, None]
     loss = ag.where(others, hinge, 0.0).sum(1) / n_classes
     return _reduce(loss if x.ndim == 2 else loss[0], reduction, name)
 
@@ -160,8 +161,8 @@ def multilabel_margin_loss(input: Tensor, target, size_average=None, reduce=None
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "multilabel_margin_loss"
-    x = as_tensor(input)
-    t = raw(target)
+    x = tensor_arg(input)
+    t = np.asarray(unwrap(target))
     if x.ndim not in (1, 2) or t.shape != x.shape:
         raise ValueError(f"{name}: expected input (N, C) or (C,) and a target of the same "
                          f"shape, got input {x.shape} and target {t.shape}")
@@ -195,8 +196,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "cosine_embedding_loss"
-    x1, x2 = as_tensor(input1), as_tensor(input2)
-    y = raw(target)
+    x1, x2 = tensor_arg(input1), tensor_arg(input2)
+    y = np.asarray(unwrap(target))
     if y.ndim not in (0, 1) or x1.ndim != y.ndim + 1 or x2.ndim != y.ndim + 1:
         raise ValueError(f"{name}: expected x1, x2 of shape (N, D) with a target (N,), or (D,) "
                          f"with a 0-d target, got {x1.shape}, {x2.shape} and {y.shape}")
@@ -220,7 +221,7 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     check_reduction(name, reduction)
     if margin <= 0:
         raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
-    a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
+    a, pos, neg = tensor_arg(anchor), tensor_arg(positive), tensor_arg(negative)
     if not a.ndim == pos.ndim == neg.ndim:
         raise ValueError(f"{name}: anchor, positive and negative should have the same number "
                          f"of dims, got shapes {a.shape}, {pos.shape} and {neg.shape}")

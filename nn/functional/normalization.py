@@ -6,8 +6,8 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.tensor import tensor_arg
 
-from ._utils import as_tensor
 from .distance import vector_norm
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm",
@@ -26,9 +26,9 @@ def _standardize(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Te
 def _scale_shift(out: Tensor, weight, bias, shape: tuple) -> Tensor:
     """out * weight + bias, each reshaped to ``shape`` (either may be None)."""
     if weight is not None:
-        out = out * as_tensor(weight).reshape(shape)
+        out = out * tensor_arg(weight).reshape(shape)
     if bias is not None:
-        out = out + as_tensor(bias).reshape(shape)
+        out = out + tensor_arg(bias).reshape(shape)
     return out
 
 
@@ -52,7 +52,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     (the *unbiased* variance, n values per channel).  When not training the
     running estimates are used instead.  Shape: (N, C, *) -> same.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
     channels = x.shape[1]
@@ -97,7 +97,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     (m spatial positions: the unbiased variance).  Without ``use_input_stats`` the
     running estimates normalise instead.  Shape: (N, C, *S) -> same.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim < 2:
         raise ValueError(f"instance_norm: expected an input of shape (N, C, *), got {x.shape}")
     channels = x.shape[1]
@@ -135,7 +135,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     The same computation in training and evaluation (no running estimates).
     Shape: (N, C, *) -> same, C divisible by ``num_groups``; weight and bias (C,).
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input of shape (N, C, *), got {x.shape}")
     n, channels = x.shape[:2]
@@ -157,7 +157,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 
     Shape: (*, *normalized_shape) -> same; weight and bias have normalized_shape.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     out, _, _ = _standardize(x, _normalized_dims("layer_norm", x, normalized_shape), eps)
     if weight is not None:
         out = out * weight
@@ -184,7 +184,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """y = x / sqrt(mean(x^2) + eps) * weight, the mean over the trailing dims
     ``normalized_shape`` (no centring, no bias).  ``eps=None`` uses the machine epsilon
     of x's dtype (``finfo(dtype).eps``).  Shape: (*, *normalized_shape) -> same."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     dims = _normalized_dims("rms_norm", x, normalized_shape)
     shape = x.shape[x.ndim - len(dims):]
     if weight is not None and tuple(weight.shape) != shape:
@@ -206,7 +206,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     channels count as 0; the sum is divided by ``size`` even at the edges).
     Shape: (N, C, *) with at least one spatial dim -> same.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     if x.ndim < 3:
         raise ValueError(f"local_response_norm: expected a 3D or higher input (N, C, *), got "
                          f"shape {x.shape}")
@@ -222,5 +222,5 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p, eps) along ``dim``: unit vectors (a zero vector stays zero)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     return x / ag.clip(vector_norm(x, p, dim, keepdim=True), min=eps)

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
-
-from ._utils import as_tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = ["pad"]
 
@@ -95,7 +94,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     ``value``, default 0), "reflect", "replicate" or "circular" (see the module
     docstring; ``value`` must then be left out).
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     pad = tuple(int(p) for p in pad)
     if mode not in _MODES:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "

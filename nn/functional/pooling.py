@@ -22,8 +22,8 @@ from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.index import GETITEM
 from graphgrad.autograd.ops.shape import not_a_view
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import as_tensor
 from .conv import _check_fits, _from_columns, _input, _ntuple, _x
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -236,7 +236,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None) -> Tensor:
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see ``avg_pool2d``.
     As PyTorch's, each input dim must be at least the kernel (padding aside)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     kernel = _ntuple("avg_pool3d", "kernel_size", kernel_size, 3)
     if x.ndim in (4, 5) and any(n < k for n, k in zip(x.shape[-3:], kernel, strict=True)):
         raise ValueError(f"avg_pool3d: input of shape {x.shape} is smaller than the kernel "
@@ -257,13 +257,13 @@ def _lp_pool(op: str, nd: int, x, norm_type: float, kernel_size, stride, ceil_mo
     """
     max_pool, avg_pool = _POOLS[nd]
     if norm_type == float("inf"):
-        return max_pool(ag.abs(as_tensor(x)), kernel_size, stride, 0, 1, ceil_mode)
+        return max_pool(ag.abs(tensor_arg(x)), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -float("inf"):
-        return -max_pool(-ag.abs(as_tensor(x)), kernel_size, stride, 0, 1, ceil_mode)
+        return -max_pool(-ag.abs(tensor_arg(x)), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == 0:
         raise ValueError(f"{op}: norm_type must not be 0")
     size = math.prod(_ntuple(op, "kernel_size", kernel_size, nd))
-    sums = avg_pool(as_tensor(x) ** norm_type, kernel_size, stride, 0, ceil_mode) * size
+    sums = avg_pool(tensor_arg(x) ** norm_type, kernel_size, stride, 0, ceil_mode) * size
     nonzero = sums._data != 0
     return where(nonzero, where(nonzero, sums, 1.0) ** (1.0 / norm_type), 0.0)
 
@@ -315,7 +315,7 @@ def _max_unpool(op: str, nd: int, x, indices, kernel_size, stride, padding,
     (a later duplicate index overwrites an earlier one, as PyTorch's CPU kernel).
     Recorded as an indexing write, so the gradient of x is g at ``indices``."""
     x, batched = _input(op, x, nd, unbatched=True)
-    idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(unwrap(indices))
     if idx.dtype != np.int64:
         raise TypeError(f"{op}: indices must be int64, got {idx.dtype}")
     idx = idx if batched else idx[None]

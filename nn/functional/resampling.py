@@ -36,8 +36,8 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg
 
-from ._utils import as_tensor
 from .adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
@@ -180,7 +180,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     ``antialias=True`` is not supported.  See the module docstring for the
     index maths; the gradient is the transposed resampling.
     """
-    x = as_tensor(input)
+    x = tensor_arg(input)
     _check_mode(x, mode, align_corners, antialias)
     nd = x.ndim - 2
     sizes, scales = _output_size(x, nd, size, scale_factor)
@@ -244,7 +244,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """Rearrange (*, C r^2, H, W) into (*, C, H r, W r): y[c, h r + i, w r + j] =
     x[c r^2 + i r + j, h, w] (sub-pixel convolution's upsampling).  A permutation
     of the elements, so its gradient is the inverse permutation."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     r = _check_factor("pixel_shuffle", upscale_factor)
     if x.ndim < 3:
         raise ValueError(f"pixel_shuffle: expected an input of at least 3 dims (*, C, H, W), got "
@@ -261,7 +261,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """The inverse of ``pixel_shuffle``: (*, C, H r, W r) -> (*, C r^2, H, W)."""
-    x = as_tensor(input)
+    x = tensor_arg(input)
     r = _check_factor("pixel_unshuffle", downscale_factor)
     if x.ndim < 3:
         raise ValueError(f"pixel_unshuffle: expected an input of at least 3 dims (*, C, H, W), "

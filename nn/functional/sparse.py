@@ -5,15 +5,14 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor, no_grad
-
-from ._utils import as_tensor, raw
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
 def _indices(name: str, input, size: int, what: str) -> np.ndarray:
     """``input`` as an integer array, every entry in [0, size), or a clear error."""
-    idx = raw(input)
+    idx = np.asarray(unwrap(input))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer indices (e.g. int64), got dtype {idx.dtype}")
     if idx.size:
@@ -75,7 +74,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 
     Shape: (*) -> (*, num_classes); ``num_classes=-1`` uses max + 1.
     """
-    idx = raw(tensor)
+    idx = np.asarray(unwrap(tensor))
     if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     idx = _indices("one_hot", idx, num_classes, "classes")
@@ -99,7 +98,7 @@ def _bag_bounds(input: np.ndarray, offsets, include_last_offset: bool) -> tuple:
         raise ValueError(f"embedding_bag: input has to be 1D or 2D, got shape {input.shape}")
     if offsets is None:
         raise ValueError("embedding_bag: offsets has to be a 1D Tensor but got None")
-    o = raw(offsets)
+    o = np.asarray(unwrap(offsets))
     if o.ndim != 1 or o.dtype.kind not in "iu":
         raise ValueError(f"embedding_bag: offsets has to be a 1D tensor of integers, got shape "
                          f"{o.shape} and dtype {o.dtype}")
@@ -148,9 +147,9 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     n, dim = weight.shape
     idx = _indices(name, input, n, "embeddings")
     if per_sample_weights is not None:
-        if np.shape(raw(per_sample_weights)) != idx.shape:
+        if np.shape(unwrap(per_sample_weights)) != idx.shape:
             raise ValueError(f"{name}: per_sample_weights (shape "
-                             f"{np.shape(raw(per_sample_weights))}) must have the same shape as "
+                             f"{np.shape(unwrap(per_sample_weights))}) must have the same shape as "
                              f"the input ({idx.shape})")
         if mode != "sum":
             raise ValueError(f"{name}: per_sample_weights is only supported for mode='sum', got "
@@ -176,6 +175,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     if mode == "mean":
         scale = scale / np.maximum(count, 1)[:, None]
     scale = ag.from_numpy(scale)
-    if per_sample_weights is not None and flat.size:
-        scale = scale * as_tensor(per_sample_weights).reshape(-1)[where]
+    if per_sample_weights is not None:  # one zero after them: the slot every empty bag reads
+        w = tensor_arg(per_sample_weights).reshape(-1)
+        scale = scale * ag.cat([w, ag.zeros(1, dtype=w.dtype)])[where]
     return (picked * scale[..., None]).sum(1)

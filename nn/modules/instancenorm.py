@@ -11,8 +11,10 @@ import warnings
 
 import numpy as np
 
+from graphgrad.autograd.tensor import tensor_arg, unwrap
+
 from .. import functional as F
-from ..functional._utils import as_tensor, check_ndim, raw
+from ..functional._utils import check_ndim
 from .normalization import _NormBase
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
@@ -39,7 +41,7 @@ class _InstanceNorm(_NormBase):
 
     def forward(self, input):
         check_ndim(self, input, (self._nd + 1, self._nd + 2), self._layout)
-        shape = np.shape(raw(input))
+        shape = np.shape(unwrap(input))
         channel_dim = len(shape) - self._nd - 1
         if shape[channel_dim] != self.num_features:
             message = (f"{self}: expected input with num_features = {self.num_features} "
@@ -48,7 +50,7 @@ class _InstanceNorm(_NormBase):
                 raise ValueError(message)
             warnings.warn(message + " (num_features is unused without affine)", stacklevel=2)
         batched = len(shape) == self._nd + 2
-        x = as_tensor(input) if batched else as_tensor(input).unsqueeze(0)
+        x = tensor_arg(input) if batched else tensor_arg(input).unsqueeze(0)
         y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or not self.track_running_stats,
                             0.0 if self.momentum is None else self.momentum, self.eps)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 from .. import functional as F
 from ..functional._utils import REDUCTIONS
@@ -50,7 +51,7 @@ class _WeightedLoss(_Loss):
 
 
 def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return tensor_arg(x)
 
 
 class MSELoss(_Loss):

@@ -6,10 +6,11 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import unwrap
 
 from .. import functional as F
 from .. import init
-from ..functional._utils import check_ndim, check_size, raw
+from ..functional._utils import check_ndim, check_size
 from ..module import Module
 from ..parameter import Parameter
 
@@ -189,7 +190,7 @@ class GroupNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input):
-        shape = np.shape(input._data if isinstance(input, Tensor) else input)
+        shape = np.shape(unwrap(input))
         if len(shape) < 2 or shape[1] != self.num_channels:
             raise ValueError(f"{self}: expected input of shape (N, {self.num_channels}, *), "
                              f"got {shape}")
@@ -202,7 +203,7 @@ class GroupNorm(Module):
 
 def _check_trailing(layer: Module, input, normalized_shape: tuple) -> None:
     """Raise a ValueError naming ``layer`` unless the input ends in ``normalized_shape``."""
-    shape = np.shape(raw(input))
+    shape = np.shape(unwrap(input))
     k = len(normalized_shape)
     if len(shape) < k or shape[len(shape) - k:] != normalized_shape:
         raise ValueError(f"{layer}: expected input whose last dims are {normalized_shape}, "
@@ -315,7 +316,7 @@ class LocalResponseNorm(Module):
         self.k = k
 
     def forward(self, input):
-        shape = np.shape(raw(input))
+        shape = np.shape(unwrap(input))
         if len(shape) < 3:
             raise ValueError(f"{self}: expected a 3D or higher input (N, C, *), got input of "
                              f"shape {shape}")

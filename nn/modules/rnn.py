@@ -24,10 +24,10 @@ import warnings
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg
 
 from .. import init
 from ..functional import rnn as R
-from ..functional._utils import as_tensor
 from ..module import Module
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -132,7 +132,7 @@ class RNNBase(Module):
     def _check_states(self, hx: tuple, batch: int, batched: bool) -> tuple:
         name = type(self).__name__
         layers = (2 if self.bidirectional else 1) * self.num_layers
-        hx = tuple(as_tensor(h) for h in hx)
+        hx = tuple(tensor_arg(h) for h in hx)
         for h, size in zip(hx, self._state_sizes(), strict=True):
             expected = (layers, batch, size) if batched else (layers, size)
             if h.shape != expected:
@@ -166,7 +166,7 @@ class RNNBase(Module):
     def _run(self, input, hx: tuple | None) -> tuple:
         if isinstance(input, PackedSequence):
             return self._run_packed(input, hx)
-        input, hx, batched = self._check_input(as_tensor(input), hx)
+        input, hx, batched = self._check_input(tensor_arg(input), hx)
         output, states = R.recurrent(self.mode, input, hx, self._weights(), self.num_layers,
                                      self.bidirectional, self.dropout, self.training,
                                      self.batch_first)
@@ -179,7 +179,7 @@ class RNNBase(Module):
         """Run over a PackedSequence; hx and the final states are in the batch's original
         order (the packing's sorted order is internal)."""
         name = type(self).__name__
-        data = as_tensor(packed.data)
+        data = tensor_arg(packed.data)
         if data.ndim != 2 or data.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected packed data of shape (N, input_size = "
                              f"{self.input_size}), got {data.shape}")
@@ -325,7 +325,7 @@ class RNNCellBase(Module):
     def _prepare(self, input, hx: tuple | None, states: int) -> tuple:
         """(input (B, I), state tuple of (B, H) tensors, whether the input was batched)."""
         name = type(self).__name__
-        x = as_tensor(input)
+        x = tensor_arg(input)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input of shape (B, {self.input_size}) or "
                              f"({self.input_size},), got {x.shape}")
@@ -335,7 +335,7 @@ class RNNCellBase(Module):
         if hx is None:
             zeros = ag.zeros((x.shape[0], self.hidden_size), dtype=x.dtype)
             return x, (zeros,) * states, batched
-        hx = tuple(as_tensor(h) for h in hx)
+        hx = tuple(tensor_arg(h) for h in hx)
         expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
         for h in hx:
             if h.shape != expected:

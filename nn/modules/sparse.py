@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import graphgrad.autograd as ag
-from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd import no_grad
+from graphgrad.autograd.tensor import tensor_arg
 
 from .. import functional as F
 from .. import init
@@ -60,7 +61,7 @@ class Embedding(Module):
                         max_norm: float | None = None, norm_type: float = 2.0,
                         scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
         """An Embedding holding a copy of the 2-D ``embeddings``, frozen by default."""
-        embeddings = embeddings if isinstance(embeddings, Tensor) else Tensor(embeddings)
+        embeddings = tensor_arg(embeddings)
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{embeddings.shape}")
@@ -157,7 +158,7 @@ class EmbeddingBag(Module):
                         include_last_offset: bool = False,
                         padding_idx: int | None = None) -> EmbeddingBag:
         """An EmbeddingBag holding a copy of the 2-D ``embeddings``, frozen by default."""
-        embeddings = embeddings if isinstance(embeddings, Tensor) else Tensor(embeddings)
+        embeddings = tensor_arg(embeddings)
         if embeddings.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
                              f"{embeddings.shape}")

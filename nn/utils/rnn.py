@@ -20,6 +20,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.tensor import tensor_arg, unwrap
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
            "pad_packed_sequence", "pad_sequence", "unpad_sequence", "pack_sequence",
@@ -90,14 +91,14 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """The permutation q with q[p[i]] = i (None for None)."""
     if permutation is None:
         return None
-    p = np.asarray(permutation._data if isinstance(permutation, Tensor) else permutation)
+    p = np.asarray(unwrap(permutation))
     inverse = np.empty_like(p)
     inverse[p] = np.arange(p.size, dtype=p.dtype)
     return Tensor._make(inverse)
 
 
 def _lengths(name: str, lengths) -> np.ndarray:
-    array = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths)
+    array = np.asarray(unwrap(lengths))
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
         raise ValueError(f"{name}: 'lengths' should be a 1D list or tensor of integers, got "
                          f"shape {array.shape} and dtype {array.dtype}")
@@ -117,7 +118,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     result.  Differentiable with respect to ``input`` (padding gets zero gradient)."""
     name = "pack_padded_sequence"
     lengths = _lengths(name, lengths)
-    input = input if isinstance(input, Tensor) else Tensor(input)
+    input = tensor_arg(input)
     batch_dim = 0 if batch_first else 1
     if input.ndim < 2 or input.shape[batch_dim] != lengths.size:
         raise ValueError(f"{name}: expected len(lengths) to be equal to the batch size of the "
@@ -197,7 +198,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     if padding_side not in ("right", "left"):
         raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got "
                          f"{padding_side!r}")
-    sequences = [s if isinstance(s, Tensor) else Tensor(s) for s in sequences]
+    sequences = [tensor_arg(s) for s in sequences]
     if not sequences:
         raise ValueError("pad_sequence: expected a non-empty list of sequences")
     trailing = {s.shape[1:] for s in sequences}
