@@ -24,6 +24,7 @@ from graphgrad.autograd.ops.index import GETITEM
 from graphgrad.autograd.ops.shape import not_a_view
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
+from ._pool_windows import window_argmax, window_counts, window_offsets, window_starts
 from .conv import _check_fits, _from_columns, _input, _ntuple, _x
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -84,13 +85,13 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
     values, strides, axes = _memory_order(x)
     padded = any(lo or hi for lo, hi in geom.padding)
     xp = _padded_like(x._data, geom, axes, -np.inf) if padded else x._data
-    best, index = windows.window_argmax(xp, geom)
+    best, index = window_argmax(xp, geom)
     nan = np.isnan(best)
     if nan.any():  # PyTorch's kernel keeps the last NaN of a window (window_argmax the first)
         for k, offset in enumerate(geom.offsets()):
             index[nan & np.isnan(xp[geom.slices(offset)])] = k
-    positions = windows.window_offsets(geom, strides[2:])[index.transpose(axes)]
-    positions += windows.window_starts(geom, strides, axes)  # (N, C, *L) in memory order
+    positions = window_offsets(geom, strides[2:])[index.transpose(axes)]
+    positions += window_starts(geom, strides, axes)  # (N, C, *L) in memory order
     inside = None
     if padded and np.isneginf(best).any():  # a window of padding only (dilation) gives -inf
         coords = _max_coordinates(geom, index)
@@ -203,7 +204,7 @@ def _avg_pool(op: str, nd: int, x, kernel_size, stride, padding, ceil_mode, coun
     if divisor_override:
         divisor = float(divisor_override)
     else:
-        counts = windows.window_counts(geom, tuple((p, p) for p in pads), count_include_pad)
+        counts = window_counts(geom, tuple((p, p) for p in pads), count_include_pad)
         uniform = counts.min() == counts.max()
         divisor = float(counts.flat[0]) if uniform else Tensor(counts, dtype=x.dtype)
     y = _from_columns(sums) / divisor
