@@ -243,3 +243,18 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
         return data
 
     return rule
+
+
+class GradientCallback(Function):
+    """The identity on its tensors, whose backward hands their gradients to
+    ``on_grads(grads)`` and passes on what it returns: how a Module's backward hooks
+    (nn/_hooks.py) see, and may replace, the gradients of one call."""
+
+    @staticmethod
+    def forward(ctx, on_grads, *tensors):
+        ctx.on_grads = on_grads
+        return tensors
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *ctx.on_grads(grads))

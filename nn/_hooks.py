@@ -2,7 +2,7 @@
 
 A module's full backward hooks see the gradients with respect to its inputs and
 outputs together.  ``BackwardHook`` gets them from two identity operations
-(custom ``autograd.Function``s, so the engine holds no module code): one
+(``autograd.function.GradientCallback``: its backward lives in autograd): one
 applied to the tensor inputs that require grad before ``forward`` runs, one to
 the tensor outputs after.  In backward the outputs' identity runs first: it
 records grad_output and calls the backward pre-hooks, which may replace it; the
@@ -18,7 +18,8 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 
-from graphgrad.autograd import Function, Tensor, is_grad_enabled, zeros
+from graphgrad.autograd import Tensor, is_grad_enabled, zeros
+from graphgrad.autograd.function import GradientCallback
 
 __all__ = ["RemovableHandle", "BackwardHook", "ModuleHooks"]
 
@@ -59,20 +60,6 @@ def add_hook(registry: OrderedDict, hook, prepend: bool, **flags: dict) -> Remov
     return handle
 
 
-class _Identity(Function):
-    """Returns its tensors unchanged; its backward hands the gradients to ``ctx.on_grads``,
-    which may replace them."""
-
-    @staticmethod
-    def forward(ctx, on_grads, *tensors):
-        ctx.on_grads = on_grads
-        return tensors
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return (None, *ctx.on_grads(grads))
-
-
 def _check_count(what: str, noun: str, result, expected: int) -> tuple:
     result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
     if len(result) != expected:
@@ -101,7 +88,7 @@ class BackwardHook:
         positions = [i for i in tensors if values[i].requires_grad]
         if not positions or not is_grad_enabled():
             return values, None
-        wrapped = _Identity.apply(on_grads, *[values[i] for i in positions])
+        wrapped = GradientCallback.apply(on_grads, *[values[i] for i in positions])
         wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
         out = list(values)
         for i, tensor in zip(positions, wrapped, strict=True):
