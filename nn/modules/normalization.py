@@ -18,6 +18,24 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"
            "LocalResponseNorm"]
 
 
+def _register_affine(module: Module, shape: tuple, affine: bool, bias: bool, device,
+                     dtype) -> None:
+    """Register the parameters of a normalisation's affine map ``y * weight + bias``:
+    ``weight`` and ``bias`` of ``shape`` when ``affine`` (``bias`` only when ``bias``),
+    None otherwise; their values are set by ``_reset_affine``."""
+    def parameter(wanted: bool):
+        return Parameter(ag.empty(shape, device=device, dtype=dtype)) if wanted else None
+    module.register_parameter("weight", parameter(affine))
+    module.register_parameter("bias", parameter(affine and bias))
+
+
+def _reset_affine(module: Module) -> None:
+    """Make the affine map the identity: weight 1, bias 0."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
 class _NormBase(Module):
     """What batch and instance normalisation share: per-channel affine parameters
     and running estimates.
@@ -39,15 +57,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(ag.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ag.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_features,), affine, bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", ag.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ag.ones(num_features, device=device, dtype=dtype))
@@ -66,10 +76,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -172,22 +179,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(ag.empty(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ag.empty(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_channels,), affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         shape = np.shape(unwrap(input))
@@ -232,22 +228,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ag.empty(self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(ag.empty(self.normalized_shape, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         _check_trailing(self, input, self.normalized_shape)
