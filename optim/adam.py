@@ -14,6 +14,39 @@ def check_betas(name: str, betas) -> None:
     check_hyper(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
 
 
+def check_adam_group(name: str, group: dict) -> None:
+    """The hyper-parameters Adam, NAdam and RAdam share: lr, eps, betas, weight_decay."""
+    check_hyper(name, "lr", group["lr"])
+    check_hyper(name, "eps", group["eps"])
+    check_betas(name, group["betas"])
+    check_hyper(name, "weight_decay", group["weight_decay"])
+
+
+def decayed_gradient(x: np.ndarray, g: np.ndarray, group: dict, out: np.ndarray) -> np.ndarray:
+    """Weight decay as Adam, NAdam and RAdam apply it, before the moments: decoupled
+    (``x <- x * (1 - lr * weight_decay)`` in place, gradient unchanged) or as an L2
+    penalty (``g + weight_decay * x``); ``-g`` when maximizing."""
+    weight_decay = group["weight_decay"]
+    if group["decoupled_weight_decay"]:
+        if weight_decay:
+            x *= 1.0 - group["lr"] * weight_decay
+        weight_decay = 0.0
+    return Optimizer._grad_term(x, g, weight_decay, group["maximize"], out)
+
+
+def update_moments(state: dict, g: np.ndarray, betas: tuple, tmp: np.ndarray):
+    """Adam's moving averages, in place: ``m <- beta1 m + (1 - beta1) g`` and
+    ``v <- beta2 v + (1 - beta2) g**2``; returns the arrays ``(m, v)``."""
+    beta1, beta2 = betas
+    exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+    Optimizer._lerp_(exp_avg, g, 1.0 - beta1, tmp)
+    exp_avg_sq *= beta2
+    np.multiply(g, 1.0 - beta2, out=tmp)
+    tmp *= g
+    exp_avg_sq += tmp
+    return exp_avg, exp_avg_sq
+
+
 class Adam(Optimizer):
     r"""Adam, as ``torch.optim.Adam`` (Kingma & Ba, 2014).
 
@@ -49,16 +82,12 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        name = type(self).__name__
-        check_hyper(name, "lr", group["lr"])
-        check_hyper(name, "eps", group["eps"])
-        check_betas(name, group["betas"])
-        check_hyper(name, "weight_decay", group["weight_decay"])
+        check_adam_group(type(self).__name__, group)
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
         beta1, beta2 = group["betas"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         if not state:
             state["step"] = self._scalar(0.0)
             state["exp_avg"] = self._zeros(x)
@@ -67,18 +96,9 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = self._zeros(x)
         step = self._advance(state)
         gbuf, tmp = self._scratch(x, 2)
-        if group["decoupled_weight_decay"]:
-            if weight_decay:
-                x *= 1.0 - lr * weight_decay
-            weight_decay = 0.0
-        g = self._grad_term(x, g, weight_decay, group["maximize"], gbuf)
+        g = decayed_gradient(x, g, group, gbuf)
 
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        self._lerp_(exp_avg, g, 1.0 - beta1, tmp)
-        exp_avg_sq *= beta2
-        np.multiply(g, 1.0 - beta2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
+        exp_avg, exp_avg_sq = update_moments(state, g, group["betas"], tmp)
 
         step_size = lr / (1.0 - beta1**step)
         bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adam import check_betas
+from .adam import check_adam_group, decayed_gradient, update_moments
 from .optimizer import Optimizer, check_hyper
 
 
@@ -45,16 +45,13 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_hyper("NAdam", "lr", group["lr"])
-        check_hyper("NAdam", "eps", group["eps"])
-        check_betas("NAdam", group["betas"])
-        check_hyper("NAdam", "weight_decay", group["weight_decay"])
+        check_adam_group("NAdam", group)
         check_hyper("NAdam", "momentum_decay", group["momentum_decay"])
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
         beta1, beta2 = group["betas"]
-        lr, weight_decay, psi = group["lr"], group["weight_decay"], group["momentum_decay"]
+        lr, psi = group["lr"], group["momentum_decay"]
         if not state:
             state["step"] = self._scalar(0.0)
             state["mu_product"] = self._scalar(1.0)
@@ -62,11 +59,7 @@ class NAdam(Optimizer):
             state["exp_avg_sq"] = self._zeros(x)
         step = self._advance(state)
         gbuf, denom, tmp = self._scratch(x, 3)
-        if group["decoupled_weight_decay"]:
-            if weight_decay:
-                x *= 1.0 - lr * weight_decay
-            weight_decay = 0.0
-        g = self._grad_term(x, g, weight_decay, group["maximize"], gbuf)
+        g = decayed_gradient(x, g, group, gbuf)
 
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
@@ -74,12 +67,7 @@ class NAdam(Optimizer):
         mu_product *= mu  # in its own (float32) precision, as PyTorch's 0-d tensor
         product = float(mu_product)
 
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        self._lerp_(exp_avg, g, 1.0 - beta1, tmp)
-        exp_avg_sq *= beta2
-        np.multiply(g, 1.0 - beta2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
+        exp_avg, exp_avg_sq = update_moments(state, g, group["betas"], tmp)
         np.divide(exp_avg_sq, 1.0 - beta2**step, out=denom)
         np.sqrt(denom, out=denom)
         denom += group["eps"]

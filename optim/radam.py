@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adam import check_betas
-from .optimizer import Optimizer, check_hyper
+from .adam import check_adam_group, decayed_gradient, update_moments
+from .optimizer import Optimizer
 
 
 class RAdam(Optimizer):
@@ -44,33 +44,21 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_hyper("RAdam", "lr", group["lr"])
-        check_hyper("RAdam", "eps", group["eps"])
-        check_betas("RAdam", group["betas"])
-        check_hyper("RAdam", "weight_decay", group["weight_decay"])
+        check_adam_group("RAdam", group)
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
         beta1, beta2 = group["betas"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         if not state:
             state["step"] = self._scalar(0.0)
             state["exp_avg"] = self._zeros(x)
             state["exp_avg_sq"] = self._zeros(x)
         step = self._advance(state)
         gbuf, tmp, update = self._scratch(x, 3)
-        if group["decoupled_weight_decay"]:
-            if weight_decay:
-                x *= 1.0 - lr * weight_decay
-            weight_decay = 0.0
-        g = self._grad_term(x, g, weight_decay, group["maximize"], gbuf)
+        g = decayed_gradient(x, g, group, gbuf)
 
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        self._lerp_(exp_avg, g, 1.0 - beta1, tmp)
-        exp_avg_sq *= beta2
-        np.multiply(g, 1.0 - beta2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
+        exp_avg, exp_avg_sq = update_moments(state, g, group["betas"], tmp)
 
         bias_correction1 = 1.0 - beta1**step
         bias_correction2 = 1.0 - beta2**step
