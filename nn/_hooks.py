@@ -21,7 +21,7 @@ from collections.abc import Callable
 from graphgrad.autograd import Tensor, is_grad_enabled, zeros
 from graphgrad.autograd.function import GradientCallback
 
-__all__ = ["RemovableHandle", "BackwardHook", "ModuleHooks"]
+__all__ = ["RemovableHandle", "BackwardHook", "ModuleHooks", "remove_weight_hook"]
 
 
 class RemovableHandle:
@@ -58,6 +58,18 @@ def add_hook(registry: OrderedDict, hook, prepend: bool, **flags: dict) -> Remov
     if prepend:
         registry.move_to_end(handle.id, last=False)
     return handle
+
+
+def remove_weight_hook(module, kind: type, name: str, what: str):
+    """Undo a weight reparametrisation done by a forward pre-hook of class ``kind`` on the
+    parameter ``name`` (``what``: the function that added it, for the error): the hook's
+    ``remove`` restores a plain parameter, then the hook is unregistered."""
+    for key, hook in list(module._forward_pre_hooks.items()):
+        if isinstance(hook, kind) and hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"{what} of '{name}' not found in {module._get_name()}")
 
 
 def _check_count(what: str, noun: str, result, expected: int) -> tuple:

@@ -15,6 +15,7 @@ import numpy as np
 from graphgrad.autograd import Tensor, no_grad
 from graphgrad.autograd.random import generator
 
+from .._hooks import remove_weight_hook
 from ..module import Module
 from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..parameter import Parameter
@@ -110,9 +111,4 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``spectral_norm``: ``name`` is a plain parameter holding W / sigma(W)."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module._get_name()}")
+    return remove_weight_hook(module, SpectralNorm, name, "spectral_norm")

@@ -13,6 +13,7 @@ import warnings
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 
+from .._hooks import remove_weight_hook
 from ..module import Module
 from ..parameter import Parameter
 
@@ -82,9 +83,4 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``weight_norm``: ``name`` is a plain parameter again, holding g v / ||v||."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module._get_name()}")
+    return remove_weight_hook(module, WeightNorm, name, "weight_norm")
