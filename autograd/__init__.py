@@ -37,9 +37,10 @@ from .ops.reduce import (
     var,
 )
 from .ops.shape import (
-    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, reshape, split,
+    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, permute, reshape, split,
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
+from .ops.padding import pad
 from .ops.rearrange import roll, tile, tril, triu
 from .ops.remainder import floor_divide, fmod, remainder
 from .ops.sort import argsort, sort, topk

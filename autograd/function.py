@@ -34,7 +34,7 @@ import numpy as np
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .graph import apply
 from .ops._registry import Op
-from .ops.shape import PAD
+from .ops.padding import PAD
 from .tensor import Tensor, tensor_arg
 
 

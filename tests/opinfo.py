@@ -658,7 +658,13 @@ _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 def _pad_kwargs(draw, shapes_: Shapes) -> dict:
     shape = shapes_[0]
     mode = draw(st.sampled_from(("constant", "reflect", "replicate", "circular")))
-    k = draw(st.integers(1, min(len(shape), 3)))
+    if mode == "constant":  # any number of trailing dims
+        k = draw(st.integers(1, min(len(shape), 3)))
+    else:  # the last k of a (C, *S) or (N, C, *S) input, each non-empty
+        k = draw(st.integers(max(len(shape) - 2, 1), min(len(shape) - 1, 3))) \
+            if len(shape) > 1 else 0
+        if k == 0 or 0 in shape[len(shape) - k:]:
+            mode, k = "constant", draw(st.integers(1, min(len(shape), 3)))
     pad = []
     for n in reversed(shape[len(shape) - k:]):  # PyTorch order: last dim first
         if mode == "constant":

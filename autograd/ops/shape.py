@@ -1,4 +1,4 @@
-"""Shape operations: reshape, permute, expand, squeeze, cat, stack, split, pad, flip.
+"""Shape operations: reshape, permute, expand, squeeze, cat, stack, split, flip.
 
 Reshapes, permutations, expansions and basic slicing return views sharing the
 input's memory (as PyTorch's views), and share its version counter, so an
@@ -30,11 +30,6 @@ def _cat_vjp(i, g, out, inputs, dim, bounds):
 CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp, variadic=True)
 STACK = Op("stack", lambda *xs, dim: np.stack(xs, axis=dim),
            lambda i, g, out, inputs, dim: g[(slice(None),) * dim + (i,)], variadic=True)
-PAD = Op(
-    "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
-    lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
-                                              zip(widths, g.shape, strict=False))],
-)
 
 
 def _inverse(axes: tuple) -> tuple:
@@ -288,52 +283,6 @@ def unbind(x, dim: int = 0) -> tuple:
     x = tensor_arg(x)
     d = normalize_dim("unbind", dim, x._data.ndim)
     return tuple(x[(slice(None),) * d + (i,)] for i in range(x._data.shape[d]))
-
-
-_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad with PyTorch's flat tuple ``(left_last, right_last, left_2nd_last, ...)``.
-
-    ``mode``: "constant" (filled with ``value``), "reflect", "replicate" or
-    "circular".  Constant padding's gradient is the slice of g inside the pad;
-    the other modes gather elements, so the gradient of each source element is
-    the sum over its copies.
-    """
-    x = tensor_arg(x)
-    if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
-        raise ValueError(f"pad: pad {tuple(pad)} must have an even length of at most "
-                         f"2 * ndim = {2 * x._data.ndim}")
-    if not any(pad):
-        return x
-    widths = [(0, 0)] * x._data.ndim
-    for i in range(len(pad) // 2):
-        widths[x._data.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    if mode == "constant":
-        if any(lo < 0 or hi < 0 for lo, hi in widths):
-            return _crop_then_pad(x, widths, value)
-        return apply(PAD, (x,), {"widths": tuple(widths), "value": value})
-    if mode not in _PAD_MODES:
-        raise ValueError(
-            f"pad: mode must be constant, reflect, replicate or circular, got {mode!r}")
-    out = x
-    for d, (lo, hi) in enumerate(widths):
-        if lo or hi:
-            n = x._data.shape[d]
-            if mode == "reflect" and (lo >= n or hi >= n):
-                raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than "
-                                 f"dim {d}'s size {n}")
-            source = np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode])
-            out = out[(slice(None),) * d + (source,)]
-    return out
-
-
-def _crop_then_pad(x: Tensor, widths: list, value: float) -> Tensor:
-    # Negative padding crops, as in PyTorch.
-    crop = tuple(slice(-lo if lo < 0 else 0, (hi if hi < 0 else None)) for lo, hi in widths)
-    kept = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
-    return apply(PAD, (x[crop],), {"widths": tuple(kept), "value": value})
 
 
 @method()

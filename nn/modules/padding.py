@@ -1,6 +1,6 @@
 """Padding layers: ``ConstantPad``, ``ZeroPad``, ``ReflectionPad``, ``ReplicationPad`` and
 ``CircularPad``, each in 1-D, 2-D and 3-D (no parameters; they call
-``nn.functional.padding.pad``: PyTorch's checks and negative pads).
+``pad``, which is ``nn.functional.pad``).
 
 ``padding`` is an int (the same on every side) or PyTorch's flat tuple
 (left, right[, top, bottom[, front, back]]); negative values crop.
@@ -10,8 +10,9 @@
 """
 from __future__ import annotations
 
+from graphgrad.autograd import pad
+
 from ..functional._utils import check_ndim
-from ..functional.padding import pad
 from ..module import Module
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",

@@ -1,13 +1,11 @@
-"""``pad`` with PyTorch's modes, argument checks and negative (cropping) pads, as the
-padding layers use it.  ``F.pad`` is the engine's ``pad`` (the same function object
-as ``graphgrad.pad``), which takes the same arguments but neither refuses what
-PyTorch refuses nor crops in the non-constant modes; this one should become it.
+"""Padding with PyTorch's modes, checks and negative (cropping) pads: ``pad``, which is
+also ``nn.functional.pad`` and what the padding layers call.
 
 ``pad`` is the flat tuple (left, right) of the last dim, then of the one before,
-and so on.  Constant padding takes any number of dims (it is the engine's
-``pad``).  The other modes pad the last 1, 2 or 3 dims of a (N, C, *S) or (C, *S)
-input.  Along a padded dim of size n with pads (lo, hi), output position j reads
-input position
+and so on.  Constant padding takes any number of dims (the ``PAD`` primitive,
+after cropping the negative pads).  The other modes pad the last 1, 2 or 3 dims
+of a (N, C, *S) or (C, *S) input.  Along a padded dim of size n with pads
+(lo, hi), output position j reads input position
 
     replicate   clip(j - lo, 0, n - 1)                     (the edge repeats)
     reflect     |j - lo| mirrored at n - 1                 (the edge is not repeated;
@@ -15,18 +13,27 @@ input position
     circular    crop the negative pads first, then (j - max(lo, 0)) mod m on
                 the m positions left                       (each pad at most m)
 
-Each padded dim is the concatenation of three slices of the input (the left
+Each such padded dim is the concatenation of three slices of the input (the left
 pad, the kept middle, the right pad; reflected slices run backwards), so the
 gradient of an input element is the sum of the gradients of its copies, as
-PyTorch's.
+PyTorch's, and needs no rule of its own.
 """
 from __future__ import annotations
 
-import graphgrad.autograd as ag
-from graphgrad.autograd import Tensor
-from graphgrad.autograd.tensor import tensor_arg
+import numpy as np
 
-__all__ = ["pad"]
+from ..graph import apply
+from ..tensor import Tensor, tensor_arg
+from ._registry import Op
+from .shape import cat
+
+# Constant padding by ``widths`` ((lo, hi) per dim, all >= 0): the gradient is the slice
+# of g inside the pad.
+PAD = Op(
+    "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
+    lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
+                                              zip(widths, g.shape, strict=False))],
+)
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -54,7 +61,7 @@ def _padded_dim(x: Tensor, dim: int, mode: str, lo: int, hi: int) -> Tensor:
         left = part(x, n - lo, n) if lo > 0 else None
         right = part(x, 0, hi) if hi > 0 else None
     pieces = [p for p in (left, middle, right) if p is not None]
-    return ag.cat(pieces, dim) if len(pieces) > 1 else middle
+    return cat(pieces, dim) if len(pieces) > 1 else middle
 
 
 def _check(mode: str, x: Tensor, widths: list) -> None:
@@ -80,6 +87,19 @@ def _check(mode: str, x: Tensor, widths: list) -> None:
     if min(out) < 0 or (mode != "circular" and max(out) < 1):
         raise ValueError(f"pad: the pad {_flat(widths)} leaves input of shape {x.shape} with "
                          f"padded sizes {tuple(out)}")
+
+
+def _constant_pad(x: Tensor, pad: tuple, value: float) -> Tensor:
+    """``PAD`` by the non-negative parts of ``pad``, after cropping its negative parts."""
+    widths = [(0, 0)] * (x.ndim - len(pad) // 2) + [(pad[i], pad[i + 1])
+                                                     for i in range(len(pad) - 2, -1, -2)]
+    if not any(lo or hi for lo, hi in widths):
+        return x
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        x = x[tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                    for (lo, hi), n in zip(widths, x.shape, strict=True))]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    return apply(PAD, (x,), {"widths": tuple(widths), "value": value})
 
 
 def _flat(widths: list) -> tuple:
@@ -110,7 +130,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             if n + min(lo, 0) + min(hi, 0) < 0:
                 raise ValueError(f"pad: the negative pad ({lo}, {hi}) crops more than dim {d}'s "
                                  f"size {n} (input shape {x.shape})")
-        return ag.pad(x, pad, "constant", 0.0 if value is None else value)
+        return _constant_pad(x, pad, 0.0 if value is None else value)
     if value is not None and value != 0:
         raise ValueError(f"pad: mode {mode!r} takes no value, got value={value}")
     widths = [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]  # first padded dim first
