@@ -93,6 +93,22 @@ def test_to_dtype_device_and_other():
     assert x.element_size() == 4 and x.is_floating_point() and not x.long().is_floating_point()
 
 
+def test_type_names_and_casts_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8",
+                  "bool"):
+        ours, theirs = gg.zeros(2, dtype=getattr(np, dtype)), torch.zeros(2, dtype=getattr(
+            torch, dtype))
+        assert ours.type() == theirs.type()
+        assert ours.type("torch.DoubleTensor").dtype == np.float64
+    x = gg.ones(2, requires_grad=True)
+    y = x.type(gg.float64)  # a differentiable cast, as astype
+    y.sum().backward()
+    assert y.dtype == np.float64 and x.grad.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="type: unknown tensor type 'torch.Foo'"):
+        x.type("torch.Foo")
+
+
 @pytest.mark.parametrize("call", [
     lambda x: x.to("cuda"), lambda x: x.cuda(), lambda x: x.to("cuda:1"), lambda x: x.to(0),
     lambda x: nn.Linear(2, 2).to("mps"), lambda x: nn.Linear(2, 2).cuda(),

@@ -1,9 +1,9 @@
 """Tensor methods that convert a tensor or make one like it, as PyTorch's.
 
 ``to`` / ``cpu`` / ``cuda`` move between devices and dtypes (only the CPU exists:
-asking for another device raises, naming it); ``type_as``, ``view_as``,
-``reshape_as``, ``contiguous``, ``t`` and ``narrow`` are compositions of the
-differentiable ops; ``new_zeros`` and friends make constants with this tensor's
+asking for another device raises, naming it); ``type`` (PyTorch's type names),
+``type_as``, ``view_as``, ``reshape_as``, ``contiguous``, ``t`` and ``narrow`` are
+compositions of the differentiable ops; ``new_zeros`` and friends make constants with this tensor's
 dtype.
 """
 from __future__ import annotations
@@ -57,6 +57,31 @@ def cuda(x, device=None, non_blocking: bool = False, memory_format=None):
 def half(x, memory_format=None):
     """``x`` as float16 (``astype``)."""
     return astype(x, np.float16)
+
+
+# PyTorch's legacy type names of the CPU tensor types, by dtype.
+_TYPE_NAMES = {np.dtype(dtype): f"torch.{name}Tensor" for dtype, name in (
+    (np.float32, "Float"), (np.float64, "Double"), (np.float16, "Half"), (np.int64, "Long"),
+    (np.int32, "Int"), (np.int16, "Short"), (np.int8, "Char"), (np.uint8, "Byte"),
+    (np.bool_, "Bool"))}
+
+
+@method("type")
+def tensor_type(x, dtype=None, non_blocking: bool = False):
+    """``Tensor.type``: without ``dtype``, x's type name as PyTorch spells it
+    (``'torch.FloatTensor'`` for float32); with one (a dtype or such a name), ``x`` cast
+    to it (``astype``)."""
+    if dtype is None:
+        if np.dtype(x.dtype) not in _TYPE_NAMES:
+            raise TypeError(f"type: a tensor of dtype {x.dtype} has no PyTorch type name")
+        return _TYPE_NAMES[np.dtype(x.dtype)]
+    if isinstance(dtype, str):
+        by_name = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+        if dtype not in by_name:
+            raise ValueError(f"type: unknown tensor type {dtype!r}; expected one of "
+                             f"{sorted(by_name)} or a dtype")
+        dtype = by_name[dtype]
+    return astype(x, dtype)
 
 
 @method()

@@ -423,7 +423,7 @@ ASTYPE = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, out, x, dtype:
             meta=True)
 
 
-@method("astype", "type")
+@method()
 def astype(x, dtype):
     """``x`` converted to ``dtype``.  Differentiable between float dtypes (the
     gradient is cast back); a cast to an integer or bool dtype leaves the graph."""
