@@ -7,6 +7,7 @@
     dot = gg.viz.draw_graph(loss, params=model, show_saved=True)
     dot.render("mlp", format="svg")       # or dot.source for the DOT text
     print(gg.viz.gradient_flow(model))    # per-parameter |grad| table
+    gg.viz.explore(loss, params=model, path="mlp.html")  # the same, as a page to explore
 
 How gradients are captured (the design, and its cost).  After ``backward`` only the
 leaves still hold gradients (``.grad``); an intermediate gradient is freed as soon as
@@ -39,7 +40,7 @@ from ._render import find_renderer
 
 __all__ = [
     "draw_graph", "record_gradients", "gradient_flow", "scope", "find_renderer", "GradStats",
-    "GradientRecord", "GradientFlow", "FlowRow", "grad_stats",
+    "GradientRecord", "GradientFlow", "FlowRow", "grad_stats", "explore",
 ]
 
 _RANKDIRS = ("TB", "LR", "BT", "RL")
@@ -89,3 +90,27 @@ def draw_graph(roots, params=None, show_grads: bool = True, show_saved: bool = F
     model = GraphModel(roots, params, group_modules, max_depth, show_constants, record)
     drawer = Drawer(model, record, show_grads, show_saved, show_order, grad_range)
     return build_digraph(model, drawer, rankdir, legend)
+
+
+def explore(roots, params=None, path=None, *, record: GradientRecord | None = None,
+            title: str | None = None):
+    """Write the backward graph from ``roots`` as one self-contained interactive HTML page
+    (no server, no network: open it from disk in any browser) and return it: an object
+    whose ``path`` is the file, shown inline in Jupyter.
+
+    ``roots`` and ``params`` as for ``draw_graph`` (the page shows the same graph, with
+    module clusters and folded repeated calls); ``path`` defaults to "backprop.html".
+    Call it after ``loss.backward()`` run inside ``record_gradients()`` to see every
+    op's gradient (or before backward, to see the forward values and the order
+    backward will take).  The page offers pan and zoom, folding modules, a search box;
+    clicking a node shows its op's formula and gradient rule, shapes and dtypes,
+    module, statistics and histograms of its forward values and gradient, NaN/Inf
+    flags and, for a forward run inside ``gg.autograd.detect_anomaly()``, the line of
+    code that created it; a player steps through backward in the engine's order,
+    showing where each gradient goes and which parameters' gradients are complete; a
+    gradient-flow panel shows each parameter's mean and max |grad| (log scale).
+    Needs what ``draw_graph``'s rendering needs (``pip install graphgrad[viz]``).
+    """
+    from ._explore import write_page
+
+    return write_page(roots, params, path, record, title)
