@@ -71,10 +71,10 @@ def main(argv: list[str]) -> int:
         ensure_env("demo")
         return run("-m", "graphgrad", "demo", *rest)
     if command == "test":
-        ensure_env("test,viz,plot,tensorboard,safetensors", optional="bench")
+        ensure_env("test,viz,plot,tensorboard,safetensors,browser", optional="bench")
         return pytest("-q", *rest)
     if command == "test-slow":
-        ensure_env("test,viz,plot,tensorboard,safetensors", optional="bench")
+        ensure_env("test,viz,plot,tensorboard,safetensors,browser", optional="bench")
         return pytest("-q", "--hypothesis-profile=slow", "-m", "slow or not slow", *rest)
     if command == "bench":
         ensure_env("test", optional="bench")

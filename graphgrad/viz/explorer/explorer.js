@@ -149,8 +149,10 @@
     const text = document.createElementNS(SVGNS, "text");
     text.setAttribute("x", box.x + 8);
     text.setAttribute("y", box.y + 20);
-    const ops = c.vertices.filter((id) => data.vertices[id].kind === "op").length;
-    text.textContent = `\u25B8 ${c.label} (${ops} nodes; click to unfold)`;
+    const count = (kind) => c.vertices.filter((id) => data.vertices[id].kind === kind).length;
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    text.textContent = `\u25B8 ${c.label}: ${plural(count("op"), "op")}, ` +
+      `${plural(count("param"), "parameter")} (click to unfold)`;
     g.append(rect, text);
     graphLayer.appendChild(g);
     return g;
