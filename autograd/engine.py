@@ -159,13 +159,16 @@ def _propagate(roots, seeds, targets, retain_graph: bool, create_graph: bool) ->
                 observer(node, g)
             op, rules, params = node.op, node.op.vjps, node.params
             saved, out = _rule_inputs(node, raw)
+            together = _joint_gradients(node, g, out, saved, useful) if op.jointly else None
             i = -1  # a counter, not enumerate: cheaper per edge
             for child in node.next:
                 i += 1
                 if child is None or (useful is not None and child not in useful):
                     continue
                 try:
-                    if op.variadic:
+                    if together is not None:
+                        gi = together[i]
+                    elif op.variadic:
                         gi = rules(i, g, out, saved, **params)
                     else:
                         gi = rules[i](g, out, *saved, **params)
@@ -196,6 +199,15 @@ def _leaf_gradient(grads: GradBuffers, leaf: Tensor, raw: bool, observer):
     if observer is not None:
         observer(leaf, g)
     return grads.hand_out(g)
+
+
+def _joint_gradients(node: Node, g, out, saved, useful) -> tuple:
+    """Every needed input's gradient from the one rule of a ``jointly`` op."""
+    needed = tuple([c is not None and (useful is None or c in useful) for c in node.next])
+    try:
+        return node.op.vjps(g, out, saved, needed, **node.params)
+    except Exception as err:
+        raise RuntimeError(f"backward of {node.op.name} failed: {err}") from err
 
 
 def _rule_inputs(node: Node, raw: bool) -> tuple:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import _recurrent_reference as recurrent
 import hypothesis.extra.numpy as hnp
 import numpy as np
 from hypothesis import strategies as st
@@ -32,6 +33,7 @@ from graphgrad.autograd.function import UNPACK
 from graphgrad.autograd.ops.conv import FOLD, UNFOLD, window
 from graphgrad.autograd.ops.conversion import CONTIGUOUS
 from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
+from graphgrad.autograd.ops.recurrent import GRU_LAYER, LSTM_LAYER, RNN_LAYER
 from graphgrad.autograd.random import (
     BERNOULLI,
     BERNOULLI_,
@@ -1180,6 +1182,12 @@ INTERNAL_DB: tuple[OpInfo, ...] = (
            p[start:stop].reshape(shape), None, joint=_unpack_joint, empty=False,
            out_dtype=lambda dtype, kwargs: kwargs["dtype"]),
     _unary_internal(CONTIGUOUS, np.copy),
+    OpInfo("rnn_layer", _call(RNN_LAYER), recurrent.rnn_ref, None, joint=recurrent.rnn_joint,
+           empty=False, domain=(-1.5, 1.5)),
+    OpInfo("gru_layer", _call(GRU_LAYER), recurrent.gru_ref, None, joint=recurrent.gru_joint,
+           empty=False, domain=(-1.5, 1.5)),
+    OpInfo("lstm_layer", _call(LSTM_LAYER), recurrent.lstm_ref, None,
+           joint=recurrent.lstm_joint, empty=False, domain=(-1.5, 1.5)),
     *(_draw_info(op) for op in (NORMAL, BERNOULLI, NORMAL_, UNIFORM_, EXPONENTIAL_,
                                 BERNOULLI_, RANDOM_)),
 )

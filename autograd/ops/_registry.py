@@ -38,20 +38,24 @@ class Op:
     ``rule(i, g, out, inputs, **params)`` that gets them as one sequence (unpacking
     them for each input would make backward quadratic in their number); ``meta``:
     the rules read only the inputs' shapes and dtypes, and get each input as an
-    ``InputMeta`` (an op with ``meta`` saves no input); ``differentiable=False``
+    ``InputMeta`` (an op with ``meta`` saves no input); ``jointly``: a variadic op whose
+    one rule ``rule(g, out, inputs, needed, **params)`` returns every input's gradient
+    at once (a tuple, None where ``needed[i]`` is False), for ops whose gradients share
+    one computation (a recurrence through time); ``differentiable=False``
     marks an op without gradient (comparisons, argmax): its ``vjps`` is None.
     """
 
     __slots__ = ("name", "forward", "vjps", "save", "save_out", "broadcasts", "variadic",
-                 "meta", "unsaved", "per_rule")
+                 "meta", "unsaved", "per_rule", "jointly")
 
     def __init__(self, name: str, forward, *vjps, saves: str = "", broadcasts: bool = False,
-                 variadic: bool = False, meta: bool = False,
+                 variadic: bool = False, meta: bool = False, jointly: bool = False,
                  differentiable: bool = True) -> None:
         self.name = name
         self.forward = forward
         self.broadcasts = broadcasts
-        self.variadic = variadic
+        self.jointly = jointly
+        variadic = self.variadic = variadic or jointly
         self.meta = meta
         self.per_rule = None
         if isinstance(saves, tuple):  # one string per rule

@@ -1,9 +1,6 @@
 """Recurrent cells (Elman RNN, GRU, LSTM) and the layer loop that ``nn.RNN``, ``nn.GRU``
 and ``nn.LSTM`` share.
 
-Everything is composed of autograd operations: backpropagation through time is
-the engine differentiating the unrolled loop, with no gradient code here.
-
 Cell equations, with x the input, h the previous hidden state and every W, b in
 PyTorch's layout (``w_ih`` stacks the gate blocks in the order listed):
 
@@ -16,19 +13,21 @@ PyTorch's layout (``w_ih`` stacks the gate blocks in the order listed):
           c' = f * c + i * g
           h' = o * tanh(c')             (times W_hr^T with proj_size: h' is then P wide)
 
-The input projection W_ih x + b is computed for all time steps in one matrix
-product, then sliced per step (slicing costs backward only the slice's size: the
-engine adds slice gradients into one buffer in place).
+The input projection W_ih x + b is computed for all time steps in one matrix product;
+the recurrence over the steps is one primitive of autograd per layer and direction
+(``autograd/ops/recurrent.py``: its forward loops over time in NumPy and its rule
+runs backpropagation through time), so a layer records a handful of nodes whatever
+the sequence's length.  A packed sequence runs it one step at a time, as does a cell.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import graphgrad.autograd as ag
 from graphgrad import viz
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.ops.recurrent import gru_layer, lstm_layer, rnn_layer
 
 from .dropout import dropout as _dropout
 
@@ -36,43 +35,30 @@ __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "gru_cell", "lstm_cell", "cell_forw
            "CELLS"]
 
 
-# ------------------------------------------------------------------ one step
-# A step maps (xw, state, w_hh, b_hh) to (h', state'), where xw is the input
-# projection of this step (with b_hh already folded in when the cell allows) and
-# state a tuple of (B, H) tensors.  ``ag.linear(h, w_hh, xw)`` = xw + h W_hh^T in
-# one operation.
+# ------------------------------------------------------------------ one layer
+# A layer maps (xw, state, w_hh, b_hh, w_hr, reverse) to (the outputs of its steps (T, B,
+# H_out), the final state), where xw (T, B, gates * H) is the input projection of every
+# step (with b_hh already folded in when the cell allows) and state a tuple of (B, *)
+# tensors: (h,) or (h, c).  The final state is the last step's (the first's, reversed).
 
-def _rnn_step(activation):
-    def step(xw, state, w_hh, b_hh):
-        h = activation(ag.linear(state[0], w_hh, xw))
-        return h, (h,)
+def _rnn_layer(nonlinearity: str) -> Callable:
+    def layer(xw, state, w_hh, b_hh, w_hr, reverse):
+        out = rnn_layer(xw, state[0], w_hh, nonlinearity, reverse)
+        return out, (out[0 if reverse else -1],)
 
-    return step
-
-
-def _gru_step(xw, state, w_hh, b_hh):
-    (h,) = state
-    hidden = h.shape[-1]
-    hw = ag.linear(h, w_hh, b_hh)
-    rz = ag.sigmoid(xw[:, :2 * hidden] + hw[:, :2 * hidden])
-    r, z = rz[:, :hidden], rz[:, hidden:]
-    n = ag.tanh(xw[:, 2 * hidden:] + r * hw[:, 2 * hidden:])
-    h = n + z * (h - n)  # = (1 - z) * n + z * h, one operation fewer
-    return h, (h,)
+    return layer
 
 
-def _lstm_step(xw, state, w_hh, b_hh, w_hr=None):
-    h, c = state
-    hidden = c.shape[-1]
-    gates = ag.linear(h, w_hh, xw)
-    s = ag.sigmoid(gates)  # i, f and o; the g block is recomputed with tanh below
-    i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
-    g = ag.tanh(gates[:, 2 * hidden:3 * hidden])
-    c = f * c + i * g
-    h = o * ag.tanh(c)
-    if w_hr is not None:  # LSTM with projections: h' = W_hr (o * tanh(c'))
-        h = ag.linear(h, w_hr)
-    return h, (h, c)
+def _gru_layer(xw, state, w_hh, b_hh, w_hr, reverse):
+    out = gru_layer(xw, state[0], w_hh, b_hh, reverse)
+    return out, (out[0 if reverse else -1],)
+
+
+def _lstm_layer(xw, state, w_hh, b_hh, w_hr, reverse):
+    out = lstm_layer(xw, state[0], state[1], w_hh, w_hr, reverse)
+    width = state[0].shape[-1]  # [h, c] side by side
+    last = out[0 if reverse else -1]
+    return out[..., :width], (last[:, :width], last[:, width:])
 
 
 class Cell(NamedTuple):
@@ -81,19 +67,19 @@ class Cell(NamedTuple):
     gates: int  # gate blocks stacked in weight_ih / weight_hh
     states: int  # 1 for (h,), 2 for (h, c)
     fold_bias: bool  # b_hh can be added to the input projection (not for GRU's n gate)
-    step: Callable
+    layer: Callable
 
 
 CELLS = {
-    "RNN_TANH": Cell(1, 1, True, _rnn_step(ag.tanh)),
-    "RNN_RELU": Cell(1, 1, True, _rnn_step(ag.relu)),
-    "GRU": Cell(3, 1, False, _gru_step),
-    "LSTM": Cell(4, 2, True, _lstm_step),
+    "RNN_TANH": Cell(1, 1, True, _rnn_layer("tanh")),
+    "RNN_RELU": Cell(1, 1, True, _rnn_layer("relu")),
+    "GRU": Cell(3, 1, False, _gru_layer),
+    "LSTM": Cell(4, 2, True, _lstm_layer),
 }
 
 
 def _split_biases(cell: Cell, b_ih: Tensor | None, b_hh: Tensor | None) -> tuple:
-    """(the bias added to the input projection, the bias left for the step)."""
+    """(the bias added to the input projection, the bias left for the recurrence)."""
     if cell.fold_bias and b_hh is not None:
         return (b_hh if b_ih is None else b_ih + b_hh), None
     return b_ih, b_hh
@@ -104,7 +90,9 @@ def cell_forward(mode: str, input: Tensor, state: tuple, w_ih: Tensor, w_hh: Ten
     """One step of the ``mode`` cell (a key of ``CELLS``): returns (h', state')."""
     cell = CELLS[mode]
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
-    return cell.step(ag.linear(input, w_ih, bias), state, w_hh, b_hh)
+    xw = ag.linear(input, w_ih, bias)
+    _, state = cell.layer(xw[None], state, w_hh, b_hh, None, False)
+    return state[0], state
 
 
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -141,26 +129,13 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
 
 
 # ---------------------------------------------------------------- the layer loop
-def _stepper(cell: Cell, w_hr: Tensor | None) -> Callable:
-    return cell.step if w_hr is None else functools.partial(cell.step, w_hr=w_hr)
-
-
 def _run_direction(cell: Cell, seq: Tensor, state: tuple, weights: tuple,
                    reverse: bool) -> tuple:
     """Run one direction of one layer over ``seq`` (T, B, I); returns (its outputs (T, B, H),
     final state).  The input projection x_t W_ih^T + b of all steps is one matmul."""
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
-    xw = ag.linear(seq, w_ih, bias)
-    step_fn = _stepper(cell, w_hr)
-    steps = seq.shape[0]
-    outputs = [None] * steps
-    step = viz.scope("step")  # the graph drawing folds the T steps into one cluster
-    for t in (reversed(range(steps)) if reverse else range(steps)):
-        with step:
-            h, state = step_fn(xw[t], state, w_hh, b_hh)
-            outputs[t] = h
-    return ag.stack(outputs, 0), state
+    return cell.layer(ag.linear(seq, w_ih, bias), state, w_hh, b_hh, w_hr, reverse)
 
 
 def _run_direction_packed(cell: Cell, data: Tensor, batch_sizes: list, state: tuple,
@@ -173,7 +148,6 @@ def _run_direction_packed(cell: Cell, data: Tensor, batch_sizes: list, state: tu
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     bias, b_hh = _split_biases(cell, b_ih, b_hh)
     xw = ag.linear(data, w_ih, bias)
-    step_fn = _stepper(cell, w_hr)
     starts = [0]
     for size in batch_sizes[:-1]:
         starts.append(starts[-1] + size)
@@ -192,8 +166,9 @@ def _run_direction_packed(cell: Cell, data: Tensor, batch_sizes: list, state: tu
             state = tuple(s[:size] for s in state)
         active = size
         with step:
-            h, state = step_fn(xw[starts[t]:starts[t] + size], state, w_hh, b_hh)
-        outputs[t] = h
+            _, state = cell.layer(xw[None, starts[t]:starts[t] + size], state, w_hh, b_hh, w_hr,
+                                  False)
+        outputs[t] = state[0]
     if finished:  # rows ended in decreasing blocks: put them back in order
         state = tuple(ag.cat([s, *[f[k] for f in reversed(finished)]])
                       for k, s in enumerate(state))

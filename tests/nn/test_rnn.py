@@ -332,7 +332,8 @@ def test_pad_sequence_matches_torch_and_passes_gradients():
 
 
 def test_cells_are_twice_differentiable():
-    # Compositions only, so second derivatives come for free (e.g. for gradient penalties).
+    # The recurrence primitives' rules are written with differentiable ops, so second
+    # derivatives come for free (e.g. for gradient penalties).
     from graphgrad.nn.functional.rnn import gru_cell, lstm_cell
     from graphgrad.testing import gradgradcheck
 
