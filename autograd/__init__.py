@@ -24,6 +24,8 @@ from .engine import backward, grad
 from .function import Function, FunctionCtx
 from . import functional  # jacobian, hessian, vjp, jvp, hvp, vhp (torch.autograd.functional)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops.conversion import narrow
+from .ops.diagonal import diag, diag_embed, diagonal, trace
 from .ops.elementwise import (
     abs, add, astype, clamp, clamped_log, clip, clone, cos, div, eq, erf, exp, ge, gelu, gt,
     isfinite, isnan, le, leaky_relu, log, logical_and, logical_not, logical_or, logical_xor, lt,
@@ -40,9 +42,16 @@ from .ops.shape import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, permute, reshape, split,
     squeeze, stack, swapaxes, transpose, unbind, unsqueeze, view,
 )
+from .ops.movement import (
+    fliplr, flipud, moveaxis, movedim, repeat_interleave, rot90, select, unflatten,
+)
 from .ops.padding import pad
 from .ops.rearrange import roll, tile, tril, triu
 from .ops.remainder import floor_divide, fmod, remainder
+from .ops.scatter import (
+    index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, put, scatter,
+    scatter_add, scatter_reduce, take,
+)
 from .ops.sort import argsort, sort, topk
 from .random import (
     Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,

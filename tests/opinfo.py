@@ -854,6 +854,304 @@ def _diagonal_kwargs(shapes_: Shapes):
     return st.fixed_dictionaries({}, optional={"diagonal": st.integers(-3, 3)})
 
 
+# ---------------------------------------------------------- scatter references
+def _seeded(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+
+def _along_index(draw, shape: Shape, dim: int, unique: bool) -> np.ndarray:
+    """An index for a scatter along ``dim`` into ``shape``: no larger than shape outside
+    dim; with ``unique``, no position twice along a line (for ops that copy)."""
+    n = shape[dim]
+    sizes = [draw(st.integers(0, s)) for s in shape]
+    sizes[dim] = draw(st.integers(0, n if unique else 4)) if n else 0
+    rng = _seeded(draw)
+    if unique:
+        keys = rng.random(tuple(n if i == dim else k for i, k in enumerate(sizes)))
+        order = np.argsort(keys, axis=dim)
+        return np.take(order, np.arange(sizes[dim]), axis=dim).astype(np.int64)
+    return rng.integers(0, max(n, 1), tuple(sizes)).astype(np.int64)
+
+
+def _scatter_positions(index: np.ndarray, dim: int) -> tuple:
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[dim] = index
+    return tuple(grids)
+
+
+@st.composite
+def _scatter_joint(draw, lim: Limits, unique: bool, values: bool = False) -> tuple:
+    """Input x, an index along a dim, and src (at least the index's size in every dim);
+    with ``values``, sometimes a number instead of src."""
+    (shape,) = draw(same(1, min_dims=1)(lim))
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    index = _along_index(draw, shape, dim % len(shape), unique)
+    if values and draw(st.booleans()):
+        return (shape,), {"dim": dim, "index": index, "value": draw(st.sampled_from((0.5, -2.0)))}
+    src = tuple(k + draw(st.integers(0, 1)) for k in index.shape)
+    return (shape, src), {"dim": dim, "index": index}
+
+
+def _scatter_ref(x, src=None, *, dim, index, value=None, reduce=None):
+    out = x.copy()
+    at = _scatter_positions(index, dim % x.ndim)
+    picked = src[tuple(slice(0, k) for k in index.shape)] if src is not None else value
+    if reduce == "sum":
+        np.add.at(out, at, picked)
+    else:
+        out[at] = picked
+    return out
+
+
+_SCATTER_REDUCE = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max,
+                   "amin": np.min}
+
+
+def _scatter_reduce_ref(x, src, dim, index, reduce, include_self=True):
+    dim %= x.ndim
+    out = x.copy()
+    met = {}
+    for position in np.ndindex(*index.shape):
+        target = list(position)
+        target[dim] = index[position]
+        met.setdefault(tuple(target), []).append(src[position])
+    for target, values in met.items():
+        own = [x[target]] if include_self else []
+        out[target] = _SCATTER_REDUCE[reduce](np.array(own + values))
+    return out
+
+
+@st.composite
+def _scatter_reduce_joint(draw, lim: Limits) -> tuple:
+    input_shapes, kwargs = draw(_scatter_joint(lim, unique=False))
+    kwargs["reduce"] = draw(st.sampled_from(tuple(_SCATTER_REDUCE)))
+    kwargs.update(draw(_optional(include_self=(True, False))(input_shapes)))
+    return input_shapes, kwargs
+
+
+@st.composite
+def _index_joint(draw, lim: Limits, unique: bool, negative: bool = False) -> tuple:
+    """Input x, dim and a 1-D index into that dim, and the source's shape (x's with
+    len(index) at dim)."""
+    (shape,) = draw(same(1, min_dims=1)(lim))
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    d = dim % len(shape)
+    n = shape[d]
+    if unique:
+        index = np.array(draw(st.permutations(range(n)))[:draw(st.integers(0, n))], np.int64)
+    else:
+        index = draw(_int_index(lambda m: -m if negative else 0)((draw(st.integers(0, 4))
+                                                                  if n else 0,), n))
+    source = shape[:d] + (index.size,) + shape[d + 1:]
+    return (shape, source), {"dim": dim, "index": index}
+
+
+def _index_ref(x, source=None, *, dim, index, value=None, alpha=1, add=False):
+    out = x.copy()
+    at = (slice(None),) * (dim % x.ndim) + (index,)
+    if add:
+        np.add.at(out, at, alpha * source)
+    else:
+        out[at] = source if source is not None else value
+    return out
+
+
+@st.composite
+def _index_fill_joint(draw, lim: Limits) -> tuple:
+    (shape, _), kwargs = draw(_index_joint(lim, unique=False, negative=True))
+    if draw(st.booleans()):  # a 0-d tensor value
+        return (shape, ()), kwargs
+    return (shape,), {**kwargs, "value": draw(st.sampled_from((0.5, -2.0)))}
+
+
+@st.composite
+def _index_put_joint(draw, lim: Limits) -> tuple:
+    """Integer indices into x's leading dims (distinct positions unless accumulating) and
+    values broadcasting to the picked shape."""
+    (shape,) = draw(same(1, min_dims=1)(lim))
+    lead = draw(st.integers(1, len(shape)))
+    accumulate = draw(st.booleans())
+    size = math.prod(shape[:lead])
+    count = draw(st.integers(0, 5 if accumulate else size)) if size else 0
+    rng = _seeded(draw)
+    flat = rng.integers(0, size, count) if accumulate else rng.permutation(size)[:count]
+    indices = tuple(i.astype(np.int64) for i in np.unravel_index(flat, shape[:lead]))
+    target = (count,) + shape[lead:]
+    values = target[draw(st.integers(0, len(target))):]
+    return (shape, values), {"indices": indices, "accumulate": accumulate}
+
+
+def _index_put_public_ref(x, values, indices, accumulate):
+    out = x.copy()
+    if accumulate:
+        np.add.at(out, indices, np.broadcast_to(values, out[indices].shape))
+    else:
+        out[indices] = values
+    return out
+
+
+@st.composite
+def _masked_select_joint(draw, lim: Limits) -> tuple:
+    x_shape, mask_shape = draw(broadcast(2)(lim))
+    return (x_shape,), {"mask": draw(hnp.arrays(np.bool_, mask_shape))}
+
+
+def _masked_select_ref(x, mask):
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    return np.broadcast_to(x, shape)[np.broadcast_to(mask, shape)]
+
+
+@st.composite
+def _masked_scatter_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    kwargs = draw(_masked_fill_kwargs((shape,)))
+    count = int(np.broadcast_to(kwargs["mask"], shape).sum())
+    return (shape, (count + draw(st.integers(0, 2)),)), {"mask": kwargs["mask"]}
+
+
+def _masked_scatter_ref(x, source, mask):
+    out = x.copy()
+    where = np.broadcast_to(mask, x.shape)
+    out[where] = source[:int(where.sum())]
+    return out
+
+
+@st.composite
+def _take_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    n = math.prod(shape)
+    index_shape = draw(shapes(0, 2, 0, 3)) if n else (0,)
+    return (shape,), {"index": draw(_int_index(lambda m: -m)(index_shape, n))}
+
+
+@st.composite
+def _put_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1)(lim))
+    n = math.prod(shape)
+    accumulate = draw(st.booleans())
+    count = draw(st.integers(0, 5 if accumulate else n)) if n else 0
+    rng = _seeded(draw)
+    index = rng.integers(-n, n, count) if accumulate else rng.permutation(n)[:count] - n * (
+        rng.random(count) < 0.5)
+    return (shape, (count,)), {"index": index.astype(np.int64), "accumulate": accumulate}
+
+
+def _put_ref(x, source, index, accumulate):
+    out = x.copy().reshape(-1)
+    if accumulate:
+        np.add.at(out, index, source)
+    else:
+        out[index] = source
+    return out.reshape(x.shape)
+
+
+# --------------------------------------------------- diagonal and movement references
+@st.composite
+def _dim_pair(draw, ndim: int) -> tuple[int, int]:
+    """Two distinct dims of ``ndim`` (>= 2), each positive or negative."""
+    a, b = draw(st.permutations(range(ndim)))[:2]
+    return a - ndim * draw(st.booleans()), b - ndim * draw(st.booleans())
+
+
+@st.composite
+def _diagonal_dims_kwargs(draw, shapes_: Shapes, extra: int = 0) -> dict:
+    dim1, dim2 = draw(_dim_pair(_ndim_of(shapes_) + extra))
+    kwargs = draw(_optional(offset=(-2, -1, 0, 1, 3))(shapes_))
+    if (dim1, dim2) != ((0, 1) if not extra else (-2, -1)) or draw(st.booleans()):
+        kwargs.update(dim1=dim1, dim2=dim2)
+    return kwargs
+
+
+def _diag_embed_ref(x, offset=0, dim1=-2, dim2=-1):
+    side = x.shape[-1] + abs(offset)
+    out = np.zeros(x.shape[:-1] + (side, side))
+    rows = np.arange(x.shape[-1]) + max(-offset, 0)
+    out[..., rows, rows + offset] = x
+    ndim = x.ndim + 1
+    return np.moveaxis(out, (-2, -1), (dim1 % ndim, dim2 % ndim))
+
+
+@st.composite
+def _movedim_kwargs(draw, shapes_: Shapes) -> dict:
+    ndim = _ndim_of(shapes_)
+    count = draw(st.integers(1, max(ndim, 1)))
+    source = draw(st.permutations(range(max(ndim, 1))))[:count]
+    destination = draw(st.permutations(range(max(ndim, 1))))[:count]
+    if count == 1 and draw(st.booleans()):
+        return {"source": source[0], "destination": -1 - destination[0] % max(ndim, 1)}
+    return {"source": tuple(source), "destination": tuple(destination)}
+
+
+@st.composite
+def _select_joint(draw, lim: Limits) -> tuple:
+    (shape,) = draw(same(1, min_dims=1)(lim))
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    shape = tuple(max(n, 1) if i == dim % len(shape) else n for i, n in enumerate(shape))
+    n = shape[dim]
+    return (shape,), {"dim": dim, "index": draw(st.integers(-n, n - 1))}
+
+
+@st.composite
+def _unflatten_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim]
+    sizes = list(_factor_shape(draw, n, draw(st.integers(1, 3))) if n else (0, 2))
+    if n and draw(st.booleans()):
+        sizes[draw(st.integers(0, len(sizes) - 1))] = -1
+    return {"dim": dim, "sizes": tuple(sizes)}
+
+
+def _unflatten_ref(x, dim, sizes):
+    d = dim % x.ndim
+    known = math.prod(s for s in sizes if s != -1)
+    sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)
+    return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+@st.composite
+def _rot90_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_optional(k=(-1, 0, 1, 2, 3, 5))(shapes_))
+    if draw(st.booleans()):
+        kwargs["dims"] = draw(_dim_pair(_ndim_of(shapes_)))
+    return kwargs
+
+
+@st.composite
+def _repeat_interleave_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    kwargs = {}
+    if draw(st.booleans()):
+        kwargs["dim"] = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = (shape[kwargs["dim"]] if shape else 1) if "dim" in kwargs else math.prod(shape)
+    if draw(st.booleans()):
+        kwargs["repeats"] = draw(st.integers(0, 3))
+    else:
+        kwargs["repeats"] = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, 3)))
+    if draw(st.booleans()):
+        kwargs["output_size"] = int(np.sum(np.broadcast_to(kwargs["repeats"], (n,))))
+    return kwargs
+
+
+def _repeat_interleave_ref(x, repeats, dim=None, output_size=None):
+    return np.repeat(x.reshape(-1) if x.ndim == 0 else x, repeats, axis=dim)
+
+
+@st.composite
+def _narrow_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
+    n = shape[dim]
+    start = draw(st.integers(-n, n)) if n else 0
+    length = draw(st.integers(0, n - start % n if n and start % n else n - max(start, 0)))
+    return {"dim": dim, "start": start, "length": length}
+
+
+def _narrow_ref(x, dim, start, length):
+    start = start + x.shape[dim] if start < 0 else start
+    return np.take(x, np.arange(start, start + length), axis=dim)
+
+
 # ----------------------------------------------------------------- the registry
 def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
     return np.dtype(kwargs["dtype"])
@@ -979,6 +1277,60 @@ OP_DB: tuple[OpInfo, ...] = (
            same(1, 1), _index_select_kwargs),
     OpInfo("masked_fill", gg.masked_fill, lambda x, mask, value: np.where(mask, value, x),
            same(1), _masked_fill_kwargs),
+    # ---- scatters and indexed writes
+    OpInfo("scatter", lambda x, *src, dim, index, value=None:
+           gg.scatter(x, dim, index, *src, value=value), _scatter_ref, None,
+           joint=lambda lim: _scatter_joint(lim, unique=True, values=True)),
+    OpInfo("scatter_add", lambda x, src, dim, index: gg.scatter_add(x, dim, index, src),
+           lambda x, src, dim, index: _scatter_ref(x, src, dim=dim, index=index, reduce="sum"),
+           None, joint=lambda lim: _scatter_joint(lim, unique=False)),
+    OpInfo("scatter_reduce", lambda x, src, dim, index, **kw: gg.scatter_reduce(
+        x, dim, index, src, **kw), _scatter_reduce_ref, None, joint=_scatter_reduce_joint,
+        distinct=True, domain=(0.5, 2.0)),
+    OpInfo("index_add", lambda x, source, dim, index, **kw: gg.index_add(x, dim, index, source,
+                                                                         **kw),
+           lambda x, source, **kw: _index_ref(x, source, add=True, **kw), None,
+           joint=lambda lim: _index_joint(lim, unique=False).map(
+               lambda j: (j[0], {**j[1], "alpha": 2.5}))),
+    OpInfo("index_copy", lambda x, source, dim, index: gg.index_copy(x, dim, index, source),
+           _index_ref, None, joint=lambda lim: _index_joint(lim, unique=True)),
+    OpInfo("index_fill", lambda x, *v, dim, index, value=None:
+           gg.index_fill(x, dim, index, v[0] if v else value),
+           lambda x, *v, dim, index, value=None: _index_ref(x, dim=dim, index=index,
+                                                             value=v[0] if v else value),
+           None, joint=_index_fill_joint),
+    OpInfo("index_put", lambda x, values, indices, accumulate:
+           gg.index_put(x, indices, values, accumulate), _index_put_public_ref, None,
+           joint=_index_put_joint),
+    OpInfo("masked_select", gg.masked_select, _masked_select_ref, None,
+           joint=_masked_select_joint),
+    OpInfo("masked_scatter", lambda x, source, mask: gg.masked_scatter(x, mask, source),
+           _masked_scatter_ref, None,
+           joint=_masked_scatter_joint),
+    OpInfo("take", gg.take, lambda x, index: x.reshape(-1)[index], None, joint=_take_joint),
+    OpInfo("put", lambda x, source, index, accumulate: gg.put(x, index, source, accumulate),
+           _put_ref, None, joint=_put_joint),
+    # ---- diagonals, moving slices
+    OpInfo("diagonal", gg.diagonal, lambda x, offset=0, dim1=0, dim2=1:
+           np.diagonal(x, offset, dim1, dim2), same(1, 2), _diagonal_dims_kwargs),
+    OpInfo("diag", gg.diag, lambda x, diagonal=0: np.diag(x, diagonal),
+           lambda lim: st.one_of(same(1, 1, 1)(lim), same(1, 2, 2)(lim)),
+           _optional(diagonal=(-2, 0, 1, 3))),
+    OpInfo("diag_embed", gg.diag_embed, _diag_embed_ref, same(1, 1, 3),
+           lambda s: _diagonal_dims_kwargs(s, extra=1)),
+    OpInfo("trace", gg.trace, np.trace, same(1, 2, 2)),
+    OpInfo("movedim", gg.movedim, lambda x, source, destination:
+           np.moveaxis(x, source, destination) if x.ndim else x, same(1), _movedim_kwargs),
+    OpInfo("select", gg.select, lambda x, dim, index: np.take(x, index, axis=dim), None,
+           joint=_select_joint),
+    OpInfo("unflatten", gg.unflatten, _unflatten_ref, same(1, 1), _unflatten_kwargs),
+    OpInfo("fliplr", gg.fliplr, np.fliplr, same(1, 2)),
+    OpInfo("flipud", gg.flipud, np.flipud, same(1, 1)),
+    OpInfo("rot90", gg.rot90, lambda x, k=1, dims=(0, 1): np.rot90(x, k, dims), same(1, 2),
+           _rot90_kwargs),
+    OpInfo("repeat_interleave", gg.repeat_interleave, _repeat_interleave_ref, same(1),
+           _repeat_interleave_kwargs),
+    OpInfo("narrow", gg.narrow, _narrow_ref, same(1, 1), _narrow_kwargs),
     # ---- sorting, rolling, triangles
     OpInfo("sort", gg.sort, _sort_ref, same(1), _sort_kwargs, distinct=True),
     OpInfo("topk", gg.topk, _topk_ref, same(1), _topk_kwargs, distinct=True),
@@ -1023,8 +1375,8 @@ NOT_OPERATIONS: frozenset[str] = frozenset({
 
 
 # ------------------------------------------------------------ internal primitives
-# The adjoints that only backward rules call (index_add, scatter_add_along, fold), the
-# op behind ``x[i] = v`` (index_put), the window primitives of conv and pooling
+# The adjoints that only backward rules call (getitem_adjoint, scatter_add_along, fold), the
+# op behind ``x[i] = v`` (setitem), the window primitives of conv and pooling
 # (unfold), contiguous, the unpacking of a custom Function's outputs and the recorded
 # random draws (their gradient is zero: the sample does not depend on the inputs).
 def _call(op):
@@ -1168,9 +1520,9 @@ def _unary_internal(op, ref, **options) -> OpInfo:
 
 
 INTERNAL_DB: tuple[OpInfo, ...] = (
-    OpInfo("index_add", _call(INDEX_ADD), _index_add_ref, None, joint=_index_add_joint,
+    OpInfo("getitem_adjoint", _call(INDEX_ADD), _index_add_ref, None, joint=_index_add_joint,
            empty=False),
-    OpInfo("index_put", _call(INDEX_PUT), _index_put_ref, None, joint=_index_put_joint,
+    OpInfo("setitem", _call(INDEX_PUT), _index_put_ref, None, joint=_index_put_joint,
            empty=False),
     OpInfo("scatter_add_along", _call(SCATTER_ALONG), _scatter_along_ref, None,
            joint=_scatter_along_joint, empty=False),

@@ -37,7 +37,7 @@ def _getitem_vjp(g, out, x, index):
 
 
 GETITEM = Op("getitem", lambda x, index: x[index], _getitem_vjp, meta=True)
-INDEX_ADD = Op("index_add", lambda g, index, shape: _scatter_add(g, index, shape),
+INDEX_ADD = Op("getitem_adjoint", lambda g, index, shape: _scatter_add(g, index, shape),
                lambda gg, out, g, index, shape: GETITEM(gg, index=index))
 
 
@@ -48,7 +48,7 @@ def _index_put(x, v, index):
 
 
 INDEX_PUT = Op(
-    "index_put", _index_put,
+    "setitem", _index_put,
     lambda g, out, x, v, index: INDEX_PUT(g, 0.0, index=index),
     lambda g, out, x, v, index: g[index],
     broadcasts=True,
@@ -121,13 +121,23 @@ def _take(x, indices, dim):
 
 def _scatter_along(g, indices, dim, shape):
     out = np.zeros(shape, dtype=g.dtype)
-    if indices.shape[dim] == 1:  # one pick per line along dim: no position repeats
+    if indices.shape[dim] == 1 and indices.shape == shape[:dim] + (1,) + shape[dim + 1:]:
+        # one pick per line along dim: no position repeats
         np.put_along_axis(out, indices, g, axis=dim)
         return out
     grids = list(np.indices(indices.shape, sparse=True))
     grids[dim] = indices
     add_at(out, tuple(grids), g)
     return out
+
+
+def within(g, shape: tuple, dim: int):
+    """The part of ``g`` (shaped like a scatter's output) that an index of ``shape``
+    along ``dim`` reaches: PyTorch's scatters allow an index smaller than the output
+    outside ``dim``."""
+    if all(k == n for i, (k, n) in enumerate(zip(shape, g.shape, strict=True)) if i != dim):
+        return g
+    return g[tuple(slice(None) if i == dim else slice(0, k) for i, k in enumerate(shape))]
 
 
 TAKE_ALONG_DIM = Op(
@@ -137,7 +147,8 @@ TAKE_ALONG_DIM = Op(
 )
 SCATTER_ALONG = Op(
     "scatter_add_along", lambda g, indices, dim, shape: _scatter_along(g, indices, dim, shape),
-    lambda gg, out, g, indices, dim, shape: TAKE_ALONG_DIM(gg, indices=indices, dim=dim),
+    lambda gg, out, g, indices, dim, shape: TAKE_ALONG_DIM(within(gg, indices.shape, dim),
+                                                           indices=indices, dim=dim),
 )
 
 

@@ -1,0 +1,418 @@
+"""Scatters and indexed writes: ``scatter``, ``scatter_add``, ``scatter_reduce``,
+``index_add``, ``index_copy``, ``index_fill``, ``index_put``, ``masked_select``,
+``masked_scatter``, ``take``, ``put``, and their in-place forms (``scatter_``, ...).
+
+All but ``scatter`` are compositions of the primitives of ``index.py`` (the
+indexed write ``INDEX_PUT``, the accumulating ``INDEX_ADD`` and ``SCATTER_ALONG``,
+``getitem``), so their gradients, to any order, come from those primitives' rules:
+
+- an added source gets g at the positions it was added to (summed over repeats);
+- a written (copied) source gets g at the position it was written to, every
+  duplicate included, and the overwritten input gets g with zeros there;
+- ``scatter_reduce`` gathers, for every output position, the values reduced into
+  it (the input's own value unless ``include_self=False``, then every source
+  value sent there) into one row of a table, and reduces the rows with ``sum``,
+  ``prod``, ``amax`` or ``amin``: so ties in amax/amin split the gradient evenly
+  among the tied values, and zeros in prod follow ``prod``'s rule, both as PyTorch.
+
+``scatter`` (a copy with repeated indices: one value wins, yet every duplicate
+source gets the gradient, as PyTorch) needs a primitive of its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._shapes import broadcast_shapes, normalize_dim
+from ..graph import apply
+from ..tensor import Tensor, tensor_arg, unwrap
+from ._args import method
+from ._registry import Op
+from .elementwise import where
+from .index import (
+    INDEX_ADD,
+    INDEX_PUT,
+    SCATTER_ALONG,
+    TAKE_ALONG_DIM,
+    _normalize_index,
+    masked_fill,
+    within,
+)
+from .inplace import modify_inplace
+from .shape import cat, not_a_view
+
+
+# ------------------------------------------------------------------ argument checks
+def _int_array(name: str, index) -> np.ndarray:
+    idx = np.asarray(unwrap(index))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
+    return idx.astype(np.int64)
+
+
+def _check_range(name: str, idx: np.ndarray, size: int, dim: int, negative: bool,
+                 error=RuntimeError) -> np.ndarray:
+    """``idx`` with every value in [0, size) (or [-size, size) if ``negative``, then
+    wrapped), else ``error`` naming the op, the index and the dim."""
+    low = -size if negative else 0
+    bad = idx[(idx < low) | (idx >= size)]
+    if bad.size:
+        raise error(f"{name}: index {int(bad[0])} is out of bounds for dimension {dim} "
+                    f"with size {size}")
+    return idx % size if negative and size else idx
+
+
+def _same_dtype(name: str, x: Tensor, src: Tensor, what: str = "src") -> None:
+    if src._data.dtype != x._data.dtype:
+        raise RuntimeError(f"{name}: expected self ({x.dtype}) and {what} ({src.dtype}) to "
+                           f"have the same dtype")
+
+
+def _along_args(name: str, input, dim, index, src=None):
+    """The checked arguments of a scatter along ``dim``: input, dim, index, and src cut
+    to the index's shape (PyTorch's rule: index no larger than src anywhere, nor than
+    input outside ``dim``)."""
+    x = tensor_arg(input)
+    if x._data.ndim == 0:
+        raise RuntimeError(f"{name}: expected a tensor with at least 1 dimension, got a 0-d one")
+    d = normalize_dim(name, dim, x._data.ndim)
+    idx = _int_array(name, index)
+    if idx.ndim != x._data.ndim:
+        raise RuntimeError(f"{name}: index {idx.shape} must have as many dims as self {x.shape}")
+    too_big = any(k > n for i, (k, n) in enumerate(zip(idx.shape, x._data.shape, strict=True))
+                  if i != d)
+    if src is not None:
+        src = tensor_arg(src)
+        if src._data.ndim != idx.ndim:
+            raise RuntimeError(f"{name}: src {src.shape} must have as many dims as index "
+                               f"{idx.shape}")
+        too_big |= any(k > n for k, n in zip(idx.shape, src._data.shape, strict=True))
+    if too_big:
+        raise RuntimeError(f"{name}: expected index {idx.shape} to be no larger than self "
+                           f"{x.shape} apart from dimension {d}"
+                           + (f" and no larger than src {src.shape}" if src is not None else ""))
+    idx = _check_range(name, idx, x._data.shape[d], d, negative=False)
+    if src is not None:
+        _same_dtype(name, x, src)
+        if src._data.shape != idx.shape:
+            src = src[tuple(slice(0, k) for k in idx.shape)]
+    return x, d, idx, src
+
+
+def _positions(idx: np.ndarray, dim: int) -> tuple:
+    """The positions along-dim index ``idx`` sends its entries to: one array per dim."""
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[dim] = idx
+    return tuple(grids)
+
+
+def _touched(idx: np.ndarray, dim: int, shape: tuple) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.bool_)
+    mask[_positions(idx, dim)] = True
+    return mask
+
+
+# ------------------------------------------------------------------------ scatter
+def _scatter(x, src, indices, dim):
+    out = x.copy()
+    out[_positions(indices, dim)] = src  # repeated positions: the last write wins
+    return out
+
+
+SCATTER = Op(
+    "scatter", _scatter,
+    lambda g, out, x, src, indices, dim: g * ~_touched(indices, dim, g.shape),
+    lambda g, out, x, src, indices, dim: TAKE_ALONG_DIM(within(g, indices.shape, dim),
+                                                        indices=indices, dim=dim),
+    meta=True,
+)
+
+
+@method()
+def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """``input`` with ``src[i][j]`` written at ``[index[i][j]][j]`` (dim 0; likewise for
+    other dims), or the number ``value`` written at every indexed position.
+
+    ``index`` has input's number of dims and is no larger than src anywhere, nor than
+    input outside ``dim``.  Where an index repeats, one of the written values is kept
+    (the last); yet the gradient, as PyTorch's, gives every source g at its target
+    (``gather``), and input g with zeros at the written positions.  ``reduce='add'``
+    or ``'multiply'`` (PyTorch's older form) adds or multiplies instead of writing
+    (``scatter_add``, ``scatter_reduce(..., 'prod')``); unlike PyTorch's it is
+    differentiable.
+    """
+    if value is None and not isinstance(src, Tensor) and np.ndim(src) == 0:
+        src, value = None, src
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    x, d, idx, src = _along_args("scatter", input, dim, index, src)
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        if src is None:
+            src = Tensor._make(np.full(idx.shape, value, dtype=x._data.dtype))
+        if reduce == "add":
+            return scatter_add(x, d, idx, src)
+        return scatter_reduce(x, d, idx, src, "prod")
+    if src is None:
+        return where(_touched(idx, d, x._data.shape),
+                     Tensor._make(np.asarray(value, dtype=x._data.dtype)), x)
+    return apply(SCATTER, (x, src), {"indices": idx, "dim": d})
+
+
+@method()
+def scatter_add(input, dim: int, index, src) -> Tensor:
+    """``input`` plus ``src[i][j]`` added at ``[index[i][j]][j]`` (dim 0; likewise for
+    other dims); repeated indices add up.  The gradient of input is g, that of src is
+    g gathered at the indices."""
+    x, d, idx, src = _along_args("scatter_add", input, dim, index, src)
+    return x + apply(SCATTER_ALONG, (src,), {"indices": idx, "dim": d, "shape": x._data.shape})
+
+
+_REDUCTIONS = {"sum": 0.0, "prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}
+
+
+def _groups(idx: np.ndarray, dim: int, shape: tuple, include_self: bool):
+    """The rows of the reduction table: for each of the output's (flat) positions p, the
+    indices into ``[input.flat, src.flat, filler]`` of the values reduced into p.
+
+    Column 0 holds p itself (the input's value) unless ``include_self`` is False and p
+    receives something; the next columns hold the sources sent to p; the rest point at
+    the filler (the reduction's identity).  Also returns each row's count of values.
+    """
+    size, sent = int(np.prod(shape, dtype=np.int64)), idx.size
+    targets = np.ravel_multi_index(np.broadcast_arrays(*_positions(idx, dim)), shape).ravel() \
+        if sent else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(targets, minlength=size)
+    own = np.ones(size, np.bool_) if include_self else counts == 0
+    table = np.full((size, 1 + (int(counts.max()) if sent else 0)), size + sent, np.int64)
+    table[own, 0] = np.flatnonzero(own)
+    order = np.argsort(targets, kind="stable")
+    rank = np.arange(sent) - (np.cumsum(counts) - counts)[targets[order]]
+    table[targets[order], 1 + rank] = size + order
+    return table, counts + own
+
+
+@method()
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
+    """Reduce the values of ``src`` into ``input`` at the positions ``scatter`` would
+    write them to: ``reduce`` is "sum", "prod", "mean", "amax" or "amin"; with
+    ``include_self=False`` the input's own value takes no part where something is sent
+    (positions that receive nothing keep it).
+
+    The values meeting at each position are gathered into one row of a table and the
+    row is reduced (module docstring), so the gradient is that of the reduction: for
+    amax/amin, g split evenly among all values equal to the result (input included);
+    for prod, the product of the others (zero where two or more values are zero); for
+    mean, g / count.  Integer inputs take the floor of the mean, as PyTorch.
+    """
+    if reduce not in _REDUCTIONS:
+        raise ValueError(f"scatter_reduce: reduce must be one of {', '.join(_REDUCTIONS)}, "
+                         f"got {reduce!r}")
+    x, d, idx, src = _along_args("scatter_reduce", input, dim, index, src)
+    table, counts = _groups(idx, d, x._data.shape, include_self)
+    dtype = x._data.dtype
+    filler = _REDUCTIONS[reduce]
+    if dtype.kind != "f" and np.isinf(filler):
+        info = np.iinfo(dtype) if dtype.kind in "iu" else None
+        filler = (info.min if filler < 0 else info.max) if info else filler < 0
+    values = cat([x.reshape(-1), src.reshape(-1),
+                  Tensor._make(np.full(1, filler, dtype=dtype))])[table]
+    if reduce in ("sum", "mean"):
+        out = values.sum(-1)
+        if reduce == "mean":
+            count = counts.astype(dtype)
+            out = out // count if dtype.kind != "f" else out / count
+    else:
+        out = getattr(values, reduce)(-1)
+    return not_a_view(out.astype(dtype).reshape(x._data.shape))
+
+
+# ----------------------------------------------------------------- index_* ops
+def _index_args(name: str, input, dim, index, negative: bool, error=IndexError):
+    """input, dim, and the 1-D index of an ``index_*`` op (in range, wrapped if
+    ``negative``), and the NumPy index that picks those slices along dim."""
+    x = tensor_arg(input)
+    d = normalize_dim(name, dim, x._data.ndim)
+    idx = _int_array(name, index)
+    if idx.ndim > 1:
+        raise IndexError(f"{name}: index must be 0-d or 1-D, got shape {idx.shape}")
+    idx = _check_range(name, idx.reshape(-1), x._data.shape[d] if x._data.ndim else 1, d,
+                       negative, error)
+    return x, d, idx, (slice(None),) * d + (idx,) if x._data.ndim else ()
+
+
+def _source(name: str, x: Tensor, d: int, idx: np.ndarray, source) -> Tensor:
+    """``source`` checked to be shaped like the slices ``index`` picks along ``d``."""
+    source = tensor_arg(source)
+    _same_dtype(name, x, source, "source")
+    want = x._data.shape[:d] + (idx.size,) + x._data.shape[d + 1:] if x._data.ndim else ()
+    if source._data.shape != want and not (x._data.ndim == 0 and source._data.size == 1):
+        raise RuntimeError(f"{name}: source {source.shape} must be shaped like self {x.shape} "
+                           f"with dim {d} of size len(index) = {idx.size}, i.e. {want}")
+    return source.reshape(want)
+
+
+@method()
+def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
+    """``input`` with ``alpha * source[..., i, ...]`` added to the slice ``index[i]``
+    along ``dim``; repeated indices add up.  Gradients: g for input, ``alpha *
+    g.index_select(dim, index)`` for source."""
+    x, d, idx, at = _index_args("index_add", input, dim, index, negative=False)
+    source = _source("index_add", x, d, idx, source)
+    if alpha != 1:
+        source = source * alpha
+    return x + apply(INDEX_ADD, (source,), {"index": at, "shape": x._data.shape})
+
+
+@method()
+def index_copy(input, dim: int, index, source) -> Tensor:
+    """``input`` with its slices ``index[i]`` along ``dim`` replaced by ``source[..., i,
+    ...]``.  Gradients: g with zeros in the replaced slices for input; g at each
+    index, repeats included, for source."""
+    x, d, idx, at = _index_args("index_copy", input, dim, index, negative=False)
+    source = _source("index_copy", x, d, idx, source)
+    return apply(INDEX_PUT, (x, source), {"index": at})
+
+
+@method()
+def index_fill(input, dim: int, index, value) -> Tensor:
+    """``input`` with the slices ``index`` (negative allowed) along ``dim`` set to
+    ``value``, a number or a 0-d tensor.  A 0-d tensor value gets the sum of g over
+    the filled positions, each counted once however often it is indexed (PyTorch)."""
+    x, d, idx, at = _index_args("index_fill", input, dim, index, negative=True)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"index_fill: value must be a number or a 0-d tensor, got "
+                               f"shape {value.shape}")
+        value = value.astype(x._data.dtype)
+    at = at[:-1] + (np.unique(idx),) if at else at
+    return apply(INDEX_PUT, (x, value), {"index": at})
+
+
+@method()
+def index_put(input, indices, values, accumulate: bool = False) -> Tensor:
+    """``input[indices] = values`` (or ``+=`` with ``accumulate``) out of place:
+    ``indices`` is a tuple of integer or bool tensors, as ``x[indices]`` takes them,
+    and ``values`` broadcasts to ``x[indices]``'s shape.  Gradients as ``index_copy``
+    and ``index_add``."""
+    x = tensor_arg(input)
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices)}")
+    at = _normalize_index(x, tuple(indices))
+    for d, i in enumerate(at):
+        n = x._data.shape[d] if d < x._data.ndim else 0
+        _check_range("index_put", np.asarray(i), n, d, negative=True, error=IndexError)
+    values = tensor_arg(values)
+    _same_dtype("index_put", x, values, "values")
+    target = np.empty(x._data.shape, np.bool_)[at].shape
+    broadcast_shapes("index_put", values._data.shape, target)
+    if accumulate:
+        return x + apply(INDEX_ADD, (values.expand(target),),
+                         {"index": at, "shape": x._data.shape})
+    return apply(INDEX_PUT, (x, values), {"index": at})
+
+
+# ------------------------------------------------------------------- masks, flat
+def _mask(name: str, mask) -> np.ndarray:
+    m = np.asarray(unwrap(mask))
+    if m.dtype != np.bool_:
+        raise TypeError(f"{name}: mask must be a bool tensor, got dtype {m.dtype}")
+    return m
+
+
+@method()
+def masked_select(input, mask) -> Tensor:
+    """The 1-D tensor of the elements of ``input`` where ``mask`` is true, both broadcast
+    to one shape.  The gradient puts g back at those positions (summed over broadcast)."""
+    x = tensor_arg(input)
+    m = _mask("masked_select", mask)
+    shape = broadcast_shapes("masked_select", x._data.shape, m.shape)
+    return x.expand(shape).reshape(-1)[np.broadcast_to(m, shape).reshape(-1)]
+
+
+@method()
+def masked_scatter(input, mask, source) -> Tensor:
+    """``input`` (broadcast with ``mask``) with the positions where ``mask`` is true
+    filled, in order, with the first elements of ``source``.  Gradients: g with zeros at
+    those positions for input; g at those positions, in order, for source's first
+    elements (0 for the rest)."""
+    x = tensor_arg(input)
+    m = _mask("masked_scatter", mask)
+    shape = broadcast_shapes("masked_scatter", x._data.shape, m.shape)
+    if not shape:  # 0-d: as 1-D of one element
+        return masked_scatter(x.reshape(1), m.reshape(1), source).reshape(())
+    source = tensor_arg(source)
+    _same_dtype("masked_scatter", x, source, "source")
+    at = np.nonzero(np.broadcast_to(m, shape))
+    count = at[0].size
+    if source._data.size < count:
+        raise RuntimeError(f"masked_scatter: source {source.shape} has fewer elements than "
+                           f"the {count} true values of the mask {m.shape}")
+    return apply(INDEX_PUT, (x.expand(shape), source.reshape(-1)[:count]), {"index": at})
+
+
+def _flat_args(name: str, input, index):
+    x = tensor_arg(input)
+    n = x._data.size
+    idx = _int_array(name, index)
+    bad = idx[(idx < -n) | (idx >= n)]
+    if bad.size:
+        raise IndexError(f"{name}: index {int(bad[0])} is out of range for a tensor of shape "
+                         f"{x.shape} ({n} elements)")
+    return x, idx % n if n else idx
+
+
+@method()
+def take(input, index) -> Tensor:
+    """The elements of ``input`` seen as 1-D at ``index`` (negative counts from the end);
+    the result has index's shape.  Repeated indices add their gradients."""
+    x, idx = _flat_args("take", input, index)
+    return x.reshape(-1)[idx]
+
+
+@method()
+def put(input, index, source, accumulate: bool = False) -> Tensor:
+    """``input`` seen as 1-D with ``source`` (as many elements as ``index``) written, or
+    added with ``accumulate``, at ``index``.  Gradients as ``index_copy``/``index_add``."""
+    x, idx = _flat_args("put", input, index)
+    source = tensor_arg(source)
+    _same_dtype("put", x, source, "source")
+    if source._data.size != idx.size:
+        raise RuntimeError(f"put: source {source.shape} and index {idx.shape} must have the "
+                           f"same number of elements")
+    flat, values, at = x.reshape(-1), source.reshape(-1), (idx.reshape(-1),)
+    if accumulate:
+        out = flat + apply(INDEX_ADD, (values,), {"index": at, "shape": flat.shape})
+    else:
+        out = apply(INDEX_PUT, (flat, values), {"index": at})
+    return not_a_view(out.reshape(x._data.shape))
+
+
+# ---------------------------------------------------------------- in-place forms
+def _inplace(fn):
+    """``fn_``: the op written into its first argument (``modify_inplace``'s rules)."""
+    name = fn.__name__ + "_"
+
+    def change(input: Tensor, *args, **kwargs) -> Tensor:
+        others = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, Tensor))
+        return modify_inplace(
+            name, input, others,
+            recorded=lambda old: fn(old, *args, **kwargs),
+            direct=lambda data: data.__setitem__(Ellipsis, fn(input, *args, **kwargs)._data),
+        )
+
+    change.__name__ = name
+    change.__doc__ = f"In-place ``{fn.__name__}``; returns self."
+    return method(name)(change)
+
+
+scatter_ = _inplace(scatter)
+scatter_add_ = _inplace(scatter_add)
+scatter_reduce_ = _inplace(scatter_reduce)
+index_add_ = _inplace(index_add)
+index_copy_ = _inplace(index_copy)
+index_fill_ = _inplace(index_fill)
+index_put_ = _inplace(index_put)
+masked_scatter_ = _inplace(masked_scatter)
+put_ = _inplace(put)
+masked_fill_ = _inplace(masked_fill)
