@@ -1,7 +1,7 @@
 """The ``graphgrad`` command (also ``python -m graphgrad``).
 
     graphgrad demo [--epochs N] [--seed S] [--out DIR] [--quick] [--no-progress]
-    graphgrad draw [--out FILE] [--seed S] [--batch-size N]
+    graphgrad draw [--out FILE] [--seed S] [--batch-size N] [--html]
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ cosine learning-rate schedule) on the UCI handwritten digits that ship with
 graphgrad (1,442 training and 355 test images of 8x8 pixels), with a progress bar
 per epoch, and print the test accuracy. Then write into the output folder: loss
 and accuracy curves (curves.png), the backward graph of the first training step
-(graph.svg), the gradient flow at that step (gradient_flow.png), test digits with
+(graph.svg) and the same step as an interactive page to explore (backprop.html),
+the gradient flow at that step (gradient_flow.png), test digits with
 their predicted labels (predictions.png), the trained weights (digits_cnn.ckpt,
 reloaded and checked) and the numbers (history.json). The same seed gives the
 same numbers. With the default epochs (and without --quick) it exits with status 1
@@ -31,8 +32,10 @@ if the test accuracy ends below 97%. Needs the demo extra: pip install
 DRAW_HELP = """\
 Draw the backward graph of one training step of the demo's (untrained) CNN: each
 operation with its output shape and the statistics of the gradient that reached
-it, parameters named by module path. Prints the gradient-flow table. Needs the viz
-extra: pip install 'graphgrad[viz]'."""
+it, parameters named by module path. Prints the gradient-flow table. With --html,
+writes instead an interactive page (one self-contained HTML file: click a node for
+its numbers, step through backward, fold modules, search). Needs the viz extra: pip
+install 'graphgrad[viz]'."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
                       help="seed for the initial weights (default: 0)")
     draw.add_argument("--batch-size", type=positive, default=8, metavar="N",
                       help="images in the batch (default: 8)")
+    draw.add_argument("--html", action="store_true",
+                      help="write the interactive explorer page instead, to --out with the "
+                      "suffix .html (default: out/graph.html)")
     return top
 
 
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{TARGET_ACCURACY:.0%} target", file=sys.stderr)
                 return 1
             return 0
-        demo.draw(out=args.out, seed=args.seed, batch_size=args.batch_size)
+        demo.draw(out=args.out, seed=args.seed, batch_size=args.batch_size, html=args.html)
     except ImportError as err:  # a missing extra: say which, without a traceback
         print(f"graphgrad {args.command}: {err}", file=sys.stderr)
         return 1

@@ -12,6 +12,8 @@ downloaded.  The run writes into ``--out`` (default ``out/demo``):
     curves.png          loss and accuracy per epoch, training and test
     graph.svg           the backward graph of the first training step: every op, the
                         parameters by name, the gradient statistics at each node
+    backprop.html       the same step as a page to explore (gg.viz.explore): click a
+                        node, step through backward, fold modules; opens from disk
     gradient_flow.png   mean and max |grad| per parameter at that step
     predictions.png     test digits with the predicted labels, mistakes in red
     digits_cnn.ckpt     the trained weights (gg.save; reloaded and checked before exit)
@@ -131,8 +133,9 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
         t0 = time.perf_counter()
         with tqdm(total=len(loader), desc=f"epoch {epoch:2d}/{settings.epochs}", unit="batch",
                   disable=not progress, file=sys.stdout, dynamic_ncols=True) as bar:
+            page = out / "backprop.html" if first_step is None else None
             train_loss, train_accuracy, step = train_epoch(model, loader, optimizer, bar,
-                                                           record=first_step is None)
+                                                           record=page)
             first_step = first_step or step
             schedule.step()
             test_loss, predictions = evaluate(model, test_x, test_y)
@@ -156,6 +159,7 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
     files = {
         "curves": plot_curves(history, out / "curves.png"),
         "graph": render_graph(first_step[0], out / "graph.svg"),
+        "backprop": out / "backprop.html",
         "gradient_flow": plot_gradient_flow(first_step[1], out / "gradient_flow.png"),
         "predictions": plot_predictions(test_x, test_y, predictions, out / "predictions.png"),
         "weights": out / WEIGHTS,
@@ -174,19 +178,20 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
 
 
 def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
-                record: bool = False) -> tuple[float, float, tuple | None]:
+                record: Path | None = None) -> tuple[float, float, tuple | None]:
     """One pass over ``loader``: mean loss, accuracy (in train mode, so with dropout) and,
-    with ``record``, the graph and gradient flow of the epoch's first step."""
+    with ``record`` (where to write its explorer page), the graph and gradient flow of
+    the epoch's first step."""
     model.train()
     loss_sum, correct, seen, step = 0.0, 0, 0, None
     for images, labels in loader:
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad()
-        if record and step is None:
+        if record is not None and step is None:
             with gg.viz.record_gradients():  # keep every op's gradient statistics
                 loss.backward()
-            step = snapshot_step(loss, model)
+            step = snapshot_step(loss, model, page=record)
         else:
             loss.backward()
         optimizer.step()
@@ -208,10 +213,14 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[
     return loss, logits._data.argmax(1)
 
 
-def snapshot_step(loss: gg.Tensor, model: nn.Module):
+def snapshot_step(loss: gg.Tensor, model: nn.Module, page: Path | None = None):
     """The backward graph (a graphviz.Digraph) and gradient-flow report of a step, taken
-    right after its backward, before the optimizer changes the parameters."""
+    right after its backward, before the optimizer changes the parameters; with ``page``,
+    the step's explorer page (``gg.viz.explore``) is written there too."""
     graph = gg.viz.draw_graph({"loss": loss}, params=model, show_grads=True)
+    if page is not None:
+        gg.viz.explore({"loss": loss}, params=model, path=page,
+                       title="graphgrad demo: one training step of the digits CNN")
     return graph, gg.viz.gradient_flow(model)
 
 
@@ -299,19 +308,22 @@ def check_reload(path: Path, model: nn.Module, images: np.ndarray) -> None:
 
 
 def draw(out: str | Path = "out/graph.svg", seed: int = 0, batch_size: int = 8,
-         log=print) -> Path:
+         log=print, html: bool = False) -> Path:
     """The backward graph of one training step of the (untrained) demo CNN, as an SVG
-    (or PNG by the suffix), and its gradient-flow table printed; no training."""
+    (or PNG by the suffix), and its gradient-flow table printed; no training.  With
+    ``html``, the interactive explorer page instead (``gg.viz.explore``; the suffix of
+    ``out`` becomes .html)."""
     gg.manual_seed(seed)
     images, labels = load_digits("train")
     model = DigitsCNN()
     loss = F.cross_entropy(model(gg.tensor(images[:batch_size])), gg.tensor(labels[:batch_size]))
     with gg.viz.record_gradients():
         loss.backward()
-    graph, flow = snapshot_step(loss, model)
-    path = Path(out)
+    path = Path(out).with_suffix(".html") if html else Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    render_graph(graph, path)
+    graph, flow = snapshot_step(loss, model, page=path if html else None)
+    if not html:
+        render_graph(graph, path)
     log(flow)
     log(f"wrote {path}")
     return path

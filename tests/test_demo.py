@@ -42,8 +42,8 @@ def check_png(path: Path, min_size: tuple[int, int] = (200, 200)) -> None:
 
 
 def test_quick_writes_every_output(quick):
-    assert set(quick.files) == {"curves", "graph", "gradient_flow", "predictions", "weights",
-                                "history"}
+    assert set(quick.files) == {"curves", "graph", "backprop", "gradient_flow", "predictions",
+                                "weights", "history"}
     for path in quick.files.values():
         assert path.parent == quick.out and path.stat().st_size > 0
     assert sorted(p.name for p in quick.out.iterdir()) == sorted(
@@ -111,8 +111,8 @@ def test_help_explains_each_option(command, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     options = {"demo": ["--epochs", "--seed", "--out", "--quick", "--no-progress"],
-               "draw": ["--out", "--seed", "--batch-size"]}.get(command[0] if command else "",
-                                                                ["demo", "draw"])
+               "draw": ["--out", "--seed", "--batch-size", "--html"]}
+    options = options.get(command[0] if command else "", ["demo", "draw"])
     for option in options:
         assert option in text
 
@@ -135,6 +135,16 @@ def test_draw_writes_the_graph(tmp_path, capsys):
     root = ET.parse(path).getroot()
     assert root.tag.endswith("svg") and "block2.0.weight" in " ".join(root.itertext())
     assert "block1.0.weight" in capsys.readouterr().out  # the gradient-flow table
+
+
+def test_explorer_pages_of_the_first_step_and_of_draw_html(quick, tmp_path, capsys):
+    page = quick.files["backprop"].read_text()
+    assert page.startswith("<!DOCTYPE html>") and "one training step of the digits CNN" in page
+    assert "block2.0.weight" in page and "fc.bias" in page
+    assert cli.main(["draw", "--html", "--out", str(tmp_path / "g.svg"), "--batch-size", "4"]) == 0
+    assert "block1.0.weight" in capsys.readouterr().out  # the gradient-flow table
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.html"]
+    assert "block2.0.weight" in (tmp_path / "g.html").read_text()
 
 
 def test_readme_example_runs(tmp_path, monkeypatch):
