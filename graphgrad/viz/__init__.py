@@ -109,7 +109,9 @@ def explore(roots, params=None, path=None, *, record: GradientRecord | None = No
     code that created it; a player steps through backward in the engine's order,
     showing where each gradient goes and which parameters' gradients are complete; a
     gradient-flow panel shows each parameter's mean and max |grad| (log scale).
-    Needs what ``draw_graph``'s rendering needs (``pip install graphgrad[viz]``).
+    Needs what ``draw_graph``'s rendering needs (``pip install graphgrad[viz]``); the
+    layout is Graphviz's, so thousands of nodes that do not fold (code outside Modules
+    and ``scope`` blocks) take graphviz-pure minutes to lay out: group repeated steps.
     """
     from ._explore import write_page
 

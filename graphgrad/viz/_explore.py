@@ -209,7 +209,7 @@ def op_doc(name: str) -> tuple[str, str]:
     Tensor method) named like the op: its first sentence, and the sentences that give
     derivatives or speak of the gradient."""
     fn = getattr(graphgrad, name, None) or getattr(Tensor, name, None)
-    doc = " ".join((getattr(fn, "__doc__", None) or "").split())
+    doc = " ".join((getattr(fn, "__doc__", None) or "").replace("``", "").split())
     if not doc:
         return "", ""
     sentences = re.split(r"(?<=[.;])\s+(?=[A-Zd`(])", doc)

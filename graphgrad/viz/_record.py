@@ -94,16 +94,16 @@ def array_stats(g) -> ArrayStats:
         nan = int(np.count_nonzero(np.isnan(a)))
         inf = int(np.count_nonzero(np.isinf(a)))
         a = a[np.isfinite(a)]
-    hist = np.zeros(2 * HIST_DECADES + 1, dtype=np.int64)
     if a.size == 0:
-        return ArrayStats(size, dtype, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, nan, inf, tuple(hist))
+        empty = (0,) * (2 * HIST_DECADES + 1)
+        return ArrayStats(size, dtype, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, nan, inf, empty)
     m = np.abs(a)
     small = m < 10.0 ** HIST_LO
     with np.errstate(divide="ignore"):
         decade = np.clip(np.floor(np.log10(m)) - HIST_LO, 0, HIST_DECADES - 1).astype(np.int64)
     index = np.where(small, HIST_DECADES,
                      np.where(a > 0, HIST_DECADES + 1 + decade, HIST_DECADES - 1 - decade))
-    hist += np.bincount(index, minlength=hist.size)
+    hist = np.bincount(index, minlength=2 * HIST_DECADES + 1)
     return ArrayStats(size, dtype, int(a.size), float(a.sum()), float(np.dot(a, a)),
                       float(m.sum()), float(a.min()), float(a.max()), float(m.max()), nan, inf,
                       tuple(int(c) for c in hist))
