@@ -757,14 +757,23 @@ def _int_index(lo_from_n: Callable[[int], int]):
 
 
 @st.composite
-def _take_along_kwargs(draw, shapes_: Shapes, negative: bool) -> dict:
+def _take_along_kwargs(draw, shapes_: Shapes, negative: bool, smaller: bool = False) -> dict:
+    """An index along a dim; with ``smaller`` (gather), no larger than x elsewhere."""
     shape = shapes_[0]
     dim = draw(valid_dims(len(shape), allow_none=False, allow_tuple=False))
     n = shape[dim]
     k = draw(st.integers(0, 4)) if n else 0
+    if smaller:
+        shape = tuple(draw(st.integers(0, m)) for m in shape)
     index_shape = shape[:dim % len(shape)] + (k,) + shape[dim % len(shape) + 1:]
     index = draw(_int_index(lambda m: -m if negative else 0)(index_shape, n))
     return {"dim": dim, "index": index}
+
+
+def _gather_ref(x, dim, index):
+    dim %= x.ndim
+    reached = tuple(slice(None) if i == dim else slice(0, k) for i, k in enumerate(index.shape))
+    return np.take_along_axis(x[reached], index, dim)
 
 
 @st.composite
@@ -1271,8 +1280,8 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("take_along_dim", lambda x, index, dim: gg.take_along_dim(x, index, dim),
            lambda x, index, dim: np.take_along_axis(x, index, dim), same(1, 1),
            lambda s: _take_along_kwargs(s, negative=True)),
-    OpInfo("gather", gg.gather, lambda x, dim, index: np.take_along_axis(x, index, dim),
-           same(1, 1), lambda s: _take_along_kwargs(s, negative=False)),
+    OpInfo("gather", gg.gather, _gather_ref, same(1, 1),
+           lambda s: _take_along_kwargs(s, negative=False, smaller=True)),
     OpInfo("index_select", gg.index_select, lambda x, dim, index: np.take(x, index, axis=dim),
            same(1, 1), _index_select_kwargs),
     OpInfo("masked_fill", gg.masked_fill, lambda x, mask, value: np.where(mask, value, x),

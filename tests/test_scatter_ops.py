@@ -1,4 +1,4 @@
-"""Scatters and indexed writes (scatter, scatter_add, scatter_reduce, index_add/copy/fill/
+"""Scatters and indexed writes (gather, scatter, scatter_add, scatter_reduce, index_add/copy/fill/
 put, masked_select/scatter, take, put): values, gradients and second derivatives against
 PyTorch on the registry's hypothesis samples (tests/opinfo.py), and what the registry does
 not reach: repeated indices, ties, zeros in prod, the in-place forms, errors."""
@@ -18,6 +18,7 @@ _TORCH_CALLS = {
     "scatter": lambda t, x, *src, dim, index, value=None: (
         t.scatter(x, dim, t.tensor(index), *src) if src else
         t.scatter(x, dim, t.tensor(index), value)),
+    "gather": lambda t, x, dim, index: t.gather(x, dim, t.tensor(index)),
     "scatter_add": lambda t, x, src, dim, index: t.scatter_add(x, dim, t.tensor(index), src),
     "scatter_reduce": lambda t, x, src, dim, index, **kw: t.scatter_reduce(
         x, dim, t.tensor(index), src, **kw),

@@ -173,8 +173,17 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
 
 @method()
 def gather(x, dim: int, index) -> Tensor:
-    """PyTorch's gather: out[i][j] = x[index[i][j]][j] for dim 0, and so on."""
-    return take_along_dim(x, index, dim)
+    """PyTorch's gather: out[i][j] = x[index[i][j]][j] for dim 0, and so on.  The result
+    has index's shape: index has x's number of dims and is no larger than x outside dim
+    (only the part of x it reaches is read)."""
+    x = tensor_arg(x)
+    idx = np.asarray(unwrap(index))
+    d = normalize_dim("gather", dim, x._data.ndim)
+    if idx.ndim != x._data.ndim or any(
+            k > n for i, (k, n) in enumerate(zip(idx.shape, x._data.shape, strict=True)) if i != d):
+        raise RuntimeError(f"gather: expected index {idx.shape} to have the dims of input "
+                           f"{x.shape} and to be no larger apart from dimension {d}")
+    return take_along_dim(within(x, idx.shape, d), idx, d)
 
 
 @method()
