@@ -9,11 +9,12 @@ indexed write ``INDEX_PUT``, the accumulating ``INDEX_ADD`` and ``SCATTER_ALONG`
 - an added source gets g at the positions it was added to (summed over repeats);
 - a written (copied) source gets g at the position it was written to, every
   duplicate included, and the overwritten input gets g with zeros there;
-- ``scatter_reduce`` gathers, for every output position, the values reduced into
-  it (the input's own value unless ``include_self=False``, then every source
-  value sent there) into one row of a table, and reduces the rows with ``sum``,
-  ``prod``, ``amax`` or ``amin``: so ties in amax/amin split the gradient evenly
-  among the tied values, and zeros in prod follow ``prod``'s rule, both as PyTorch.
+- ``scatter_reduce``'s sum and mean add as ``scatter_add``; its prod, amax and
+  amin gather, for every output position, the values reduced into it (the
+  input's own value unless ``include_self=False``, then every source value sent
+  there) into one row of a table, and reduce the rows with ``prod``, ``amax`` or
+  ``amin``: so ties in amax/amin split the gradient evenly among the tied values,
+  and zeros in prod follow ``prod``'s rule, both as PyTorch.
 
 ``scatter`` (a copy with repeated indices: one value wins, yet every duplicate
 source gets the gradient, as PyTorch) needs a primitive of its own.
@@ -171,25 +172,29 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
 _REDUCTIONS = {"sum": 0.0, "prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}
 
 
-def _groups(idx: np.ndarray, dim: int, shape: tuple, include_self: bool):
+def _targets(idx: np.ndarray, dim: int, shape: tuple) -> tuple:
+    """The flat output position each index entry sends its source to, and how many
+    sources each flat output position receives."""
+    size = int(np.prod(shape, dtype=np.int64))
+    targets = np.ravel_multi_index(np.broadcast_arrays(*_positions(idx, dim)), shape).ravel() \
+        if idx.size else np.zeros(0, dtype=np.int64)
+    return targets, np.bincount(targets, minlength=size)
+
+
+def _groups(targets: np.ndarray, counts: np.ndarray, own: np.ndarray) -> np.ndarray:
     """The rows of the reduction table: for each of the output's (flat) positions p, the
     indices into ``[input.flat, src.flat, filler]`` of the values reduced into p.
 
-    Column 0 holds p itself (the input's value) unless ``include_self`` is False and p
-    receives something; the next columns hold the sources sent to p; the rest point at
-    the filler (the reduction's identity).  Also returns each row's count of values.
+    Column 0 holds p itself (the input's value) where ``own``; the next columns hold the
+    sources sent to p; the rest point at the filler (the reduction's identity).
     """
-    size, sent = int(np.prod(shape, dtype=np.int64)), idx.size
-    targets = np.ravel_multi_index(np.broadcast_arrays(*_positions(idx, dim)), shape).ravel() \
-        if sent else np.zeros(0, dtype=np.int64)
-    counts = np.bincount(targets, minlength=size)
-    own = np.ones(size, np.bool_) if include_self else counts == 0
+    size, sent = counts.size, targets.size
     table = np.full((size, 1 + (int(counts.max()) if sent else 0)), size + sent, np.int64)
     table[own, 0] = np.flatnonzero(own)
     order = np.argsort(targets, kind="stable")
     rank = np.arange(sent) - (np.cumsum(counts) - counts)[targets[order]]
     table[targets[order], 1 + rank] = size + order
-    return table, counts + own
+    return table
 
 
 @method()
@@ -199,32 +204,35 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     ``include_self=False`` the input's own value takes no part where something is sent
     (positions that receive nothing keep it).
 
-    The values meeting at each position are gathered into one row of a table and the
-    row is reduced (module docstring), so the gradient is that of the reduction: for
+    sum and mean add with ``scatter_add`` (mean then divides by the count of values,
+    floored for integer inputs, as PyTorch): g / count for each value.  prod, amax and
+    amin gather the values meeting at each position into one row of a table and reduce
+    the rows (module docstring), so the gradient is that of the reduction: for
     amax/amin, g split evenly among all values equal to the result (input included);
-    for prod, the product of the others (zero where two or more values are zero); for
-    mean, g / count.  Integer inputs take the floor of the mean, as PyTorch.
+    for prod, the product of the others (zero where two or more values are zero).
     """
     if reduce not in _REDUCTIONS:
         raise ValueError(f"scatter_reduce: reduce must be one of {', '.join(_REDUCTIONS)}, "
                          f"got {reduce!r}")
     x, d, idx, src = _along_args("scatter_reduce", input, dim, index, src)
-    table, counts = _groups(idx, d, x._data.shape, include_self)
-    dtype = x._data.dtype
+    shape, dtype = x._data.shape, x._data.dtype
+    targets, counts = _targets(idx, d, shape)
+    own = np.ones(counts.size, np.bool_) if include_self else counts == 0
+    if reduce in ("sum", "mean"):
+        base = x if include_self else where(own.reshape(shape), x, Tensor._make(
+            np.zeros((), dtype)))
+        out = base + apply(SCATTER_ALONG, (src,), {"indices": idx, "dim": d, "shape": shape})
+        if reduce == "sum":
+            return out
+        count = (counts + own).reshape(shape).astype(dtype)
+        return out // count if dtype.kind != "f" else out / count
     filler = _REDUCTIONS[reduce]
     if dtype.kind != "f" and np.isinf(filler):
         info = np.iinfo(dtype) if dtype.kind in "iu" else None
         filler = (info.min if filler < 0 else info.max) if info else filler < 0
-    values = cat([x.reshape(-1), src.reshape(-1),
-                  Tensor._make(np.full(1, filler, dtype=dtype))])[table]
-    if reduce in ("sum", "mean"):
-        out = values.sum(-1)
-        if reduce == "mean":
-            count = counts.astype(dtype)
-            out = out // count if dtype.kind != "f" else out / count
-    else:
-        out = getattr(values, reduce)(-1)
-    return not_a_view(out.astype(dtype).reshape(x._data.shape))
+    values = cat([x.reshape(-1), src.reshape(-1), Tensor._make(np.full(1, filler, dtype))])
+    out = getattr(values[_groups(targets, counts, own)], reduce)(-1)
+    return not_a_view(out.astype(dtype).reshape(shape))
 
 
 # ----------------------------------------------------------------- index_* ops
