@@ -69,13 +69,8 @@ def model_step(kind: str):
     return step
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("model", choices=["mlp", "cnn", "lstm", "transformer"])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--top", type=int, default=15, help="rows per table")
-    args = parser.parse_args()
-    step = model_step(args.model)
+def report(step, label: str, steps: int = 10, top: int = 15) -> None:
+    """Instrument the ops, warm ``step`` up, run it ``steps`` times and print the tables."""
     instrument()
     for _ in range(3):  # warm-up
         step()
@@ -83,18 +78,26 @@ def main() -> None:
     BACKWARD.clear()
     CALLS.clear()
     start = time.perf_counter()
-    for _ in range(args.steps):
+    for _ in range(steps):
         step()
-    per_step = 1e3 / args.steps
-    print(f"{args.model}: {(time.perf_counter() - start) * per_step:.2f} ms per step "
-          f"(timers included), mean of {args.steps}")
+    per_step = 1e3 / steps
+    print(f"{label}: {(time.perf_counter() - start) * per_step:.2f} ms per step "
+          f"(timers included), mean of {steps}")
     for title, table in (("NumPy forwards of the ops (also when a rule calls them)", FORWARD),
                          ("vector-Jacobian rules and engine bookkeeping", BACKWARD)):
         print(f"\n{title}: ms per step")
-        for name, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:args.top]:
-            calls = f"  x{CALLS[name] / args.steps:.0f}" if name in CALLS else ""
+        for name, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            calls = f"  x{CALLS[name] / steps:.0f}" if name in CALLS else ""
             print(f"  {name:32s} {seconds * per_step:8.3f}{calls}")
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", choices=["mlp", "cnn", "lstm", "transformer"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--top", type=int, default=15, help="rows per table")
+    args = parser.parse_args()
+    report(model_step(args.model), args.model, args.steps, args.top)
 
 if __name__ == "__main__":
     main()
