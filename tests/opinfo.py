@@ -1177,7 +1177,8 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("div", _with_scalar(gg.div), _with_scalar(np.divide), broadcast_or_one(),
            _scalar_kwargs((2.0, -0.5)), avoid=(0.0,), margin=0.5),
     OpInfo("pow", _with_scalar(gg.pow), _with_scalar(np.power), broadcast_or_one(),
-           _scalar_kwargs((0.0, 1.0, 2.0, 3.0, -1.0, 0.5, -1.5), reflected_values=(0.0, 0.5, 2.0)),
+           _scalar_kwargs((0.0, 1.0, 2.0, 3.0, 4.0, -1.0, -2.0, 0.5, -0.5, -1.5),
+                          reflected_values=(0.0, 0.5, 2.0)),
            domain=((0.3, 2.5), (-2, 2))),
     # |x / y| stays within (2, 3) for every drawn pair and scalar: away from the jumps
     OpInfo("remainder", _with_scalar(gg.remainder), _with_scalar(np.remainder),
