@@ -15,6 +15,9 @@ from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import binary_operands, method
 from ._registry import Op
+from .elementwise import where
+from .inplace import modify_inplace
+from .shape import mark_view
 
 
 def _is_basic(index: tuple) -> bool:
@@ -88,8 +91,6 @@ def getitem(x, index) -> Tensor:
     index = _normalize_index(x, index)
     out = apply(GETITEM, (x,), {"index": index})
     if out._data.base is not None and _is_basic(index):
-        from .shape import mark_view
-
         mark_view(out, x)
     return out
 
@@ -105,8 +106,6 @@ def setitem(x: Tensor, index, value) -> None:
     _, value = binary_operands(x, value)
     if isinstance(value, Tensor) and value._data.dtype != x._data.dtype:
         value = value.astype(x._data.dtype)
-    from .inplace import modify_inplace
-
     raw_value = unwrap(value)
     modify_inplace(
         "setitem", x, (value,),
@@ -198,6 +197,4 @@ def index_select(x, dim: int, index) -> Tensor:
 @method()
 def masked_fill(x, mask, value) -> Tensor:
     """x with ``value`` where ``mask`` (broadcast to x) is true."""
-    from .elementwise import where
-
     return where(mask, value, x)
