@@ -1208,7 +1208,7 @@ OP_DB: tuple[OpInfo, ...] = (
     _unary("relu", lambda x: np.maximum(x, 0), avoid=(0.0,)),
     OpInfo("leaky_relu", gg.leaky_relu,
            lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x), same(1),
-           _optional(negative_slope=(0.01, 0.2, -0.5)), avoid=(0.0,)),
+           _optional(negative_slope=(0.01, 0.2, 1.0, 0.0, -0.5, 1.5)), avoid=(0.0,)),
     OpInfo("gelu", gg.gelu, _gelu_ref, same(1), _choice(approximate=("none", "tanh"))),
     OpInfo("clip", gg.clip, lambda x, min=None, max=None: np.clip(x, min, max), same(1),
            _clip_kwargs, avoid=_CLIP_BOUNDS),

@@ -55,3 +55,20 @@ def test_embedding_gradient_sums_repeated_rows():
     for i, row in np.ndenumerate(idx):
         expected[row] += g[i]
     np.testing.assert_allclose(weight.grad.numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.2, 1.0, 0.0, 1.5, -0.3])
+def test_leaky_relu_by_max_gives_pytorchs_values_and_gradients(slope):
+    torch = pytest.importorskip("torch")
+    x = np.array(SPECIAL, dtype=np.float32)
+    g = np.linspace(-2, 2, len(SPECIAL)).astype(np.float32)
+    ours = gg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out = gg.nn.functional.leaky_relu(ours, slope)
+    expected = torch.nn.functional.leaky_relu(theirs, slope)
+    out.backward(gg.tensor(g))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(np.signbit(out.detach().numpy()),
+                                  np.signbit(expected.detach().numpy()))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
