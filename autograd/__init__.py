@@ -32,6 +32,16 @@ from .ops.elementwise import (
     maximum, minimum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh,
     where,
 )
+from .ops.binary import (
+    addcdiv, addcmul, arctan2, atan2, float_power, hypot, lerp, logaddexp, logaddexp2,
+    true_divide, xlogy,
+)
+from .ops.pointwise import (
+    acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh,
+    ceil, cosh, exp2, expm1, fix, floor, frac, heaviside, log1p, log2, log10, reciprocal, round,
+    sgn, signbit, sinc, sinh, tan, trunc,
+)
+from .ops.special import digamma, erfc, erfinv, lgamma, polygamma
 from .ops.index import gather, getitem, index_select, masked_fill, take_along_dim
 from .ops.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from .ops.reduce import (

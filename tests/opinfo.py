@@ -1161,6 +1161,128 @@ def _narrow_ref(x, dim, start, length):
     return np.take(x, np.arange(start, start + length), axis=dim)
 
 
+# ------------------------------------------------- more elementwise maths references
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _erfinv_ref(x):
+    """By bisection on math.erf (independent of the Newton iteration it checks)."""
+    def one(v):
+        lo, hi = -6.0, 6.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.erf(mid) < v else (lo, mid)
+        return (lo + hi) / 2
+    return np.vectorize(one, otypes=[np.float64])(x)
+
+
+def _polygamma_ref(x, n: int = 0, shift: int = 40):
+    """psi^(n)(x) from sum_{k<N} of the recurrence terms and the first terms of the
+    asymptotic series at x + N (N = 40 puts its error below 1e-13); n = 0 is digamma."""
+    z = x + shift
+    if n == 0:
+        head = -sum(1 / (x + k) for k in range(shift))
+        return head + np.log(z) - 1 / (2 * z) - 1 / (12 * z**2) + 1 / (120 * z**4)
+    head = sum((x + k) ** -(n + 1) for k in range(shift))
+    tail = (z**-n / n + z ** -(n + 1) / 2 + (n + 1) * z ** -(n + 2) / 12
+            - (n + 1) * (n + 2) * (n + 3) * z ** -(n + 4) / 720)
+    return (-1) ** (n + 1) * math.factorial(n) * (head + tail)
+
+
+_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+_GAMMA_POLES = (0.0, -1.0, -2.0, -3.0)
+_ROUNDING_JUMPS = tuple(np.arange(-3.0, 3.01, 0.05).round(2))  # integers, halves, tenths+0.05
+
+
+@st.composite
+def _lerp_shapes(draw, lim: Limits) -> Shapes:
+    """input, end and a tensor weight, or input and end (the weight a number)."""
+    return draw(st.one_of(broadcast(3)(lim), broadcast(2)(lim)))
+
+
+def _lerp_kwargs(shapes_: Shapes):
+    if len(shapes_) == 3:
+        return st.just({})
+    return st.fixed_dictionaries({"weight": st.sampled_from((0.25, 0.5, 1.5, -1.0))})
+
+
+def _lerp(*xs, weight=None):
+    return xs[0] + (xs[2] if weight is None else weight) * (xs[1] - xs[0])
+
+
+@st.composite
+def _clamp_joint(draw, lim: Limits) -> tuple:
+    """x and one or two tensor bounds (broadcast together), which ones drawn."""
+    bounds = draw(st.sampled_from((("min", "max"), ("min",), ("max",))))
+    return draw(broadcast(1 + len(bounds))(lim)), {"bounds": bounds}
+
+
+def _clamp_call(x, *limits, bounds):
+    return gg.clamp(x, **dict(zip(bounds, limits, strict=True)))
+
+
+def _clamp_ref(x, *limits, bounds):
+    given = dict(zip(bounds, limits, strict=True))
+    if "min" in given:
+        x = np.where(x < given["min"], given["min"], x)
+    if "max" in given:
+        x = np.where(x > given["max"], given["max"], x)
+    return x
+
+
+def _addc_kwargs(shapes_: Shapes):
+    return _optional(value=(0.5, -2.0))(shapes_)
+
+
+MATHS_DB: tuple[OpInfo, ...] = (
+    _unary("log1p", np.log1p, domain=(-0.5, 3.0)),
+    _unary("expm1", np.expm1),
+    _unary("log2", np.log2, domain=(0.1, 3.0)),
+    _unary("log10", np.log10, domain=(0.1, 3.0)),
+    _unary("exp2", np.exp2),
+    _unary("sinh", np.sinh),
+    _unary("cosh", np.cosh),
+    _unary("tan", np.tan, domain=(-1.2, 1.2)),
+    _unary("asin", np.arcsin, domain=(-0.9, 0.9)),
+    _unary("acos", np.arccos, domain=(-0.9, 0.9)),
+    _unary("atan", np.arctan),
+    _unary("asinh", np.arcsinh),
+    _unary("acosh", np.arccosh, domain=(1.1, 3.0)),
+    _unary("atanh", np.arctanh, domain=(-0.9, 0.9)),
+    _unary("reciprocal", np.reciprocal, avoid=(0.0,), margin=0.3),
+    _unary("sinc", np.sinc, avoid=(0.0,)),  # at 0 exactly: tests/test_maths_ops.py
+    _unary("erfc", _erfc),
+    _unary("erfinv", _erfinv_ref, domain=(-0.9, 0.9)),
+    _unary("lgamma", _lgamma, domain=(-2.9, 4.0), avoid=_GAMMA_POLES, margin=0.1),
+    _unary("digamma", _polygamma_ref, domain=(-2.9, 4.0), avoid=_GAMMA_POLES, margin=0.1),
+    OpInfo("polygamma", lambda x, n: gg.polygamma(n, x), _polygamma_ref, same(1),
+           _choice(n=(1, 2, 3)), domain=(-2.9, 4.0), avoid=_GAMMA_POLES, margin=0.2),
+    _unary("floor", np.floor, avoid=_ROUNDING_JUMPS),
+    _unary("ceil", np.ceil, avoid=_ROUNDING_JUMPS),
+    _unary("trunc", np.trunc, avoid=_ROUNDING_JUMPS),
+    OpInfo("round", gg.round, lambda x, decimals=0: np.round(x, decimals), same(1),
+           _optional(decimals=(0, 1)), avoid=_ROUNDING_JUMPS),
+    _unary("frac", lambda x: x - np.trunc(x), avoid=_ROUNDING_JUMPS),
+    OpInfo("atan2", gg.atan2, np.arctan2, broadcast(), avoid=(0.0,), margin=0.3),
+    OpInfo("hypot", gg.hypot, np.hypot, broadcast(), avoid=(0.0,), margin=0.3),
+    OpInfo("logaddexp", gg.logaddexp, np.logaddexp, broadcast()),
+    OpInfo("logaddexp2", gg.logaddexp2, np.logaddexp2, broadcast()),
+    OpInfo("xlogy", gg.xlogy, lambda x, y: x * np.log(y), broadcast(),
+           domain=((-3.0, 3.0), (0.1, 3.0)), avoid=(0.0,)),  # x == 0: test_maths_ops.py
+    OpInfo("float_power", gg.float_power, np.power, broadcast(), domain=((0.3, 2.5), (-2, 2)),
+           out_dtype=lambda dtype, kwargs: np.dtype(np.float64)),
+    OpInfo("lerp", lambda *xs, **kw: gg.lerp(*xs[:2], xs[2] if len(xs) == 3 else kw["weight"]),
+           _lerp, _lerp_shapes, _lerp_kwargs),
+    OpInfo("addcmul", gg.addcmul, lambda x, a, b, value=1: x + value * a * b, broadcast(3),
+           _addc_kwargs),
+    OpInfo("addcdiv", gg.addcdiv, lambda x, a, b, value=1: x + value * a / b, broadcast(3),
+           _addc_kwargs, domain=((-3.0, 3.0), (-3.0, 3.0), (0.5, 3.0))),
+    # tensor bounds (clip has the number bounds): min where x < min, max where it binds
+    OpInfo("clamp", _clamp_call, _clamp_ref, None, joint=_clamp_joint,
+           distinct=True),
+)
+
+
 # ----------------------------------------------------------------- the registry
 def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
     return np.dtype(kwargs["dtype"])
@@ -1350,6 +1472,7 @@ OP_DB: tuple[OpInfo, ...] = (
            _diagonal_kwargs),
     OpInfo("triu", gg.triu, lambda x, diagonal=0: np.triu(x, diagonal), same(1, 2),
            _diagonal_kwargs),
+    *MATHS_DB,
 )
 
 OPS: dict[str, OpInfo] = {info.name: info for info in OP_DB}
@@ -1360,6 +1483,7 @@ NON_DIFFERENTIABLE: dict[str, str] = {
         "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
         "logical_not", "isnan", "isfinite")},
     "sign": "piecewise constant",
+    **{name: "piecewise constant" for name in ("sgn", "signbit", "heaviside")},
     "floor_divide": "piecewise constant",
     "argmax": "an integer index",
     "argmin": "an integer index",

@@ -359,10 +359,18 @@ def clip(x, min=None, max=None):
     """Clamp to [min, max] (either may be None).
 
     The gradient passes where min <= x <= max (bounds included, as PyTorch) and
-    is 0 outside.
+    is 0 outside.  Tensor bounds broadcast with x and get the gradient where they
+    bind: min where x < min, max where the result would exceed max (as PyTorch).
     """
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
+        out = tensor_arg(x)
+        for bound, beyond in ((min, lt), (max, gt)):
+            if bound is not None:
+                out, bound = binary_operands(out, bound)
+                out = where(unwrap(beyond(out, bound)), bound, out)
+        return out
     return apply(CLIP, (tensor_arg(x),), {"min": min, "max": max})
 
 

@@ -122,7 +122,26 @@ def copy_(x: Tensor, src) -> Tensor:
 def clamp_(x: Tensor, min=None, max=None) -> Tensor:
     """Clamp in place to [min, max]."""
     return modify_inplace(
-        "clamp_", x, (),
+        "clamp_", x, (min, max),
         recorded=lambda old: clip(old, min, max),
-        direct=lambda data: np.clip(data, min, max, out=data),
+        direct=lambda data: np.clip(data, unwrap(min), unwrap(max), out=data),
     )
+
+
+def inplace_form(fn, name: str | None = None):
+    """Attach ``fn``'s in-place method ``Tensor.<fn>_`` (``x.exp_()``, ``x.lerp_(end, w)``):
+    ``fn(x, *args)`` written into x with the rules above; returns x."""
+    name = name or fn.__name__ + "_"
+
+    def inplace(x, *args, **kwargs):
+        others = args + tuple(kwargs.values())
+        return modify_inplace(
+            name, x, others,
+            recorded=lambda old: fn(old, *args, **kwargs),
+            direct=lambda data: np.copyto(data, unwrap(fn(Tensor._make(data), *args, **kwargs)),
+                                          casting="same_kind"),
+        )
+
+    inplace.__name__ = name
+    inplace.__doc__ = f"In-place ``{fn.__name__}``; returns self."
+    return method(name)(inplace)
