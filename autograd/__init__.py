@@ -32,6 +32,9 @@ from .ops.elementwise import (
     maximum, minimum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh,
     where,
 )
+from .ops.blas import (
+    addbmm, addmm, addmv, addr, baddbmm, cartesian_prod, cross, kron, meshgrid, tensordot,
+)
 from .ops.binary import (
     addcdiv, addcmul, arctan2, atan2, float_power, hypot, lerp, logaddexp, logaddexp2,
     true_divide, xlogy,
@@ -63,6 +66,7 @@ from .ops.scatter import (
     scatter_add, scatter_reduce, take,
 )
 from .ops.sort import argsort, sort, topk
+from .ops.statistics import cdist, dist, nanmean, nansum, norm, std_mean, var_mean
 from .random import (
     Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
     rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,

@@ -1270,6 +1270,7 @@ MATHS_DB: tuple[OpInfo, ...] = (
     OpInfo("xlogy", gg.xlogy, lambda x, y: x * np.log(y), broadcast(),
            domain=((-3.0, 3.0), (0.1, 3.0)), avoid=(0.0,)),  # x == 0: test_maths_ops.py
     OpInfo("float_power", gg.float_power, np.power, broadcast(), domain=((0.3, 2.5), (-2, 2)),
+           avoid=(0.0,),  # an exponent of exactly 0: pow's convention (test_edge_gradients)
            out_dtype=lambda dtype, kwargs: np.dtype(np.float64)),
     OpInfo("lerp", lambda *xs, **kw: gg.lerp(*xs[:2], xs[2] if len(xs) == 3 else kw["weight"]),
            _lerp, _lerp_shapes, _lerp_kwargs),
@@ -1280,6 +1281,189 @@ MATHS_DB: tuple[OpInfo, ...] = (
     # tensor bounds (clip has the number bounds): min where x < min, max where it binds
     OpInfo("clamp", _clamp_call, _clamp_ref, None, joint=_clamp_joint,
            distinct=True),
+)
+
+
+# ------------------------------------------------- products, grids, norms references
+@st.composite
+def _scaled_product_shapes(draw, lim: Limits, kind: str) -> Shapes:
+    """input (broadcast to the product's shape) and the two factors of addmm & co."""
+    side = st.integers(lim.min_side, lim.max_side)
+    b, n, m, p = draw(side), draw(side), draw(side), draw(side)
+    factors, out = {
+        "addmm": (((n, m), (m, p)), (n, p)), "addmv": (((n, m), (m,)), (n,)),
+        "addr": (((n,), (p,)), (n, p)), "baddbmm": (((b, n, m), (b, m, p)), (b, n, p)),
+        "addbmm": (((b, n, m), (b, m, p)), (n, p)),
+    }[kind]
+    start = draw(st.integers(0, len(out)))
+    input_shape = tuple(1 if draw(st.booleans()) else k for k in out[start:])
+    return (input_shape, *factors)
+
+
+def _scaled_product_ref(kind: str):
+    products = {"addmm": np.matmul, "addmv": np.matmul, "addr": np.outer, "baddbmm": np.matmul,
+                "addbmm": lambda a, b: np.matmul(a, b).sum(0)}
+
+    def ref(x, a, b, beta=1, alpha=1):
+        return alpha * products[kind](a, b) + beta * x
+
+    return ref
+
+
+def _scaled_product(kind: str) -> OpInfo:
+    return OpInfo(kind, getattr(gg, kind), _scaled_product_ref(kind),
+                  lambda lim: _scaled_product_shapes(lim, kind),
+                  _optional(beta=(1, 0.5, 0), alpha=(1, -2.0)))
+
+
+@st.composite
+def _tensordot_joint(draw, lim: Limits) -> tuple:
+    side = st.integers(lim.min_side, lim.max_side)
+    contracted = draw(st.lists(side, max_size=2))
+    a_free = draw(st.lists(side, max_size=max(lim.max_dims - len(contracted), 0)))
+    b_free = draw(st.lists(side, max_size=max(lim.max_dims - len(contracted), 0)))
+    if draw(st.booleans()):  # an int: a's last dims with b's first
+        return (tuple(a_free + contracted), tuple(contracted + b_free)), {"dims": len(contracted)}
+    a_order = draw(st.permutations(range(len(a_free) + len(contracted))))
+    b_order = draw(st.permutations(range(len(b_free) + len(contracted))))
+    a_sizes, b_sizes = contracted + a_free, contracted + b_free  # contracted first, then moved
+    a_shape = tuple(a_sizes[i] for i in a_order)
+    b_shape = tuple(b_sizes[i] for i in b_order)
+    dims_a = [list(a_order).index(k) for k in range(len(contracted))]
+    dims_b = [list(b_order).index(k) for k in range(len(contracted))]
+    return (a_shape, b_shape), {"dims": (dims_a, dims_b)}
+
+
+@st.composite
+def _cross_joint(draw, lim: Limits) -> tuple:
+    (base,) = draw(same(1, 0, min(lim.max_dims, 3) - 1)(lim))
+    at = draw(st.integers(0, len(base)))
+    shape = base[:at] + (3,) + base[at:]
+    other = tuple(1 if i != at and draw(st.booleans()) else n for i, n in enumerate(shape))
+    kwargs = {"dim": at - len(shape) if draw(st.booleans()) else at}
+    if 3 not in base[:at] and draw(st.booleans()):
+        kwargs = {}  # dim=None: the first dim of size 3
+    return (shape, other), kwargs
+
+
+def _cross_ref(x, y, dim=None):
+    x, y = np.broadcast_arrays(x, y)
+    return np.cross(x, y, axis=list(x.shape).index(3) if dim is None else dim)
+
+
+def _vector_shapes(lim: Limits):
+    side = st.integers(lim.min_side, lim.max_side)
+    return st.lists(st.lists(side, min_size=1, max_size=1).map(tuple), min_size=1,
+                    max_size=3).map(tuple)
+
+
+def _cartesian_ref(*xs):
+    if len(xs) == 1:
+        return xs[0]
+    return np.array(list(itertools.product(*xs))).reshape(-1, len(xs))
+
+
+@st.composite
+def _nan_joint(draw, lim: Limits) -> tuple:
+    """An input, a NaN mask that leaves a number in every reduced slice, dim and keepdim."""
+    (shape,) = draw(same(1)(lim))
+    kwargs = draw(_reduce_kwargs((shape,)))
+    mask = draw(hnp.arrays(np.bool_, shape))
+    grid = np.indices(shape)
+    kept = np.ones(shape, dtype=bool)
+    for d in _axes(kwargs["dim"], len(shape)):
+        kept &= grid[d] == 0
+    return (shape,), {"mask": mask & ~kept, **kwargs}
+
+
+def _nan_call(fn):
+    def call(x, mask, **kwargs):
+        return fn(gg.where(mask, math.nan, x), **kwargs)
+    return call
+
+
+def _nan_ref(fn):
+    def ref(x, mask, dim=None, keepdim=False):
+        return fn(np.where(mask, np.nan, x), axis=_axes(dim, x.ndim), keepdims=keepdim)
+    return ref
+
+
+def _paired_ref(first):
+    def ref(x, **kwargs):
+        return first(x, **kwargs), _reduction(np.mean)(x, kwargs.get("dim"),
+                                                       kwargs.get("keepdim", False))
+    return ref
+
+
+def _paired_kwargs(base):
+    """var/std's kwargs in var_mean's words (dim, keepdim: no NumPy aliases)."""
+    def kwargs(shapes_: Shapes):
+        return base(shapes_).map(lambda kw: {{"axis": "dim", "keepdims": "keepdim"}.get(k, k): v
+                                             for k, v in kw.items()})
+    return kwargs
+
+
+_NORM_PS = (1, 2, 3, 1.5, math.inf, -math.inf, "fro")
+
+
+@st.composite
+def _norm_kwargs(draw, shapes_: Shapes) -> dict:
+    shape = shapes_[0]
+    p = draw(st.sampled_from(_NORM_PS if all(shape) else _NORM_PS[:4] + ("fro",)))
+    kwargs = draw(_reduce_kwargs(shapes_))
+    if p == "fro" and isinstance(kwargs["dim"], tuple) and len(kwargs["dim"]) > 2:
+        kwargs["dim"] = kwargs["dim"][:2]
+    return {"p": p, **kwargs}
+
+
+def _norm_ref(x, p="fro", dim=None, keepdim=False):
+    axes = _axes(dim, x.ndim)
+    p = 2 if p == "fro" else p
+    if p == math.inf:
+        return np.max(np.abs(x), axis=axes, keepdims=keepdim)
+    if p == -math.inf:
+        return np.min(np.abs(x), axis=axes, keepdims=keepdim)
+    return np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+
+
+@st.composite
+def _cdist_shapes(draw, lim: Limits) -> Shapes:
+    side = st.integers(lim.min_side, lim.max_side)
+    batch = draw(broadcastable_shapes(2, 0, max(lim.max_dims - 2, 0), 1, lim.max_side))
+    m = draw(side)
+    return batch[0] + (draw(side), m), batch[1] + (draw(side), m)
+
+
+def _cdist_ref(a, b, p=2.0):
+    return _norm_ref(a[..., :, None, :] - b[..., None, :, :], p, -1)
+
+
+BLAS_STATS_DB: tuple[OpInfo, ...] = (
+    *(_scaled_product(kind) for kind in ("addmm", "addmv", "addr", "baddbmm", "addbmm")),
+    OpInfo("tensordot", gg.tensordot,
+           lambda a, b, dims: np.tensordot(a, b, dims if isinstance(dims, int) else
+                                           (list(dims[0]), list(dims[1]))),
+           None, joint=_tensordot_joint),
+    OpInfo("kron", gg.kron, np.kron, lambda lim: st.tuples(same(1, 0, 3)(lim).map(
+        lambda s: s[0]), same(1, 0, 3)(lim).map(lambda s: s[0]))),
+    OpInfo("cross", gg.cross, _cross_ref, None, joint=_cross_joint),
+    OpInfo("meshgrid", gg.meshgrid, lambda *xs, indexing: tuple(np.meshgrid(*xs,
+                                                                        indexing=indexing)),
+           _vector_shapes, _choice(indexing=("ij", "xy"))),
+    OpInfo("cartesian_prod", gg.cartesian_prod, _cartesian_ref, _vector_shapes),
+    OpInfo("nansum", _nan_call(gg.nansum), _nan_ref(np.nansum), None, joint=_nan_joint),
+    OpInfo("nanmean", _nan_call(gg.nanmean), _nan_ref(np.nanmean), None, joint=_nan_joint,
+           empty=False),
+    OpInfo("var_mean", gg.var_mean, _paired_ref(_var_ref), same(1), _paired_kwargs(_var_kwargs),
+           distinct=True),
+    OpInfo("std_mean", gg.std_mean, _paired_ref(lambda x, **kw: np.sqrt(_var_ref(x, **kw))),
+           _std_shapes, _paired_kwargs(_std_kwargs), distinct=True),
+    OpInfo("norm", gg.norm, _norm_ref, same(1), _norm_kwargs, avoid=(0.0,), margin=0.1,
+           distinct=True),
+    OpInfo("dist", gg.dist, lambda x, y, p=2: _norm_ref(x - y, p), broadcast(),
+           _optional(p=(1, 2, 3, math.inf)), distinct=True, empty=False),
+    OpInfo("cdist", gg.cdist, _cdist_ref, _cdist_shapes, _optional(p=(1.0, 2.0, 3.0, math.inf)),
+           distinct=True, empty=False),
 )
 
 
@@ -1473,6 +1657,7 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("triu", gg.triu, lambda x, diagonal=0: np.triu(x, diagonal), same(1, 2),
            _diagonal_kwargs),
     *MATHS_DB,
+    *BLAS_STATS_DB,
 )
 
 OPS: dict[str, OpInfo] = {info.name: info for info in OP_DB}

@@ -1,5 +1,5 @@
 """The differentiable operations.  Importing this package attaches them to Tensor."""
 from . import (  # noqa: F401
-    binary, conv, conversion, diagonal, elementwise, index, inplace, linalg, movement, padding,
-    pointwise, rearrange, reduce, remainder, scatter, shape, sort, special,
+    binary, blas, conv, conversion, diagonal, elementwise, index, inplace, linalg, movement,
+    padding, pointwise, rearrange, reduce, remainder, scatter, shape, sort, special, statistics,
 )

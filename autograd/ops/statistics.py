@@ -1,0 +1,142 @@
+"""Reductions that skip NaN (nansum, nanmean), the paired statistics (var_mean,
+std_mean), and norms and distances (norm, dist, cdist).
+
+All are compositions of differentiable ops.  Conventions, as PyTorch's:
+- nansum/nanmean: NaNs count as absent; their gradient is 0.  A mean over no
+  numbers is NaN.
+- a p-norm (sum |x_i|^p)^(1/p) has gradient sign(x_i) |x_i|^(p-1) / norm^(p-1), and 0
+  where the norm is 0 (the root is taken of 1 there and its result not used, as ``std``
+  does); p = inf/-inf: max/min |x_i|, the gradient shared evenly among ties (as
+  ``amax``) with the sign of each; p = 0 counts the nonzero elements and has no
+  gradient.  So cdist's gradient at zero distance is 0, for every p.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor, tensor_arg
+from ._args import as_float, method
+from .elementwise import WHERE, abs, mul, pow, sqrt, sub, where
+from .reduce import _reduce_args, amax, amin, mean, std, sum, var
+
+
+@method()
+def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """Sum over ``dim`` treating NaN as 0.  The gradient is g where x is a number, 0 at NaN."""
+    x = tensor_arg(input)
+    if dtype is not None:
+        x = x.astype(dtype)
+    numbers = ~np.isnan(x._data)
+    return sum(where(numbers, x, 0.0), dim, keepdim)
+
+
+@method()
+def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """Mean over ``dim`` of the elements that are not NaN (NaN where there are none).
+    d/dx_i = 1 / count for the numbers, 0 at NaN."""
+    x = as_float(tensor_arg(input))
+    if dtype is not None:
+        x = x.astype(dtype)
+    dims, keepdim = _reduce_args("nanmean", x, dim, keepdim, None, None)
+    count = np.add.reduce(~np.isnan(x._data), axis=dims, keepdims=keepdim)
+    return nansum(x, dims, keepdim) / Tensor._make(count.astype(x._data.dtype))
+
+
+def _statistic_args(dim, unbiased):
+    if isinstance(dim, bool):  # the overload (input, unbiased)
+        return None, dim
+    return dim, unbiased
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
+    """(var, mean) over ``dim``, as ``var`` and ``mean`` (correction 1 by default; also
+    ``unbiased`` as the second or third argument)."""
+    dim, unbiased = _statistic_args(dim, unbiased)
+    return (var(input, dim, keepdim, correction=correction, unbiased=unbiased),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
+    """(std, mean) over ``dim``, as ``std`` and ``mean`` (the gradient of std is 0 where the
+    values are all equal, as PyTorch)."""
+    dim, unbiased = _statistic_args(dim, unbiased)
+    return (std(input, dim, keepdim, correction=correction, unbiased=unbiased),
+            mean(input, dim, keepdim))
+
+
+def _root(total: Tensor, p: float) -> Tensor:
+    """total^(1/p), with gradient 0 where total is 0 (the norm of a zero vector)."""
+    zero = total._data == 0
+    if p == 2:
+        root = sqrt
+    else:
+        def root(t):
+            return pow(t, 1.0 / p)
+    if not zero.any():
+        return root(total)
+    return WHERE(0.0, root(WHERE(1.0, total, condition=zero)), condition=zero)
+
+
+def vector_norm(x: Tensor, p, dims: tuple, keepdim: bool) -> Tensor:
+    """(sum |x_i|^p)^(1/p) over ``dims`` (a tuple of dims); see the module's conventions."""
+    if p == math.inf:
+        return amax(abs(x), dims, keepdim)
+    if p == -math.inf:
+        return amin(abs(x), dims, keepdim)
+    if p == 0:
+        return sum(Tensor._make((x._data != 0).astype(x._data.dtype)), dims, keepdim)
+    if p == 1:
+        return sum(abs(x), dims, keepdim)
+    if p == 2:
+        return _root(sum(mul(x, x), dims, keepdim), 2)
+    return _root(sum(pow(abs(x), float(p)), dims, keepdim), p)
+
+
+@method()
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
+    """The p-norm over ``dim`` (all dims when None), as ``torch.norm``: a number p gives the
+    vector norm (sum |x|^p)^(1/p) over the dims, inf/-inf the max/min of |x|, 0 the count
+    of nonzeros; ``'fro'`` is the 2-norm over the dims (at most two).  ``'nuc'`` (the sum
+    of the singular values) is not here: see ``gg.linalg.matrix_norm``."""
+    x = as_float(tensor_arg(input))
+    if dtype is not None:
+        x = x.astype(dtype)
+    if isinstance(p, str):
+        if p == "nuc":
+            raise NotImplementedError("norm: p='nuc' needs the singular values; use "
+                                      "gg.linalg.matrix_norm(x, 'nuc')")
+        if p != "fro":
+            raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise ValueError(f"norm: p='fro' takes at most two dims, got dim={tuple(dim)}")
+        p = 2
+    dims, keepdim = _reduce_args("norm", x, dim, keepdim, None, None)
+    return vector_norm(x, p, dims, keepdim)
+
+
+@method()
+def dist(input, other, p=2) -> Tensor:
+    """The p-norm of input - other (broadcast together), over all elements."""
+    return norm(sub(input, other), p)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None) -> Tensor:
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and of x2 (..., R, M):
+    a (..., P, R) tensor, batch dims broadcast.  The gradient at zero distance is 0 for
+    every p, as PyTorch's.  ``compute_mode`` is accepted for compatibility (the
+    distances are always computed directly, never through matrix products)."""
+    a, b = as_float(tensor_arg(x1)), as_float(tensor_arg(x2))
+    if a._data.ndim < 2 or b._data.ndim < 2 or a._data.shape[-1] != b._data.shape[-1]:
+        raise ValueError(f"cdist: x1 (..., P, M) and x2 (..., R, M) must be at least 2-D with "
+                         f"the same last dim, got shapes {a.shape} and {b.shape}")
+    if p < 0:
+        raise ValueError(f"cdist: p must be >= 0, got {p}")
+    try:
+        np.broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of shapes {a.shape} and {b.shape} cannot be "
+                         f"broadcast") from None
+    diff = a[..., :, None, :] - b[..., None, :, :]
+    return vector_norm(diff, p, (diff._data.ndim - 1,), False)
