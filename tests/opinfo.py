@@ -420,6 +420,9 @@ def _vectors(same_size: bool):
 _EINSUM_CASES = (
     "ij,jk->ik", "ij,jk", "ij,ij->", "i,i", "i,j->ij", "ij->ji", "ij->", "ijk->kj", "bij,bjk->bik",
     "ij,k->k", "ij,jk,kl->il", "...ij,...jk->...ik", "...i,...i->...", "i...->...i",
+    # labels repeated inside an operand: diagonals and traces
+    "ii->i", "ii", "bii->bi", "iii->i", "ij,jj->i", "ii,i->i", "...ii->...i", "i...i->...",
+    "bij,bjj->bi", "ii,jj->ij",
 )
 
 

@@ -182,20 +182,42 @@ def outer(x, y):
 
 
 def _einsum_vjp(i, g, out, operands, labels, out_labels):
-    # d out / d operand_i: contract g with every other operand into operand i's labels.
+    # d out / d operand_i: contract g with every other operand into operand i's labels
+    # (each once); a label repeated in operand i (a diagonal) then writes onto that diagonal.
     others = [x for j, x in enumerate(operands) if j != i]
     other_labels = [lab for j, lab in enumerate(labels) if j != i]
     target = labels[i]
-    kept = "".join(c for c in target if c in set(out_labels).union(*other_labels))
+    unique = "".join(dict.fromkeys(target))
+    sizes = dict(zip(target, operands[i].shape, strict=True))
+    kept = "".join(c for c in unique if c in set(out_labels).union(*other_labels))
     grad = EINSUM(g, *others, labels=(out_labels, *other_labels), out_labels=kept)
-    if kept != target:  # labels summed inside operand i alone: the gradient is constant along them
-        grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in target))
-    shape = operands[i].shape
+    if kept != unique:  # labels summed inside operand i alone: the gradient is constant along them
+        grad = grad.reshape(tuple(grad.shape[kept.index(c)] if c in kept else 1 for c in unique))
+    shape = tuple(sizes[c] for c in unique)
     if grad.shape != shape:  # also "..." dims of size 1 that broadcast against other operands
         kept_shape = tuple(1 if n == 1 else m for m, n in zip(grad.shape, shape, strict=True))
         grad = sum_to(grad, kept_shape)
         grad = EXPAND(grad, shape=shape)
+    if unique != target:
+        grad = _onto_diagonals(grad, unique, target, sizes)
     return grad
+
+
+def _onto_diagonals(grad, unique: str, target: str, sizes: dict):
+    """``grad`` (labels ``unique``) placed on the diagonals of an operand labelled ``target``
+    (labels repeated): each repeat gets a fresh label tied to the first by an identity
+    matrix, so the result is itself an einsum (differentiable to any order)."""
+    fresh = iter(c for c in string.ascii_letters if c not in target)
+    renamed, deltas, delta_labels = [], [], []
+    for k, c in enumerate(target):
+        if c in target[:k]:
+            new = next(fresh)
+            renamed.append(new)
+            delta_labels.append(c + new)
+            deltas.append(np.eye(sizes[c], dtype=grad.dtype))
+        else:
+            renamed.append(c)
+    return EINSUM(grad, *deltas, labels=(unique, *delta_labels), out_labels="".join(renamed))
 
 
 def _einsum_forward(*xs, labels, out_labels):
@@ -207,21 +229,25 @@ EINSUM = Op("einsum", _einsum_forward, _einsum_vjp, saves="inputs", variadic=Tru
 
 
 def einsum(subscripts: str, *operands) -> Tensor:
-    """Einstein summation, as ``np.einsum``/``torch.einsum`` (explicit or implicit
-    output, ``...`` for leading dims).  Each operand's gradient is itself an einsum of
-    g with the other operands.  A label repeated inside one operand (a diagonal) is
-    not supported."""
+    """Einstein summation, as ``np.einsum``/``torch.einsum``: explicit (``'ij,jk->ik'``) or
+    implicit output (the labels used once, sorted), ``...`` for the dims no label names
+    (broadcast between operands, size-1 dims stretching), and labels repeated inside
+    one operand for its diagonals (``'ii->i'``, the trace ``'ii'``, ``'bii->bi'``).
+    Each operand's gradient is itself an einsum of g with the other operands; for a
+    repeated label it is written onto the diagonal (an einsum with an identity
+    matrix), so every order is differentiable."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     tensors = [tensor_arg(op) for op in operands]
     dtype = np.result_type(*[t._data.dtype for t in tensors])
     tensors = [t.astype(dtype) for t in tensors]
     labels, out_labels = _parse_einsum(subscripts.replace(" ", ""),
-                                       [t._data.ndim for t in tensors])
+                                       [t._data.shape for t in tensors])
     return apply(EINSUM, tuple(tensors), {"labels": labels, "out_labels": out_labels})
 
 
-def _parse_einsum(subscripts: str, ndims: list) -> tuple:
+def _parse_einsum(subscripts: str, shapes: list) -> tuple:
+    ndims = [len(shape) for shape in shapes]
     if "->" in subscripts:
         lhs, output = subscripts.split("->")
     else:
@@ -242,8 +268,6 @@ def _parse_einsum(subscripts: str, ndims: list) -> tuple:
         if len(s) != nd:
             raise ValueError(
                 f"einsum: operand {s!r} has {nd} dims but its subscripts name {len(s)}")
-        if len(set(s)) != len(s):
-            raise ValueError(f"einsum: repeated label in one operand ({s!r}) is not supported")
         expanded.append(s)
     if output is None:
         counts = {}
@@ -253,4 +277,25 @@ def _parse_einsum(subscripts: str, ndims: list) -> tuple:
         output = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
     else:
         output = output.replace("...", ell)
+    _check_einsum(subscripts, expanded, output, shapes)
     return tuple(expanded), output
+
+
+def _check_einsum(subscripts: str, inputs: list, output: str, shapes: list) -> None:
+    """Errors naming the subscripts: output labels repeated or unknown, sizes that differ
+    (a label's dims must agree, except that a size 1 broadcasts against other operands)."""
+    for c in output:
+        if output.count(c) > 1:
+            raise ValueError(f"einsum: output label {c!r} repeats in {subscripts!r}")
+        if not any(c in s for s in inputs):
+            raise ValueError(f"einsum: output label {c!r} of {subscripts!r} names no input dim")
+    sizes = {}
+    for s, shape in zip(inputs, shapes, strict=True):
+        own = {}
+        for c, n in zip(s, shape, strict=True):
+            if own.setdefault(c, n) != n:
+                raise ValueError(f"einsum: label {c!r} repeats in an operand of shape "
+                                 f"{tuple(shape)} with sizes {own[c]} and {n} ({subscripts!r})")
+            if n != 1 and sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: label {c!r} of {subscripts!r} has sizes {sizes[c]} "
+                                 f"and {n} (shapes {[tuple(x) for x in shapes]})")
