@@ -132,3 +132,25 @@ def test_size_zero_inputs():
 def test_errors_name_the_operation(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("name, shapes", [
+    ("addmm_", [(2, 3), (2, 4), (4, 3)]), ("addmv_", [(2,), (2, 3), (3,)]),
+    ("addr_", [(2, 3), (2,), (3,)]), ("baddbmm_", [(2, 2, 3), (2, 2, 4), (2, 4, 3)]),
+    ("addbmm_", [(2, 3), (3, 2, 4), (3, 4, 3)]),
+])
+def test_inplace_forms_match_pytorch(name, shapes):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    results = []
+    for m in (gg, torch):
+        leaf = m.tensor(arrays[0], requires_grad=True)
+        factors = [m.tensor(a, requires_grad=True) for a in arrays[1:]]
+        x = leaf * 1.0
+        assert getattr(x, name)(*factors, beta=0.5, alpha=-2.0) is x
+        x.sum().backward()
+        results.append([x.detach().numpy(), leaf.grad.numpy(), *(f.grad.numpy()
+                                                                 for f in factors)])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

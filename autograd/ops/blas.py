@@ -18,6 +18,7 @@ from .._shapes import normalize_dim
 from ..tensor import Tensor, tensor_arg
 from ._args import binary_operands, method
 from .elementwise import mul, sub, where
+from .inplace import inplace_form
 from .linalg import einsum, matmul
 from .shape import expand, stack
 
@@ -218,3 +219,7 @@ def cartesian_prod(*tensors) -> Tensor:
     if len(ts) == 1:
         return ts[0]
     return stack([g.reshape(-1) for g in meshgrid(*ts, indexing="ij")], 1)
+
+
+for _fn in (addmm, addmv, addr, baddbmm, addbmm):
+    inplace_form(_fn)
