@@ -1406,13 +1406,13 @@ def _paired_kwargs(base):
     return kwargs
 
 
-_NORM_PS = (1, 2, 3, 1.5, math.inf, -math.inf, "fro")
+# inf/-inf: tests/test_blas_stats_ops.py (distinct values drawn evenly spaced tie in |x|)
+_NORM_PS = (1, 2, 3, 1.5, "fro")
 
 
 @st.composite
 def _norm_kwargs(draw, shapes_: Shapes) -> dict:
-    shape = shapes_[0]
-    p = draw(st.sampled_from(_NORM_PS if all(shape) else _NORM_PS[:4] + ("fro",)))
+    p = draw(st.sampled_from(_NORM_PS))
     kwargs = draw(_reduce_kwargs(shapes_))
     if p == "fro" and isinstance(kwargs["dim"], tuple) and len(kwargs["dim"]) > 2:
         kwargs["dim"] = kwargs["dim"][:2]
@@ -1464,8 +1464,8 @@ BLAS_STATS_DB: tuple[OpInfo, ...] = (
     OpInfo("norm", gg.norm, _norm_ref, same(1), _norm_kwargs, avoid=(0.0,), margin=0.1,
            distinct=True),
     OpInfo("dist", gg.dist, lambda x, y, p=2: _norm_ref(x - y, p), broadcast(),
-           _optional(p=(1, 2, 3, math.inf)), distinct=True, empty=False),
-    OpInfo("cdist", gg.cdist, _cdist_ref, _cdist_shapes, _optional(p=(1.0, 2.0, 3.0, math.inf)),
+           _optional(p=(1, 2, 3)), distinct=True, empty=False),
+    OpInfo("cdist", gg.cdist, _cdist_ref, _cdist_shapes, _optional(p=(1.0, 2.0, 3.0)),
            distinct=True, empty=False),
 )
 

@@ -154,3 +154,27 @@ def test_inplace_forms_match_pytorch(name, shapes):
                                                                  for f in factors)])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [inf, -inf])
+def test_infinity_norms_match_pytorch(p):
+    """max/min |x| (no ties in these random values): values and gradients, second order
+    for norm and dist (cdist has no double backward in PyTorch)."""
+    torch = pytest.importorskip("torch")
+    from test_torch_parity_ops import derivatives
+
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    calls = [
+        (lambda m: lambda a: m.norm(a, p=p, dim=1, keepdim=True), [x], True),
+        (lambda m: lambda a: m.norm(a, p=p), [x], True),
+        (lambda m: lambda a, b: m.dist(a, b, p=p), [x[:2], y], True),
+    ]
+    if p > 0:  # cdist takes p >= 0
+        calls.append((lambda m: lambda a, b: m.cdist(a, b, p=p), [x, y], False))
+    for make, arrays, second in calls:
+        ours = derivatives(gg, make(gg), arrays, second=second)
+        theirs = derivatives(torch, make(torch), arrays, second=second)
+        for a_list, b_list in zip(ours, theirs, strict=True):
+            for a, b in zip(a_list, b_list, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -22,13 +22,9 @@ _LN2 = math.log(2)
 
 
 def _float_operands(x, y):
-    """``binary_operands``, with integer and bool operands made float."""
+    """``binary_operands``, with integer and bool tensors made float (the default dtype)."""
     x, y = binary_operands(x, y)
-    if isinstance(x, Tensor) and x._data.dtype.kind != "f":
-        x = as_float(x)
-        if isinstance(y, Tensor):
-            y = y.astype(x._data.dtype)
-    return x, y
+    return tuple(as_float(v) if isinstance(v, Tensor) else v for v in (x, y))
 
 
 def _xlogy(x, y):
