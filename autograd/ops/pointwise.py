@@ -54,7 +54,16 @@ def _sinc_vjp(g, out, x):
     return WHERE(0.0, g * (COS(math.pi * x) - out) / safe_x, condition=at_zero)
 
 
-SINC = Op("sinc", np.sinc, _sinc_vjp, saves="x out")
+def _quiet(fn):
+    """``fn`` (a NumPy function written in Python, whose warnings come from NumPy's own
+    frames, outside graphgrad's filter) with NumPy's float warnings off."""
+    def quiet(*args, **params):
+        with np.errstate(all="ignore"):
+            return fn(*args, **params)
+    return quiet
+
+
+SINC = Op("sinc", _quiet(np.sinc), _sinc_vjp, saves="x out")
 
 log1p = _float_unary(LOG1P, "log(1 + x), accurate for small x.  d/dx = 1 / (1 + x).", "log1p")
 expm1 = _float_unary(EXPM1, "e^x - 1, accurate for small x.  d/dx = e^x.", "expm1")
@@ -91,7 +100,7 @@ def _zero_gradient(g, out, x, **params):
 FLOOR = Op("floor", np.floor, _zero_gradient)
 CEIL = Op("ceil", np.ceil, _zero_gradient)
 TRUNC = Op("trunc", np.trunc, _zero_gradient)
-ROUND = Op("round", lambda x, decimals: np.round(x, decimals), _zero_gradient)
+ROUND = Op("round", _quiet(np.round), _zero_gradient)
 
 
 def _rounding(op: Op, x, params=None) -> Tensor:
