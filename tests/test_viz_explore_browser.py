@@ -105,6 +105,7 @@ def test_player_steps_in_the_engines_order(driver, mlp_page):
     driver.find_element("id", "end").click()
     done = driver.find_elements("css selector", "#done li")
     assert len(done) == len(list(model.parameters()))
+    assert len(driver.find_elements("css selector", ".flow-row.done")) == len(done)
     driver.find_element("id", "reset").click()
     assert driver.find_elements("css selector", "g.node.current") == []
     assert driver.find_elements("css selector", "#done li") == []

@@ -334,6 +334,10 @@
       if (currentEl && !visibleInView(currentEl)) centerOn(currentEl);
     }
     const done = doneAt.filter((p) => p.done <= step);
+    const complete = new Set(done.map((p) => p.vertex));
+    for (const el of document.querySelectorAll(".flow-row")) {
+      el.classList.toggle("done", complete.has(el.dataset.vertex));
+    }
     $("done-count").textContent = `${done.length} / ${data.params.length}`;
     $("done").innerHTML = done.map((p) => `<li>${esc(p.name)} <small>${esc(p.shape)}</small></li>`).join("");
   }
