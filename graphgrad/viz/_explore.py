@@ -176,7 +176,6 @@ def describe_vertex(v: Vertex, model: GraphModel, drawer: Drawer, values: ValueF
            "cluster": cluster_index.get(v.cluster, -1),
            "module": model.clusters[v.cluster].label if v.cluster in model.clusters else ""}
     if v.kind == "const":
-        node, i = v.members[0]
         out.update(title=v.name or "constant", output=[fmt_shape(v.shape), _dtype(v.dtype)],
                    value=_stats(merge_array_stats([values.constant(n, j) for n, j in v.members])))
         return out
@@ -232,10 +231,11 @@ def creation_site(node: Node) -> str | None:
 def _stats(s: ArrayStats | None) -> dict | None:
     if s is None:
         return None
+    g = s.grad_stats()
     return {"size": s.size, "dtype": str(s.dtype), "mean": _num(s.mean), "std": _num(s.std),
-            "min": _num(s.min), "max": _num(s.max), "mean_abs": _num(s.grad_stats().mean_abs),
-            "max_abs": _num(s.max_abs), "norm": _num(s.grad_stats().norm), "nan": s.nan,
-            "inf": s.inf, "hist": list(s.hist)}
+            "min": _num(s.min), "max": _num(s.max), "mean_abs": _num(g.mean_abs),
+            "max_abs": _num(s.max_abs), "norm": _num(g.norm), "nan": s.nan, "inf": s.inf,
+            "hist": list(s.hist)}
 
 
 def _num(x: float) -> float | None:
