@@ -267,9 +267,11 @@ def test_max_unpool_module_round_trip_and_gradcheck():
     y, i = pool(x)
     z = unpool(y, i, output_size=x.shape)
     assert z.shape == x.shape
-    kept = z.numpy() != 0
+    kept = np.zeros((1, 2, 20), dtype=bool)  # the positions the indices name, per plane
+    np.put_along_axis(kept, i.numpy().reshape(1, 2, -1), True, axis=2)
+    kept = kept.reshape(x.shape)
     np.testing.assert_array_equal(z.numpy()[kept], x.numpy()[kept])
-    assert kept.sum() == y.numel()
+    assert kept.sum() == y.numel() and not z.numpy()[~kept].any()
     v = gg.tensor(y.numpy(), requires_grad=True)
     fn = lambda t: F.max_unpool2d(t, i, 2, output_size=(4, 5))  # noqa: E731
     assert gradcheck(fn, [v])
