@@ -12,6 +12,7 @@ to run again and again.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -53,6 +54,23 @@ def _install(extras: str, required: bool) -> None:
               f"the tests that compare with it will be skipped", flush=True)
 
 
+def ensure_browser() -> None:
+    """Install Debian's Chromium and its driver for the explorer's browser tests
+    (tests/browser.py) when they are missing and apt can run here (as root); otherwise
+    say what is missing: those tests then fail, naming it, rather than skip."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    command = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("installing Debian's chromium and chromium-driver ...", flush=True)
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(command, check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    else:
+        print(f"warning: no chromium/chromedriver; the browser tests will fail until "
+              f"`{' '.join(command)}` (as root) has run", flush=True)
+
+
 def run(*args: str) -> int:
     return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
 
@@ -72,9 +90,11 @@ def main(argv: list[str]) -> int:
         return run("-m", "graphgrad", "demo", *rest)
     if command == "test":
         ensure_env("test,viz,plot,tensorboard,safetensors,browser", optional="bench")
+        ensure_browser()
         return pytest("-q", *rest)
     if command == "test-slow":
         ensure_env("test,viz,plot,tensorboard,safetensors,browser", optional="bench")
+        ensure_browser()
         return pytest("-q", "--hypothesis-profile=slow", "-m", "slow or not slow", *rest)
     if command == "bench":
         ensure_env("test", optional="bench")

@@ -1,9 +1,10 @@
 """A headless Chromium driven by selenium, for the tests (and docs tools) that open pages.
 
-Needs the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them)
-and the ``browser`` extra (selenium; ``python3 tasks.py test`` installs it).  Without them
-``chrome()`` raises ``BrowserMissing`` saying what to install: the tests turn that into a
-failure, never a skip, so a machine without a browser cannot pass them silently.
+Needs the Debian packages ``chromium`` and ``chromium-driver`` and the ``browser`` extra
+(selenium); ``python3 tasks.py test`` installs all three (the packages where apt can
+run).  Without them ``chrome()`` raises ``BrowserMissing`` saying what to install: the
+tests turn that into a failure, never a skip, so a machine without a browser cannot pass
+them silently.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "out" / "test-artifacts"  # screenshots the browser tests leave behind
-INSTALL = ("apt-get install -y chromium chromium-driver   (Debian/Ubuntu; .ci/run does this) "
+INSTALL = ("apt-get install -y chromium chromium-driver   (Debian/Ubuntu, as root; "
+           "python3 tasks.py test does this) "
            "and pip install 'graphgrad[browser]'   (selenium; python3 tasks.py test does this)")
 
 
