@@ -22,9 +22,10 @@ h the state before the step (h_0 given), step t computes
 layer).  The output holds every step's state: h (T, B, H) for the RNN and the GRU, and
 [h, c] side by side (T, B, P + H) for the LSTM (P = H without a projection).
 
-Backward.  The rule recomputes the gates of all steps at once from the output (the
-state before step t is the output of step t - 1), so that only the adjoint recurrence
-is a loop.  With dh_t the whole gradient reaching h_t (from the output and from step
+Backward.  The rule reads the gates of every step that the forward kept (a
+``Workspace``), or, on Tensors and after a first backward freed them, recomputes them
+at once from the output (the state before step t is the output of step t - 1); only
+the adjoint recurrence is a loop.  With dh_t the whole gradient reaching h_t (from the output and from step
 t + 1) and g_t the output's gradient at step t:
 
     RNN   da_t = dh_t act'(h_t);  dh_{t-1} = g_{t-1} + da_t W_hh      (relu'(0) = 0)
@@ -83,6 +84,26 @@ def _gates(a, kinds: str):
     return TANH(a * scale) * scale + offset
 
 
+class Workspace:
+    """What a layer's forward keeps for its first-order rule: the gate activations of
+    every step, so that backward need not recompute them (``gates``: a tuple of arrays,
+    None once a rule took them).  The rule on Tensors (``create_graph``) recomputes them
+    from the inputs and the output instead, so that its gradient stays differentiable;
+    so does a second backward through a retained graph."""
+
+    __slots__ = ("gates",)
+
+    def __init__(self) -> None:
+        self.gates = None
+
+    def take(self, grad, reverse: bool) -> tuple | None:
+        """The saved activations, in forward time, for a first-order rule (else None)."""
+        if self.gates is None or isinstance(grad, Tensor):
+            return None
+        gates, self.gates = self.gates, None  # freed with the rule's other temporaries
+        return tuple(a[::-1] for a in gates) if reverse else gates
+
+
 # ------------------------------------------------------------------ forwards
 # Loops of NumPy calls updating in place; the tanh's argument scale is folded into the
 # input projection and the weights once, outside the loop.
@@ -102,7 +123,7 @@ def _rnn_forward(xw, h0, w_hh, *, relu, reverse):
     return out
 
 
-def _gru_forward(xw, h0, w_hh, b_hh=None, *, reverse):
+def _gru_forward(xw, h0, w_hh, b_hh=None, *, reverse, workspace=None):
     steps, batch, gates = xw.shape
     size = gates // 3
     out = _out_like(xw, (steps, batch, size), h0, w_hh)
@@ -110,36 +131,39 @@ def _gru_forward(xw, h0, w_hh, b_hh=None, *, reverse):
     columns = np.concatenate([scale, np.ones(size, out.dtype)])  # r and z's scale only
     xs, w = xw * columns, np.ascontiguousarray(w_hh.T * columns)
     b = None if b_hh is None else b_hh * columns
+    rz, n, u = (np.empty((steps, batch, k * size), out.dtype) for k in (2, 1, 3))
     h = h0
     for t in _steps(steps, reverse):
-        a, u = xs[t], h @ w
+        a, u_t = xs[t], np.matmul(h, w, out=u[t])
         if b is not None:
-            u += b
-        rz = a[:, :2 * size] + u[:, :2 * size]
-        np.tanh(rz, out=rz)
-        rz *= scale
-        rz += offset
-        n = u[:, 2 * size:]
-        n *= rz[:, :size]
-        n += a[:, 2 * size:]
-        np.tanh(n, out=n)
+            u_t += b
+        gate = np.add(a[:, :2 * size], u_t[:, :2 * size], out=rz[t])
+        np.tanh(gate, out=gate)
+        gate *= scale
+        gate += offset
+        new_n = np.multiply(u_t[:, 2 * size:], gate[:, :size], out=n[t])
+        new_n += a[:, 2 * size:]
+        np.tanh(new_n, out=new_n)
         new = out[t]
-        np.subtract(h, n, out=new)  # h' = n + z (h - n)
-        new *= rz[:, size:]
-        new += n
+        np.subtract(h, new_n, out=new)  # h' = n + z (h - n)
+        new *= gate[:, size:]
+        new += new_n
         h = new
+    if workspace is not None:
+        workspace.gates = (rz, n, u[..., 2 * size:])
     return out
 
 
-def _lstm_forward(xw, h0, c0, w_hh, w_hr=None, *, reverse):
+def _lstm_forward(xw, h0, c0, w_hh, w_hr=None, *, reverse, workspace=None):
     steps, batch, gates = xw.shape
     size, width = gates // 4, h0.shape[-1]
     out = _out_like(xw, (steps, batch, width + size), h0, c0, w_hh)
     scale, offset = _gate_columns("ssts", size, out.dtype)
     xs, w = xw * scale, np.ascontiguousarray(w_hh.T * scale)
+    act, tanh_c = np.empty(xs.shape, out.dtype), np.empty((steps, batch, size), out.dtype)
     h, c = h0, c0
     for t in _steps(steps, reverse):
-        a = h @ w
+        a = np.matmul(h, w, out=act[t])
         a += xs[t]
         np.tanh(a, out=a)
         a *= scale
@@ -147,16 +171,15 @@ def _lstm_forward(xw, h0, c0, w_hh, w_hr=None, *, reverse):
         i, f, g, o = (a[:, k * size:(k + 1) * size] for k in range(4))
         h, new = out[t, :, :width], out[t, :, width:]
         np.multiply(f, c, out=new)
-        g *= i
-        new += g
+        new += i * g
+        m = np.tanh(new, out=tanh_c[t])
         if w_hr is None:
-            np.tanh(new, out=h)
-            h *= o
+            np.multiply(m, o, out=h)
         else:
-            m = np.tanh(new)
-            m *= o
-            np.matmul(m, w_hr.T, out=h)
+            np.matmul(m * o, w_hr.T, out=h)
         c = new
+    if workspace is not None:
+        workspace.gates = (act, tanh_c)
     return out
 
 
@@ -206,17 +229,21 @@ def _rnn_rule(grad, out, inputs, needed, relu, reverse):
             _summed_product(da, _previous(h0, out)) if needed[2] else None)
 
 
-def _gru_rule(grad, out, inputs, needed, reverse):
+def _gru_rule(grad, out, inputs, needed, reverse, workspace=None):
     xw, h0, w_hh, *bias = inputs
+    saved = workspace and workspace.take(grad, reverse)
     grad, out, xw = _in_time_order(grad, out, xw, reverse)
     steps, size = xw.shape[0], h0.shape[-1]
     h_prev = _previous(h0, out)
-    u = h_prev @ w_hh.T
-    if bias:
-        u = u + bias[0]
-    rz = _gates(xw[..., :2 * size] + u[..., :2 * size], "ss")
-    r, z, u_n = rz[..., :size], rz[..., size:], u[..., 2 * size:]
-    n = TANH(xw[..., 2 * size:] + r * u_n)
+    if saved:
+        rz, n, u_n = saved
+    else:
+        u = h_prev @ w_hh.T
+        if bias:
+            u = u + bias[0]
+        rz, u_n = _gates(xw[..., :2 * size] + u[..., :2 * size], "ss"), u[..., 2 * size:]
+        n = TANH(xw[..., 2 * size:] + rz[..., :size] * u_n)
+    r, z = rz[..., :size], rz[..., size:]
     k_n = (1 - z) * (1 - n * n)
     k_r = k_n * u_n * r * (1 - r)
     k_z = (h_prev - n) * z * (1 - z)
@@ -238,17 +265,19 @@ def _gru_rule(grad, out, inputs, needed, reverse):
             *([du.sum(axis=(0, 1))] if bias and needed[3] else [None] * len(bias)))
 
 
-def _lstm_rule(grad, out, inputs, needed, reverse):
+def _lstm_rule(grad, out, inputs, needed, reverse, workspace=None):
     xw, h0, c0, w_hh, *projection = inputs
     w_hr = projection[0] if projection else None
+    saved = workspace and workspace.take(grad, reverse)
     grad, out, xw = _in_time_order(grad, out, xw, reverse)
     steps, size, width = xw.shape[0], c0.shape[-1], h0.shape[-1]
     c = out[..., width:]
     h_prev, c_prev = _previous(h0, out[..., :width]), _previous(c0, c)
-    a = xw + h_prev @ w_hh.T
-    act = _gates(a, "ssts")
+    if saved:
+        act, tanh_c = saved
+    else:
+        act, tanh_c = _gates(xw + h_prev @ w_hh.T, "ssts"), TANH(c)
     i, f, g, o = (act[..., k * size:(k + 1) * size] for k in range(4))
-    tanh_c = TANH(c)
     k_c = o * (1 - tanh_c * tanh_c)  # dc_t gets dm_t k_c
     k_a = _join(g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o))
     g_h, g_c = grad[..., :width], grad[..., width:]
@@ -308,7 +337,7 @@ def gru_layer(xw, h0, w_hh, b_hh=None, reverse: bool = False) -> Tensor:
         if b_hh.shape != (w_hh.shape[0],):
             raise ValueError(f"gru_layer: b_hh must be ({w_hh.shape[0]},), got {b_hh.shape}")
         inputs += (b_hh,)
-    return apply(GRU_LAYER, inputs, {"reverse": reverse})
+    return apply(GRU_LAYER, inputs, {"reverse": reverse, "workspace": Workspace()})
 
 
 def lstm_layer(xw, h0, c0, w_hh, w_hr=None, reverse: bool = False) -> Tensor:
@@ -325,4 +354,4 @@ def lstm_layer(xw, h0, c0, w_hh, w_hr=None, reverse: bool = False) -> Tensor:
         inputs += (w_hr,)
     elif h0.shape != c0.shape:
         raise ValueError(f"lstm_layer: h0 {h0.shape} and c0 {c0.shape} differ (no projection)")
-    return apply(LSTM_LAYER, inputs, {"reverse": reverse})
+    return apply(LSTM_LAYER, inputs, {"reverse": reverse, "workspace": Workspace()})
