@@ -25,8 +25,8 @@ layer).  The output holds every step's state: h (T, B, H) for the RNN and the GR
 Backward.  The rule reads the gates of every step that the forward kept (a
 ``Workspace``), or, on Tensors and after a first backward freed them, recomputes them
 at once from the output (the state before step t is the output of step t - 1); only
-the adjoint recurrence is a loop.  With dh_t the whole gradient reaching h_t (from the output and from step
-t + 1) and g_t the output's gradient at step t:
+the adjoint recurrence is a loop.  With dh_t the whole gradient reaching h_t (from the
+output and from step t + 1) and g_t the output's gradient at step t:
 
     RNN   da_t = dh_t act'(h_t);  dh_{t-1} = g_{t-1} + da_t W_hh      (relu'(0) = 0)
     GRU   du_t = dh_t [k_r, k_z, k_n r]_t,  da_t = dh_t [k_r, k_z, k_n]_t,
