@@ -178,6 +178,24 @@ def test_size_zero_inputs():
     assert y.tolist() == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("x, index, src", [
+    (2.0, 0, 5.0), (2.0, [0, 0], [5.0, 3.0]), ([2.0, 4.0], 1, 5.0)])
+@pytest.mark.parametrize("name", ["scatter", "scatter_add", "scatter_reduce", "gather"])
+def test_zero_dim_tensors_count_as_one_element_as_torch(name, x, index, src):
+    torch = pytest.importorskip("torch")
+    calls = {
+        "scatter": lambda t, x, src, index: t.scatter(x, 0, index, src),
+        "scatter_add": lambda t, x, src, index: t.scatter_add(x, 0, index, src),
+        "scatter_reduce": lambda t, x, src, index: t.scatter_reduce(x, 0, index, src, "prod"),
+        "gather": lambda t, x, src, index: t.gather(x, 0, index) + src.sum(),
+    }
+    if name == "scatter" and np.size(index) > 1:
+        return  # a repeated index keeps an unspecified write
+    assert_matches_torch(torch, lambda x, src: calls[name](gg, x, src, gg.tensor(index)),
+                         lambda x, src: calls[name](torch, x, src, torch.tensor(index)),
+                         (np.array(x), np.array(src)))
+
+
 # ----------------------------------------------------------------- in-place forms
 def test_inplace_forms_change_the_tensor_and_record_the_op():
     x = gg.zeros(2, 3)

@@ -174,9 +174,12 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
 def gather(x, dim: int, index) -> Tensor:
     """PyTorch's gather: out[i][j] = x[index[i][j]][j] for dim 0, and so on.  The result
     has index's shape: index has x's number of dims and is no larger than x outside dim
-    (only the part of x it reaches is read)."""
+    (only the part of x it reaches is read).  A 0-d x or index counts as 1-D of one
+    element (as PyTorch)."""
     x = tensor_arg(x)
     idx = np.asarray(unwrap(index))
+    if x._data.ndim == 0 or idx.ndim == 0:
+        return gather(x.reshape(-1), dim, idx.reshape(-1)).reshape(idx.shape)
     d = normalize_dim("gather", dim, x._data.ndim)
     if idx.ndim != x._data.ndim or any(
             k > n for i, (k, n) in enumerate(zip(idx.shape, x._data.shape, strict=True)) if i != d):

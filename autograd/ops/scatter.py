@@ -21,6 +21,8 @@ source gets the gradient, as PyTorch) needs a primitive of its own.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._shapes import broadcast_shapes, normalize_dim
@@ -68,15 +70,29 @@ def _same_dtype(name: str, x: Tensor, src: Tensor, what: str = "src") -> None:
                            f"have the same dtype")
 
 
+def _scalar_input(fn):
+    """A scatter into a 0-d input works on it as 1-D of one element (as PyTorch)."""
+
+    @functools.wraps(fn)
+    def call(input, *args, **kwargs):
+        x = tensor_arg(input)
+        if x._data.ndim:
+            return fn(x, *args, **kwargs)
+        return fn(x.reshape(1), *args, **kwargs).reshape(())
+
+    return call
+
+
 def _along_args(name: str, input, dim, index, src=None):
     """The checked arguments of a scatter along ``dim``: input, dim, index, and src cut
     to the index's shape (PyTorch's rule: index no larger than src anywhere, nor than
-    input outside ``dim``)."""
+    input outside ``dim``; a 0-d index or src counts as 1-D of one element)."""
     x = tensor_arg(input)
-    if x._data.ndim == 0:
-        raise RuntimeError(f"{name}: expected a tensor with at least 1 dimension, got a 0-d one")
     d = normalize_dim(name, dim, x._data.ndim)
     idx = _int_array(name, index)
+    idx = idx.reshape(idx.shape or (1,))
+    if src is not None and np.ndim(unwrap(src)) == 0:
+        src = tensor_arg(src).reshape(1)
     if idx.ndim != x._data.ndim:
         raise RuntimeError(f"{name}: index {idx.shape} must have as many dims as self {x.shape}")
     too_big = any(k > n for i, (k, n) in enumerate(zip(idx.shape, x._data.shape, strict=True))
@@ -115,7 +131,7 @@ def _touched(idx: np.ndarray, dim: int, shape: tuple) -> np.ndarray:
 # ------------------------------------------------------------------------ scatter
 def _scatter(x, src, indices, dim):
     out = x.copy()
-    out[_positions(indices, dim)] = src  # repeated positions: the last write wins
+    out[_positions(indices, dim)] = src  # a repeated position keeps one of its writes
     return out
 
 
@@ -129,17 +145,18 @@ SCATTER = Op(
 
 
 @method()
+@_scalar_input
 def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     """``input`` with ``src[i][j]`` written at ``[index[i][j]][j]`` (dim 0; likewise for
     other dims), or the number ``value`` written at every indexed position.
 
     ``index`` has input's number of dims and is no larger than src anywhere, nor than
     input outside ``dim``.  Where an index repeats, one of the written values is kept
-    (the last); yet the gradient, as PyTorch's, gives every source g at its target
-    (``gather``), and input g with zeros at the written positions.  ``reduce='add'``
-    or ``'multiply'`` (PyTorch's older form) adds or multiplies instead of writing
-    (``scatter_add``, ``scatter_reduce(..., 'prod')``); unlike PyTorch's it is
-    differentiable.
+    (which one is unspecified, as in PyTorch); yet the gradient, as PyTorch's, gives
+    every source g at its target (``gather``), and input g with zeros at the written
+    positions.  ``reduce='add'`` or ``'multiply'`` (PyTorch's older form) adds or
+    multiplies instead of writing (``scatter_add``, ``scatter_reduce(..., 'prod')``);
+    unlike PyTorch's it is differentiable.
     """
     if value is None and not isinstance(src, Tensor) and np.ndim(src) == 0:
         src, value = None, src
@@ -161,6 +178,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
 
 
 @method()
+@_scalar_input
 def scatter_add(input, dim: int, index, src) -> Tensor:
     """``input`` plus ``src[i][j]`` added at ``[index[i][j]][j]`` (dim 0; likewise for
     other dims); repeated indices add up.  The gradient of input is g, that of src is
@@ -198,6 +216,7 @@ def _groups(targets: np.ndarray, counts: np.ndarray, own: np.ndarray) -> np.ndar
 
 
 @method()
+@_scalar_input
 def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True):
     """Reduce the values of ``src`` into ``input`` at the positions ``scatter`` would
     write them to: ``reduce`` is "sum", "prod", "mean", "amax" or "amin"; with
