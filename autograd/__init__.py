@@ -61,6 +61,7 @@ from .ops.movement import (
 from .ops.padding import pad
 from .ops.rearrange import roll, tile, tril, triu
 from .ops.remainder import floor_divide, fmod, remainder
+from .ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
 from .ops.scatter import (
     index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, put, scatter,
     scatter_add, scatter_reduce, take,

@@ -34,6 +34,7 @@ from graphgrad.autograd.ops.conv import FOLD, UNFOLD, window
 from graphgrad.autograd.ops.conversion import CONTIGUOUS
 from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
 from graphgrad.autograd.ops.recurrent import GRU_LAYER, LSTM_LAYER, RNN_LAYER
+from graphgrad.autograd.ops.scan import EXP_WEIGHTED_CUMSUM, LINEAR_RECURRENCE
 from graphgrad.autograd.random import (
     BERNOULLI,
     BERNOULLI_,
@@ -1162,6 +1163,53 @@ def _narrow_kwargs(draw, shapes_: Shapes) -> dict:
 def _narrow_ref(x, dim, start, length):
     start = start + x.shape[dim] if start < 0 else start
     return np.take(x, np.arange(start, start + length), axis=dim)
+# ----------------------------------------------------------- scan references
+@st.composite
+def _scan_kwargs(draw, shapes_: Shapes, dtypes: bool = False) -> dict:
+    kwargs = {"dim": draw(valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False))}
+    if dtypes:
+        kwargs.update(draw(_optional(dtype=(np.float32, np.float64))(shapes_)))
+    return kwargs
+
+
+def _along_last(fn):
+    """Apply ``fn`` to each line along ``dim`` (moved last; a 0-d input is one line)."""
+
+    def ref(x, dim, **kwargs):
+        lines = np.moveaxis(np.atleast_1d(x), dim, -1)
+        outs = fn(lines, **kwargs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        back = tuple(np.moveaxis(o, -1, dim).reshape(x.shape) for o in outs)
+        return back if len(back) > 1 else back[0]
+
+    return ref
+
+
+def _cumulative(ufunc):
+    def lines(a, dtype=None):
+        return ufunc.accumulate(a if dtype is None else a.astype(dtype), axis=-1)
+
+    return _along_last(lines)
+
+
+def _cum_extreme_ref(pick):
+    """(values, indices) with indices = the argmax/argmin of each prefix (distinct values)."""
+
+    def lines(a):
+        indices = np.zeros(a.shape, dtype=np.int64)
+        for i in range(a.shape[-1]):
+            indices[..., i] = pick(a[..., : i + 1], axis=-1)
+        return np.take_along_axis(a, indices, -1), indices
+
+    return _along_last(lines)
+
+
+def _logcumsumexp_lines(a):
+    return np.log(np.cumsum(np.exp(a), axis=-1))
+
+
+def _scan_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
+    return np.dtype(kwargs.get("dtype", dtype))
 
 
 # ------------------------------------------------- more elementwise maths references
@@ -1653,6 +1701,19 @@ OP_DB: tuple[OpInfo, ...] = (
     # ---- sorting, rolling, triangles
     OpInfo("sort", gg.sort, _sort_ref, same(1), _sort_kwargs, distinct=True),
     OpInfo("topk", gg.topk, _topk_ref, same(1), _topk_kwargs, distinct=True),
+    # ---- scans
+    OpInfo("cumsum", gg.cumsum, _cumulative(np.add), same(1),
+           lambda s: _scan_kwargs(s, dtypes=True), out_dtype=_scan_dtype,
+           grad_tol={"eps": 1e-3, "atol": 1e-4, "rtol": 1e-3}),  # dtype=float32 draws
+    OpInfo("cumprod", gg.cumprod, _cumulative(np.multiply), same(1),
+           lambda s: _scan_kwargs(s, dtypes=True), out_dtype=_scan_dtype, domain=(-1.5, 1.5),
+           grad_tol={"eps": 1e-3, "atol": 1e-4, "rtol": 1e-3}),
+    OpInfo("cummax", gg.cummax, _cum_extreme_ref(np.argmax), same(1), _scan_kwargs,
+           distinct=True),
+    OpInfo("cummin", gg.cummin, _cum_extreme_ref(np.argmin), same(1), _scan_kwargs,
+           distinct=True),
+    OpInfo("logcumsumexp", gg.logcumsumexp, _along_last(_logcumsumexp_lines), same(1),
+           _scan_kwargs),
     OpInfo("roll", gg.roll, _roll_ref, same(1), _roll_kwargs),
     OpInfo("tile", gg.tile, lambda x, dims: np.tile(x, dims), same(1, max_dims=3), _tile_kwargs),
     OpInfo("tril", gg.tril, lambda x, diagonal=0: np.tril(x, diagonal), same(1, 2),
@@ -1841,6 +1902,35 @@ def _unary_internal(op, ref, **options) -> OpInfo:
     return OpInfo(op.name, _call(op), ref, same(1), **options)
 
 
+def _reverse_scan_kwargs(shapes_: Shapes):
+    """A dim as the public functions pass it (normalised), and a direction."""
+    dims = st.integers(0, _ndim_of(shapes_) - 1)
+    return st.fixed_dictionaries({"dim": dims, "reverse": st.booleans()})
+
+
+def _linear_recurrence_ref(b, a, dim, reverse):
+    """h_t = b_t + a_t h_{t-1} (h_{t+1} when reverse), one step at a time."""
+    h, a = np.moveaxis(b.copy(), dim, 0), np.moveaxis(a, dim, 0)
+    n = h.shape[0]
+    for t in (reversed(range(n - 1)) if reverse else range(1, n)):
+        h[t] = h[t] + a[t] * h[t + 1 if reverse else t - 1]
+    return np.moveaxis(h, 0, dim)
+
+
+def _exp_weighted_cumsum_ref(v, a, b, dim, reverse):
+    """s_p = sum_{q <= p} v_q exp(a_q - b_p) (q >= p when reverse), summed term by term."""
+
+    def lines(v, a, b):
+        n = v.shape[-1]
+        q, p = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        keep = q >= p if reverse else q <= p
+        terms = v[..., :, None] * np.exp(a[..., :, None] - b[..., None, :])
+        return np.where(keep, terms, 0.0).sum(axis=-2)
+
+    moved = [np.moveaxis(np.atleast_1d(t), dim, -1) for t in (v, a, b)]
+    return np.moveaxis(lines(*moved), -1, dim).reshape(v.shape)
+
+
 INTERNAL_DB: tuple[OpInfo, ...] = (
     OpInfo("getitem_adjoint", _call(INDEX_ADD), _index_add_ref, None, joint=_index_add_joint,
            empty=False),
@@ -1862,6 +1952,10 @@ INTERNAL_DB: tuple[OpInfo, ...] = (
            empty=False, domain=(-1.5, 1.5)),
     OpInfo("lstm_layer", _call(LSTM_LAYER), recurrent.lstm_ref, None,
            joint=recurrent.lstm_joint, empty=False, domain=(-1.5, 1.5)),
+    OpInfo("exp_weighted_cumsum", _call(EXP_WEIGHTED_CUMSUM), _exp_weighted_cumsum_ref,
+           same(3, min_dims=1), _reverse_scan_kwargs),
+    OpInfo("linear_recurrence", _call(LINEAR_RECURRENCE), _linear_recurrence_ref,
+           same(2, min_dims=1), _reverse_scan_kwargs),
     *(_draw_info(op) for op in (NORMAL, BERNOULLI, NORMAL_, UNIFORM_, EXPONENTIAL_,
                                 BERNOULLI_, RANDOM_)),
 )
