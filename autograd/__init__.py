@@ -66,7 +66,10 @@ from .ops.scatter import (
     index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, put, scatter,
     scatter_add, scatter_reduce, take,
 )
-from .ops.sort import argsort, sort, topk
+from .ops.order_stats import (
+    aminmax, kthvalue, median, mode, nanmedian, nanquantile, quantile,
+)
+from .ops.sort import argsort, msort, sort, topk
 from .ops.statistics import cdist, dist, nanmean, nansum, norm, std_mean, var_mean
 from .random import (
     Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,

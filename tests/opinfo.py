@@ -1516,6 +1516,92 @@ BLAS_STATS_DB: tuple[OpInfo, ...] = (
     OpInfo("cdist", gg.cdist, _cdist_ref, _cdist_shapes, _optional(p=(1.0, 2.0, 3.0)),
            distinct=True, empty=False),
 )
+# -------------------------------------------------- order statistic references
+@st.composite
+def _line_kwargs(draw, shapes_: Shapes, default_dim: bool = True) -> dict:
+    """dim (left out when it may default), maybe keepdim."""
+    kwargs = draw(_optional(keepdim=(False, True))(shapes_))
+    if not default_dim or draw(st.booleans()):
+        kwargs["dim"] = draw(valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False))
+    return kwargs
+
+
+def _picked(fn):
+    """(values, indices) of ``fn(sorted line) -> sorted place`` along dim (distinct values)."""
+
+    def ref(x, dim=-1, keepdim=False, **kwargs):
+        if x.ndim == 0:
+            return x, np.zeros((), dtype=np.int64)
+        order = np.argsort(x, axis=dim, kind="stable")
+        place = fn(x.shape[dim], **kwargs)
+        indices = np.take(order, [place], axis=dim)
+        values = np.take_along_axis(x, indices, dim)
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return values, indices.astype(np.int64)
+
+    return ref
+
+
+def _median_ref(x, dim=None, keepdim=False):
+    if dim is None:
+        return np.sort(x.reshape(-1))[(x.size - 1) // 2]
+    return _picked(lambda n: (n - 1) // 2)(x, dim, keepdim)
+
+
+@st.composite
+def _median_kwargs(draw, shapes_: Shapes) -> dict:
+    if draw(st.booleans()):
+        return {}
+    return draw(_line_kwargs(shapes_, default_dim=False))
+
+
+@st.composite
+def _kthvalue_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_line_kwargs(shapes_))
+    shape = shapes_[0]
+    n = shape[kwargs.get("dim", -1)] if shape else 1
+    return {"k": draw(st.integers(1, n)), **kwargs}
+
+
+@st.composite
+def _quantile_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_optional(keepdim=(False, True),
+                            interpolation=("linear", "lower", "higher", "midpoint", "nearest"),
+                            )(shapes_))
+    if draw(st.booleans()):
+        kwargs["dim"] = draw(valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False))
+    qs = st.sampled_from((0.0, 0.1, 0.25, 0.5, 0.7, 1.0))
+    kwargs["q"] = draw(st.one_of(qs, st.lists(qs, max_size=3).map(np.array)))
+    return kwargs
+
+
+def _quantile_call(fn):
+    """q as graphgrad takes it: a float, or a tensor of the input's dtype."""
+
+    def call(x, q, **kwargs):
+        return fn(x, q if isinstance(q, float) else gg.tensor(q, dtype=x.dtype), **kwargs)
+
+    return call
+
+
+def _quantile_ref(x, q, dim=None, keepdim=False, interpolation="linear"):
+    if x.ndim == 0:  # one element, whatever dim and keepdim
+        return np.quantile(x, q, method=interpolation)
+    return np.quantile(x, q, axis=dim, keepdims=keepdim, method=interpolation)
+
+
+def _aminmax_ref(x, dim=None, keepdim=False):
+    axis = None if x.ndim == 0 else dim
+    return np.min(x, axis=axis, keepdims=keepdim), np.max(x, axis=axis, keepdims=keepdim)
+
+
+@st.composite
+def _aminmax_kwargs(draw, shapes_: Shapes) -> dict:
+    kwargs = draw(_optional(keepdim=(False, True))(shapes_))
+    if draw(st.booleans()):
+        kwargs["dim"] = draw(valid_dims(_ndim_of(shapes_), allow_none=False, allow_tuple=False))
+    return kwargs
 
 
 # ----------------------------------------------------------------- the registry
@@ -1714,6 +1800,23 @@ OP_DB: tuple[OpInfo, ...] = (
            distinct=True),
     OpInfo("logcumsumexp", gg.logcumsumexp, _along_last(_logcumsumexp_lines), same(1),
            _scan_kwargs),
+    # ---- order statistics (distinct values: ties are test_order_stats.py's)
+    OpInfo("msort", gg.msort, lambda x: x if x.ndim == 0 else np.sort(x, axis=0), same(1),
+           distinct=True),
+    OpInfo("kthvalue", gg.kthvalue, _picked(lambda n, k: k - 1), same(1), _kthvalue_kwargs,
+           distinct=True, empty=False),
+    OpInfo("median", gg.median, _median_ref, same(1), _median_kwargs, distinct=True,
+           empty=False),
+    OpInfo("nanmedian", gg.nanmedian, _median_ref, same(1), _median_kwargs, distinct=True,
+           empty=False),
+    OpInfo("mode", gg.mode, _picked(lambda n: 0), same(1), _line_kwargs, distinct=True,
+           empty=False),
+    OpInfo("quantile", _quantile_call(gg.quantile), _quantile_ref, same(1), _quantile_kwargs,
+           distinct=True, empty=False),
+    OpInfo("nanquantile", _quantile_call(gg.nanquantile), _quantile_ref, same(1),
+           _quantile_kwargs, distinct=True, empty=False),
+    OpInfo("aminmax", gg.aminmax, _aminmax_ref, same(1), _aminmax_kwargs, distinct=True,
+           empty=False),
     OpInfo("roll", gg.roll, _roll_ref, same(1), _roll_kwargs),
     OpInfo("tile", gg.tile, lambda x, dims: np.tile(x, dims), same(1, max_dims=3), _tile_kwargs),
     OpInfo("tril", gg.tril, lambda x, diagonal=0: np.tril(x, diagonal), same(1, 2),

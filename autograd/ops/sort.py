@@ -1,4 +1,4 @@
-"""Sorting: sort, argsort and topk, as PyTorch's.
+"""Sorting: sort, msort, argsort and topk, as PyTorch's.
 
 The order comes from NumPy's stable argsort; the values are then gathered with
 ``take_along_dim``, so the gradient of each returned value goes to the element it
@@ -64,6 +64,12 @@ def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False
     order = _order(v._data, d, descending)
     values, order = _restore(x, take_along_dim(v, order, d), order)
     return SortResult(values, Tensor._make(order.astype(np.int64, copy=False)))
+
+
+@method()
+def msort(input) -> Tensor:
+    """``sort(input, dim=0).values``: the elements sorted along the first dim."""
+    return sort(input, 0).values
 
 
 @method()
