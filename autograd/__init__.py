@@ -46,6 +46,10 @@ from .ops.pointwise import (
 )
 from .ops.special import digamma, erfc, erfinv, lgamma, polygamma
 from .ops.index import gather, getitem, index_select, masked_fill, take_along_dim
+from .ops.counting import (
+    argwhere, bincount, bucketize, count_nonzero, histc, nonzero, searchsorted, unique,
+    unique_consecutive,
+)
 from .ops.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from .ops.reduce import (
     amax, amin, argmax, argmin, logsumexp, log_softmax, max, mean, min, prod, softmax, std, sum,
@@ -71,6 +75,7 @@ from .ops.order_stats import (
 )
 from .ops.sort import argsort, msort, sort, topk
 from .ops.statistics import cdist, dist, nanmean, nansum, norm, std_mean, var_mean
+from .ops.truth import all, allclose, any, equal, isclose
 from .random import (
     Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
     rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,

@@ -1845,6 +1845,11 @@ NON_DIFFERENTIABLE: dict[str, str] = {
         "linspace", "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
         "randn_like", "randperm", "tensor", "zeros", "zeros_like")},
     "multinomial": "random integer indices",
+    **{name: "positions, counts or sets (tests/test_counting_ops.py)" for name in (
+        "nonzero", "argwhere", "count_nonzero", "unique", "unique_consecutive", "bincount",
+        "histc", "searchsorted", "bucketize")},
+    **{name: "a truth value (tests/test_counting_ops.py)" for name in (
+        "all", "any", "isclose", "allclose", "equal")},
     **{name: "a random draw: zero gradient w.r.t. its parameters (tests/test_creation.py)"
        for name in ("normal", "bernoulli")},
 }
