@@ -129,12 +129,16 @@ def test_interpolate_gradcheck_and_gradgradcheck(mode):
 
 def test_interpolate_float32_keeps_its_dtype_and_matches_torch():
     torch = pytest.importorskip("torch")
-    x = RNG.standard_normal((1, 2, 5, 7)).astype(np.float32)
+    x = np.random.default_rng(5).standard_normal((1, 2, 5, 7)).astype(np.float32)
+    # Bicubic sums 16 weighted float32 terms of size up to ~4, in another order than
+    # PyTorch's: the two differ by a few float32 ulps of those terms (up to 3.6e-6 over
+    # 300 random inputs), so the tolerance is 32 ulps of 1.
+    ulps = 32 * np.finfo(np.float32).eps
     for mode in ("bilinear", "bicubic", "nearest"):
         y = F.interpolate(gg.tensor(x), scale_factor=1.7, mode=mode)
         y_t = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.7, mode=mode)
         assert y.dtype == np.float32
-        np.testing.assert_allclose(y.numpy(), y_t.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(y.numpy(), y_t.numpy(), rtol=1e-5, atol=ulps)
 
 
 def test_interpolate_errors():
