@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from against_torch import against_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opinfo import GRAD, OPS
-from torch_compare import assert_matches_torch
 
 import graphgrad as gg
 
@@ -52,9 +52,9 @@ def test_values_and_two_orders_of_gradients_match_torch(name, data):
     info = OPS[name]
     sample = data.draw(info.samples(np.float64, GRAD), label="sample")
     arrays = _trimmed(name, sample.arrays, sample.kwargs)
-    assert_matches_torch(torch, lambda *ours: info.op(*ours, **sample.kwargs),
-                         lambda *theirs: _TORCH_CALLS[name](torch, *theirs, **sample.kwargs),
-                         arrays)
+    against_torch(lambda *ours: info.op(*ours, **sample.kwargs),
+                  lambda *theirs: _TORCH_CALLS[name](torch, *theirs, **sample.kwargs),
+                  arrays)
 
 
 # ------------------------------------------------------------------ known values
@@ -191,9 +191,9 @@ def test_zero_dim_tensors_count_as_one_element_as_torch(name, x, index, src):
     }
     if name == "scatter" and np.size(index) > 1:
         return  # a repeated index keeps an unspecified write
-    assert_matches_torch(torch, lambda x, src: calls[name](gg, x, src, gg.tensor(index)),
-                         lambda x, src: calls[name](torch, x, src, torch.tensor(index)),
-                         (np.array(x), np.array(src)))
+    against_torch(lambda x, src: calls[name](gg, x, src, gg.tensor(index)),
+                  lambda x, src: calls[name](torch, x, src, torch.tensor(index)),
+                  (np.array(x), np.array(src)))
 
 
 # ----------------------------------------------------------------- in-place forms

@@ -9,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from against_torch import against_torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from opinfo import GRAD, OPS
-
-import graphgrad as gg
 
 
 def _same_name(name):
@@ -48,39 +47,6 @@ RTOL = {"polygamma": 1e-8}
 FIRST_ORDER_ONLY = {"cdist"}  # PyTorch has no double backward for cdist
 
 
-def _numpy(t):
-    return t.numpy() if isinstance(t, gg.Tensor) else t.detach().numpy(force=True)
-
-
-def _as_list(out) -> list:
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
-def derivatives(module, fn, arrays, seed: int = 0, second: bool = True):
-    """Values, first and second derivatives of sum_k sum(w_k * out_k) for ``fn(*xs)``,
-    computed by ``module`` (gg or torch); the second: of the first derivatives in a
-    random direction.  Piecewise-constant results give zeros."""
-    xs = [module.tensor(a, dtype=module.float64, requires_grad=True) for a in arrays]
-    outs = _as_list(fn(*xs))
-    rng = np.random.default_rng(seed)
-    loss = sum((o * module.tensor(rng.standard_normal(tuple(o.shape)), dtype=module.float64)
-                ).sum() for o in outs)
-    grad = gg.grad if module is gg else module.autograd.grad
-    zeros = [np.zeros(a.shape) for a in arrays]
-    if not loss.requires_grad:
-        return [_numpy(o) for o in outs], zeros, zeros
-    firsts = grad(loss, xs, create_graph=True, allow_unused=True)
-    firsts = [module.zeros_like(x) if f is None else f for x, f in zip(xs, firsts, strict=True)]
-    total = sum((f * module.tensor(rng.standard_normal(a.shape), dtype=module.float64)).sum()
-                for f, a in zip(firsts, arrays, strict=True))
-    seconds = zeros
-    if second and total.requires_grad:
-        found = grad(total, xs, allow_unused=True)
-        seconds = [z if s is None else _numpy(s)
-                   for z, s in zip(zeros, found, strict=True)]
-    return [_numpy(o) for o in outs], [_numpy(f) for f in firsts], seconds
-
-
 @pytest.mark.parametrize("name", sorted(TORCH))
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
@@ -98,13 +64,5 @@ def test_values_and_derivatives_match_pytorch(name, data):
     def theirs(*xs):
         return TORCH[name](torch)(*xs, **kwargs)
 
-    second = name not in FIRST_ORDER_ONLY
-    mine = derivatives(gg, ours, sample.arrays, second=second)
-    ref = derivatives(torch, theirs, sample.arrays, second=second)
-    rtol = RTOL.get(name, 1e-9)
-    for kind, a_list, b_list in zip(("value", "first derivative", "second derivative"), mine,
-                                    ref, strict=True):
-        assert len(a_list) == len(b_list)
-        for i, (a, b) in enumerate(zip(a_list, b_list, strict=True)):
-            assert a.shape == b.shape, f"{kind} {i}: shape {a.shape} != {b.shape}"
-            np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-10, err_msg=f"{kind} {i}")
+    against_torch(ours, theirs, sample.arrays, second_order=name not in FIRST_ORDER_ONLY,
+                  rtol=RTOL.get(name, 1e-9))
