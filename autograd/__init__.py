@@ -23,6 +23,11 @@ from .devices import device
 from .engine import backward, grad
 from .function import Function, FunctionCtx
 from . import functional  # jacobian, hessian, vjp, jvp, hvp, vhp (torch.autograd.functional)
+from . import linalg  # graphgrad.linalg (torch.linalg)
+from .matrix_functions import (
+    cholesky, cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp, matrix_power,
+    pinverse, qr, slogdet, svd,
+)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops.conversion import narrow
 from .ops.diagonal import diag, diag_embed, diagonal, trace

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 from . import autograd
 from .autograd import *  # noqa: F403  (the tensor API: tensor, randn, cat, no_grad, ...)
-from . import datasets, nn, optim, testing, utils, viz
+from . import datasets, linalg, nn, optim, testing, utils, viz
 from . import accelerator, amp, backends, cuda, distributed, onnx
 from ._compile import compile
 from ._dtypes import bfloat16

@@ -1604,6 +1604,303 @@ def _aminmax_kwargs(draw, shapes_: Shapes) -> dict:
     return kwargs
 
 
+# --------------------------------------------------------- graphgrad.linalg references
+# The drawn X is turned into a well-conditioned input by the op and its reference alike
+# (the gradients are checked with respect to X): X + n I with X in (-0.5, 0.5)
+# (eigenvalues and singular values near n) for inverses, solves and determinants;
+# X X^T + I for Cholesky; X + X^T plus a diagonal of well-separated values for eigh and
+# X plus such a diagonal (``_separated``) for svd, qr and the norms, so that eigenvalues
+# and singular values stay far apart and from 0.  Eigenvectors and singular vectors
+# are compared through sign-invariant functions (their squares, U S Vh).
+_SMALL = (-0.5, 0.5)
+
+
+def _eye(x, n: int):
+    return np.eye(n, dtype=x.dtype)
+
+
+def _shifted(x):
+    """X + n I: singular values within n/2 of n."""
+    n = x.shape[-1]
+    return x + n * _eye(x, n)
+
+
+def _spd(x):
+    n = x.shape[-1]
+    return x @ x.swapaxes(-1, -2) + _eye(x, n)
+
+
+def _separated(x):
+    """X plus the diagonal 3 max(m, n) (1, 2, ..., k): singular values at least
+    2 max(m, n) apart and from 0."""
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    spread = np.zeros((m, n), dtype=x.dtype)
+    spread[range(k), range(k)] = 3 * max(m, n) * np.arange(1, k + 1)
+    return x + spread
+
+
+def _symmetric(x):
+    return _separated(x + x.swapaxes(-1, -2))
+
+
+def _eigh_outputs(values, vectors):
+    return values, vectors * vectors
+
+
+def _svd_outputs(u, s, vh):
+    """S, the squares of the first k columns of U and rows of Vh, and U_k diag(S) Vh_k."""
+    k = s.shape[-1]
+    u, vh = u[..., :k], vh[..., :k, :]
+    return s, u * u, vh * vh, (u * s[..., None, :]) @ vh
+
+
+@st.composite
+def _square_shapes(draw, lim: Limits, count: int = 1) -> Shapes:
+    """``count`` batches of square matrices (..., n, n) of one shape."""
+    n = draw(st.integers(lim.min_side, lim.max_side))
+    batch = draw(shapes(0, max(lim.max_dims - 2, 0), lim.min_side, lim.max_side))
+    return (batch + (n, n),) * count
+
+
+@st.composite
+def _matrix_shapes(draw, lim: Limits) -> Shapes:
+    side = st.integers(lim.min_side, lim.max_side)
+    batch = draw(shapes(0, max(lim.max_dims - 2, 0), lim.min_side, lim.max_side))
+    return (batch + (draw(side), draw(side)),)
+
+
+@st.composite
+def _solve_joint(draw, lim: Limits) -> tuple:
+    """A (..., n, n) and B: a vector (n,) or (..., n) (left=True only), or matrices whose
+    batch dims broadcast with A's ((..., n, k); (..., k, n) with left=False)."""
+    side = st.integers(lim.min_side, lim.max_side)
+    n, k = draw(side), draw(side)
+    left = draw(st.booleans())
+    batch_a, batch_b = draw(broadcastable_shapes(2, 0, max(lim.max_dims - 2, 0), lim.min_side,
+                                                 lim.max_side))
+    kind = draw(st.sampled_from(["matrix", "vector", "batched vector"] if left else ["matrix"]))
+    if kind == "vector":
+        b = (n,)
+    elif kind == "batched vector":
+        b = batch_a + (n,)
+    else:
+        b = batch_b + ((n, k) if left else (k, n))
+        if b == batch_a + (n,):  # PyTorch's rule would read it as a batch of vectors
+            b = batch_a + ((n, k) if left else (k, n))
+    return (batch_a + (n, n), b), {"left": left}
+
+
+def _solve_ref(a, b, left=True):
+    a = _shifted(a)
+    if b.ndim == 1 or b.shape == a.shape[:-1]:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    if left:
+        return np.linalg.solve(a, b)
+    return np.linalg.solve(a.swapaxes(-1, -2), b.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+@st.composite
+def _triangular_joint(draw, lim: Limits) -> tuple:
+    side = st.integers(lim.min_side, lim.max_side)
+    n, k = draw(side), draw(side)
+    left = draw(st.booleans())
+    batch = draw(shapes(0, max(lim.max_dims - 2, 0), lim.min_side, lim.max_side))
+    kwargs = {"upper": draw(st.booleans()), "left": left,
+              "unitriangular": draw(st.booleans())}
+    return (batch + (n, n), batch + ((n, k) if left else (k, n))), kwargs
+
+
+def _solve_triangular_ref(a, b, upper, left=True, unitriangular=False):
+    a = _shifted(a)
+    t = np.triu(a) if upper else np.tril(a)
+    if unitriangular:
+        t = t - t * _eye(a, a.shape[-1]) + _eye(a, a.shape[-1])
+    if left:
+        return np.linalg.solve(t, b)
+    return np.linalg.solve(t.swapaxes(-1, -2), b.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+def _vector_norm_ref(x, ord=2, dim=None, keepdim=False):
+    axes = _axes(dim, x.ndim)
+    a = np.abs(x)
+    if ord == math.inf:
+        return np.max(a, axis=axes, keepdims=keepdim)
+    if ord == -math.inf:
+        return np.min(a, axis=axes, keepdims=keepdim)
+    return np.sum(a ** ord, axis=axes, keepdims=keepdim) ** (1 / ord)
+
+
+def _vector_norm_kwargs(shapes_: Shapes):
+    (shape,) = shapes_
+    ords = (2, 1, 3, 0.5, -1) + ((math.inf, -math.inf) if all(shape) else ())
+    return st.fixed_dictionaries({"ord": st.sampled_from(ords)}, optional={
+        "dim": st.one_of(st.none(), valid_dims(len(shape))) if shape else st.none(),
+        "keepdim": st.booleans()})
+
+
+_MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf)
+
+
+def _matrix_norm_ref(x, **kwargs):
+    return _matrix_norm_plain(_separated(x), **kwargs)
+
+
+def _matrix_norm_plain(x, ord="fro", dim=(-2, -1), keepdim=False):
+    x = np.moveaxis(x, dim, (-2, -1))
+    if ord == "fro":
+        out = np.sqrt(np.sum(x * x, axis=(-2, -1)))
+    elif ord in ("nuc", 2, -2):
+        s = np.linalg.svd(x, compute_uv=False)
+        out = s.sum(-1) if ord == "nuc" else s.max(-1, initial=0) if ord == 2 else s.min(-1)
+    else:
+        sums = np.abs(x).sum(-2 if ord in (1, -1) else -1)
+        out = sums.max(-1, initial=0) if ord > 0 else sums.min(-1)
+    return np.expand_dims(out, tuple(sorted(d % (x.ndim) for d in dim))) if keepdim else out
+
+
+def _matrix_norm_kwargs(shapes_: Shapes):
+    ords = _MATRIX_ORDS if all(shapes_[0][-2:]) else ("fro", "nuc", 2, 1, math.inf)
+    return st.fixed_dictionaries({"ord": st.sampled_from(ords)}, optional={
+        "dim": st.sampled_from(((-2, -1), (-1, -2))), "keepdim": st.booleans()})
+
+
+def _linalg_norm_kwargs(shapes_: Shapes):
+    (shape,) = shapes_
+    options = [st.just({})]
+    if shape:
+        options.append(st.fixed_dictionaries(
+            {"dim": st.integers(-len(shape), len(shape) - 1),
+             "ord": st.sampled_from((2, 1, 3))}, optional={"keepdim": st.booleans()}))
+    if len(shape) == 2:
+        options.append(st.just({"ord": "fro"}))
+    return st.one_of(*options)
+
+
+def _linalg_norm_ref(x, ord=None, dim=None, keepdim=False):
+    if ord == "fro":
+        return np.sqrt(np.sum(x * x))
+    return _vector_norm_ref(x, 2 if ord is None else ord, dim, keepdim)
+
+
+@st.composite
+def _multi_dot_shapes(draw, lim: Limits) -> Shapes:
+    side = st.integers(lim.min_side, lim.max_side)
+    sizes = draw(st.lists(side, min_size=3, max_size=5))
+    mats = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+    if draw(st.booleans()):
+        mats[0] = mats[0][1:]
+    if draw(st.booleans()):
+        mats[-1] = mats[-1][:1]
+    return tuple(mats)
+
+
+def _expm_series(x):
+    """exp(X) as its Taylor series to degree 60 (|X| <= 4 here: the terms past it are
+    below 1e-30), independent of graphgrad's scaling and squaring."""
+    result = term = np.broadcast_to(np.eye(x.shape[-1]), x.shape)
+    for k in range(1, 61):
+        term = term @ x / k
+        result = result + term
+    return result
+
+
+@st.composite
+def _vecdot_shapes(draw, lim: Limits) -> Shapes:
+    """Two broadcastable shapes of at least 1 dim each."""
+    return draw(broadcastable_shapes(2, 1, min(4, lim.max_dims), lim.min_side, lim.max_side))
+
+
+def _multi_dot_ref(*xs):
+    return np.linalg.multi_dot(xs)
+
+
+@st.composite
+def _cross_shapes(draw, lim: Limits) -> Shapes:
+    a, b = draw(broadcastable_shapes(2, 0, max(lim.max_dims - 1, 0), lim.min_side,
+                                     lim.max_side))
+    rank = max(len(a), len(b))
+    a, b = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
+    return a + (3,), b + (3,)
+
+
+def _matrix_power_kwargs(shapes_: Shapes):
+    return st.fixed_dictionaries({"n": st.integers(-2, 3)})
+
+
+def _matrix_power_ref(x, n):
+    return np.linalg.matrix_power(_shifted(x), n)
+
+
+def _qr_kwargs(shapes_: Shapes):
+    m, n = shapes_[0][-2:]
+    return st.fixed_dictionaries({}, optional={
+        "mode": st.sampled_from(("reduced", "complete") if m <= n else ("reduced",))})
+
+
+def _qr_outputs(q, r):
+    """Q and R with R's diagonal made positive (the unique such QR): LAPACK's signs jump
+    where a column below the diagonal is exactly zero (no reflection there)."""
+    k = min(r.shape[-2:])
+    diagonal = (r[..., :k, :k] * np.eye(k, dtype=r.dtype)).sum(-1)
+    sign = np.sign(diagonal) if isinstance(diagonal, np.ndarray) else gg.sign(diagonal)
+    return q[..., :k] * sign[..., None, :], r * sign[..., :, None]
+
+
+def _qr_ref(x, mode="reduced"):
+    return _qr_outputs(*np.linalg.qr(_separated(x), mode=mode))
+
+
+def _svd_kwargs(shapes_: Shapes):
+    return st.fixed_dictionaries({}, optional={"full_matrices": st.booleans()})
+
+
+@st.composite
+def _lstsq_shapes(draw, lim: Limits) -> Shapes:
+    """A (..., m, n) with m >= n (full column rank after ``_separated``), B (..., m, k)."""
+    side = st.integers(max(lim.min_side, 1), lim.max_side)
+    n, k = draw(side), draw(side)
+    m = draw(st.integers(n, lim.max_side + 1))
+    batch = draw(shapes(0, max(lim.max_dims - 2, 0), lim.min_side, lim.max_side))
+    return batch + (m, n), batch + (m, k)
+
+
+def _lstsq_ref(a, b):
+    a = _separated(a)
+    return np.linalg.solve(a.swapaxes(-1, -2) @ a, a.swapaxes(-1, -2) @ b)
+
+
+def _cholesky_factor(x):
+    """A lower-triangular factor with a diagonal near n."""
+    return np.tril(_shifted(x)) if isinstance(x, np.ndarray) else gg.tril(_shifted(x))
+
+
+def _flip_first_row(x):
+    """A negative determinant from ``_shifted``'s positive one."""
+    sign = np.ones((x.shape[-1], 1), dtype=x.dtype)
+    sign[:1] = -1
+    return _shifted(x) * sign
+
+
+def _pinv_kwargs(shapes_: Shapes):
+    m, n = shapes_[0][-2:]
+    return st.fixed_dictionaries({}, optional={"hermitian": st.booleans()} if m == n else {})
+
+
+def _pinv_input(x, hermitian=False):
+    return _symmetric(x) if hermitian else _separated(x)
+
+
+def _cond_ref(x, p=None):
+    x = _separated(x)
+    if p in (None, 2, -2):
+        s = np.linalg.svd(x, compute_uv=False)
+        return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
+    return _matrix_norm_plain(x, p) * _matrix_norm_plain(np.linalg.inv(x), p)
+
+
+
+
 # ----------------------------------------------------------------- the registry
 def _float_dtype(dtype: np.dtype, kwargs: dict) -> np.dtype:
     return np.dtype(kwargs["dtype"])
@@ -1691,6 +1988,86 @@ OP_DB: tuple[OpInfo, ...] = (
     OpInfo("outer", gg.outer, np.outer, _vectors(same_size=False)),
     OpInfo("einsum", lambda *xs, subscripts: gg.einsum(subscripts, *xs),
            lambda *xs, subscripts: np.einsum(subscripts, *xs), _einsum_shapes, _einsum_kwargs),
+    # ---- graphgrad.linalg (inputs made well-conditioned from the drawn X: see _shifted)
+    OpInfo("linalg.inv", lambda x: gg.linalg.inv(_shifted(x)),
+           lambda x: np.linalg.inv(_shifted(x)), _square_shapes, domain=_SMALL),
+    OpInfo("linalg.solve", lambda a, b, left: gg.linalg.solve(_shifted(a), b, left=left),
+           _solve_ref, None, joint=_solve_joint, domain=(_SMALL, (-3.0, 3.0))),
+    OpInfo("linalg.solve_triangular", lambda a, b, **kw: gg.linalg.solve_triangular(
+        _shifted(a), b, **kw), _solve_triangular_ref, None, joint=_triangular_joint,
+           domain=(_SMALL, (-3.0, 3.0))),
+    OpInfo("linalg.det", lambda x: gg.linalg.det(_flip_first_row(x)),
+           lambda x: np.linalg.det(_flip_first_row(x)), _square_shapes, domain=_SMALL),
+    OpInfo("linalg.slogdet", lambda x: gg.linalg.slogdet(_flip_first_row(x)),
+           lambda x: np.linalg.slogdet(_flip_first_row(x)), _square_shapes, domain=_SMALL),
+    OpInfo("logdet", lambda x: gg.logdet(_shifted(x)),
+           lambda x: np.linalg.slogdet(_shifted(x))[1], _square_shapes, domain=_SMALL),
+    OpInfo("linalg.cholesky", lambda x, **kw: gg.linalg.cholesky(_spd(x), **kw),
+           lambda x, upper=False: (lambda c: c.swapaxes(-1, -2) if upper else c)(
+               np.linalg.cholesky(_spd(x))), _square_shapes, _optional(upper=(False, True)),
+           domain=(-1.0, 1.0)),
+    OpInfo("cholesky", lambda x, **kw: gg.cholesky(_spd(x), **kw),
+           lambda x, upper=False: (lambda c: c.swapaxes(-1, -2) if upper else c)(
+               np.linalg.cholesky(_spd(x))), _square_shapes, _optional(upper=(False, True)),
+           domain=(-1.0, 1.0)),
+    OpInfo("cholesky_solve", lambda b, x: gg.cholesky_solve(b, _cholesky_factor(x)),
+           lambda b, x: np.linalg.solve(_cholesky_factor(x) @ _cholesky_factor(x).swapaxes(
+               -1, -2), b), lambda lim: _square_shapes(lim, 2), domain=((-3.0, 3.0), _SMALL)),
+    OpInfo("cholesky_inverse", lambda x: gg.cholesky_inverse(_cholesky_factor(x)),
+           lambda x: np.linalg.inv(_cholesky_factor(x) @ _cholesky_factor(x).swapaxes(-1, -2)),
+           _square_shapes, domain=_SMALL),
+    OpInfo("linalg.eigh", lambda x, **kw: _eigh_outputs(*gg.linalg.eigh(_symmetric(x), **kw)),
+           lambda x, UPLO="L": _eigh_outputs(*np.linalg.eigh(_symmetric(x), UPLO=UPLO)),
+           _square_shapes, _optional(UPLO=("L", "U")), domain=_SMALL),
+    OpInfo("linalg.eigvalsh", lambda x: gg.linalg.eigvalsh(_symmetric(x)),
+           lambda x: np.linalg.eigvalsh(_symmetric(x)), _square_shapes, domain=_SMALL),
+    OpInfo("linalg.svd", lambda x, **kw: _svd_outputs(*gg.linalg.svd(_separated(x), **kw)),
+           lambda x, full_matrices=True: _svd_outputs(*np.linalg.svd(
+               _separated(x), full_matrices=full_matrices)), _matrix_shapes, _svd_kwargs,
+           domain=_SMALL),
+    OpInfo("svd", lambda x, **kw: (lambda u, s, v: _svd_outputs(u, s, v.swapaxes(-1, -2)))(
+        *gg.svd(_separated(x), **kw)), lambda x, some=True: _svd_outputs(*np.linalg.svd(
+            _separated(x), full_matrices=not some)), _matrix_shapes, _optional(some=(True, False)),
+           domain=_SMALL),
+    OpInfo("linalg.svdvals", lambda x: gg.linalg.svdvals(_separated(x)),
+           lambda x: np.linalg.svd(_separated(x), compute_uv=False), _matrix_shapes,
+           domain=_SMALL),
+    OpInfo("linalg.qr", lambda x, **kw: _qr_outputs(*gg.linalg.qr(_separated(x), **kw)), _qr_ref,
+           _matrix_shapes, _qr_kwargs, domain=_SMALL),
+    OpInfo("qr", lambda x, **kw: _qr_outputs(*gg.qr(_separated(x), **kw)),
+           lambda x, some=True: _qr_ref(x, "reduced" if some else "complete"), _matrix_shapes,
+           lambda s: _qr_kwargs(s).map(
+               lambda kw: {"some": kw["mode"] == "reduced"} if kw else {}), domain=_SMALL),
+    OpInfo("linalg.pinv", lambda x, **kw: gg.linalg.pinv(_pinv_input(x, **kw), **kw),
+           lambda x, **kw: np.linalg.pinv(_pinv_input(x, **kw)), _matrix_shapes, _pinv_kwargs,
+           domain=_SMALL),
+    OpInfo("pinverse", lambda x: gg.pinverse(_separated(x)),
+           lambda x: np.linalg.pinv(_separated(x)), _matrix_shapes, domain=_SMALL),
+    OpInfo("linalg.lstsq", lambda a, b: gg.linalg.lstsq(_separated(a), b).solution,
+           _lstsq_ref, _lstsq_shapes, domain=(_SMALL, (-3.0, 3.0)), empty=False),
+    OpInfo("linalg.cond", lambda x, **kw: gg.linalg.cond(_separated(x), **kw), _cond_ref,
+           _square_shapes, _optional(p=(None, 2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf)),
+           domain=_SMALL, avoid=(0.0,), empty=False),
+    OpInfo("linalg.matrix_power", lambda x, n: gg.linalg.matrix_power(_shifted(x), n),
+           _matrix_power_ref, _square_shapes, _matrix_power_kwargs, domain=_SMALL),
+    OpInfo("linalg.matrix_exp", gg.linalg.matrix_exp,
+           lambda x: _expm_series(x), _square_shapes, domain=(-1.0, 1.0)),
+    OpInfo("linalg.multi_dot", lambda *xs: gg.linalg.multi_dot(xs), _multi_dot_ref,
+           _multi_dot_shapes),
+    OpInfo("linalg.cross", gg.linalg.cross, lambda a, b: np.cross(a, b), _cross_shapes),
+    OpInfo("linalg.diagonal", gg.linalg.diagonal, lambda x, offset=0, dim1=-2, dim2=-1:
+           np.diagonal(x, offset, dim1, dim2), same(1, 2),
+           lambda s: _diagonal_dims_kwargs(s, extra=0).map(
+               lambda kw: {"dim1": -2, "dim2": -1, **kw})),
+    OpInfo("linalg.vecdot", gg.linalg.vecdot, lambda x, y: np.sum(x * y, axis=-1),
+           _vecdot_shapes),
+    OpInfo("linalg.vector_norm", gg.linalg.vector_norm, _vector_norm_ref, same(1),
+           _vector_norm_kwargs, avoid=(0.0,), margin=0.05, distinct=True),
+    OpInfo("linalg.matrix_norm", lambda x, **kw: gg.linalg.matrix_norm(_separated(x), **kw),
+           _matrix_norm_ref, _square_shapes, _matrix_norm_kwargs, domain=_SMALL, avoid=(0.0,)),
+    OpInfo("linalg.norm", gg.linalg.norm, _linalg_norm_ref, same(1), _linalg_norm_kwargs,
+           avoid=(0.0,),
+           margin=0.05),
     # ---- shapes
     OpInfo("reshape", lambda x, shape: gg.reshape(x, shape), _reshape_ref, same(1),
            _reshape_kwargs),
@@ -1840,6 +2217,7 @@ NON_DIFFERENTIABLE: dict[str, str] = {
     "argmax": "an integer index",
     "argmin": "an integer index",
     "argsort": "integer indices",
+    "linalg.matrix_rank": "an integer count",
     **{name: "factory: makes a leaf" for name in (
         "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
         "linspace", "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
@@ -1861,7 +2239,7 @@ NOT_OPERATIONS: frozenset[str] = frozenset({
     "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
     "manual_seed", "get_rng_state", "set_rng_state",
     "Size", "device", "get_default_dtype", "set_default_dtype", "Generator", "initial_seed",
-    "seed", "is_tensor", "numel",
+    "seed", "is_tensor", "numel", "linalg.LinAlgError",
 })
 
 

@@ -158,7 +158,7 @@ def test_backward_invariants(name: str, data):
 # -------------------------------------------------------------------- coverage
 def _public_callables() -> dict:
     """The engine's public functions and classes (what graphgrad re-exports from
-    graphgrad.autograd), without dtype aliases."""
+    graphgrad.autograd, and graphgrad.linalg's), without dtype aliases."""
     found = {}
     for name in gg.autograd.__all__:
         obj = getattr(gg, name)
@@ -167,6 +167,8 @@ def _public_callables() -> dict:
         if isinstance(obj, type) and issubclass(obj, np.generic):
             continue  # gg.float32, gg.bool, ...
         found[name] = obj
+    for name in gg.linalg.__all__:  # torch.linalg's namespace, registered as "linalg.<name>"
+        found[f"linalg.{name}"] = getattr(gg.linalg, name)
     return found
 
 

@@ -50,11 +50,14 @@ def test_op_is_silent_on_special_values(name, data):
     arrays = _special_arrays(data.draw, shapes)
     inputs = [gg.tensor(a, requires_grad=True) for a in arrays]
     with warnings.catch_warnings(record=True) as caught:
-        outputs = info.op(*inputs, **kwargs)
-        outputs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
-        floats = [o for o in outputs if isinstance(o, gg.Tensor) and o.requires_grad]
-        if floats:
-            gg.autograd.backward(floats, [gg.ones_like(o) for o in floats])
+        try:
+            outputs = info.op(*inputs, **kwargs)
+            outputs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
+            floats = [o for o in outputs if isinstance(o, gg.Tensor) and o.requires_grad]
+            if floats:
+                gg.autograd.backward(floats, [gg.ones_like(o) for o in floats])
+        except gg.linalg.LinAlgError:  # an exactly singular matrix raises, as PyTorch's
+            pass
         _users_log_of_zero()
     assert not _runtime_warnings(caught), f"{name} on {arrays}, {kwargs}"
 

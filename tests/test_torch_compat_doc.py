@@ -123,6 +123,12 @@ def _pin_memory_warns() -> bool:
     return any("pin_memory" in str(w.message) for w in caught)
 
 
+def _singular_det_has_zero_gradient() -> bool:
+    a = gg.tensor([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)
+    gg.linalg.det(a).backward()
+    return not a.grad.numpy().any()
+
+
 def _seeded_draws_differ() -> bool:
     gg.manual_seed(0)
     torch.manual_seed(0)
@@ -211,7 +217,9 @@ STATEMENTS = [
      lambda: _raises(NotImplementedError, lambda: gg.optim.Adam(
          nn.Linear(1, 1).parameters(), differentiable=True))),
     ("`pin_memory=True` warns that it has no effect", _pin_memory_warns),
-    ("`graphgrad.linalg` does not exist yet", lambda: not hasattr(gg, "linalg")),
+    ("Complex matrices are not supported.", lambda: _raises(
+        TypeError, lambda: gg.linalg.inv(np.eye(2) * 1j))),
+    ("`det` of an exactly singular matrix has gradient 0", _singular_det_has_zero_gradient),
     ("`autocast(\"cpu\")` changes nothing", _autocast_keeps_float32),
 ]
 
