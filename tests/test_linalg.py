@@ -24,9 +24,7 @@ LA = gg.linalg
 
 
 def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_default_dtype(torch.float64)
-    return torch
+    return pytest.importorskip("torch")
 
 
 def _compare(ours, theirs, arrays, rtol=1e-7, atol=1e-9, second=False):
