@@ -1,9 +1,9 @@
-"""Single ops, forward and backward, beside PyTorch: ``linalg.solve``, ``sort`` and
-``scatter_add``.
+"""Single ops, forward and backward, beside PyTorch: ``linalg.solve``, ``sort``,
+``cumsum`` and ``scatter_add``.
 
     python benchmarks/bench_ops.py [--repeat 15]
 
-For each case (sort along the last dim; scatter_add along dim 0 with an index of
+For each case (sort and cumsum along the last dim; scatter_add along dim 0 with an index of
 random rows, as message passing sums) the inputs (float32) require gradients; one
 step is the op's forward and a backward with a gradient of ones, and the gradients
 are what it returns (so tests/test_benchmark_references.py checks that both
@@ -29,6 +29,10 @@ def _solve(lib, a, b):
 
 def _sort(lib, x):
     return lib.sort(x, dim=-1).values
+
+
+def _cumsum(lib, x):
+    return lib.cumsum(x, dim=-1)
 
 
 _INDEX = {}
@@ -61,6 +65,8 @@ CASES = [
     ("linalg.solve", _solve, ((32, 64, 64), (32, 64, 16))),
     ("sort", _sort, ((512, 1024),)),
     ("sort", _sort, ((1_000_000,),)),
+    ("cumsum", _cumsum, ((512, 1024),)),
+    ("cumsum", _cumsum, ((1_000_000,),)),
     ("scatter_add", _scatter_add, ((10_000, 64), (100_000, 64))),
 ]
 
