@@ -23,6 +23,7 @@ import numpy as np
 
 from ._shapes import normalize_dim
 from .ops._registry import Op
+from .ops.blas import cross as _cross
 from .ops.decompositions import (
     CHOLESKY,
     DET,
@@ -45,7 +46,6 @@ from .ops.decompositions import (
 from .ops.diagonal import diagonal as _diagonal
 from .ops.elementwise import ABS, POW
 from .ops.linalg import matmul
-from .ops.rearrange import roll
 from .ops.reduce import amax, amin
 from .tensor import Tensor, tensor_arg, unwrap
 
@@ -529,24 +529,13 @@ def _chain(mats: list, split: dict, i: int, j: int) -> Tensor:
 
 
 def cross(input, other, *, dim: int = -1) -> Tensor:
-    """The cross product of 3-vectors along ``dim`` (inputs of the same number of dims,
-    broadcast):
-    (a_1 b_2 - a_2 b_1, a_2 b_0 - a_0 b_2, a_0 b_1 - a_1 b_0)."""
+    """``graphgrad.cross`` with torch.linalg's rules: ``dim`` defaults to -1 and the inputs
+    must have the same number of dims (then broadcast)."""
     a, b = tensor_arg(input), tensor_arg(other)
     if a._data.ndim != b._data.ndim:
         raise ValueError(f"linalg.cross: inputs must have the same number of dims, got shapes "
                          f"{a.shape} and {b.shape}")
-    try:
-        shape = np.broadcast_shapes(a._data.shape, b._data.shape)
-    except ValueError:
-        raise ValueError(f"linalg.cross: shapes {a.shape} and {b.shape} cannot be "
-                         f"broadcast") from None
-    d = normalize_dim("linalg.cross", dim, len(shape))
-    if shape[d] != 3 or a._data.shape[d - len(shape)] != 3 or b._data.shape[d - len(shape)] != 3:
-        raise ValueError(f"linalg.cross: dim {dim} must have size 3 in both inputs, got shapes "
-                         f"{a.shape} and {b.shape}")
-    d -= len(shape)  # counted from the end, the same dim in both inputs
-    return roll(a, -1, d) * roll(b, -2, d) - roll(a, -2, d) * roll(b, -1, d)
+    return _cross(a, b, dim)
 
 
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
