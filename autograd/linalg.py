@@ -22,7 +22,6 @@ from collections import namedtuple
 import numpy as np
 
 from ._shapes import normalize_dim
-from .ops._registry import Op
 from .ops.blas import cross as _cross
 from .ops.decompositions import (
     CHOLESKY,
@@ -44,9 +43,10 @@ from .ops.decompositions import (
     unpack,
 )
 from .ops.diagonal import diagonal as _diagonal
-from .ops.elementwise import ABS, POW
+from .ops.elementwise import ABS
 from .ops.linalg import matmul
 from .ops.reduce import amax, amin
+from .ops.statistics import vector_norm as _vector_norm
 from .tensor import Tensor, tensor_arg, unwrap
 
 __all__ = [
@@ -237,26 +237,6 @@ def matrix_exp(A) -> Tensor:
 
 
 # --------------------------------------------------------------------------- norms
-def _vector_norm_forward(x, ord, dims, keepdim):
-    a = np.abs(x)
-    if ord == 2:
-        return np.sqrt(np.add.reduce(a * a, axis=dims, keepdims=keepdim))
-    return np.power(np.add.reduce(a ** ord, axis=dims, keepdims=keepdim), 1.0 / ord)
-
-
-def _vector_norm_vjp(g, out, x, ord, dims, keepdim):
-    """||x||_p = (sum |x|^p)^{1/p}: d/dx = sign(x) |x|^{p-1} / ||x||^{p-1}, taken as 0
-    where x = 0 and where the norm is 0 (PyTorch's choice at the kinks)."""
-    data = unwrap(x)
-    kept = tuple(1 if d in dims else n for d, n in enumerate(data.shape))
-    g, out = g.reshape(kept), out.reshape(kept)
-    safe_out = out + (unwrap(out) == 0).astype(data.dtype)
-    if ord == 2:
-        return g * x / safe_out
-    scaled = np.sign(data) * POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1)
-    return g * scaled / POW(safe_out, ord - 1)
-
-
 def _unsqueeze(t: Tensor, dims: tuple) -> Tensor:
     """``t`` with a dim of size 1 inserted at each of ``dims`` (increasing)."""
     for d in dims:
@@ -264,7 +244,6 @@ def _unsqueeze(t: Tensor, dims: tuple) -> Tensor:
     return t
 
 
-VECTOR_NORM = Op("linalg.vector_norm", _vector_norm_forward, _vector_norm_vjp, saves="x out")
 
 
 def _dims(name: str, x: Tensor, dim) -> tuple:
@@ -289,17 +268,11 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
         raise TypeError(f"linalg.vector_norm: expected a floating point tensor, got dtype "
                         f"{x.dtype}")
     dims = _dims("linalg.vector_norm", x, dim)
-    if ord == math.inf or ord == -math.inf:
-        if x._data.size == 0 and any(x._data.shape[d] == 0 for d in dims):
-            raise ValueError(f"linalg.vector_norm: ord {ord} of an empty dim (shape {x.shape})")
-        extreme = amax if ord > 0 else amin
-        return extreme(ABS(x), dims, keepdim) if dims else ABS(x)
-    if ord == 0:
-        count = np.add.reduce(x._data != 0, axis=dims, keepdims=keepdim)
-        return Tensor._make(count.astype(x._data.dtype))
     if isinstance(ord, bool) or not isinstance(ord, (int, float)):
         raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
-    return VECTOR_NORM(x, ord=float(ord), dims=dims, keepdim=bool(keepdim))
+    if abs(ord) == math.inf and x._data.size == 0 and any(x._data.shape[d] == 0 for d in dims):
+        raise ValueError(f"linalg.vector_norm: ord {ord} of an empty dim (shape {x.shape})")
+    return _vector_norm(x, ord, dims, bool(keepdim))
 
 
 def _to_end(A: Tensor, dims: tuple) -> Tensor:

@@ -1,14 +1,15 @@
 """Reductions that skip NaN (nansum, nanmean), the paired statistics (var_mean,
 std_mean), and norms and distances (norm, dist, cdist).
 
-All are compositions of differentiable ops.  Conventions, as PyTorch's:
+All but the p-norm are compositions of differentiable ops.  Conventions, as PyTorch's:
 - nansum/nanmean: NaNs count as absent; their gradient is 0.  A mean over no
   numbers is NaN.
-- a p-norm (sum |x_i|^p)^(1/p) has gradient sign(x_i) |x_i|^(p-1) / norm^(p-1), and 0
-  where the norm is 0 (the root is taken of 1 there and its result not used, as ``std``
-  does); p = inf/-inf: max/min |x_i|, the gradient shared evenly among ties (as
-  ``amax``) with the sign of each; p = 0 counts the nonzero elements and has no
-  gradient.  So cdist's gradient at zero distance is 0, for every p.
+- a p-norm (sum |x_i|^p)^(1/p) (one primitive, ``NORM``, also ``linalg.vector_norm``'s)
+  has gradient sign(x_i) |x_i|^(p-1) / norm^(p-1), taken as 0 where x_i = 0 and where
+  the norm is 0 (its rule is written with differentiable ops); p = inf/-inf: max/min
+  |x_i|, the gradient shared evenly among ties (as ``amax``) with the sign of each;
+  p = 0 counts the nonzero elements and has no gradient.  So cdist's gradient at zero
+  distance is 0, for every p.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
-from .elementwise import WHERE, abs, mul, pow, sqrt, sub, where
+from ._registry import Op
+from .elementwise import ABS, POW, abs, sub, where
 from .reduce import _reduce_args, amax, amin, mean, std, sum, var
 
 
@@ -66,32 +68,38 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) 
             mean(input, dim, keepdim))
 
 
-def _root(total: Tensor, p: float) -> Tensor:
-    """total^(1/p), with gradient 0 where total is 0 (the norm of a zero vector)."""
-    zero = total._data == 0
-    if p == 2:
-        root = sqrt
-    else:
-        def root(t):
-            return pow(t, 1.0 / p)
-    if not zero.any():
-        return root(total)
-    return WHERE(0.0, root(WHERE(1.0, total, condition=zero)), condition=zero)
+def _norm_forward(x, ord, dims, keepdim):
+    a = np.abs(x)
+    if ord == 2:
+        return np.sqrt(np.add.reduce(a * a, axis=dims, keepdims=keepdim))
+    return np.power(np.add.reduce(a ** ord, axis=dims, keepdims=keepdim), 1.0 / ord)
+
+
+def _norm_vjp(g, out, x, ord, dims, keepdim):
+    """||x||_p = (sum |x|^p)^{1/p}: d/dx = sign(x) |x|^{p-1} / ||x||^{p-1}, taken as 0
+    where x = 0 and where the norm is 0 (PyTorch's choice at the kinks)."""
+    data = unwrap(x)
+    kept = tuple(1 if d in dims else n for d, n in enumerate(data.shape))
+    g, out = g.reshape(kept), out.reshape(kept)
+    safe_out = out + (unwrap(out) == 0).astype(data.dtype)
+    if ord == 2:
+        return g * x / safe_out
+    scaled = np.sign(data) * POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1)
+    return g * scaled / POW(safe_out, ord - 1)
+
+
+# (sum |x|^p)^(1/p) over ``dims`` for a finite p other than 0.
+NORM = Op("norm", _norm_forward, _norm_vjp, saves="x out")
 
 
 def vector_norm(x: Tensor, p, dims: tuple, keepdim: bool) -> Tensor:
     """(sum |x_i|^p)^(1/p) over ``dims`` (a tuple of dims); see the module's conventions."""
-    if p == math.inf:
-        return amax(abs(x), dims, keepdim)
-    if p == -math.inf:
-        return amin(abs(x), dims, keepdim)
+    if p == math.inf or p == -math.inf:
+        extreme = amax if p > 0 else amin
+        return extreme(abs(x), dims, keepdim) if dims else abs(x)
     if p == 0:
         return sum(Tensor._make((x._data != 0).astype(x._data.dtype)), dims, keepdim)
-    if p == 1:
-        return sum(abs(x), dims, keepdim)
-    if p == 2:
-        return _root(sum(mul(x, x), dims, keepdim), 2)
-    return _root(sum(pow(abs(x), float(p)), dims, keepdim), p)
+    return NORM(x, ord=float(p), dims=dims, keepdim=keepdim)
 
 
 @method()
