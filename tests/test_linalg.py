@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from against_torch import against_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,38 +29,8 @@ def _torch():
 
 
 def _compare(ours, theirs, arrays, rtol=1e-7, atol=1e-9, second=False):
-    """Values of ``ours`` and ``theirs`` (functions of tensors returning tensors or
-    tuples), the gradients of a random weighted sum of their outputs, and with
-    ``second`` the gradient of the squared norm of that gradient."""
-    torch = _torch()
-    xs = [gg.tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out_g, out_t = ours(*xs), theirs(*ts)
-    out_g = list(out_g) if isinstance(out_g, tuple) else [out_g]
-    out_t = list(out_t) if isinstance(out_t, tuple) else [out_t]
-    assert len(out_g) == len(out_t)
-    rng = np.random.default_rng(0)
-    loss_g, loss_t = 0, 0
-    for k, (a, b) in enumerate(zip(out_g, out_t, strict=True)):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"output {k}")
-        w = rng.standard_normal(b.shape)
-        if b.requires_grad:
-            loss_g = loss_g + (a * gg.tensor(w)).sum()
-            loss_t = loss_t + (b * torch.tensor(w)).sum()
-    grads_g = gg.grad(loss_g, xs, create_graph=second)
-    grads_t = torch.autograd.grad(loss_t, ts, create_graph=second)
-    for k, (a, b) in enumerate(zip(grads_g, grads_t, strict=True)):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"gradient of input {k}")
-    loss_t = sum((g * g).sum() for g in grads_t)
-    if second and loss_t.requires_grad:  # (not when the gradient is constant: 1 x 1 det)
-        seconds_g = gg.grad(sum((g * g).sum() for g in grads_g), xs, allow_unused=True)
-        seconds_t = torch.autograd.grad(loss_t, ts, allow_unused=True, materialize_grads=True)
-        for k, (a, b) in enumerate(zip(seconds_g, seconds_t, strict=True)):
-            a = np.zeros(b.shape) if a is None else a.numpy()
-            np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-8,
-                                       err_msg=f"second derivative, input {k}")
+    """``against_torch`` with this file's tolerances, second order only where asked."""
+    against_torch(ours, theirs, arrays, second_order=second, rtol=rtol, atol=atol)
 
 
 @st.composite
