@@ -44,7 +44,7 @@ def test_values_and_two_orders_of_gradients_match_torch(name, data):
     sample = data.draw(info.samples(np.float64, GRAD), label="sample")
     against_torch(lambda *ours: info.op(*ours, **sample.kwargs),
                   lambda *theirs: _TORCH_CALLS[name](torch, *theirs, **sample.kwargs),
-                         sample.arrays)
+                  sample.arrays)
 
 
 @st.composite
