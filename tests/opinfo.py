@@ -1733,8 +1733,9 @@ def _vector_norm_ref(x, ord=2, dim=None, keepdim=False):
 
 def _vector_norm_kwargs(shapes_: Shapes):
     (shape,) = shapes_
-    ords = (2, 1, 3, 0.5, -1) + ((math.inf, -math.inf) if all(shape) else ())
-    return st.fixed_dictionaries({"ord": st.sampled_from(ords)}, optional={
+    # inf/-inf: tests/test_linalg.py and tests/test_blas_stats_ops.py (the registry's
+    # distinct values can still tie in |x|, -a and a, where max |x| has a kink)
+    return st.fixed_dictionaries({"ord": st.sampled_from((2, 1, 3, 0.5, -1))}, optional={
         "dim": st.one_of(st.none(), valid_dims(len(shape))) if shape else st.none(),
         "keepdim": st.booleans()})
 

@@ -377,3 +377,11 @@ def test_qr_backward_raises_where_torch_does():
 def test_errors_name_the_op_and_the_shapes(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_second_derivative_through_svd_where_the_vector_gradients_are_zero_for_now():
+    """B = 0 makes the gradient reaching U and V zero at this point, but not zero for
+    B + dB: svd's rule must keep those terms while recording (hypothesis found it)."""
+    a = gg.tensor([[6.0], [0.0]], dtype=gg.float64, requires_grad=True)
+    b = gg.zeros(2, 1, dtype=gg.float64, requires_grad=True)
+    assert gradgradcheck(lambda a, b: LA.lstsq(a, b).solution, [a, b])

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ..tensor import unwrap
+from ..tensor import Tensor, unwrap
 from ._registry import Op
 from .padding import PAD
 from .shape import CAT
@@ -263,7 +263,7 @@ def _svd_vjp(g, out, a, full_matrices):
     + (I - U U^T) Ū S^{-1} V^T + U S^{-1} V̄^T (I - V V^T), the last two terms only
     for non-square A.  With ``full_matrices`` the extra columns of U (rows of Vh) are
     not unique and their gradient is ignored (as PyTorch).  The F terms are left out
-    when Ū and V̄ are zero (only singular values used)."""
+    when Ū and V̄ are zero and constant (only singular values used)."""
     m, n = a.shape[-2:]
     k = min(m, n)
     shapes = svd_shapes(m, n, full_matrices)
@@ -272,7 +272,7 @@ def _svd_vjp(g, out, a, full_matrices):
     u, gu, v, gv = u[..., :k], gu[..., :k], mT(vh[..., :k, :]), mT(gvh[..., :k, :])
     eye = np.eye(k, dtype=a.dtype)
     inner = gs[..., None] * eye
-    u_used, v_used = np.any(unwrap(gu)), np.any(unwrap(gv))
+    u_used, v_used = _used(gu), _used(gv)
     if u_used or v_used:
         gaps = _gaps(s * s)
         if u_used:
@@ -287,6 +287,13 @@ def _svd_vjp(g, out, a, full_matrices):
     if v_used and n > k:
         grad = grad + u @ mT((gv - v @ (mT(v) @ gv)) / s[..., None, :])
     return grad
+
+
+def _used(g) -> bool:
+    """Whether an output's gradient takes part: when it is not zero, and also while
+    recording when it depends on what is being differentiated (zero only at this point:
+    leaving it out would drop its terms from the second derivative)."""
+    return bool(np.any(unwrap(g))) or (isinstance(g, Tensor) and g.requires_grad)
 
 
 SVD = Op("linalg.svd", lapack("linalg.svd", _svd_forward, 1), _svd_vjp, saves="out", meta=True)
