@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from .arrays import to_device, to_host
 from .devices import check_device
 from .tensor import Tensor, get_default_dtype
 
@@ -62,9 +63,11 @@ def check_layout(name: str, layout) -> None:
 def finish(name: str, data: np.ndarray, *, device=None, requires_grad: bool = False,
            out: Tensor | None = None, layout=None) -> Tensor:
     """The factory's result: ``data`` as a new leaf (or written into ``out``), after the
-    device and layout checks."""
-    check_device(name, device)
+    device and layout checks (moved to ``device`` when it is not the CPU)."""
+    where = check_device(name, device)
     check_layout(name, layout)
+    if where.type != "cpu":
+        data = to_device(data, where, name)
     if out is not None:
         return _write_out(name, data, out)
     t = Tensor._make(data)
@@ -117,8 +120,13 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     Python floats give the default float dtype; float64 arrays keep float64;
     Python ints give int64 and bools bool.
     """
-    check_device("tensor", device)
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    where = check_device("tensor", device)
+    if where.type == "cpu" and isinstance(data, Tensor):
+        data = to_host(data._data)
+    t = Tensor(data, dtype=dtype)
+    if where.type != "cpu":
+        t._data = to_device(t._data, where, "tensor")
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -128,9 +136,12 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     another dtype is converted (differentiably, as ``astype``).  A NumPy array of
     that dtype shares its memory; anything else is copied as by ``tensor``.
     """
-    check_device("as_tensor", device)
+    where = None if device is None else check_device("as_tensor", device)
     if isinstance(data, Tensor):
+        data = data if where is None else data.to(where)
         return data if dtype is None or np.dtype(dtype) == data._data.dtype else data.astype(dtype)
+    if where is not None and where.type != "cpu":
+        return tensor(data, dtype=dtype, device=where)
     if isinstance(data, np.ndarray) and data.dtype.kind in _NUMPY_KINDS:
         if dtype is None or np.dtype(dtype) == data.dtype:
             return Tensor._make(data)

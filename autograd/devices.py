@@ -1,9 +1,9 @@
-"""Devices, as ``torch.device``: graphgrad computes with NumPy, on the CPU.
+"""Devices, as ``torch.device``: the CPU (NumPy) always, ``"cuda"`` where a GPU backend
+(CuPy) is installed and sees a GPU (see ``arrays``).
 
-``device("cpu")`` is the only device that exists.  Other kinds PyTorch knows
-(``"cuda"``, ``"cuda:1"``, ``"mps"``, ...) parse, so scripts can build them and
-compare them, but anything that would place data on one raises an error naming
-the device, at the call that asked for it.
+Every kind PyTorch knows (``"cuda"``, ``"cuda:1"``, ``"mps"``, ...) parses, so scripts
+can build and compare devices; placing data on one that no backend serves raises an
+error naming the device and what is missing, at the call that asked for it.
 """
 from __future__ import annotations
 
@@ -56,15 +56,18 @@ CPU = device("cpu")
 
 
 def check_device(where: str, requested) -> device:
-    """The device that ``where`` was asked to use: the CPU for None, "cpu" or an int-less
-    cpu device; a clear error for any device that this machine's graphgrad lacks."""
+    """The device that ``where`` was asked to use, with its index (``cuda`` is ``cuda:0``):
+    the CPU for None, "cpu" or a cpu device; an error naming what is missing for a device
+    that no installed backend serves (``arrays.backend``).  A bare int is a CUDA ordinal,
+    as in PyTorch."""
     if requested is None or requested is CPU:
         return CPU
-    if isinstance(requested, int):  # PyTorch reads a bare int as a CUDA ordinal
+    if isinstance(requested, int):
         requested = device("cuda", requested)
     wanted = device(requested)
     if wanted.type == "cpu":
         return CPU
-    raise RuntimeError(
-        f"{where}: device {str(wanted)!r} is not available: graphgrad computes with NumPy on "
-        f"the CPU, and no {wanted.type} backend is installed (gg.cuda.is_available() is False)")
+    from .arrays import backend
+
+    backend(where, wanted)
+    return wanted if wanted.index is not None else device(wanted.type, 0)

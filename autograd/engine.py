@@ -26,6 +26,7 @@ import numpy as np
 
 from ._shapes import sum_to
 from .anomaly import TRACES
+from .arrays import namespace
 from .grad_buffers import GradBuffers, Product, Scatter, exclusive
 from .grad_mode import STATE
 from .graph import Node, input_meta, nonfinite_kind, topological_order
@@ -117,7 +118,7 @@ def _roots(tensors, grads, caller: str, create_graph: bool):
                     f"{caller}: grad can be implicitly created only for outputs with one element; "
                     f"pass gradient= for an output of shape {t.shape}"
                 )
-            g = Tensor._make(np.ones_like(t._data))
+            g = Tensor._make(namespace(t._data).ones_like(t._data))
         else:
             g = tensor_arg(g)
             if g.shape != t.shape:
@@ -309,8 +310,8 @@ def _check_backward_anomaly(node: Node, i: int, gi) -> None:
         gi = gi.values
     elif isinstance(gi, Product):
         gi = gi.dense()
-    data = np.asarray(unwrap(gi))
-    if data.dtype.kind == "f" and not np.isfinite(data).all():
+    data = unwrap(gi)
+    if data.dtype.kind == "f" and not namespace(data).isfinite(data).all():
         trace = TRACES.get(node)
         trace = "".join(trace) if trace else "  (recorded outside detect_anomaly)\n"
         raise FloatingPointError(

@@ -31,11 +31,12 @@ import weakref
 
 import numpy as np
 
+from .arrays import namespace
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .graph import apply
 from .ops._registry import Op
 from .ops.padding import PAD
-from .tensor import Tensor, tensor_arg
+from .tensor import Tensor, tensor_arg, unwrap
 
 
 class FunctionCtx:
@@ -103,7 +104,7 @@ class Function:
         floats = [o for o, d in zip(outputs, differentiable, strict=False) if d]
         layout = _Layout(floats)
         packed = layout.pack(floats)
-        if any(np.may_share_memory(packed, a) for a in arrays):
+        if any(namespace(a).may_share_memory(packed, a) for a in arrays):
             packed = packed.copy()  # an output that views an input must not alias it
         # Saved outputs (by identity, not also inputs) come back from the graph in backward.
         saved_outputs = {
@@ -142,7 +143,8 @@ class _Layout:
     def pack(self, floats: list) -> np.ndarray:
         if not self.needs_unpack:
             return floats[0]._data
-        return np.concatenate([o._data.reshape(-1).astype(self.dtype) for o in floats])
+        xp = namespace(floats[0]._data)
+        return xp.concatenate([o._data.reshape(-1).astype(self.dtype) for o in floats])
 
     def unpack_all(self, packed) -> list:
         """The outputs as slices of ``packed`` (a Tensor, or an array in first-order backward)."""
@@ -191,6 +193,7 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
 
     def run_backward(g, out):
         raw = not isinstance(g, Tensor)
+        xp = namespace(unwrap(g))
         float_grads = iter(layout.grads(g))
         grads = []
         for meta in fixed_grads:
@@ -198,7 +201,7 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
                 piece = next(float_grads)
                 grads.append(Tensor._make(piece) if raw else piece)
             else:  # integer outputs get zeros, as PyTorch's materialized gradients
-                grads.append(Tensor._make(np.zeros(meta[0], dtype=meta[1])))
+                grads.append(Tensor._make(xp.zeros(meta[0], dtype=meta[1])))
         saved, versions = ctx._saved, ctx._versions
         if saved_outputs and not raw:  # hand backward outputs connected to the graph
             connected = layout.unpack_all(out)
@@ -230,7 +233,7 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
         gi = result[position]
         shape, dtype = input_meta[i]
         if gi is None:
-            gi = np.zeros(shape, dtype=dtype)
+            gi = namespace(unwrap(g)).zeros(shape, dtype=dtype)
             return gi if raw else Tensor._make(gi)
         gi = tensor_arg(gi)
         if gi.dtype != dtype and gi.dtype.kind == "f":
@@ -238,7 +241,8 @@ def _backward_rule(cls, ctx: FunctionCtx, n_args: int, positions: list, inputs: 
         if not raw:
             return gi
         data = gi._data
-        if any(isinstance(t, Tensor) and np.may_share_memory(data, t._data) for t in ctx._saved):
+        xp = namespace(data)
+        if any(isinstance(t, Tensor) and xp.may_share_memory(data, t._data) for t in ctx._saved):
             data = data.copy()  # a saved tensor handed back as a gradient must not become a .grad
         return data
 

@@ -51,6 +51,8 @@ import sys
 
 import numpy as np
 
+from .arrays import is_array, namespace
+
 
 class GradBuffers(dict):
     """{node or leaf: the gradient summed so far} for one backward pass."""
@@ -128,7 +130,7 @@ class GradBuffers(dict):
         else:
             total = prev + gi
             self[key] = total
-            if type(total) is np.ndarray:  # NumPy scalars (0-d results) cannot be updated
+            if is_array(total):  # NumPy scalars (0-d results) cannot be updated
                 owned.add(id(total))
 
 
@@ -159,6 +161,8 @@ _ONLY_IN_BUFFER, _ONLY_AS_BASE = _exclusive_refcounts()
 def exclusive(g: np.ndarray, handed=()) -> np.ndarray:
     """``g`` if nothing else can hold it, else a private C-ordered copy (no two .grad share
     memory, and optimizer updates stay on contiguous arrays)."""
+    if type(g) is not np.ndarray:  # a device array: its own unless handed out or a view
+        return g.copy() if id(g) in handed or g.base is not None else g
     if id(g) in handed or not g.flags.writeable:
         return np.array(g, order="C", copy=True)
     if g.base is None:
@@ -212,8 +216,8 @@ class Scatter:
         rows = self._whole_rows()
         if rows is not None:
             axis, values = rows
-            return np.stack(values, axis=axis)
-        array = np.zeros(self.shape, dtype=self.values.dtype)
+            return namespace(values[0]).stack(values, axis=axis)
+        array = namespace(self.values).zeros(self.shape, dtype=self.values.dtype)
         self.add_into(array)
         return array
 
@@ -267,7 +271,7 @@ class Product:
         self.b = [b]
         self.transposed = transposed
         self.shape = (a.shape[1], b.shape[1])
-        self.dtype = np.result_type(a, b)
+        self.dtype = np.result_type(a.dtype, b.dtype)
 
     def join(self, other: Product) -> bool:
         """Take ``other``'s pairs into this sum; False when the two do not fit together."""
@@ -279,8 +283,9 @@ class Product:
         return True
 
     def dense(self) -> np.ndarray:
-        a = self.a[0] if len(self.a) == 1 else np.concatenate(self.a)
-        b = self.b[0] if len(self.b) == 1 else np.concatenate(self.b)
+        xp = namespace(self.a[0])
+        a = self.a[0] if len(self.a) == 1 else xp.concatenate(self.a)
+        b = self.b[0] if len(self.b) == 1 else xp.concatenate(self.b)
         return (b.T @ a).T if self.transposed else a.T @ b
 
 
@@ -291,12 +296,13 @@ def add_at(array: np.ndarray, index: tuple, values) -> None:
     positions are flattened first: ``np.add.at`` on one flat index is several times
     faster than on a tuple of them.
     """
+    xp = namespace(array)
     if len(index) == 1 and array.ndim == 1:  # already flat (max pooling's gather)
-        np.add.at(array, index[0], values)
+        xp.add.at(array, index[0], values)
     elif (len(index) == array.ndim and array.flags.c_contiguous
-            and all(isinstance(i, np.ndarray) for i in index)):
-        arrays = np.broadcast_arrays(*index)
-        flat = np.ravel_multi_index(arrays, array.shape, mode="wrap")  # wrap: negative indices
-        np.add.at(array.reshape(-1), flat.reshape(-1), np.broadcast_to(values, flat.shape).ravel())
+            and all(is_array(i) for i in index)):
+        arrays = xp.broadcast_arrays(*index)
+        flat = xp.ravel_multi_index(arrays, array.shape, mode="wrap")  # wrap: negative indices
+        xp.add.at(array.reshape(-1), flat.reshape(-1), xp.broadcast_to(values, flat.shape).ravel())
     else:
-        np.add.at(array, index, values)
+        xp.add.at(array, index, values)

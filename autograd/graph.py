@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .anomaly import TRACES
+from .arrays import is_array, namespace
 from .grad_mode import STATE
 from .tensor import Tensor, _init
 
@@ -88,12 +89,16 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
             x, y = inputs
             x = x._data if isinstance(x, Tensor) else x
             y = y._data if isinstance(y, Tensor) else y
+            if type(x) is not type(y) and isinstance(inputs[0], Tensor) \
+                    and isinstance(inputs[1], Tensor):
+                check_same_device(op.name, inputs)
             data = op.forward(x, y, **params) if params else op.forward(x, y)
         else:
+            check_same_device(op.name, inputs)
             data = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
         raise _forward_error(op, inputs, err) from None
-    if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
+    if type(data) is not np.ndarray and not is_array(data):  # NumPy gives scalars for 0-d
         data = np.asarray(data)
     out = _init(_new(Tensor), data)  # Tensor._make(data), one call fewer
     if STATE.grad_enabled and op.vjps is not None:
@@ -105,6 +110,22 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     if STATE.anomaly:
         _check_forward_anomaly(op, out)
     return out
+
+
+def check_same_device(name: str, inputs) -> None:
+    """Raise, as PyTorch, when the tensors among ``inputs`` are on different devices."""
+    kind = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if kind is None:
+                kind = type(x._data)
+            elif type(x._data) is not kind:
+                devices = list(dict.fromkeys(x.device for x in inputs if isinstance(x, Tensor)))
+                if len(devices) > 1:
+                    raise RuntimeError(f"{name}: expected all tensors to be on the same device, "
+                                       f"but found at least two devices, {devices[0]} and "
+                                       f"{devices[1]}!")
+                return
 
 
 def _edge(op, x):
@@ -246,7 +267,7 @@ def _check_forward_anomaly(op, out: Tensor) -> None:
     if out.grad_fn is not None:
         TRACES[out.grad_fn] = traceback.format_stack(limit=12)[:-2]
     data = out._data
-    if data.dtype.kind == "f" and not np.isfinite(data).all():
+    if data.dtype.kind == "f" and not namespace(data).isfinite(data).all():
         where = "".join(traceback.format_stack(limit=8)[:-3])
         raise FloatingPointError(
             f"anomaly: {op.name} produced {nonfinite_kind(data)} in its output of shape "
@@ -255,4 +276,4 @@ def _check_forward_anomaly(op, out: Tensor) -> None:
 
 
 def nonfinite_kind(a) -> str:
-    return "NaN" if np.isnan(a).any() else "Inf"
+    return "NaN" if namespace(a).isnan(a).any() else "Inf"

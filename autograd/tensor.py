@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 
 from ._shapes import normalize_dim
+from .arrays import device_of, is_array, is_device_array, to_host
 from .devices import CPU, device
 
 _FLOAT64 = np.dtype(np.float64)
@@ -40,6 +41,8 @@ def to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
     """
     if isinstance(data, Tensor):
         data = data._data
+    if not isinstance(data, np.ndarray) and is_array(data):  # a device array stays there
+        return data.astype(data.dtype if dtype is None else dtype, copy=copy)
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype), copy=copy or None)
     if isinstance(data, (np.ndarray, np.generic)):
@@ -130,11 +133,11 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return CPU
+        return CPU if type(self._data) is np.ndarray else device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return self.device.type == "cuda"
 
     @property
     def _version(self) -> int:
@@ -231,12 +234,23 @@ class Tensor:
         backward([self], gradients, retain_graph, create_graph, inputs)
 
     # ------------------------------------------------------- conversions
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared memory, as PyTorch's ``numpy()``)."""
-        return self._data
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The underlying array (shared memory, as PyTorch's ``numpy()``); a tensor on a
+        device raises (move it with ``.cpu()`` first) unless ``force`` (a host copy)."""
+        return self._host_data("numpy", force)
+
+    def _host_data(self, where: str, force: bool = False) -> np.ndarray:
+        if not is_device_array(self._data):
+            return self._data
+        if force:
+            return to_host(self._data)
+        raise TypeError(f"{where}: can't convert {self.device} device type tensor to numpy. "
+                        f"Use Tensor.cpu() to copy the tensor to host memory first.")
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        """``np.asarray(t)``: the underlying array (a converted copy when ``dtype`` differs)."""
+        """``np.asarray(t)``: the underlying array (a converted copy when ``dtype`` differs);
+        a tensor on a device raises, as ``numpy()``."""
+        self._host_data("__array__")
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
@@ -284,8 +298,8 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extras = []
+        body = np.array2string(to_host(self._data), separator=", ", prefix="tensor(")
+        extras = [] if type(self._data) is np.ndarray else [f"device='{self.device}'"]
         if self._data.dtype not in (_DEFAULT_FLOAT[0], np.dtype(np.int64), np.dtype(bool)):
             extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:

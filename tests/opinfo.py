@@ -31,7 +31,7 @@ from hypothesis.strategies import SearchStrategy
 import graphgrad as gg
 from graphgrad.autograd.function import UNPACK
 from graphgrad.autograd.ops.conv import FOLD, UNFOLD, window
-from graphgrad.autograd.ops.conversion import CONTIGUOUS
+from graphgrad.autograd.ops.conversion import CONTIGUOUS, TO_DEVICE
 from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
 from graphgrad.autograd.ops.recurrent import GRU_LAYER, LSTM_LAYER, RNN_LAYER
 from graphgrad.autograd.ops.scan import EXP_WEIGHTED_CUMSUM, LINEAR_RECURRENCE
@@ -2433,6 +2433,8 @@ INTERNAL_DB: tuple[OpInfo, ...] = (
            p[start:stop].reshape(shape), None, joint=_unpack_joint, empty=False,
            out_dtype=lambda dtype, kwargs: kwargs["dtype"]),
     _unary_internal(CONTIGUOUS, np.copy),
+    OpInfo("to_device", lambda x: TO_DEVICE(x, target=x.device, source=x.device), np.copy,
+           same(1)),
     OpInfo("rnn_layer", _call(RNN_LAYER), recurrent.rnn_ref, None, joint=recurrent.rnn_joint,
            empty=False, domain=(-1.5, 1.5)),
     OpInfo("gru_layer", _call(GRU_LAYER), recurrent.gru_ref, None, joint=recurrent.gru_joint,

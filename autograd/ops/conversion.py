@@ -1,17 +1,17 @@
 """Tensor methods that convert a tensor or make one like it, as PyTorch's.
 
-``to`` / ``cpu`` / ``cuda`` move between devices and dtypes (only the CPU exists:
-asking for another device raises, naming it); ``type`` (PyTorch's type names),
-``type_as``, ``view_as``, ``reshape_as``, ``contiguous``, ``t`` and ``narrow`` are
-compositions of the differentiable ops; ``new_zeros`` and friends make constants with this tensor's
-dtype.
+``to`` / ``cpu`` / ``cuda`` move between devices (differentiably: ``move``) and dtypes;
+``type`` (PyTorch's type names), ``type_as``, ``view_as``, ``reshape_as``, ``contiguous``,
+``t`` and ``narrow`` are compositions of the differentiable ops; ``new_zeros`` and friends
+make constants with this tensor's dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..devices import Device, check_device
+from ..arrays import to_device
+from ..devices import CPU, Device, check_device
 from ..graph import apply
 from ..tensor import Tensor, unwrap
 from ._args import method
@@ -35,22 +35,43 @@ def to(x, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool
             device = arg
         else:
             dtype = arg
-    check_device("to", device)
-    out = x if dtype is None else astype(x, dtype)
+    out = x if device is None else move(x, check_device("to", device))
+    out = out if dtype is None else astype(out, dtype)
     return clone(out) if copy and out is x else out
+
+
+def move(x, target: Device):
+    """``x`` on device ``target`` (itself when it is there): differentiable, the gradient
+    going back to ``x``'s device."""
+    source = x.device
+    if source == target:
+        return x
+    return apply(TO_DEVICE, (x,), {"target": target, "source": source})
+
+
+def _copy_to(x, target, source):
+    moved = to_device(x, target)
+    return moved.copy() if moved is x else moved
+
+
+def _move_gradient(g, out, x, target, source):
+    return move(g, source) if isinstance(g, Tensor) else to_device(g, source)
+
+
+TO_DEVICE = Op("to_device", _copy_to, _move_gradient, meta=True)
 
 
 @method()
 def cpu(x, memory_format=None):
-    """``x`` itself: graphgrad's tensors are always on the CPU."""
-    return x
+    """``x`` on the CPU (``to("cpu")``)."""
+    return move(x, CPU)
 
 
 @method()
 def cuda(x, device=None, non_blocking: bool = False, memory_format=None):
-    """``x`` on a CUDA device: raises, naming what is missing (graphgrad has no GPU)."""
-    check_device("cuda", "cuda" if device is None else device)
-    return x
+    """``x`` on a CUDA device (``to("cuda")``; an int is the device's index): raises,
+    naming what is missing, where no CUDA backend serves it."""
+    return move(x, check_device("cuda", "cuda" if device is None else device))
 
 
 @method()

@@ -1,0 +1,139 @@
+"""Every op of the registry on a device: the strict stand-in GPU
+(``graphgrad.testing.strict_arrays``) computes with NumPy but refuses implicit transfers
+to the host, as CuPy does.  So each op's forward, first and second derivatives must run
+there through the array module, and give the CPU's numbers (bit for bit here, the
+stand-in being NumPy; within float tolerance on a real GPU).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opinfo import GRAD, GRADGRAD, INTERNAL_DB, OP_DB
+
+import graphgrad as gg
+from graphgrad.testing.strict_arrays import StrictArray, strict_cuda
+
+OPS = {info.name: info for info in (*OP_DB, *INTERNAL_DB)}
+_FEWER = settings(max_examples=max(5, settings().max_examples // 3))
+
+# Ops whose modules are still being converted to the array module (issue 20); the list
+# shrinks to nothing as they land.  Not run: a failing draw shrinks for minutes.
+NOT_YET_ON_DEVICE = frozenset({
+    'abs', 'acos', 'acosh', 'add', 'addbmm', 'addcdiv', 'addcmul', 'addmm', 'addmv', 'addr',
+    'amax', 'amin', 'aminmax', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'baddbmm',
+    'bernoulli', 'bernoulli_', 'bmm', 'broadcast_to', 'cartesian_prod', 'cat', 'cdist', 'ceil',
+    'cholesky', 'cholesky_inverse', 'cholesky_solve', 'chunk', 'clamp', 'clamped_log', 'clip',
+    'clone', 'contiguous', 'cos', 'cosh', 'cross', 'cummax', 'cummin', 'cumprod', 'cumsum',
+    'diag', 'diag_embed', 'diagonal', 'digamma', 'dist', 'div', 'dot', 'einsum', 'erf', 'erfc',
+    'erfinv', 'exp', 'exp2', 'exp_weighted_cumsum', 'expand', 'expm1', 'exponential_', 'flip',
+    'fliplr', 'flipud', 'float_power', 'floor', 'fmod', 'fold', 'frac', 'gather', 'gelu',
+    'getitem', 'getitem_adjoint', 'gru_layer', 'hypot', 'index_add', 'index_copy',
+    'index_fill', 'index_put', 'index_select', 'kron', 'kthvalue', 'leaky_relu', 'lerp',
+    'lgamma', 'linalg.cholesky', 'linalg.cond', 'linalg.cross', 'linalg.det',
+    'linalg.diagonal', 'linalg.eigh', 'linalg.eigvalsh', 'linalg.inv', 'linalg.lstsq',
+    'linalg.matrix_exp', 'linalg.matrix_norm', 'linalg.matrix_power', 'linalg.multi_dot',
+    'linalg.norm', 'linalg.pinv', 'linalg.qr', 'linalg.slogdet', 'linalg.solve',
+    'linalg.solve_triangular', 'linalg.svd', 'linalg.svdvals', 'linalg.vecdot',
+    'linalg.vector_norm', 'linear', 'linear_recurrence', 'log', 'log10', 'log1p', 'log2',
+    'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logdet', 'logsumexp',
+    'lstm_layer', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum',
+    'mean', 'median', 'meshgrid', 'min', 'minimum', 'mm', 'mode', 'msort', 'mul', 'nanmean',
+    'nanmedian', 'nanquantile', 'nansum', 'narrow', 'neg', 'norm', 'normal', 'normal_',
+    'outer', 'pad', 'pinverse', 'polygamma', 'pow', 'prod', 'put', 'qr', 'quantile', 'random_',
+    'reciprocal', 'relu', 'remainder', 'repeat_interleave', 'rnn_layer', 'roll', 'rot90',
+    'round', 'rsqrt', 'scatter', 'scatter_add', 'scatter_add_along', 'scatter_reduce',
+    'select', 'setitem', 'sigmoid', 'sin', 'sinc', 'sinh', 'softmax', 'sort', 'split', 'sqrt',
+    'square', 'stack', 'std', 'std_mean', 'sub', 'sum', 'svd', 'take', 'take_along_dim', 'tan',
+    'tanh', 'tensordot', 'tile', 'topk', 'trace', 'tril', 'triu', 'trunc', 'unbind', 'unfold',
+    'uniform_', 'unpack', 'var', 'var_mean', 'where', 'xlogy'
+})
+
+
+def _ops(names) -> list:
+    return [pytest.param(name, marks=pytest.mark.xfail(run=False, reason="not yet on device"))
+            if name in NOT_YET_ON_DEVICE else name for name in names]
+
+
+@pytest.fixture(autouse=True)
+def cuda():
+    with strict_cuda():
+        yield
+
+
+def _as_list(out) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _on(device, value):
+    """``value`` with every Tensor inside it (kwargs too) moved to ``device``."""
+    if isinstance(value, gg.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_on(device, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _on(device, v) for k, v in value.items()}
+    return value
+
+
+def _run(info, sample, device, order: int):
+    """Outputs, first-order grads (and second-order ones when ``order`` is 2) of the op
+    on ``device``, as host arrays, with fixed random upstream gradients."""
+    xs = [gg.tensor(a, dtype=a.dtype, device=device, requires_grad=True) for a in sample.arrays]
+    outputs = [o for o in _as_list(info.op(*xs, **_on(device, sample.kwargs)))]
+    for k, out in enumerate(outputs):
+        assert out.device.type == device, f"{info.name}: output {k} is on {out.device}"
+    rng = np.random.default_rng(0)
+    live = [o for o in outputs if o.requires_grad]
+    upstream = [gg.tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=device)
+                for o in live]
+    grads = gg.autograd.grad(live, xs, upstream, create_graph=order == 2, allow_unused=True)
+    result = [o.cpu().numpy() for o in outputs] + [g.cpu().numpy() for g in grads if g is not None]
+    if order == 2:
+        pairs = [(g, gg.tensor(rng.standard_normal(g.shape), dtype=g.dtype, device=device))
+                 for g in grads if g is not None and g.requires_grad]
+        if pairs:
+            second = gg.autograd.grad([g for g, _ in pairs], xs, [v for _, v in pairs],
+                                      allow_unused=True)
+            result += [g.cpu().numpy() for g in second if g is not None]
+    return result
+
+
+def _check(info, sample, order: int) -> None:
+    on_cpu = _run(info, sample, "cpu", order)
+    on_device = _run(info, sample, "cuda", order)
+    assert len(on_device) == len(on_cpu), f"{info.name}: a gradient is missing on the device"
+    for k, (d, c) in enumerate(zip(on_device, on_cpu, strict=True)):
+        assert d.dtype == c.dtype and d.shape == c.shape, f"{info.name}: result {k}"
+        np.testing.assert_allclose(d, c, rtol=1e-12, atol=1e-12, equal_nan=True,
+                                   err_msg=f"{info.name}: result {k} differs on the device")
+
+
+@pytest.mark.parametrize("name", _ops(OPS))
+@_FEWER
+@given(data=st.data())
+def test_op_on_device_matches_cpu(name: str, data):
+    info = OPS[name]
+    _check(info, data.draw(info.samples(np.float64, GRAD), label="sample"), order=1)
+
+
+@pytest.mark.parametrize("name", _ops(name for name, info in OPS.items() if info.gradgrad))
+@_FEWER
+@given(data=st.data())
+def test_second_derivatives_on_device_match_cpu(name: str, data):
+    info = OPS[name]
+    _check(info, data.draw(info.samples(np.float64, GRADGRAD), label="sample"), order=2)
+
+
+def test_strict_arrays_refuse_implicit_host_transfers():
+    a = gg.ones(3, device="cuda")._data
+    assert isinstance(a, StrictArray)
+    with pytest.raises(TypeError, match="implicit conversion"):
+        np.asarray(a)
+    with pytest.raises(TypeError):
+        np.exp(a)
+    with pytest.raises(TypeError, match="NumPy array was mixed"):
+        a + np.ones(3)
+    with pytest.raises(TypeError):
+        np.ones(3) + a
