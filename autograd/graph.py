@@ -91,10 +91,11 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
             y = y._data if isinstance(y, Tensor) else y
             if type(x) is not type(y) and isinstance(inputs[0], Tensor) \
                     and isinstance(inputs[1], Tensor):
-                check_same_device(op.name, inputs)
+                inputs = on_one_device(op, inputs)
+                x, y = inputs[0]._data, inputs[1]._data
             data = op.forward(x, y, **params) if params else op.forward(x, y)
         else:
-            check_same_device(op.name, inputs)
+            inputs = on_one_device(op, inputs)
             data = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
         raise _forward_error(op, inputs, err) from None
@@ -112,20 +113,32 @@ def apply(op, inputs: tuple, params: dict = EMPTY) -> Tensor:
     return out
 
 
-def check_same_device(name: str, inputs) -> None:
-    """Raise, as PyTorch, when the tensors among ``inputs`` are on different devices."""
+def on_one_device(op, inputs: tuple) -> tuple:
+    """``inputs``, checked to be on one device.  As in PyTorch, a 0-d CPU tensor may join
+    another device's tensors in an elementwise op: it is moved there (differentiably);
+    tensors on two devices otherwise raise."""
     kind = None
     for x in inputs:
         if isinstance(x, Tensor):
             if kind is None:
                 kind = type(x._data)
             elif type(x._data) is not kind:
-                devices = list(dict.fromkeys(x.device for x in inputs if isinstance(x, Tensor)))
-                if len(devices) > 1:
-                    raise RuntimeError(f"{name}: expected all tensors to be on the same device, "
-                                       f"but found at least two devices, {devices[0]} and "
-                                       f"{devices[1]}!")
-                return
+                return _gather_scalars(op, inputs)
+    return inputs
+
+
+def _gather_scalars(op, inputs: tuple) -> tuple:
+    tensors = [x for x in inputs if isinstance(x, Tensor)]
+    devices = list(dict.fromkeys(
+        x.device for x in tensors if x.ndim or x.device.type != "cpu" or not op.broadcasts))
+    if len(devices) > 1:
+        raise RuntimeError(f"{op.name}: expected all tensors to be on the same device, but found "
+                           f"at least two devices, {devices[0]} and {devices[1]}!")
+    if not devices or devices[0].type == "cpu":
+        return inputs
+    from .ops.conversion import move
+
+    return tuple(move(x, devices[0]) if isinstance(x, Tensor) else x for x in inputs)
 
 
 def _edge(op, x):
