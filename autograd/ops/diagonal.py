@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import namespace
 from ..graph import apply
-from ..tensor import Tensor, tensor_arg
+from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 from ._registry import Op
 from .elementwise import clone
@@ -23,11 +24,12 @@ from .index import INDEX_ADD
 from .shape import _inverse, mark_view, not_a_view
 
 
-def _positions(rows: int, cols: int, offset: int) -> tuple:
-    """Row and column indices of diagonal ``offset`` of a rows x cols matrix."""
+def _positions(xp, rows: int, cols: int, offset: int) -> tuple:
+    """Row and column indices of diagonal ``offset`` of a rows x cols matrix, arrays of
+    the array module ``xp``."""
     first_row, first_col = max(-offset, 0), max(offset, 0)
     length = max(min(rows - first_row, cols - first_col), 0)
-    return np.arange(first_row, first_row + length), np.arange(first_col, first_col + length)
+    return xp.arange(first_row, first_row + length), xp.arange(first_col, first_col + length)
 
 
 def on_diagonal(g, shape: tuple, offset: int, dim1: int, dim2: int):
@@ -35,14 +37,16 @@ def on_diagonal(g, shape: tuple, offset: int, dim1: int, dim2: int):
     g's other dims in the other dims, in order: the adjoint of ``diagonal``."""
     axes = tuple(d for d in range(len(shape)) if d not in (dim1, dim2)) + (dim1, dim2)
     moved = tuple(shape[a] for a in axes)
-    rows, cols = _positions(moved[-2], moved[-1], offset)
+    rows, cols = _positions(namespace(unwrap(g)), moved[-2], moved[-1], offset)
     placed = INDEX_ADD(g, index=(Ellipsis, rows, cols), shape=moved)
     return placed.transpose(_inverse(axes))
 
 
-def _diagonal_view(x: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
-    view = np.diagonal(x, offset, dim1, dim2)
-    if x.flags.writeable:  # NumPy's is read-only; PyTorch's can be written through
+def _diagonal_view(x, offset: int, dim1: int, dim2: int):
+    xp = namespace(x)
+    view = xp.diagonal(x, offset, dim1, dim2)
+    # NumPy's is read-only; PyTorch's and CuPy's can be written through
+    if xp is np and x.flags.writeable:
         view.flags.writeable = True
     return view
 

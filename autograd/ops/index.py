@@ -4,12 +4,17 @@ Each gather has a scatter-add as its gradient and vice versa, so both are
 differentiable to any order.  Repeated integer indices accumulate their
 gradients (``np.add.at``); a boolean mask is turned into the integer indices of
 its true elements once, when the op is called.
+
+Index arrays live where the indexed data does: a host index (a list, a NumPy array,
+a CPU tensor) for a tensor on a device is copied there once, when the op is called
+(``index_on``), so the primitives and their rules only ever meet arrays of one device.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import device_of, is_array, is_device_array, namespace, to_device
 from ..grad_buffers import Scatter, add_at
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
@@ -24,8 +29,43 @@ def _is_basic(index: tuple) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
 
 
+def index_on(name: str, x: Tensor, index, cpu_tensors: bool = False):
+    """``index`` (a Tensor, an array, a list or a number) as an array on ``x``'s device.
+
+    Host values (numbers, lists, NumPy arrays) are copied there.  A tensor on another
+    device is refused, as PyTorch refuses it, except a CPU tensor with ``cpu_tensors``
+    (``x[index]`` takes one for a tensor on any device, as PyTorch's).
+    """
+    data = index._data if isinstance(index, Tensor) else index
+    if type(data) is np.ndarray and type(x._data) is np.ndarray:  # the CPU's common case
+        return data
+    if not is_array(data):
+        data = np.asarray(data)
+    where = x.device
+    if is_device_array(data) or (isinstance(index, Tensor) and not cpu_tensors):
+        found = device_of(data)
+        if found != where:
+            raise RuntimeError(
+                f"{name}: indices should be either on cpu or on the same device as the "
+                f"indexed tensor ({where}), got {found}" if cpu_tensors else
+                f"{name}: expected all tensors to be on the same device, but found at least "
+                f"two devices, {where} and {found}!")
+        return data
+    return to_device(data, where, name)
+
+
+def positions(indices, dim: int) -> tuple:
+    """The positions an index along ``dim`` points at, one array per dim (broadcasting
+    together to ``indices``' shape): ``indices`` itself at ``dim``, and each other dim's
+    ``arange`` shaped to run along that dim (NumPy's sparse ``indices``)."""
+    xp = namespace(indices)
+    ndim = indices.ndim
+    return tuple(indices if d == dim else xp.arange(n).reshape((1,) * d + (n,) + (1,) * (
+        ndim - d - 1)) for d, n in enumerate(indices.shape))
+
+
 def _scatter_add(g, index, shape):
-    out = np.zeros(shape, dtype=g.dtype)
+    out = namespace(g).zeros(shape, dtype=g.dtype)
     if _is_basic(index):
         out[index] = g
     else:
@@ -64,13 +104,10 @@ def _normalize_index(x: Tensor, index) -> tuple:
         index = (index,)
     out = []
     for i in index:
-        if isinstance(i, Tensor):
-            i = i._data
-        if isinstance(i, list):
-            i = np.asarray(i)
-        if isinstance(i, np.ndarray):
+        if isinstance(i, (Tensor, list)) or is_array(i):
+            i = index_on("getitem", x, i, cpu_tensors=True)
             if i.dtype == np.bool_:
-                out.extend(np.nonzero(i))
+                out.extend(namespace(i).nonzero(i))
                 continue
             if i.dtype.kind not in "iu":
                 raise IndexError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
@@ -101,9 +138,21 @@ def setitem(x: Tensor, index, value) -> None:
 
     The gradient of x is g with zeros at ``index``; that of value is g[index]
     summed to value's shape.  Changing a leaf that requires grad raises, as in PyTorch.
+
+    A value on another device is copied to x's (differentiably) where PyTorch copies
+    it: host data (a list, a NumPy array), a 0-d tensor, or any tensor written at a
+    basic index (ints and slices); a tensor of other shape written at an index array
+    on another device raises, as PyTorch's.
     """
     index = _normalize_index(x, index)
+    given = value
     _, value = binary_operands(x, value)
+    if isinstance(value, Tensor) and type(value._data) is not type(x._data):
+        if isinstance(given, Tensor) and value._data.ndim and not _is_basic(index):
+            raise RuntimeError(f"setitem: expected the value on the indexed tensor's device "
+                               f"{x.device}, got a tensor of shape {value.shape} on "
+                               f"{value.device}")
+        value = value.to(x.device)
     if isinstance(value, Tensor) and value._data.dtype != x._data.dtype:
         value = value.astype(x._data.dtype)
     raw_value = unwrap(value)
@@ -115,18 +164,17 @@ def setitem(x: Tensor, index, value) -> None:
 
 
 def _take(x, indices, dim):
-    return np.take_along_axis(x, indices, axis=dim)
+    return namespace(x).take_along_axis(x, indices, axis=dim)
 
 
 def _scatter_along(g, indices, dim, shape):
-    out = np.zeros(shape, dtype=g.dtype)
+    xp = namespace(g)
+    out = xp.zeros(shape, dtype=g.dtype)
     if indices.shape[dim] == 1 and indices.shape == shape[:dim] + (1,) + shape[dim + 1:]:
         # one pick per line along dim: no position repeats
-        np.put_along_axis(out, indices, g, axis=dim)
+        xp.put_along_axis(out, indices, g, axis=dim)
         return out
-    grids = list(np.indices(indices.shape, sparse=True))
-    grids[dim] = indices
-    add_at(out, tuple(grids), g)
+    add_at(out, positions(indices, dim), g)
     return out
 
 
@@ -156,7 +204,7 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
     """out[..., i, ...] = x[..., indices[..., i, ...], ...] along ``dim`` (NumPy's
     take_along_axis).  The gradient scatter-adds g back to the picked positions."""
     x = tensor_arg(x)
-    idx = np.asarray(unwrap(indices))
+    idx = index_on("take_along_dim", x, indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"take_along_dim: indices must be integers, got {idx.dtype}")
     d = normalize_dim("take_along_dim", dim, x._data.ndim)
@@ -164,8 +212,9 @@ def take_along_dim(x, indices, dim: int) -> Tensor:
         raise ValueError(f"take_along_dim: indices of shape {idx.shape} must have as many dims "
                          f"as x {x.shape}")
     n = x._data.shape[d]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"take_along_dim: index {int(idx.max() if idx.max() >= n else idx.min())} "
+    low, high = (int(idx.min()), int(idx.max())) if idx.size else (-n, n - 1)
+    if low < -n or high >= n:
+        raise IndexError(f"take_along_dim: index {high if high >= n else low} "
                          f"is out of range for dim {dim} of size {n}")
     return apply(TAKE_ALONG_DIM, (x,), {"indices": idx.copy(), "dim": d})
 
@@ -177,7 +226,7 @@ def gather(x, dim: int, index) -> Tensor:
     (only the part of x it reaches is read).  A 0-d x or index counts as 1-D of one
     element (as PyTorch)."""
     x = tensor_arg(x)
-    idx = np.asarray(unwrap(index))
+    idx = index_on("gather", x, index)
     if x._data.ndim == 0 or idx.ndim == 0:
         return gather(x.reshape(-1), dim, idx.reshape(-1)).reshape(idx.shape)
     d = normalize_dim("gather", dim, x._data.ndim)
@@ -193,11 +242,12 @@ def index_select(x, dim: int, index) -> Tensor:
     """The slices of x along ``dim`` at the integer positions ``index`` (1-D)."""
     x = tensor_arg(x)
     d = normalize_dim("index_select", dim, x._data.ndim)
-    idx = np.asarray(unwrap(index))
+    idx = index_on("index_select", x, index)
     return getitem(x, (slice(None),) * d + (idx,))
 
 
 @method()
 def masked_fill(x, mask, value) -> Tensor:
     """x with ``value`` where ``mask`` (broadcast to x) is true."""
-    return where(mask, value, x)
+    x = tensor_arg(x)
+    return where(index_on("masked_fill", x, mask), value, x)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import is_array, namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 from .elementwise import clone
+from .index import index_on
 from .shape import _shape_args, flip, not_a_view, permute
 
 
@@ -84,8 +86,9 @@ def unfold(self, dimension: int, size: int, step: int) -> Tensor:
     if step <= 0 or size < 0 or size > n:
         raise RuntimeError(f"unfold: size {size} must be in [0, {n}] (dim {dimension} of "
                            f"shape {x.shape}) and step {step} positive")
-    starts = np.arange(0, n - size + 1, step)
-    windows = x_[(slice(None),) * d + (starts[:, None] + np.arange(size),)]
+    xp = namespace(x_._data)
+    starts = xp.arange(0, n - size + 1, step)
+    windows = x_[(slice(None),) * d + (starts[:, None] + xp.arange(size),)]
     out = not_a_view(windows.movedim(d + 1, -1))  # a permute of a private copy
     return out.reshape(size) if x._data.ndim == 0 else out
 
@@ -132,26 +135,32 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     sums its copies.  With only an integer tensor of counts, the indices 0, 1, ...
     repeated that often (no gradient)."""
     if repeats is None:
-        counts = np.asarray(unwrap(input))
-        return tensor_arg(np.repeat(np.arange(counts.size), _counts(counts, counts.size)))
+        counts = unwrap(input)
+        counts = counts if is_array(counts) else np.asarray(counts)
+        return Tensor._make(_sources(counts, counts.size))
     x = tensor_arg(input)
     if dim is None:
         x, dim = x.reshape(-1), 0
     d = normalize_dim("repeat_interleave", dim, max(x._data.ndim, 1))
     x = x.reshape(1) if x._data.ndim == 0 else x
     n = x._data.shape[d]
-    source = np.repeat(np.arange(n), _counts(np.asarray(unwrap(repeats)), n))
+    source = _sources(index_on("repeat_interleave", x, repeats), n)
     if output_size is not None and output_size != source.size:
         raise RuntimeError(f"repeat_interleave: output_size {output_size} is not the total of "
                            f"the repeats, {source.size}")
     return not_a_view(x[(slice(None),) * d + (source,)])
 
 
-def _counts(counts: np.ndarray, n: int) -> np.ndarray:
-    if counts.dtype.kind not in "iu" or counts.ndim > 1 or counts.size not in (1, n) or (
-            counts < 0).any():
+def _sources(counts, n: int):
+    """0, 1, ..., n - 1 with i repeated ``counts[i]`` times (``counts``: one count, or n):
+    output position j copies the slice i for which j is in [ends[i - 1], ends[i]), the
+    ends being the running totals of the counts."""
+    if counts.dtype.kind not in "iu" or counts.ndim > 1 or counts.size not in (1, n) or bool(
+            (counts < 0).any()):
         raise RuntimeError(f"repeat_interleave: repeats must be a non-negative int or 1-D "
                            f"integer tensor of 1 or {n} counts, got {counts.dtype} "
                            f"{counts.shape}")
-    return np.broadcast_to(counts.reshape(-1), (n,))
+    xp = namespace(counts)
+    ends = xp.cumsum(xp.broadcast_to(counts.reshape(-1), (n,)))
+    return xp.searchsorted(ends, xp.arange(int(ends[-1]) if n else 0), side="right")
 

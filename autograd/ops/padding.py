@@ -20,8 +20,7 @@ PyTorch's, and needs no rule of its own.
 """
 from __future__ import annotations
 
-import numpy as np
-
+from ..arrays import namespace
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg
 from ._registry import Op
@@ -30,7 +29,7 @@ from .shape import cat
 # Constant padding by ``widths`` ((lo, hi) per dim, all >= 0): the gradient is the slice
 # of g inside the pad.
 PAD = Op(
-    "pad", lambda x, widths, value: np.pad(x, widths, constant_values=value),
+    "pad", lambda x, widths, value: namespace(x).pad(x, widths, constant_values=value),
     lambda g, out, x, widths, value: g[tuple(slice(lo, n - hi) for (lo, hi), n in
                                               zip(widths, g.shape, strict=False))],
 )

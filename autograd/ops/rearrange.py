@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg
 from ._args import method
 from .elementwise import clone, where
@@ -53,11 +54,12 @@ def _triangle(name: str, x, diagonal: int, lower: bool) -> Tensor:
     if x._data.ndim < 2:
         raise ValueError(f"{name}: input tensor must have at least 2 dimensions, "
                          f"got shape {x.shape}")
+    xp = namespace(x._data)
     rows, cols = x._data.shape[-2:]
-    # np.tri(k): ones on and below diagonal k; the upper triangle is the rest of k - 1.
-    below = np.tri(rows, cols, int(diagonal) if lower else int(diagonal) - 1, dtype=np.bool_)
-    zero = Tensor._make(np.zeros((), dtype=x._data.dtype))
-    return where(below if lower else ~below, x, zero)
+    # tri(k): ones on and below diagonal k; the upper triangle is the rest of k - 1.
+    below = xp.tri(rows, cols, int(diagonal) if lower else int(diagonal) - 1, dtype=np.bool_)
+    zero = Tensor._make(xp.zeros((), dtype=x._data.dtype))
+    return where(Tensor._make(below if lower else ~below), x, zero)
 
 
 @method()

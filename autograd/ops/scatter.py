@@ -26,6 +26,7 @@ import functools
 import numpy as np
 
 from .._shapes import broadcast_shapes, normalize_dim
+from ..arrays import namespace
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
@@ -37,7 +38,9 @@ from .index import (
     SCATTER_ALONG,
     TAKE_ALONG_DIM,
     _normalize_index,
+    index_on,
     masked_fill,
+    positions,
     within,
 )
 from .inplace import modify_inplace
@@ -45,15 +48,15 @@ from .shape import cat, not_a_view
 
 
 # ------------------------------------------------------------------ argument checks
-def _int_array(name: str, index) -> np.ndarray:
-    idx = np.asarray(unwrap(index))
+def _int_array(name: str, x: Tensor, index):
+    """``index`` as an int64 array on x's device (``index_on``)."""
+    idx = index_on(name, x, index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
     return idx.astype(np.int64)
 
 
-def _check_range(name: str, idx: np.ndarray, size: int, dim: int, negative: bool,
-                 error=RuntimeError) -> np.ndarray:
+def _check_range(name: str, idx, size: int, dim: int, negative: bool, error=RuntimeError):
     """``idx`` with every value in [0, size) (or [-size, size) if ``negative``, then
     wrapped), else ``error`` naming the op, the index and the dim."""
     low = -size if negative else 0
@@ -89,7 +92,7 @@ def _along_args(name: str, input, dim, index, src=None):
     input outside ``dim``; a 0-d index or src counts as 1-D of one element)."""
     x = tensor_arg(input)
     d = normalize_dim(name, dim, x._data.ndim)
-    idx = _int_array(name, index)
+    idx = _int_array(name, x, index)
     idx = idx.reshape(idx.shape or (1,))
     if src is not None and np.ndim(unwrap(src)) == 0:
         src = tensor_arg(src).reshape(1)
@@ -115,23 +118,16 @@ def _along_args(name: str, input, dim, index, src=None):
     return x, d, idx, src
 
 
-def _positions(idx: np.ndarray, dim: int) -> tuple:
-    """The positions along-dim index ``idx`` sends its entries to: one array per dim."""
-    grids = list(np.indices(idx.shape, sparse=True))
-    grids[dim] = idx
-    return tuple(grids)
-
-
-def _touched(idx: np.ndarray, dim: int, shape: tuple) -> np.ndarray:
-    mask = np.zeros(shape, dtype=np.bool_)
-    mask[_positions(idx, dim)] = True
+def _touched(idx, dim: int, shape: tuple):
+    mask = namespace(idx).zeros(shape, dtype=np.bool_)
+    mask[positions(idx, dim)] = True
     return mask
 
 
 # ------------------------------------------------------------------------ scatter
 def _scatter(x, src, indices, dim):
     out = x.copy()
-    out[_positions(indices, dim)] = src  # a repeated position keeps one of its writes
+    out[positions(indices, dim)] = src  # a repeated position keeps one of its writes
     return out
 
 
@@ -163,17 +159,18 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
     x, d, idx, src = _along_args("scatter", input, dim, index, src)
+    xp = namespace(idx)
     if reduce is not None:
         if reduce not in ("add", "multiply"):
             raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
         if src is None:
-            src = Tensor._make(np.full(idx.shape, value, dtype=x._data.dtype))
+            src = Tensor._make(xp.full(idx.shape, value, dtype=x._data.dtype))
         if reduce == "add":
             return scatter_add(x, d, idx, src)
         return scatter_reduce(x, d, idx, src, "prod")
     if src is None:
-        return where(_touched(idx, d, x._data.shape),
-                     Tensor._make(np.asarray(value, dtype=x._data.dtype)), x)
+        return where(Tensor._make(_touched(idx, d, x._data.shape)),
+                     Tensor._make(xp.asarray(value, dtype=x._data.dtype)), x)
     return apply(SCATTER, (x, src), {"indices": idx, "dim": d})
 
 
@@ -190,27 +187,29 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
 _REDUCTIONS = {"sum": 0.0, "prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}
 
 
-def _targets(idx: np.ndarray, dim: int, shape: tuple) -> tuple:
+def _targets(idx, dim: int, shape: tuple) -> tuple:
     """The flat output position each index entry sends its source to, and how many
     sources each flat output position receives."""
+    xp = namespace(idx)
     size = int(np.prod(shape, dtype=np.int64))
-    targets = np.ravel_multi_index(np.broadcast_arrays(*_positions(idx, dim)), shape).ravel() \
-        if idx.size else np.zeros(0, dtype=np.int64)
-    return targets, np.bincount(targets, minlength=size)
+    targets = xp.ravel_multi_index(xp.broadcast_arrays(*positions(idx, dim)), shape).ravel() \
+        if idx.size else xp.zeros(0, dtype=np.int64)
+    return targets, xp.bincount(targets, minlength=size)
 
 
-def _groups(targets: np.ndarray, counts: np.ndarray, own: np.ndarray) -> np.ndarray:
+def _groups(targets, counts, own):
     """The rows of the reduction table: for each of the output's (flat) positions p, the
     indices into ``[input.flat, src.flat, filler]`` of the values reduced into p.
 
     Column 0 holds p itself (the input's value) where ``own``; the next columns hold the
     sources sent to p; the rest point at the filler (the reduction's identity).
     """
+    xp = namespace(targets)
     size, sent = counts.size, targets.size
-    table = np.full((size, 1 + (int(counts.max()) if sent else 0)), size + sent, np.int64)
-    table[own, 0] = np.flatnonzero(own)
-    order = np.argsort(targets, kind="stable")
-    rank = np.arange(sent) - (np.cumsum(counts) - counts)[targets[order]]
+    table = xp.full((size, 1 + (int(counts.max()) if sent else 0)), size + sent, np.int64)
+    table[own, 0] = xp.flatnonzero(own)
+    order = xp.argsort(targets, kind="stable")
+    rank = xp.arange(sent) - (xp.cumsum(counts) - counts)[targets[order]]
     table[targets[order], 1 + rank] = size + order
     return table
 
@@ -236,20 +235,21 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     x, d, idx, src = _along_args("scatter_reduce", input, dim, index, src)
     shape, dtype = x._data.shape, x._data.dtype
     targets, counts = _targets(idx, d, shape)
-    own = np.ones(counts.size, np.bool_) if include_self else counts == 0
+    xp = namespace(idx)
+    own = xp.ones(counts.size, np.bool_) if include_self else counts == 0
     if reduce in ("sum", "mean"):
-        base = x if include_self else where(own.reshape(shape), x, Tensor._make(
-            np.zeros((), dtype)))
+        base = x if include_self else where(Tensor._make(own.reshape(shape)), x, Tensor._make(
+            xp.zeros((), dtype)))
         out = base + apply(SCATTER_ALONG, (src,), {"indices": idx, "dim": d, "shape": shape})
         if reduce == "sum":
             return out
-        count = (counts + own).reshape(shape).astype(dtype)
+        count = Tensor._make((counts + own).reshape(shape).astype(dtype))
         return out // count if dtype.kind != "f" else out / count
     filler = _REDUCTIONS[reduce]
     if dtype.kind != "f" and np.isinf(filler):
         info = np.iinfo(dtype) if dtype.kind in "iu" else None
         filler = (info.min if filler < 0 else info.max) if info else filler < 0
-    values = cat([x.reshape(-1), src.reshape(-1), Tensor._make(np.full(1, filler, dtype))])
+    values = cat([x.reshape(-1), src.reshape(-1), Tensor._make(xp.full(1, filler, dtype))])
     out = getattr(values[_groups(targets, counts, own)], reduce)(-1)
     return not_a_view(out.astype(dtype).reshape(shape))
 
@@ -260,7 +260,7 @@ def _index_args(name: str, input, dim, index, negative: bool, error=IndexError):
     ``negative``), and the NumPy index that picks those slices along dim."""
     x = tensor_arg(input)
     d = normalize_dim(name, dim, x._data.ndim)
-    idx = _int_array(name, index)
+    idx = _int_array(name, x, index)
     if idx.ndim > 1:
         raise IndexError(f"{name}: index must be 0-d or 1-D, got shape {idx.shape}")
     idx = _check_range(name, idx.reshape(-1), x._data.shape[d] if x._data.ndim else 1, d,
@@ -268,7 +268,7 @@ def _index_args(name: str, input, dim, index, negative: bool, error=IndexError):
     return x, d, idx, (slice(None),) * d + (idx,) if x._data.ndim else ()
 
 
-def _source(name: str, x: Tensor, d: int, idx: np.ndarray, source) -> Tensor:
+def _source(name: str, x: Tensor, d: int, idx, source) -> Tensor:
     """``source`` checked to be shaped like the slices ``index`` picks along ``d``."""
     source = tensor_arg(source)
     _same_dtype(name, x, source, "source")
@@ -312,7 +312,7 @@ def index_fill(input, dim: int, index, value) -> Tensor:
             raise RuntimeError(f"index_fill: value must be a number or a 0-d tensor, got "
                                f"shape {value.shape}")
         value = value.astype(x._data.dtype)
-    at = at[:-1] + (np.unique(idx),) if at else at
+    at = at[:-1] + (namespace(idx).unique(idx),) if at else at
     return apply(INDEX_PUT, (x, value), {"index": at})
 
 
@@ -328,10 +328,10 @@ def index_put(input, indices, values, accumulate: bool = False) -> Tensor:
     at = _normalize_index(x, tuple(indices))
     for d, i in enumerate(at):
         n = x._data.shape[d] if d < x._data.ndim else 0
-        _check_range("index_put", np.asarray(i), n, d, negative=True, error=IndexError)
+        _check_range("index_put", i, n, d, negative=True, error=IndexError)
     values = tensor_arg(values)
     _same_dtype("index_put", x, values, "values")
-    target = np.empty(x._data.shape, np.bool_)[at].shape
+    target = namespace(x._data).empty(x._data.shape, np.bool_)[at].shape
     broadcast_shapes("index_put", values._data.shape, target)
     if accumulate:
         return x + apply(INDEX_ADD, (values.expand(target),),
@@ -340,8 +340,8 @@ def index_put(input, indices, values, accumulate: bool = False) -> Tensor:
 
 
 # ------------------------------------------------------------------- masks, flat
-def _mask(name: str, mask) -> np.ndarray:
-    m = np.asarray(unwrap(mask))
+def _mask(name: str, x: Tensor, mask):
+    m = index_on(name, x, mask)
     if m.dtype != np.bool_:
         raise TypeError(f"{name}: mask must be a bool tensor, got dtype {m.dtype}")
     return m
@@ -352,9 +352,9 @@ def masked_select(input, mask) -> Tensor:
     """The 1-D tensor of the elements of ``input`` where ``mask`` is true, both broadcast
     to one shape.  The gradient puts g back at those positions (summed over broadcast)."""
     x = tensor_arg(input)
-    m = _mask("masked_select", mask)
+    m = _mask("masked_select", x, mask)
     shape = broadcast_shapes("masked_select", x._data.shape, m.shape)
-    return x.expand(shape).reshape(-1)[np.broadcast_to(m, shape).reshape(-1)]
+    return x.expand(shape).reshape(-1)[namespace(m).broadcast_to(m, shape).reshape(-1)]
 
 
 @method()
@@ -364,13 +364,14 @@ def masked_scatter(input, mask, source) -> Tensor:
     those positions for input; g at those positions, in order, for source's first
     elements (0 for the rest)."""
     x = tensor_arg(input)
-    m = _mask("masked_scatter", mask)
+    m = _mask("masked_scatter", x, mask)
     shape = broadcast_shapes("masked_scatter", x._data.shape, m.shape)
     if not shape:  # 0-d: as 1-D of one element
         return masked_scatter(x.reshape(1), m.reshape(1), source).reshape(())
     source = tensor_arg(source)
     _same_dtype("masked_scatter", x, source, "source")
-    at = np.nonzero(np.broadcast_to(m, shape))
+    xp = namespace(m)
+    at = xp.nonzero(xp.broadcast_to(m, shape))
     count = at[0].size
     if source._data.size < count:
         raise RuntimeError(f"masked_scatter: source {source.shape} has fewer elements than "
@@ -381,7 +382,7 @@ def masked_scatter(input, mask, source) -> Tensor:
 def _flat_args(name: str, input, index):
     x = tensor_arg(input)
     n = x._data.size
-    idx = _int_array(name, index)
+    idx = _int_array(name, x, index)
     bad = idx[(idx < -n) | (idx >= n)]
     if bad.size:
         raise IndexError(f"{name}: index {int(bad[0])} is out of range for a tensor of shape "

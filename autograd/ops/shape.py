@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
+from ..arrays import namespace, namespace_of
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg
 from ._args import method
@@ -18,8 +19,8 @@ RESHAPE = Op("reshape", lambda x, shape: x.reshape(shape),
              lambda g, out, x, shape: g.reshape(x.shape), meta=True)
 PERMUTE = Op("permute", lambda x, axes: x.transpose(axes),
              lambda g, out, x, axes: g.transpose(_inverse(axes)))
-EXPAND = Op("expand", lambda x, shape: np.broadcast_to(x, shape), lambda g, out, x, shape: g,
-            broadcasts=True)
+EXPAND = Op("expand", lambda x, shape: namespace(x).broadcast_to(x, shape),
+            lambda g, out, x, shape: g, broadcasts=True)
 
 
 def _cat_vjp(i, g, out, inputs, dim, bounds):
@@ -27,8 +28,9 @@ def _cat_vjp(i, g, out, inputs, dim, bounds):
     return g[index]
 
 
-CAT = Op("cat", lambda *xs, dim, bounds: np.concatenate(xs, axis=dim), _cat_vjp, variadic=True)
-STACK = Op("stack", lambda *xs, dim: np.stack(xs, axis=dim),
+CAT = Op("cat", lambda *xs, dim, bounds: namespace_of(*xs).concatenate(xs, axis=dim), _cat_vjp,
+         variadic=True)
+STACK = Op("stack", lambda *xs, dim: namespace_of(*xs).stack(xs, axis=dim),
            lambda i, g, out, inputs, dim: g[(slice(None),) * dim + (i,)], variadic=True)
 
 
