@@ -102,3 +102,23 @@ def test_a_cpu_scalar_joins_a_device_tensor_in_elementwise_ops_only(cuda):
     assert moved[1].grad_fn is not None  # the move is recorded: s still gets its gradient
     with pytest.raises(RuntimeError, match="cat: expected all tensors to be on the same device"):
         on_one_device(CAT, (x, s))
+
+
+def test_gradcheck_runs_a_function_on_the_device(cuda):
+    from graphgrad.testing import GradcheckError, gradcheck, gradgradcheck
+
+    x = gg.tensor(np.arange(6.0).reshape(2, 3), dtype=gg.float64, device="cuda",
+                  requires_grad=True)
+    assert gradcheck(lambda t: t.transpose(0, 1).reshape(6), [x])
+    assert gradgradcheck(lambda t: t.transpose(0, 1).reshape(3, 2), [x])
+    class WrongGradient(gg.autograd.Function):  # a transposed gradient: gradcheck must see it
+        @staticmethod
+        def forward(ctx, t):
+            return t.reshape(6)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.reshape(2, 3).transpose(0, 1).reshape(2, 3)
+
+    with pytest.raises(GradcheckError, match="disagrees with central differences"):
+        gradcheck(WrongGradient.apply, [x])

@@ -10,12 +10,14 @@ in float64.  The report gives the relative difference
 
     ||g_num - g|| / (||g_num|| + ||g||)
 
-which reads: about 1e-7 great, 1e-5 look again, 1e-3 or more wrong.
+which reads: about 1e-7 great, 1e-5 look again, 1e-3 or more wrong.  Inputs may live on a
+device: the function runs there, and the comparison is made on host copies.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from graphgrad.autograd.arrays import to_host
 from graphgrad.autograd.engine import grad
 from graphgrad.autograd.grad_mode import enable_grad, no_grad
 from graphgrad.autograd.tensor import Tensor
@@ -78,7 +80,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     if any(o.requires_grad for o in outputs):
         live = [(o, v) for o, v in zip(outputs, vs, strict=False) if o.requires_grad]
         analytic = grad([o for o, _ in live], [inputs[i] for i in wrt],
-                        grad_outputs=[Tensor(v, dtype=o.dtype) for o, v in live],
+                        grad_outputs=[Tensor(v, dtype=o.dtype).to(o.device) for o, v in live],
                         allow_unused=True)
     else:
         analytic = [None] * len(wrt)
@@ -87,11 +89,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         with no_grad():
             outs = _differentiable_outputs(fn(*inputs))
         pairs = zip(outs, vs, strict=True)
-        return float(sum(np.sum(v * o._data.astype(np.float64)) for o, v in pairs))
+        return float(sum(np.sum(v * to_host(o._data).astype(np.float64)) for o, v in pairs))
 
     for k, i in enumerate(wrt):
         x = inputs[i]
-        a = np.zeros(x.shape) if analytic[k] is None else analytic[k]._data.astype(np.float64)
+        a = np.zeros(x.shape) if analytic[k] is None else \
+            to_host(analytic[k]._data).astype(np.float64)
         if a.shape != x.shape:
             return _fail(raise_exception, f"gradcheck: the gradient of input {i} has shape "
                                           f"{a.shape}, expected {x.shape}")
@@ -135,7 +138,7 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
     rng = np.random.default_rng(seed + 1)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     outputs = [o for o in _differentiable_outputs(fn(*inputs)) if o.requires_grad]
-    vs = tuple(Tensor(rng.standard_normal(o.shape), dtype=np.float64, requires_grad=True)
+    vs = tuple(Tensor(rng.standard_normal(o.shape), dtype=np.float64).to(o.device).requires_grad_()
                for o in outputs)
     n = len(inputs)
 
