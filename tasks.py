@@ -4,6 +4,8 @@
     python3 tasks.py test        # the default test suite (a few minutes on 2 cores)
     python3 tasks.py test-slow   # the slow tests and the large hypothesis profile
     python3 tasks.py bench       # the benchmarks (PyTorch columns if torch is installed)
+    python3 tasks.py test-gpu    # on a machine with an NVIDIA GPU: the device tests on it
+                                 # (CuPy), the demo with --device cuda, benchmarks/bench_gpu.py
 
 Each command first makes sure ``.venv`` exists and holds the package with the
 extras it needs (reinstalling only when pyproject.toml changed), so it is safe
@@ -96,6 +98,14 @@ def main(argv: list[str]) -> int:
         ensure_env("test,viz,plot,tensorboard,safetensors,browser", optional="bench")
         ensure_browser()
         return pytest("-q", "--hypothesis-profile=slow", "-m", "slow or not slow", *rest)
+    if command == "test-gpu":
+        ensure_env("test,demo,cuda", optional="bench")
+        os.environ["GRAPHGRAD_TEST_GPU"] = "1"  # tests/device_under_test.py: the real GPU
+        tests = ROOT / "tests"
+        devices = sorted(str(p.relative_to(ROOT)) for p in tests.rglob("test_device_*.py"))
+        code = pytest("-q", *devices, *rest)
+        code |= run("-m", "graphgrad", "demo", "--device", "cuda", "--quick")
+        return code | run("benchmarks/bench_gpu.py")
     if command == "bench":
         ensure_env("test", optional="bench")
         code = 0
