@@ -5,22 +5,23 @@ Function and method forms as PyTorch's (``searchsorted`` and ``bucketize`` are f
 only).  Their results are positions, counts or sets of values: none has a gradient (the outputs
 never require grad; ``bincount``'s weights and ``unique``'s values included, where
 PyTorch records a node whose backward raises).
+
+On a device they compute there; those whose result's size depends on the data (nonzero,
+unique, bincount, histc) read that size back to the host, as CuPy's own functions do.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
+from ..arrays import namespace
+from ..graph import check_same_device
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 
 
-def _result(a) -> Tensor:
-    return Tensor._make(np.asarray(a))
-
-
 def _int64(a) -> Tensor:
-    return _result(np.asarray(a, dtype=np.int64))
+    return Tensor._make(a.astype(np.int64, copy=False))
 
 
 @method()
@@ -28,9 +29,12 @@ def nonzero(input, *, as_tuple: bool = False):
     """The int64 indices of the nonzero elements, one row (x.ndim indices) per element in
     row-major order; ``as_tuple``: one 1-D tensor per dim (a 0-d x counts as 1-D)."""
     a = tensor_arg(input)._data
+    xp = namespace(a)
     if as_tuple:
-        return tuple(_int64(i) for i in np.nonzero(np.atleast_1d(a)))
-    return _int64(np.argwhere(a))
+        return tuple(_int64(i) for i in xp.nonzero(xp.atleast_1d(a)))
+    if a.ndim == 0:  # one row of no indices if a is nonzero
+        return _int64(xp.argwhere(a.reshape(1))[:, :0])
+    return _int64(xp.argwhere(a))
 
 
 @method()
@@ -44,12 +48,14 @@ def count_nonzero(input, dim=None) -> Tensor:
     """The int64 number of nonzero elements over ``dim`` (int or tuple; all when None)."""
     a = tensor_arg(input)._data
     dims = () if a.ndim == 0 else normalize_dims("count_nonzero", dim, a.ndim)
-    return _int64(np.count_nonzero(a, axis=dims))
+    xp = namespace(a)
+    return Tensor._make(xp.asarray(xp.add.reduce(a != 0, axis=dims, dtype=np.int64)))
 
 
-def _unique_along(name: str, a: np.ndarray, dim, consecutive: bool) -> tuple:
+def _unique_along(name: str, a, dim, consecutive: bool) -> tuple:
     """(values, inverse, counts) of the distinct elements of a (dim None, flattened) or
     slices along dim, sorted, or in runs of equal neighbours when ``consecutive``."""
+    xp = namespace(a)
     if dim is None:
         moved = a.reshape(-1, 1)
     else:
@@ -60,30 +66,32 @@ def _unique_along(name: str, a: np.ndarray, dim, consecutive: bool) -> tuple:
         if 0 in rest:
             raise ValueError(f"{name}: the slices along dim {d} are empty (shape {a.shape}): "
                              f"there is nothing to compare, as PyTorch")
-        moved = np.moveaxis(a, d, 0).reshape(a.shape[d], int(np.prod(rest, dtype=np.int64)))
+        moved = xp.moveaxis(a, d, 0).reshape(a.shape[d], int(np.prod(rest, dtype=np.int64)))
     n = len(moved)
-    if consecutive:
-        order = np.arange(n)
-    else:  # sort the slices lexicographically (a stable sort on each column, last first)
-        order = np.lexsort(moved.T[::-1]) if moved.shape[1] else np.arange(n)
+    if consecutive or not moved.shape[1]:
+        order = xp.arange(n)
+    elif moved.shape[1] == 1:
+        order = xp.argsort(moved[:, 0], kind="stable")
+    else:  # sort the slices lexicographically (the first column the primary key)
+        order = xp.lexsort(moved.T[::-1])
     ranked = moved[order]
-    new = np.ones(n, dtype=bool)
+    new = xp.ones(n, dtype=bool)
     if n > 1:  # NaN != NaN: NaNs stay apart, as PyTorch's
         new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
-    group = np.cumsum(new) - 1
-    inverse = np.empty(n, dtype=np.int64)
+    group = xp.cumsum(new) - 1
+    inverse = xp.empty(n, dtype=np.int64)
     inverse[order] = group
-    counts = np.diff(np.append(np.flatnonzero(new), n))
+    counts = xp.diff(xp.append(xp.flatnonzero(new), n))
     values = ranked[new]
     if dim is None:
         values, inverse = values.reshape(-1), inverse.reshape(a.shape)
     else:
-        values = np.moveaxis(values.reshape((len(values),) + rest), 0, d)
+        values = xp.moveaxis(values.reshape((len(values),) + rest), 0, d)
     return values.astype(a.dtype, copy=False), inverse, counts
 
 
 def _unique_results(values, inverse, counts, return_inverse, return_counts):
-    results = [_result(values)]
+    results = [Tensor._make(values)]
     if return_inverse:
         results.append(_int64(inverse))
     if return_counts:
@@ -119,20 +127,23 @@ def bincount(input, weights=None, minlength: int = 0) -> Tensor:
     of their ``weights`` when given: float64 for integer weights, else the weights'
     dtype), of length max(max(input) + 1, minlength)."""
     a = tensor_arg(input)._data
+    xp = namespace(a)
     if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and a.min() < 0):
         raise ValueError(f"bincount: expected a 1-D tensor of non-negative integers, got "
                          f"shape {a.shape} of {a.dtype}" + (
-                             f" (min {a.min()})" if a.size and a.dtype.kind in "iu" else ""))
+                             f" (min {int(a.min())})" if a.size and a.dtype.kind in "iu" else ""))
     if minlength < 0:
         raise ValueError(f"bincount: minlength must be >= 0, got {minlength}")
+    if isinstance(weights, Tensor):
+        check_same_device("bincount", (input, weights))
     w = None if weights is None else unwrap(tensor_arg(weights))
     if w is not None and w.shape != a.shape:
         raise ValueError(f"bincount: weights of shape {w.shape} must be 1-D and match the "
                          f"input's shape {a.shape}")
     if w is None or not a.size:  # an empty input counts in int64 even with weights, as PyTorch
-        return _int64(np.bincount(a, minlength=minlength))
+        return _int64(xp.bincount(a, minlength=minlength))
     dtype = w.dtype if w.dtype.kind == "f" else np.float64
-    return _result(np.bincount(a, weights=w, minlength=minlength).astype(dtype))
+    return Tensor._make(xp.bincount(a, weights=w, minlength=minlength).astype(dtype))
 
 
 @method()
@@ -160,8 +171,9 @@ def histc(input, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     lo, hi = a.dtype.type(lo), a.dtype.type(hi)
     flat = a.reshape(-1)
     flat = flat[(flat >= lo) & (flat <= hi)]
-    place = np.floor((flat - lo) * a.dtype.type(bins) / (hi - lo)).astype(np.int64)
-    return _result(np.bincount(np.minimum(place, bins - 1), minlength=bins).astype(a.dtype))
+    xp = namespace(a)
+    place = xp.floor((flat - lo) * a.dtype.type(bins) / (hi - lo)).astype(np.int64)
+    return Tensor._make(xp.bincount(xp.minimum(place, bins - 1), minlength=bins).astype(a.dtype))
 
 
 def _side(name: str, right: bool, side) -> str:
@@ -181,21 +193,23 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
     (``right=True`` or ``side='right'``: seq[i-1] <= v < seq[i]).  A sequence of several
     dims searches each of its rows for the values of the matching row; ``sorter`` gives
     the order that sorts an unsorted sequence.  int64 results (int32 with ``out_int32``)."""
+    check_same_device("searchsorted", (sorted_sequence, input, sorter))
     seq = tensor_arg(sorted_sequence)._data
+    xp = namespace(seq)
     scalar = not isinstance(input, Tensor) and np.ndim(input) == 0
-    values = np.asarray(unwrap(input))
+    values = xp.asarray(unwrap(input))  # numbers and lists go to seq's device
     how = _side("searchsorted", right, side)
     if seq.ndim == 0:
         raise ValueError("searchsorted: sorted_sequence must have at least 1 dim, got a 0-d "
                          "tensor")
     if sorter is not None:
-        order = np.asarray(unwrap(sorter))
+        order = xp.asarray(unwrap(sorter))
         if order.shape != seq.shape:
             raise ValueError(f"searchsorted: sorter of shape {order.shape} must match "
                              f"sorted_sequence's shape {seq.shape}")
-        seq = np.take_along_axis(seq, order, -1)
+        seq = xp.take_along_axis(seq, order, -1)
     if seq.ndim == 1:
-        found = np.searchsorted(seq, values, side=how)
+        found = xp.searchsorted(seq, values, side=how)
     else:
         if values.shape[:-1] != seq.shape[:-1]:
             raise ValueError(f"searchsorted: the leading dims of sorted_sequence "
@@ -203,12 +217,12 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         lead = int(np.prod(seq.shape[:-1], dtype=np.int64))
         rows = seq.reshape(lead, seq.shape[-1])
         lines = values.reshape(lead, values.shape[-1])
-        found = np.empty(lines.shape, dtype=np.int64)
+        found = xp.empty(lines.shape, dtype=np.int64)
         for i in range(lead):
-            found[i] = np.searchsorted(rows[i], lines[i], side=how)
+            found[i] = xp.searchsorted(rows[i], lines[i], side=how)
         found = found.reshape(values.shape)
-    found = np.asarray(found, dtype=np.int32 if out_int32 else np.int64)
-    return _result(found.reshape(()) if scalar else found)
+    found = found.astype(np.int32 if out_int32 else np.int64)
+    return Tensor._make(found.reshape(()) if scalar else found)
 
 
 def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:

@@ -24,11 +24,13 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import device_of, namespace
 from ..tensor import Tensor, tensor_arg
 from ._args import method
 from ._registry import Op
 from .index import take_along_dim
 from .reduce import _nan_sharing_vjp, amax, amin
+from .scan import _accumulate, _positions
 from .shape import stack
 from .sort import _as_vector, _dim, _order
 
@@ -41,8 +43,9 @@ AMinMax = namedtuple("aminmax", ["min", "max"])
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def _nan_count(a: np.ndarray, dim: int) -> np.ndarray:
-    isnan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, dtype=bool)
+def _nan_count(a, dim: int):
+    xp = namespace(a)
+    isnan = xp.isnan(a) if a.dtype.kind == "f" else xp.zeros(a.shape, dtype=bool)
     return isnan.sum(axis=dim, keepdims=True)
 
 
@@ -59,7 +62,7 @@ def _select(name: str, result, input, dim, keepdim: bool, position) -> tuple:
     _check_line(name, x, d)
     v = _as_vector(x)
     order = _order(v._data, d, False)
-    indices = np.take_along_axis(order, position(v._data, d), d).astype(np.int64)
+    indices = namespace(order).take_along_axis(order, position(v._data, d), d).astype(np.int64)
     values = take_along_dim(v, indices, d)
     if x._data.ndim == 0:
         return result(values.reshape(()), Tensor._make(indices.reshape(())))
@@ -68,7 +71,7 @@ def _select(name: str, result, input, dim, keepdim: bool, position) -> tuple:
     return result(values, Tensor._make(indices))
 
 
-def _line_shape(a: np.ndarray, dim: int) -> tuple:
+def _line_shape(a, dim: int) -> tuple:
     return a.shape[:dim] + (1,) + a.shape[dim + 1:]
 
 
@@ -85,24 +88,26 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False) -> KthValue:
         raise RuntimeError(f"kthvalue: k = {k} is out of range for dim {d} of size {n} "
                            f"(input shape {x.shape})")
     return _select("kthvalue", KthValue, x, d, keepdim,
-                   lambda a, d: np.full(_line_shape(a, d), k - 1))
+                   lambda a, d: namespace(a).full(_line_shape(a, d), k - 1))
 
 
-def _lower_median_place(a: np.ndarray, d: int, skip_nan: bool) -> np.ndarray:
+def _lower_median_place(a, d: int, skip_nan: bool):
     """The sorted place of the lower median of each line: of the non-NaN elements with
     ``skip_nan`` (0 when there are none), else of all, or the first NaN if there is one."""
+    xp = namespace(a)
     n, nans = a.shape[d], _nan_count(a, d)
     if skip_nan:
-        return np.maximum(n - nans - 1, 0) // 2
-    return np.where(nans > 0, n - nans, (n - 1) // 2)
+        return xp.maximum(n - nans - 1, 0) // 2
+    return xp.where(nans > 0, n - nans, (n - 1) // 2)
 
 
-def _global_median(a: np.ndarray, skip_nan: bool) -> np.ndarray:
+def _global_median(a, skip_nan: bool):
+    xp = namespace(a)
     flat = a.reshape(-1)
     if flat.size == 0:
-        return np.array(np.nan, dtype=a.dtype)
+        return xp.full((), np.nan, dtype=a.dtype)
     place = _lower_median_place(flat, 0, skip_nan)
-    return np.sort(flat)[place].reshape(())  # np.sort puts NaN last too
+    return xp.sort(flat)[place].reshape(())  # sort puts NaN last too
 
 
 # The global median: ties (and NaNs, when it is NaN) share the gradient evenly.
@@ -141,36 +146,40 @@ def mode(input, dim: int = -1, keepdim: bool = False) -> Mode:
     last occurrence.  The gradient goes to that element."""
 
     def last_of_longest_run(a, d):
-        s = np.sort(a, axis=d)
+        xp = namespace(a)
+        s = xp.sort(a, axis=d)
         n = s.shape[d]
         same = s[(slice(None),) * d + (slice(1, None),)] == s[(slice(None),) * d +
                                                              (slice(0, n - 1),)]
         if s.dtype.kind == "f":
-            same |= np.isnan(s[(slice(None),) * d + (slice(1, None),)])
-        starts = np.concatenate([np.ones(_line_shape(s, d), dtype=bool), ~same], axis=d)
-        place = np.arange(n).reshape((n,) + (1,) * (s.ndim - 1 - d))
-        run_start = np.maximum.accumulate(np.where(starts, place, 0), axis=d)
+            same |= xp.isnan(s[(slice(None),) * d + (slice(1, None),)])
+        starts = xp.concatenate([xp.ones(_line_shape(s, d), dtype=bool), ~same], axis=d)
+        place = _positions(xp, s.shape, d)
+        run_start = _accumulate("maximum", xp.where(starts, place, 0), d)
         # the first place where a run reaches the longest length ends the smallest mode
-        return np.argmax(place - run_start, axis=d, keepdims=True)
+        return xp.argmax(place - run_start, axis=d, keepdims=True)
 
     return _select("mode", Mode, input, dim, keepdim, last_of_longest_run)
 
 
 # ------------------------------------------------------------------- quantile
 def _quantile_q(name: str, x: Tensor, q) -> tuple:
-    """(q as a 1-D array of the input's dtype, whether q was a scalar), checked as PyTorch
-    does."""
+    """(q as a 1-D array of the input's dtype on its device, whether q was a scalar),
+    checked as PyTorch does."""
     if isinstance(q, Tensor):
         if q._data.ndim > 1:
             raise ValueError(f"{name}: q must be a scalar or 1-D tensor, got shape {q.shape}")
         if q._data.dtype != x._data.dtype:
             raise TypeError(f"{name}: q ({q.dtype}) must have the input's dtype ({x.dtype})")
+        if device_of(q._data) != device_of(x._data):
+            raise RuntimeError(f"{name}: q must be on the input's device ({x.device}), got "
+                               f"a q on {q.device}")
         values, scalar = q._data.reshape(-1), q._data.ndim == 0
     elif isinstance(q, (int, float, np.floating, np.integer)) and not isinstance(q, bool):
-        values, scalar = np.array([q], dtype=x._data.dtype), True
+        values, scalar = namespace(x._data).asarray([q], dtype=x._data.dtype), True
     else:
         raise TypeError(f"{name}: q must be a float or a Tensor, got {type(q).__name__}")
-    if ((values < 0) | (values > 1) | np.isnan(values)).any():
+    if ((values < 0) | (values > 1) | namespace(values).isnan(values)).any():
         raise ValueError(f"{name}: q values must be in [0, 1], got {values.tolist()}")
     return values, scalar
 
@@ -186,6 +195,7 @@ def _quantile(name: str, skip_nan: bool):
             raise ValueError(f"{name}: interpolation must be one of {', '.join(_INTERPOLATIONS)}"
                              f", got {interpolation!r}")
         qs, scalar = _quantile_q(name, x, q)
+        xp = namespace(x._data)
         if dim is None:
             v, d = x.reshape(-1), 0
         else:
@@ -193,10 +203,10 @@ def _quantile(name: str, skip_nan: bool):
         order = _order(v._data, d, False)
         ranked = take_along_dim(v, order, d)
         n, nans = v._data.shape[d], _nan_count(v._data, d)
-        count = n - nans if skip_nan else np.full(nans.shape, n)
+        count = n - nans if skip_nan else xp.full(nans.shape, n)
         # an empty q still has the reduced shape: its pick at q = 0, then none of it
         picks = [_interpolate(ranked, d, qi, count, nans, skip_nan, interpolation)
-                 for qi in (qs if qs.size else np.zeros(1, qs.dtype))]
+                 for qi in (qs if qs.size else xp.zeros(1, qs.dtype))]
         out = picks[0] if scalar else stack(picks, 0)
         if not qs.size:
             out = out[:0]
@@ -212,26 +222,28 @@ def _quantile(name: str, skip_nan: bool):
     return method()(quantile)
 
 
-def _interpolate(ranked: Tensor, d: int, q: float, count: np.ndarray, nans: np.ndarray,
-                 skip_nan: bool, interpolation: str) -> Tensor:
+def _interpolate(ranked: Tensor, d: int, q, count, nans, skip_nan: bool,
+                 interpolation: str) -> Tensor:
     """The q-quantile of each sorted line, with size 1 along ``d``: at rank q (count - 1)
     between the elements at places floor and ceil of it (in the input's dtype, as PyTorch
     computes it: halves then fall where PyTorch's do).  A line holding NaN (quantile) or
-    only NaN (nanquantile) picks a NaN element, as PyTorch."""
-    rank = q * np.maximum(count - 1, 0).astype(ranked.dtype)
-    lo, hi = np.floor(rank), np.ceil(rank)
+    only NaN (nanquantile) picks a NaN element, as PyTorch.  ``q`` (0-d), ``count`` and
+    ``nans`` are arrays on ranked's device."""
+    xp = namespace(count)
+    rank = q * xp.maximum(count - 1, 0).astype(ranked.dtype)
+    lo, hi = xp.floor(rank), xp.ceil(rank)
     if interpolation == "lower":
         hi = lo
     elif interpolation == "higher":
         lo = hi
     elif interpolation == "nearest":
-        lo = hi = np.round(rank)  # halves to even, as PyTorch's round
+        lo = hi = xp.round(rank)  # halves to even, as PyTorch's round
     weight = 0.5 if interpolation == "midpoint" else rank - lo
     nan_line = (count == 0) if skip_nan else (nans > 0)
     nan_place = 0 if skip_nan else ranked.shape[d] - 1
-    lo = np.where(nan_line, nan_place, lo).astype(np.int64)
-    hi = np.where(nan_line, nan_place, hi).astype(np.int64)
-    weight = np.asarray(np.where(nan_line | (lo == hi), 0.0, weight), dtype=ranked.dtype)
+    lo = xp.where(nan_line, nan_place, lo).astype(np.int64)
+    hi = xp.where(nan_line, nan_place, hi).astype(np.int64)
+    weight = xp.where(nan_line | (lo == hi), 0.0, weight).astype(ranked.dtype)
     below = take_along_dim(ranked, lo, d)
     if not weight.any():
         return below

@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
+from ..arrays import namespace
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
@@ -32,11 +33,13 @@ def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
     return EXPAND(g, shape=shape)
 
 
-# The reductions call the ufuncs' reduce directly rather than np.sum & co.: NumPy's
+# Sums and products call the ufuncs' reduce directly rather than np.sum & co.: NumPy's
 # Python wrappers would raise its warnings about inf and nan from their own frames,
 # outside the filter that silences them in graphgrad's modules (_numpy_warnings.py).
+# (CuPy's ufuncs reduce with add and multiply only; max and min call the array's method,
+# which never warns.)
 SUM = Op(
-    "sum", lambda x, dims, keepdim: np.add.reduce(x, axis=dims, keepdims=keepdim),
+    "sum", lambda x, dims, keepdim: namespace(x).add.reduce(x, axis=dims, keepdims=keepdim),
     lambda g, out, x, dims, keepdim: _unreduce(g, dims, keepdim, x.shape), meta=True,
 )
 
@@ -51,17 +54,18 @@ def _extreme_vjp(g, out, x, dims, keepdim, nan_shares=False):
         g = g.reshape(od.shape)
     hits = xd == od
     if nan_shares:
-        hits |= np.isnan(xd) & np.isnan(od)
+        xp = namespace(xd)
+        hits |= xp.isnan(xd) & xp.isnan(od)
     weights = hits / hits.sum(axis=dims, keepdims=True)
     return g * weights.astype(xd.dtype)
 
 
 def _max_forward(x, dims, keepdim):
-    return np.maximum.reduce(x, axis=dims, keepdims=keepdim)
+    return x.max(axis=dims, keepdims=keepdim)
 
 
 def _min_forward(x, dims, keepdim):
-    return np.minimum.reduce(x, axis=dims, keepdims=keepdim)
+    return x.min(axis=dims, keepdims=keepdim)
 
 
 def _nan_sharing_vjp(g, out, x, dims, keepdim):
@@ -74,10 +78,19 @@ MAX_ALL = Op("max", _max_forward, _nan_sharing_vjp, saves="x out")  # max() with
 MIN_ALL = Op("min", _min_forward, _nan_sharing_vjp, saves="x out")
 
 
+def _max_kept(x, dims: tuple):
+    """x's maximum over ``dims``, kept as dims of size 1; -inf over an empty dim (NumPy's
+    ``initial=-inf``, which CuPy's max lacks)."""
+    if x.size:
+        return x.max(axis=dims, keepdims=True)
+    return namespace(x).full(_keepdim_shape(x.shape, dims), -np.inf, dtype=x.dtype)
+
+
 def _logsumexp(x, dims, keepdim):
-    m = np.max(x, axis=dims, keepdims=True, initial=-np.inf)  # -inf over an empty dim
-    m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+    xp = namespace(x)
+    m = _max_kept(x, dims)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True)) + m
     if keepdim:
         return out
     return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in dims))
@@ -101,24 +114,28 @@ def _prod_vjp(g, out, x, dims, keepdim):
     moved = x.transpose(perm)
     lead = moved.shape[: len(rest)]
     n = int(np.prod([shape[d] for d in dims], dtype=np.int64))
-    rows = WHERE(1.0, moved.reshape(lead + (1, n)), condition=np.eye(n, dtype=bool))
+    diagonal = namespace(unwrap(x)).eye(n, dtype=bool)
+    rows = WHERE(1.0, moved.reshape(lead + (1, n)), condition=diagonal)
     others = PROD(rows, dims=(len(lead) + 1,), keepdim=False).reshape(moved.shape)
     others = others.transpose(tuple(np.argsort(perm)))
     return _unreduce(g, dims, keepdim, shape) * others
 
 
-PROD = Op("prod", lambda x, dims, keepdim: np.multiply.reduce(x, axis=dims, keepdims=keepdim),
+PROD = Op("prod",
+          lambda x, dims, keepdim: namespace(x).multiply.reduce(x, axis=dims, keepdims=keepdim),
           _prod_vjp, saves="x")
 
 
 def _softmax(x, dim):
-    e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
-    return e / np.sum(e, axis=dim, keepdims=True)
+    xp = namespace(x)
+    e = xp.exp(x - _max_kept(x, () if dim is None else (dim,)))
+    return e / xp.sum(e, axis=dim, keepdims=True)
 
 
 def _log_softmax(x, dim):
-    shifted = x - np.max(x, axis=dim, keepdims=True, initial=-np.inf)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+    xp = namespace(x)
+    shifted = x - _max_kept(x, () if dim is None else (dim,))
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
 
 
 SOFTMAX = Op(
@@ -209,10 +226,10 @@ def _extreme(name: str, op: Op, pick, pairwise):
         keepdim = keepdim if keepdims is None else keepdims
         if x._data.ndim == 0:
             normalize_dim(name, dim, 0)
-            return MinMax(x, Tensor._make(np.zeros((), dtype=np.int64)))
+            return MinMax(x, Tensor._make(namespace(x._data).zeros((), dtype=np.int64)))
         d = normalize_dim(name, dim, x._data.ndim)
         _check_nonempty(name, x, (d,))
-        idx = pick(x._data, axis=d, keepdims=True)
+        idx = getattr(namespace(x._data), pick)(x._data, axis=d, keepdims=True)
         values = take_along_dim(x, idx, d)
         if not keepdim:
             values = values.squeeze(d)
@@ -233,12 +250,12 @@ def _amax_like(op: Op, name: str, x: Tensor, dims: tuple, keepdim: bool):
     return apply(op, (x,), {"dims": dims, "keepdim": keepdim})
 
 
-max = method()(_extreme("max", MAX_ALL, np.argmax, maximum))
+max = method()(_extreme("max", MAX_ALL, "argmax", maximum))
 max.__doc__ = """Maximum.  ``max(x)`` is the 0-d maximum, its gradient shared evenly by ties
 (by the NaNs when the maximum is NaN, as PyTorch's).
 ``max(x, dim, keepdim)`` returns ``(values, indices)``; the gradient goes to the index
 returned (the first maximum).  ``max(x, other_tensor)`` is ``maximum``."""
-min = method()(_extreme("min", MIN_ALL, np.argmin, minimum))
+min = method()(_extreme("min", MIN_ALL, "argmin", minimum))
 min.__doc__ = """Minimum; see ``max`` (same conventions)."""
 
 
@@ -258,20 +275,22 @@ def amin(x, dim=None, keepdim=False):
     return _amax_like(AMIN, "amin", x, dims, keepdim)
 
 
-def _arg_extreme(name: str, pick):
+def _arg_extreme(name: str):
     def arg(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
         x = tensor_arg(x)
         dim = axis if axis is not None else dim
         keepdim = keepdim if keepdims is None else keepdims
+        xp = namespace(x._data)
+        pick = getattr(xp, name)
         if dim is None:
             _check_nonempty(name, x, ())
-            idx = np.asarray(pick(x._data))
+            idx = xp.asarray(pick(x._data))
             if keepdim:
                 idx = idx.reshape((1,) * x._data.ndim)
             return Tensor._make(idx)
         d = 0 if x._data.ndim == 0 else normalize_dim(name, dim, x._data.ndim)
         _check_nonempty(name, x, (d,))
-        return Tensor._make(np.asarray(pick(x._data, axis=d if x._data.ndim else None,
+        return Tensor._make(xp.asarray(pick(x._data, axis=d if x._data.ndim else None,
                                             keepdims=keepdim)))
 
     arg.__name__ = name
@@ -279,8 +298,8 @@ def _arg_extreme(name: str, pick):
     return method()(arg)
 
 
-argmax = _arg_extreme("argmax", np.argmax)
-argmin = _arg_extreme("argmin", np.argmin)
+argmax = _arg_extreme("argmax")
+argmin = _arg_extreme("argmin")
 
 
 @method()

@@ -23,6 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 from ._registry import Op
@@ -34,23 +35,44 @@ CumResult = namedtuple("cummax", ["values", "indices"])
 CumMinResult = namedtuple("cummin", ["values", "indices"])
 
 
-def _accumulate(ufunc, x: np.ndarray, dim: int, reverse: bool) -> np.ndarray:
-    """``ufunc.accumulate`` along ``dim``; from the end when ``reverse``."""
-    if not reverse:
-        return ufunc.accumulate(x, axis=dim)
-    return np.flip(ufunc.accumulate(np.flip(x, dim), axis=dim), dim)
+def _accumulate(name: str, x, dim: int, reverse: bool = False):
+    """The ufunc ``name``'s ``accumulate`` along ``dim`` (from the end when ``reverse``), on
+    x's device.  CuPy's ufuncs accumulate with add and multiply only: for the others
+    (maximum, minimum, logaddexp: associative) a device array takes ceil(log2 n)
+    vectorised steps of Hillis and Steele's scan, exact for maximum and minimum, within
+    rounding of the sequential result for logaddexp."""
+    xp = namespace(x)
+    if reverse:
+        x = xp.flip(x, dim)
+    if xp is np or name in ("add", "multiply"):
+        out = getattr(xp, name).accumulate(x, axis=dim)
+    else:
+        out = _doubling_scan(getattr(xp, name), x, dim)
+    return xp.flip(out, dim) if reverse else out
+
+
+def _doubling_scan(ufunc, x, dim: int):
+    # after the step of width w, element i combines elements i - 2w + 1 .. i
+    out, n, width = x.copy(), x.shape[dim], 1
+    while width < n:
+        later = (slice(None),) * dim + (slice(width, None),)
+        earlier = (slice(None),) * dim + (slice(0, n - width),)
+        out[later] = ufunc(out[earlier], out[later])
+        width *= 2
+    return out
 
 
 CUMSUM = Op(
-    "cumsum", lambda x, dim, reverse: _accumulate(np.add, x, dim, reverse),
+    "cumsum", lambda x, dim, reverse: _accumulate("add", x, dim, reverse),
     lambda g, out, x, dim, reverse: CUMSUM(g, dim=dim, reverse=not reverse),
 )
 
 
-def _positions(shape: tuple, dim: int) -> np.ndarray:
-    """0, 1, ..., n-1 along ``dim``, shaped to broadcast against an array of ``shape``."""
+def _positions(xp, shape: tuple, dim: int):
+    """0, 1, ..., n-1 along ``dim`` (an array of module ``xp``), shaped to broadcast against
+    an array of ``shape``."""
     n = shape[dim]
-    return np.arange(n).reshape((n,) + (1,) * (len(shape) - 1 - dim))
+    return xp.arange(n).reshape((n,) + (1,) * (len(shape) - 1 - dim))
 
 
 def _shift(t, dim: int, toward_start: bool, fill: float):
@@ -66,8 +88,9 @@ def _shift(t, dim: int, toward_start: bool, fill: float):
 
 def _linear_recurrence(b, a, dim, reverse):
     # one step per position along dim, each over all the lines at once
-    h = np.array(np.broadcast_to(b, np.broadcast_shapes(b.shape, a.shape)), copy=True)
-    h_lines, a_lines = np.moveaxis(h, dim, 0), np.moveaxis(np.broadcast_to(a, h.shape), dim, 0)
+    xp = namespace(b)
+    h = xp.broadcast_to(b, np.broadcast_shapes(b.shape, a.shape)).copy()
+    h_lines, a_lines = xp.moveaxis(h, dim, 0), xp.moveaxis(xp.broadcast_to(a, h.shape), dim, 0)
     steps = range(len(h_lines) - 2, -1, -1) if reverse else range(1, len(h_lines))
     for t in steps:
         h_lines[t] += a_lines[t] * h_lines[t + 1 if reverse else t - 1]
@@ -99,15 +122,15 @@ def _cumprod_vjp(g, out, x, dim):
     so the gradient is revcumsum(g * out) / x, when no x is 0 and no out_i is 0 or
     subnormal (where products underflow, dividing them back loses the value).
     """
-    tiny = np.finfo(unwrap(out).dtype).tiny
-    if isinstance(g, Tensor) or not (np.abs(unwrap(out)) >= tiny).all():
+    o = unwrap(out)
+    if isinstance(g, Tensor) or not (namespace(o).abs(o) >= np.finfo(o.dtype).tiny).all():
         return _shift(out, dim, False, 1.0) * LINEAR_RECURRENCE(
             g, _shift(x, dim, True, 0.0), dim=dim, reverse=True)
     return CUMSUM(g * out, dim=dim, reverse=True) / x
 
 
 CUMPROD = Op(
-    "cumprod", lambda x, dim: np.multiply.accumulate(x, axis=dim), _cumprod_vjp,
+    "cumprod", lambda x, dim: _accumulate("multiply", x, dim), _cumprod_vjp,
     saves="x out",
 )
 
@@ -115,9 +138,10 @@ CUMPROD = Op(
 def _exp_weighted_cumsum(v, a, b, dim, reverse):
     # sum_q v_q exp(a_q) as exp(logcumsumexp(a + log v)) for v > 0 and v < 0 apart
     # (log 0 = -inf drops the other terms): no exp of a large value is ever taken.
-    positive = _accumulate(np.logaddexp, a + np.log(np.maximum(v, 0)), dim, reverse)
-    negative = _accumulate(np.logaddexp, a + np.log(np.maximum(-v, 0)), dim, reverse)
-    return np.exp(positive - b) - np.exp(negative - b)
+    xp = namespace(v)
+    positive = _accumulate("logaddexp", a + xp.log(xp.maximum(v, 0)), dim, reverse)
+    negative = _accumulate("logaddexp", a + xp.log(xp.maximum(-v, 0)), dim, reverse)
+    return xp.exp(positive - b) - xp.exp(negative - b)
 
 
 def _weighted_transposed(gs, a, b, dim, reverse):
@@ -136,7 +160,7 @@ EXP_WEIGHTED_CUMSUM = Op(
     saves=("y z", "x y z", "out"),
 )
 LOGCUMSUMEXP = Op(
-    "logcumsumexp", lambda x, dim: np.logaddexp.accumulate(x, axis=dim),
+    "logcumsumexp", lambda x, dim: _accumulate("logaddexp", x, dim),
     # d out_i / d x_k = exp(x_k - out_i) for i >= k: s_k = sum_{i >= k} g_i exp(x_k - out_i)
     lambda g, out, x, dim: EXP_WEIGHTED_CUMSUM(g, -out, -x, dim=dim, reverse=True),
     saves="x out",
@@ -186,15 +210,16 @@ def logcumsumexp(input, dim: int) -> Tensor:
     return _scalar_back(LOGCUMSUMEXP(x, dim=d), scalar)
 
 
-def _cum_extreme(name: str, result, ufunc, beats):
+def _cum_extreme(name: str, result, ufunc: str, beats):
     def extreme(input, dim: int):
         x = tensor_arg(input)
         v, d, scalar = _as_vector(x), _dim(name, x, dim), x._data.ndim == 0
         a = v._data
-        running = ufunc.accumulate(a, axis=d)
+        xp = namespace(a)
+        running = _accumulate(ufunc, a, d)
         # the latest position where x_j equals the running extreme (or is NaN) up to i
-        hits = (a == running) | np.isnan(a) if a.dtype.kind == "f" else a == running
-        indices = np.maximum.accumulate(np.where(hits, _positions(a.shape, d), 0), axis=d)
+        hits = (a == running) | xp.isnan(a) if a.dtype.kind == "f" else a == running
+        indices = _accumulate("maximum", xp.where(hits, _positions(xp, a.shape, d), 0), d)
         values = _scalar_back(take_along_dim(v, indices, d), scalar)
         return result(values, Tensor._make(indices.astype(np.int64).reshape(x._data.shape)))
 
@@ -206,5 +231,5 @@ def _cum_extreme(name: str, result, ufunc, beats):
     return method()(extreme)
 
 
-cummax = _cum_extreme("cummax", CumResult, np.maximum, "maximum")
-cummin = _cum_extreme("cummin", CumMinResult, np.minimum, "minimum")
+cummax = _cum_extreme("cummax", CumResult, "maximum", "maximum")
+cummin = _cum_extreme("cummin", CumMinResult, "minimum", "minimum")

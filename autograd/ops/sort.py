@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim
+from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg
 from ._args import method
 from .index import take_along_dim
@@ -26,14 +27,16 @@ SortResult = namedtuple("sort", ["values", "indices"])
 TopKResult = namedtuple("topk", ["values", "indices"])
 
 
-def _order(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
-    """Stable argsort along ``dim``; descending sorts the reversed array ascending and
-    reverses back, which keeps tied elements in increasing order of position."""
+def _order(a, dim: int, descending: bool):
+    """Stable argsort along ``dim`` (on a's device); descending sorts the reversed array
+    ascending and reverses back, which keeps tied elements in increasing order of
+    position."""
+    xp = namespace(a)
     if not descending:
-        return np.argsort(a, axis=dim, kind="stable")
+        return xp.argsort(a, axis=dim, kind="stable")
     n = a.shape[dim]
-    flipped = np.argsort(np.flip(a, axis=dim), axis=dim, kind="stable")
-    return n - 1 - np.flip(flipped, axis=dim)
+    flipped = xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable")
+    return n - 1 - xp.flip(flipped, axis=dim)
 
 
 def _dim(name: str, x: Tensor, dim) -> int:
@@ -45,7 +48,7 @@ def _as_vector(x: Tensor) -> Tensor:
     return x.reshape(1) if x._data.ndim == 0 else x
 
 
-def _restore(x: Tensor, values: Tensor, indices: np.ndarray) -> tuple:
+def _restore(x: Tensor, values: Tensor, indices) -> tuple:
     if x._data.ndim == 0:
         return values.reshape(()), indices.reshape(())
     return values, indices
@@ -103,6 +106,6 @@ def topk(input, k: int, dim: int | None = None, largest: bool = True,
     order = _order(v._data, d, largest)
     order = order[(slice(None),) * d + (slice(0, k),)]
     if x._data.ndim == 0 and k == 0:  # PyTorch returns the element itself
-        order = np.zeros(1, dtype=np.int64)
+        order = namespace(order).zeros(1, dtype=np.int64)
     values, order = _restore(x, take_along_dim(v, order, d), order)
     return TopKResult(values, Tensor._make(order.astype(np.int64, copy=False)))

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
 from ._registry import Op
@@ -30,7 +31,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     x = tensor_arg(input)
     if dtype is not None:
         x = x.astype(dtype)
-    numbers = ~np.isnan(x._data)
+    numbers = ~namespace(x._data).isnan(x._data)
     return sum(where(numbers, x, 0.0), dim, keepdim)
 
 
@@ -42,7 +43,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     if dtype is not None:
         x = x.astype(dtype)
     dims, keepdim = _reduce_args("nanmean", x, dim, keepdim, None, None)
-    count = np.add.reduce(~np.isnan(x._data), axis=dims, keepdims=keepdim)
+    xp = namespace(x._data)
+    count = xp.add.reduce(~xp.isnan(x._data), axis=dims, keepdims=keepdim)
     return nansum(x, dims, keepdim) / Tensor._make(count.astype(x._data.dtype))
 
 
@@ -69,10 +71,11 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) 
 
 
 def _norm_forward(x, ord, dims, keepdim):
-    a = np.abs(x)
+    xp = namespace(x)
+    a = xp.abs(x)
     if ord == 2:
-        return np.sqrt(np.add.reduce(a * a, axis=dims, keepdims=keepdim))
-    return np.power(np.add.reduce(a ** ord, axis=dims, keepdims=keepdim), 1.0 / ord)
+        return xp.sqrt(xp.add.reduce(a * a, axis=dims, keepdims=keepdim))
+    return xp.power(xp.add.reduce(a ** ord, axis=dims, keepdims=keepdim), 1.0 / ord)
 
 
 def _norm_vjp(g, out, x, ord, dims, keepdim):
@@ -84,7 +87,7 @@ def _norm_vjp(g, out, x, ord, dims, keepdim):
     safe_out = out + (unwrap(out) == 0).astype(data.dtype)
     if ord == 2:
         return g * x / safe_out
-    scaled = np.sign(data) * POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1)
+    scaled = namespace(data).sign(data) * POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1)
     return g * scaled / POW(safe_out, ord - 1)
 
 
