@@ -152,6 +152,18 @@ def test_topk_matches_torch():
                     assert ours.indices.shape == tuple(theirs.indices.shape)
 
 
+def test_argmax_argmin_of_a_0d_tensor_along_dim_0_or_minus_1():
+    torch = pytest.importorskip("torch")
+    for name in ("argmax", "argmin"):
+        for dim in (0, -1):
+            for keepdim in (False, True):
+                ours = getattr(gg, name)(gg.tensor(3.0), dim, keepdim)
+                theirs = getattr(torch, name)(torch.tensor(3.0), dim, keepdim)
+                assert ours.shape == tuple(theirs.shape) and ours.item() == theirs.item() == 0
+        with pytest.raises(IndexError, match=f"{name}: dim 1 is out of range"):
+            getattr(gg, name)(gg.tensor(3.0), 1)
+
+
 @pytest.mark.parametrize("shifts, dims", [
     (1, None), (-7, None), ((3,), None), (1, 0), (-1, -1), (5, 1), ((1, -2), (0, 1)),
     ((1, 1), (1, 1)), ((2, 1, 3), (0, 2, 1)), (0, 0),

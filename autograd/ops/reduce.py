@@ -288,8 +288,9 @@ def _arg_extreme(name: str):
             if keepdim:
                 idx = idx.reshape((1,) * x._data.ndim)
             return Tensor._make(idx)
-        d = 0 if x._data.ndim == 0 else normalize_dim(name, dim, x._data.ndim)
-        _check_nonempty(name, x, (d,))
+        d = normalize_dim(name, dim, x._data.ndim)  # 0 or -1 for a 0-d x, which has 1 element
+        if x._data.ndim:
+            _check_nonempty(name, x, (d,))
         return Tensor._make(xp.asarray(pick(x._data, axis=d if x._data.ndim else None,
                                             keepdims=keepdim)))
 

@@ -87,7 +87,7 @@ def _norm_vjp(g, out, x, ord, dims, keepdim):
     safe_out = out + (unwrap(out) == 0).astype(data.dtype)
     if ord == 2:
         return g * x / safe_out
-    scaled = namespace(data).sign(data) * POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1)
+    scaled = POW(ABS(x + (data == 0).astype(data.dtype)), ord - 1) * namespace(data).sign(data)
     return g * scaled / POW(safe_out, ord - 1)
 
 
