@@ -1577,10 +1577,11 @@ def _quantile_kwargs(draw, shapes_: Shapes) -> dict:
 
 
 def _quantile_call(fn):
-    """q as graphgrad takes it: a float, or a tensor of the input's dtype."""
+    """q as graphgrad takes it: a float, or a tensor of the input's dtype and device."""
 
     def call(x, q, **kwargs):
-        return fn(x, q if isinstance(q, float) else gg.tensor(q, dtype=x.dtype), **kwargs)
+        return fn(x, q if isinstance(q, float) else gg.tensor(q, dtype=x.dtype, device=x.device),
+                  **kwargs)
 
     return call
 
