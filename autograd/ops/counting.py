@@ -15,13 +15,20 @@ import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
 from ..arrays import namespace
-from ..graph import check_same_device
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 
 
 def _int64(a) -> Tensor:
     return Tensor._make(a.astype(np.int64, copy=False))
+
+
+def _check_same_device(name: str, *values) -> None:
+    """Raise, as PyTorch, when the tensors among ``values`` are on different devices."""
+    devices = list(dict.fromkeys(v.device for v in values if isinstance(v, Tensor)))
+    if len(devices) > 1:
+        raise RuntimeError(f"{name}: expected all tensors to be on the same device, but found "
+                           f"at least two devices, {devices[0]} and {devices[1]}!")
 
 
 @method()
@@ -134,8 +141,7 @@ def bincount(input, weights=None, minlength: int = 0) -> Tensor:
                              f" (min {int(a.min())})" if a.size and a.dtype.kind in "iu" else ""))
     if minlength < 0:
         raise ValueError(f"bincount: minlength must be >= 0, got {minlength}")
-    if isinstance(weights, Tensor):
-        check_same_device("bincount", (input, weights))
+    _check_same_device("bincount", input, weights)
     w = None if weights is None else unwrap(tensor_arg(weights))
     if w is not None and w.shape != a.shape:
         raise ValueError(f"bincount: weights of shape {w.shape} must be 1-D and match the "
@@ -193,7 +199,7 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
     (``right=True`` or ``side='right'``: seq[i-1] <= v < seq[i]).  A sequence of several
     dims searches each of its rows for the values of the matching row; ``sorter`` gives
     the order that sorts an unsorted sequence.  int64 results (int32 with ``out_int32``)."""
-    check_same_device("searchsorted", (sorted_sequence, input, sorter))
+    _check_same_device("searchsorted", sorted_sequence, input, sorter)
     seq = tensor_arg(sorted_sequence)._data
     xp = namespace(seq)
     scalar = not isinstance(input, Tensor) and np.ndim(input) == 0
