@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
+from ..arrays import namespace_of
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, binary_operands, method
 from ._registry import Op
-from .elementwise import EXP, LOG, WHERE, add, div, mul, pow, sub
+from .elementwise import EXP, LOG, WHERE, add, binary_forward, div, mul, pow, sub
 from .inplace import inplace_form
 
 _LN2 = math.log(2)
@@ -28,23 +29,26 @@ def _float_operands(x, y):
 
 
 def _xlogy(x, y):
-    return np.where((x == 0) & ~np.isnan(y), 0.0, x * np.log(y)).astype(np.result_type(x, y))
+    xp = namespace_of(x, y)
+    dtype = (y if isinstance(x, (int, float)) else x).dtype  # (both arrays: one dtype)
+    return xp.where((x == 0) & ~xp.isnan(y), 0.0, x * xp.log(y)).astype(dtype, copy=False)
 
 
 def _xlogy_dx(g, out, x, y):
     # log y, but 0 where x == 0 and y <= 0 (where log y is -inf or NaN), as PyTorch.
-    return WHERE(0.0, g * LOG(y), condition=(np.asarray(unwrap(x)) == 0) & (unwrap(y) <= 0))
+    return WHERE(0.0, g * LOG(y), condition=(unwrap(x) == 0) & (unwrap(y) <= 0))
 
 
-ATAN2 = Op("atan2", np.arctan2,
+ATAN2 = Op("atan2", binary_forward("arctan2"),
            lambda g, out, y, x: g * x / (x * x + y * y),
            lambda g, out, y, x: -g * y / (x * x + y * y), saves="x y", broadcasts=True)
-HYPOT = Op("hypot", np.hypot, lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out,
+HYPOT = Op("hypot", binary_forward("hypot"),
+           lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out,
            saves=("x out", "y out"), broadcasts=True)
-LOGADDEXP = Op("logaddexp", np.logaddexp,
+LOGADDEXP = Op("logaddexp", binary_forward("logaddexp"),
                lambda g, out, x, y: g * EXP(x - out), lambda g, out, x, y: g * EXP(y - out),
                saves=("x out", "y out"), broadcasts=True)
-LOGADDEXP2 = Op("logaddexp2", np.logaddexp2,
+LOGADDEXP2 = Op("logaddexp2", binary_forward("logaddexp2"),
                 lambda g, out, x, y: g * EXP((x - out) * _LN2),
                 lambda g, out, x, y: g * EXP((y - out) * _LN2),
                 saves=("x out", "y out"), broadcasts=True)

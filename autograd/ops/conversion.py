@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shapes import normalize_dim
-from ..arrays import to_device
+from ..arrays import is_array, module_for, namespace, to_device
 from ..devices import CPU, Device, check_device
 from ..graph import apply
 from ..tensor import Tensor, unwrap
@@ -90,12 +90,13 @@ _TYPE_NAMES = {np.dtype(dtype): f"torch.{name}Tensor" for dtype, name in (
 @method("type")
 def tensor_type(x, dtype=None, non_blocking: bool = False):
     """``Tensor.type``: without ``dtype``, x's type name as PyTorch spells it
-    (``'torch.FloatTensor'`` for float32); with one (a dtype or such a name), ``x`` cast
-    to it (``astype``)."""
+    (``'torch.FloatTensor'`` for float32, ``'torch.cuda.FloatTensor'`` on a CUDA device);
+    with one (a dtype or such a name), ``x`` cast to it (``astype``)."""
     if dtype is None:
         if np.dtype(x.dtype) not in _TYPE_NAMES:
             raise TypeError(f"type: a tensor of dtype {x.dtype} has no PyTorch type name")
-        return _TYPE_NAMES[np.dtype(x.dtype)]
+        name = _TYPE_NAMES[np.dtype(x.dtype)]
+        return name if x.device.type == "cpu" else name.replace(".", f".{x.device.type}.", 1)
     if isinstance(dtype, str):
         by_name = {name: dtype for dtype, name in _TYPE_NAMES.items()}
         if dtype not in by_name:
@@ -130,8 +131,8 @@ def contiguous(x, memory_format=None):
     return x if x._data.flags.c_contiguous else apply(CONTIGUOUS, (x,))
 
 
-# np.asarray, not np.ascontiguousarray: that one makes a 0-d array 1-D.
-CONTIGUOUS = Op("contiguous", lambda x: np.asarray(x, order="C"), lambda g, out, x: g)
+# asarray, not ascontiguousarray: that one makes a 0-d array 1-D.
+CONTIGUOUS = Op("contiguous", lambda x: namespace(x).asarray(x, order="C"), lambda g, out, x: g)
 
 
 @method()
@@ -168,39 +169,54 @@ def is_floating_point(x) -> bool:
     return x._data.dtype.kind == "f"
 
 
-def _new(x, array: np.ndarray, device, requires_grad: bool) -> Tensor:
-    check_device("new tensor", device)
-    out = Tensor._make(array)
+def _new(name: str, x, device, make, requires_grad: bool) -> Tensor:
+    """A new tensor made on ``device`` (x's when None) by ``make(xp)``, ``xp`` the array
+    module that makes arrays there (no host round trip)."""
+    where = x.device if device is None else check_device(name, device)
+    out = Tensor._make(make(module_for(where)))
     return out.requires_grad_(True) if requires_grad else out
 
 
 @method()
 def new_zeros(x, *size, dtype=None, device=None, requires_grad: bool = False):
-    """Zeros of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
-    return _new(x, np.zeros(_shape_args(size), dtype or x.dtype), device, requires_grad)
+    """Zeros of shape ``size`` with ``x``'s dtype (or ``dtype``), on ``x``'s device (or
+    ``device``)."""
+    return _new("new_zeros", x, device,
+                lambda xp: xp.zeros(_shape_args(size), dtype or x.dtype), requires_grad)
 
 
 @method()
 def new_ones(x, *size, dtype=None, device=None, requires_grad: bool = False):
-    """Ones of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
-    return _new(x, np.ones(_shape_args(size), dtype or x.dtype), device, requires_grad)
+    """Ones of shape ``size`` with ``x``'s dtype (or ``dtype``), on ``x``'s device (or
+    ``device``)."""
+    return _new("new_ones", x, device,
+                lambda xp: xp.ones(_shape_args(size), dtype or x.dtype), requires_grad)
 
 
 @method()
 def new_empty(x, *size, dtype=None, device=None, requires_grad: bool = False):
-    """An uninitialised tensor of shape ``size`` with ``x``'s dtype (or ``dtype``)."""
-    return _new(x, np.empty(_shape_args(size), dtype or x.dtype), device, requires_grad)
+    """An uninitialised tensor of shape ``size`` with ``x``'s dtype (or ``dtype``), on
+    ``x``'s device (or ``device``)."""
+    return _new("new_empty", x, device,
+                lambda xp: xp.empty(_shape_args(size), dtype or x.dtype), requires_grad)
 
 
 @method()
 def new_full(x, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
-    """``fill_value`` everywhere, shape ``size``, ``x``'s dtype (or ``dtype``)."""
-    array = np.full(_shape_args((size,)), fill_value, dtype or x.dtype)
-    return _new(x, array, device, requires_grad)
+    """``fill_value`` everywhere, shape ``size``, ``x``'s dtype (or ``dtype``), on ``x``'s
+    device (or ``device``)."""
+    return _new("new_full", x, device,
+                lambda xp: xp.full(_shape_args((size,)), fill_value, dtype or x.dtype),
+                requires_grad)
 
 
 @method()
 def new_tensor(x, data, dtype=None, device=None, requires_grad: bool = False):
-    """A copy of ``data`` with ``x``'s dtype (or ``dtype``), outside any graph."""
-    array = np.array(unwrap(data), dtype=dtype or x.dtype)
-    return _new(x, array, device, requires_grad)
+    """A copy of ``data`` with ``x``'s dtype (or ``dtype``), on ``x``'s device (or
+    ``device``), outside any graph.  Tensor data is copied from its device explicitly."""
+    where = x.device if device is None else check_device("new_tensor", device)
+    data = unwrap(data)
+    if is_array(data):
+        data = to_device(data, where, "new_tensor")
+    return _new("new_tensor", x, where, lambda xp: xp.array(data, dtype=dtype or x.dtype),
+                requires_grad)

@@ -8,33 +8,57 @@ maximum/minimum split the gradient evenly between tied inputs.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
-from ..graph import apply
+from ..arrays import is_array, namespace, namespace_of, to_host
+from ..graph import apply, check_same_device
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, binary_operands, method, reflected_method
 from ._registry import Op
 
 
-def _indicator(mask, like) -> np.ndarray:
+def unary_forward(name: str):
+    """The forward ``xp.<name>(x, **params)`` of a one-input op, ``xp`` the array module
+    of ``x`` (NumPy's function is looked up once: host arrays pay one type check)."""
+    host = getattr(np, name)
+
+    def forward(x, **params):
+        return (host if type(x) is np.ndarray else getattr(namespace(x), name))(x, **params)
+
+    forward.__name__ = name
+    return forward
+
+
+def binary_forward(name: str):
+    """The forward ``xp.<name>(x, y)`` of a two-input op, ``xp`` the array module of its
+    operands (either may be a Python number)."""
+    def forward(x, y):
+        return getattr(namespace_of(x, y), name)(x, y)
+
+    forward.__name__ = name
+    return forward
+
+
+def _indicator(mask, like):
     """1 where ``mask`` holds, 0 elsewhere, in ``like``'s dtype: a constant factor of the
     gradient (masks are read from the raw arrays: they need no graph)."""
-    return np.asarray(mask, dtype=unwrap(like).dtype)
+    return namespace(mask).asarray(mask, dtype=unwrap(like).dtype)
 
 
 # ------------------------------------------------------------ arithmetic ops
-ADD = Op("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g, broadcasts=True)
-SUB = Op("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g, broadcasts=True)
-MUL = Op("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
+ADD = Op("add", operator.add, lambda g, out, x, y: g, lambda g, out, x, y: g, broadcasts=True)
+SUB = Op("sub", operator.sub, lambda g, out, x, y: g, lambda g, out, x, y: -g, broadcasts=True)
+MUL = Op("mul", operator.mul, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x,
          saves=("y", "x"), broadcasts=True)
-DIV = Op("div", np.true_divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y,
+DIV = Op("div", operator.truediv, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y,
          saves=("y", "y out"), broadcasts=True)
 
 
 def _pow_dx(g, out, x, y):
     # d(x^y)/dx = y x^(y-1), defined as 0 where y == 0 (as PyTorch) to avoid 0 * inf.
-    if not isinstance(y, (np.ndarray, Tensor)):
+    if not (isinstance(y, Tensor) or is_array(y)):
         return g * 0.0 if y == 0 else g * y * x ** (y - 1)
     # Masked only where x == 0 too: elsewhere y x^(y-1) is already 0 at y == 0, and keeping it
     # keeps its derivative in y (x^(y-1) (1 + y log x)) for second order.
@@ -43,8 +67,9 @@ def _pow_dx(g, out, x, y):
 
 def _pow_dy(g, out, x, y):
     # d(x^y)/dy = x^y log x, defined as 0 where x == 0 and y >= 0 (as PyTorch).
-    if not isinstance(x, (np.ndarray, Tensor)):  # a Python number base: keep out's dtype
-        x = np.asarray(x, dtype=unwrap(out).dtype)
+    if not (isinstance(x, Tensor) or is_array(x)):  # a Python number base: keep out's dtype
+        out_data = unwrap(out)
+        x = namespace(out_data).asarray(x, dtype=out_data.dtype)
     at_zero = (unwrap(x) == 0) & (unwrap(y) >= 0)
     safe_x = WHERE(1.0, x, condition=at_zero)
     return WHERE(0.0, g * out * LOG(safe_x), condition=at_zero)
@@ -53,17 +78,19 @@ def _pow_dy(g, out, x, y):
 # x ** n by products for the exponents models use: NumPy's float power calls libm's pow,
 # ~350 ns per element for a negative base (x * x * x: under 1 ns).  The results are
 # PyTorch's (it computes these powers the same way), e.g. (-0.0) ** -0.5 = -inf.
-_FAST_POWERS = {2: np.square, 3: lambda x: x * x * x, 4: lambda x: np.square(np.square(x)),
-                -1: np.reciprocal, -2: lambda x: np.square(np.reciprocal(x)),
-                -0.5: lambda x: np.reciprocal(np.sqrt(x))}
+# (Each takes the array module and the array.)
+_FAST_POWERS = {2: lambda xp, x: xp.square(x), 3: lambda xp, x: x * x * x,
+                4: lambda xp, x: xp.square(xp.square(x)), -1: lambda xp, x: xp.reciprocal(x),
+                -2: lambda xp, x: xp.square(xp.reciprocal(x)),
+                -0.5: lambda xp, x: xp.reciprocal(xp.sqrt(x))}
 
 
 def _power(x, y):
-    """``np.power``, with products (and 1/sqrt) for a float array to the power -2, -1,
+    """``xp.power``, with products (and 1/sqrt) for a float array to the power -2, -1,
     -1/2, 2, 3 or 4 (NumPy itself already special-cases 0, 1/2 and 1)."""
     if (type(y) is float or type(y) is int) and y in _FAST_POWERS and x.dtype.kind == "f":
-        return _FAST_POWERS[y](x)
-    return np.power(x, y)
+        return _FAST_POWERS[y](namespace(x), x)
+    return namespace_of(x, y).power(x, y)
 
 
 POW = Op("pow", _power, _pow_dx, _pow_dy, saves="x y out", broadcasts=True)
@@ -77,39 +104,43 @@ def _tie_weights(x, y, loses, like) -> np.ndarray:
 
 
 MAXIMUM = Op(
-    "maximum", np.maximum,
+    "maximum", binary_forward("maximum"),
     lambda g, out, x, y: g * _tie_weights(x, y, unwrap(x) < unwrap(y), g),
     lambda g, out, x, y: g * _tie_weights(x, y, unwrap(y) < unwrap(x), g),
     saves="x y", broadcasts=True,
 )
 MINIMUM = Op(
-    "minimum", np.minimum,
+    "minimum", binary_forward("minimum"),
     lambda g, out, x, y: g * _tie_weights(x, y, unwrap(x) > unwrap(y), g),
     lambda g, out, x, y: g * _tie_weights(x, y, unwrap(y) > unwrap(x), g),
     saves="x y", broadcasts=True,
 )
 WHERE = Op(
-    "where", lambda x, y, condition: np.where(condition, x, y),
+    "where", lambda x, y, condition: namespace_of(condition, x, y).where(condition, x, y),
     lambda g, out, x, y, condition: WHERE(g, 0.0, condition=condition),
     lambda g, out, x, y, condition: WHERE(0.0, g, condition=condition),
     broadcasts=True,
 )
 
 
+def scaled(y, alpha):
+    """``alpha * y`` for add's and sub's ``alpha``: a number stays a number (so that it
+    meets a tensor on any device), a tensor is multiplied."""
+    if alpha == 1:
+        return y
+    return y * alpha if isinstance(y, (int, float, np.generic)) else mul(y, alpha)
+
+
 @method("add", "__add__")
 def add(x, y, alpha=1):
     """``x + alpha * y`` with broadcasting.  d/dx = 1, d/dy = alpha."""
-    if alpha != 1:
-        y = mul(y, alpha)
-    return apply(ADD, binary_operands(x, y))
+    return apply(ADD, binary_operands(x, scaled(y, alpha)))
 
 
 @method("sub", "__sub__")
 def sub(x, y, alpha=1):
     """``x - alpha * y`` with broadcasting.  d/dx = 1, d/dy = -alpha."""
-    if alpha != 1:
-        y = mul(y, alpha)
-    return apply(SUB, binary_operands(x, y))
+    return apply(SUB, binary_operands(x, scaled(y, alpha)))
 
 
 @method("mul", "__mul__")
@@ -156,8 +187,15 @@ def where(condition, input, other):
     The gradient flows to ``input`` where the condition holds and to ``other``
     elsewhere.
     """
-    cond = np.asarray(unwrap(condition), dtype=np.bool_)
-    return apply(WHERE, binary_operands(input, other), {"condition": cond})
+    if isinstance(condition, Tensor) and not isinstance(input, Tensor) \
+            and not isinstance(other, Tensor):  # two numbers: the result is on condition's device
+        input = tensor_arg(input).to(condition.device)
+    operands = binary_operands(input, other)
+    if isinstance(condition, Tensor):
+        check_same_device("where", (condition, *operands))
+    xp = namespace_of(*(unwrap(v) for v in operands))
+    cond = xp.asarray(unwrap(condition), dtype=np.bool_)  # (a host mask moves to the device)
+    return apply(WHERE, operands, {"condition": cond})
 
 
 def _is_integral(v) -> bool:
@@ -172,15 +210,16 @@ for _fn, _name in ((add, "__radd__"), (sub, "__rsub__"), (mul, "__rmul__"),
 
 
 # ----------------------------------------------------------------- unary ops
-NEG = Op("neg", np.negative, lambda g, out, x: -g)
-EXP = Op("exp", np.exp, lambda g, out, x: g * out, saves="out")
-LOG = Op("log", np.log, lambda g, out, x: g / x, saves="x")
-SQRT = Op("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), saves="out")
+NEG = Op("neg", unary_forward("negative"), lambda g, out, x: -g)
+EXP = Op("exp", unary_forward("exp"), lambda g, out, x: g * out, saves="out")
+LOG = Op("log", unary_forward("log"), lambda g, out, x: g / x, saves="x")
+SQRT = Op("sqrt", unary_forward("sqrt"), lambda g, out, x: g / (2 * out), saves="out")
 
 
 def _clamped_log(x, min, eps):
     with np.errstate(divide="ignore"):  # log 0 = -inf, clamped to min below
-        return np.maximum(np.log(x), min)
+        xp = namespace(x)
+        return xp.maximum(xp.log(x), min)
 
 
 CLAMPED_LOG = Op(
@@ -191,32 +230,34 @@ CLAMPED_LOG = Op(
 
 def _tanh_vjp(g, out, x):
     if not isinstance(g, Tensor) and g.ndim:  # arrays: one temporary, updated in place
-        t = np.multiply(out, out)
-        np.subtract(1, t, out=t)
+        t = out * out
+        namespace(t).subtract(1, t, out=t)
         t *= g
         return t
     return g * (1 - out * out)
 
 
-TANH = Op("tanh", np.tanh, _tanh_vjp, saves="out")
-SIN = Op("sin", np.sin, lambda g, out, x: g * COS(x), saves="x")
-COS = Op("cos", np.cos, lambda g, out, x: -g * SIN(x), saves="x")
-ABS = Op("abs", np.abs, lambda g, out, x: g * np.sign(unwrap(x)), saves="x")
+TANH = Op("tanh", unary_forward("tanh"), _tanh_vjp, saves="out")
+SIN = Op("sin", unary_forward("sin"), lambda g, out, x: g * COS(x), saves="x")
+COS = Op("cos", unary_forward("cos"), lambda g, out, x: -g * SIN(x), saves="x")
+_sign = unary_forward("sign")
+ABS = Op("abs", unary_forward("abs"), lambda g, out, x: g * _sign(unwrap(x)), saves="x")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x):
     # e^x / (1 + e^x) is accurate for every x (for x << 0 it is e^x itself, with no
     # cancellation); x is capped where e^x would overflow, where sigmoid is 1 to the
     # last bit.  Four passes over one new array and a temporary.
     cap = 700.0 if x.dtype == np.float64 else 80.0
-    e = np.minimum(x, cap, out=np.empty_like(x))
-    np.exp(e, out=e)
-    return np.divide(e, e + 1, out=e)
+    xp = namespace(x)
+    e = xp.minimum(x, cap, out=xp.empty_like(x))
+    xp.exp(e, out=e)
+    return xp.divide(e, e + 1, out=e)
 
 
 def _sigmoid_vjp(g, out, x):
     if not isinstance(g, Tensor) and g.ndim:  # arrays: one temporary, updated in place
-        t = np.subtract(1, out)
+        t = 1 - out
         t *= out
         t *= g
         return t
@@ -224,54 +265,70 @@ def _sigmoid_vjp(g, out, x):
 
 
 SIGMOID = Op("sigmoid", _sigmoid, _sigmoid_vjp, saves="out")
-RELU = Op("relu", lambda x: np.maximum(x, 0),
+RELU = Op("relu", lambda x: namespace(x).maximum(x, 0),
           lambda g, out, x: g * _indicator(unwrap(out) > 0, g), saves="out")
-def _leaky_relu(x: np.ndarray, negative_slope: float) -> np.ndarray:
+def _leaky_relu(x, negative_slope: float):
     # For a slope in (0, 1], max(x, slope x) picks the same value (x at +inf, NaN at NaN):
     # a max runs several times faster than np.where's per-element branch on mixed signs.
+    xp = namespace(x)
     if 0 < negative_slope <= 1:
-        out = np.asarray(x * negative_slope)  # (an array also for a 0-d x)
-        return np.maximum(out, x, out=out)
-    return np.where(x > 0, x, x * negative_slope)
+        out = xp.asarray(x * negative_slope)  # (an array also for a 0-d x)
+        return xp.maximum(out, x, out=out)
+    return xp.where(x > 0, x, x * negative_slope)
 
 
 def _leaky_relu_vjp(g, out, x, negative_slope):
     if isinstance(g, Tensor) or not 0 < negative_slope <= 1:
         return WHERE(g, g * negative_slope, condition=unwrap(x) > 0)
     # g times a factor that is exactly 1 or the slope: max(x > 0, slope).
-    return g * np.maximum(x > 0, g.dtype.type(negative_slope))
+    return g * namespace(g).maximum(x > 0, g.dtype.type(negative_slope))
 
 
 LEAKY_RELU = Op("leaky_relu", _leaky_relu, _leaky_relu_vjp, saves="x")
 CLIP = Op(
-    "clip", lambda x, min, max: np.clip(x, min, max),
+    "clip", lambda x, min, max: namespace(x).clip(x, min, max),
     lambda g, out, x, min, max: g * _indicator(_inside(unwrap(x), min, max), g),
     saves="x",
 )
-_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+def per_element(scalar_fn):
+    """``scalar_fn`` (a float -> float Python function) over a float64 array, element by
+    element.  This is host work: a device array goes to the host and back explicitly
+    (``to_host``, ``xp.asarray``), the one round trip such functions cost on a GPU."""
+    vectorised = np.frompyfunc(scalar_fn, 1, 1)
+
+    def fn(x):
+        if type(x) is np.ndarray:
+            return np.asarray(vectorised(x), dtype=np.float64)
+        return namespace(x).asarray(np.asarray(vectorised(to_host(x)), dtype=np.float64))
+
+    return fn
+
+
+_erf64 = per_element(math.erf)
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, i.e. float32's own resolution near 1.
 _AS_P = 0.3275911
 _AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
+def _erf(x):
     """erf, exact (math.erf per element) in float64, a 1.5e-7 rational fit in lower precision."""
     if x.dtype == np.float64:
-        return np.asarray(_erf_scalar(x), dtype=x.dtype)
+        return _erf64(x)
     # 1 - ((((a0 t + a1) t + a2) t + a3) t + a4) t e^(-x^2), t = 1 / (1 + p |x|), in place
-    a = np.abs(np.atleast_1d(x))
+    xp = namespace(x)
+    a = xp.abs(xp.atleast_1d(x))
     t = a * _AS_P
     t += 1
-    np.reciprocal(t, out=t)
+    xp.reciprocal(t, out=t)
     poly = t * _AS_A[0]
     for c in _AS_A[1:]:
         poly += c
         poly *= t
-    np.square(a, out=a)
-    np.negative(a, out=a)
-    poly *= np.exp(a, out=a)
-    np.subtract(1, poly, out=poly)
-    return np.copysign(poly, x, out=poly).astype(x.dtype, copy=False).reshape(x.shape)
+    xp.square(a, out=a)
+    xp.negative(a, out=a)
+    poly *= xp.exp(a, out=a)
+    xp.subtract(1, poly, out=poly)
+    return xp.copysign(poly, x, out=poly).astype(x.dtype, copy=False).reshape(x.shape)
 
 
 ERF = Op(
@@ -281,7 +338,7 @@ ERF = Op(
 
 
 def _inside(x, lo, hi):
-    mask = np.ones(x.shape, dtype=bool)
+    mask = namespace(x).ones(x.shape, dtype=bool)
     if lo is not None:
         mask &= x >= lo
     if hi is not None:
@@ -364,7 +421,7 @@ def clip(x, min=None, max=None):
     """
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
+    if isinstance(min, Tensor) or is_array(min) or isinstance(max, Tensor) or is_array(max):
         out = tensor_arg(x)
         for bound, beyond in ((min, lt), (max, gt)):
             if bound is not None:
@@ -405,8 +462,8 @@ def rsqrt(x):
 
 
 # --------------------------------------------------------------- comparisons
-def _comparison(name: str, ufunc, dunder: str):
-    op = Op(name, ufunc, differentiable=False)
+def _comparison(name: str, forward, dunder: str):
+    op = Op(name, forward, differentiable=False)
 
     def compare(x, y):
         return apply(op, binary_operands(x, y))
@@ -417,16 +474,16 @@ def _comparison(name: str, ufunc, dunder: str):
     return method(name, dunder)(compare)
 
 
-eq = _comparison("eq", np.equal, "__eq__")
-ne = _comparison("ne", np.not_equal, "__ne__")
-lt = _comparison("lt", np.less, "__lt__")
-le = _comparison("le", np.less_equal, "__le__")
-gt = _comparison("gt", np.greater, "__gt__")
-ge = _comparison("ge", np.greater_equal, "__ge__")
-logical_and = _comparison("logical_and", np.logical_and, "__and__")
-logical_or = _comparison("logical_or", np.logical_or, "__or__")
-logical_xor = _comparison("logical_xor", np.logical_xor, "__xor__")
-_NOT = Op("logical_not", np.logical_not, differentiable=False)
+eq = _comparison("eq", binary_forward("equal"), "__eq__")
+ne = _comparison("ne", binary_forward("not_equal"), "__ne__")
+lt = _comparison("lt", binary_forward("less"), "__lt__")
+le = _comparison("le", binary_forward("less_equal"), "__le__")
+gt = _comparison("gt", binary_forward("greater"), "__gt__")
+ge = _comparison("ge", binary_forward("greater_equal"), "__ge__")
+logical_and = _comparison("logical_and", binary_forward("logical_and"), "__and__")
+logical_or = _comparison("logical_or", binary_forward("logical_or"), "__or__")
+logical_xor = _comparison("logical_xor", binary_forward("logical_xor"), "__xor__")
+_NOT = Op("logical_not", unary_forward("logical_not"), differentiable=False)
 
 
 @method("logical_not", "__invert__")
@@ -435,7 +492,7 @@ def logical_not(x):
     return apply(_NOT, (tensor_arg(x),))
 
 
-_SIGN = Op("sign", np.sign, differentiable=False)
+_SIGN = Op("sign", _sign, differentiable=False)
 
 
 @method()
@@ -444,8 +501,8 @@ def sign(x):
     return apply(_SIGN, (tensor_arg(x),))
 
 
-_ISNAN = Op("isnan", np.isnan, differentiable=False)
-_ISFINITE = Op("isfinite", np.isfinite, differentiable=False)
+_ISNAN = Op("isnan", unary_forward("isnan"), differentiable=False)
+_ISFINITE = Op("isfinite", unary_forward("isfinite"), differentiable=False)
 
 
 @method()
@@ -498,4 +555,4 @@ def clone(x):
     return apply(CLONE, (tensor_arg(x),))
 
 
-CLONE = Op("clone", np.copy, lambda g, out, x: g)
+CLONE = Op("clone", lambda x: x.copy(), lambda g, out, x: g)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import namespace
 from ..grad_mode import STATE
-from ..graph import builtin_error
+from ..graph import builtin_error, check_same_device
 from ..tensor import Tensor, unwrap
 from ._args import binary_operands, method
-from .elementwise import add, clip, div, mul, sub
+from .elementwise import add, clip, div, mul, scaled, sub
 
 
 def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Tensor:
@@ -72,18 +73,18 @@ def _move_retain_grad(old_node, new_node) -> None:
         new_node.hooks = (new_node.hooks or []) + moving
 
 
-def _arith_inplace(name: str, fn, ufunc):
+def _arith_inplace(name: str, fn, ufunc: str):
     def inplace(x, y, **kwargs):
-        if kwargs.get("alpha", 1) != 1:
-            y = mul(y, kwargs["alpha"])
-        _, y_op = binary_operands(x, y)
+        _, y_op = binary_operands(x, scaled(y, kwargs.get("alpha", 1)))
+        check_same_device(name, (x, y_op))
         raw = unwrap(y_op)
 
         def direct(data):
-            if np.broadcast_shapes(data.shape, np.shape(raw)) != data.shape:
+            shape = np.broadcast_shapes(data.shape, getattr(raw, "shape", ()))
+            if shape != data.shape:
                 raise ValueError(f"output with shape {data.shape} doesn't match the broadcast "
-                                 f"shape {np.broadcast_shapes(data.shape, np.shape(raw))}")
-            ufunc(data, raw, out=data, casting="same_kind")
+                                 f"shape {shape}")
+            getattr(namespace(data), ufunc)(data, raw, out=data, casting="same_kind")
 
         return modify_inplace(name, x, (y_op,), recorded=lambda old: fn(old, y_op), direct=direct)
 
@@ -92,10 +93,10 @@ def _arith_inplace(name: str, fn, ufunc):
     return inplace
 
 
-add_ = method("add_", "__iadd__")(_arith_inplace("add_", add, np.add))
-sub_ = method("sub_", "__isub__")(_arith_inplace("sub_", sub, np.subtract))
-mul_ = method("mul_", "__imul__")(_arith_inplace("mul_", mul, np.multiply))
-div_ = method("div_", "__itruediv__")(_arith_inplace("div_", div, np.true_divide))
+add_ = method("add_", "__iadd__")(_arith_inplace("add_", add, "add"))
+sub_ = method("sub_", "__isub__")(_arith_inplace("sub_", sub, "subtract"))
+mul_ = method("mul_", "__imul__")(_arith_inplace("mul_", mul, "multiply"))
+div_ = method("div_", "__itruediv__")(_arith_inplace("div_", div, "true_divide"))
 
 
 @method()
@@ -113,7 +114,10 @@ def zero_(x: Tensor) -> Tensor:
 
 @method()
 def copy_(x: Tensor, src) -> Tensor:
-    """Copy ``src`` (broadcast to x's shape) into x in place; the gradient flows to src."""
+    """Copy ``src`` (broadcast to x's shape) into x in place; the gradient flows to src.
+    A tensor on another device is moved to x's first (differentiably), as PyTorch's."""
+    if isinstance(src, Tensor):
+        src = src.to(x.device)
     x[...] = src
     return x
 
@@ -124,7 +128,7 @@ def clamp_(x: Tensor, min=None, max=None) -> Tensor:
     return modify_inplace(
         "clamp_", x, (min, max),
         recorded=lambda old: clip(old, min, max),
-        direct=lambda data: np.clip(data, unwrap(min), unwrap(max), out=data),
+        direct=lambda data: namespace(data).clip(data, unwrap(min), unwrap(max), out=data),
     )
 
 
@@ -138,8 +142,8 @@ def inplace_form(fn, name: str | None = None):
         return modify_inplace(
             name, x, others,
             recorded=lambda old: fn(old, *args, **kwargs),
-            direct=lambda data: np.copyto(data, unwrap(fn(Tensor._make(data), *args, **kwargs)),
-                                          casting="same_kind"),
+            direct=lambda data: namespace(data).copyto(
+                data, unwrap(fn(Tensor._make(data), *args, **kwargs)), casting="same_kind"),
         )
 
     inplace.__name__ = name

@@ -18,7 +18,17 @@ from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 from ._registry import Op
-from .elementwise import COS, SQRT, WHERE, _float_unary, clone, sign, sub
+from .elementwise import (
+    COS,
+    SQRT,
+    WHERE,
+    _float_unary,
+    binary_forward,
+    clone,
+    sign,
+    sub,
+    unary_forward,
+)
 from .inplace import inplace_form
 
 _LN2, _LN10 = math.log(2), math.log(10)
@@ -29,21 +39,22 @@ def _inverse_sqrt_rule(sign_: float, offset: float, square_sign: float):
     return lambda g, out, x: sign_ * g / SQRT(offset + square_sign * (x * x))
 
 
-LOG1P = Op("log1p", np.log1p, lambda g, out, x: g / (1 + x), saves="x")
-EXPM1 = Op("expm1", np.expm1, lambda g, out, x: g * (out + 1), saves="out")
-LOG2 = Op("log2", np.log2, lambda g, out, x: g / (x * _LN2), saves="x")
-LOG10 = Op("log10", np.log10, lambda g, out, x: g / (x * _LN10), saves="x")
-EXP2 = Op("exp2", np.exp2, lambda g, out, x: g * out * _LN2, saves="out")
-SINH = Op("sinh", np.sinh, lambda g, out, x: g * COSH(x), saves="x")
-COSH = Op("cosh", np.cosh, lambda g, out, x: g * SINH(x), saves="x")
-TAN = Op("tan", np.tan, lambda g, out, x: g * (1 + out * out), saves="out")
-ASIN = Op("asin", np.arcsin, _inverse_sqrt_rule(1.0, 1.0, -1.0), saves="x")
-ACOS = Op("acos", np.arccos, _inverse_sqrt_rule(-1.0, 1.0, -1.0), saves="x")
-ATAN = Op("atan", np.arctan, lambda g, out, x: g / (1 + x * x), saves="x")
-ASINH = Op("asinh", np.arcsinh, _inverse_sqrt_rule(1.0, 1.0, 1.0), saves="x")
-ACOSH = Op("acosh", np.arccosh, _inverse_sqrt_rule(1.0, -1.0, 1.0), saves="x")
-ATANH = Op("atanh", np.arctanh, lambda g, out, x: g / (1 - x * x), saves="x")
-RECIPROCAL = Op("reciprocal", np.reciprocal, lambda g, out, x: -g * out * out, saves="out")
+LOG1P = Op("log1p", unary_forward("log1p"), lambda g, out, x: g / (1 + x), saves="x")
+EXPM1 = Op("expm1", unary_forward("expm1"), lambda g, out, x: g * (out + 1), saves="out")
+LOG2 = Op("log2", unary_forward("log2"), lambda g, out, x: g / (x * _LN2), saves="x")
+LOG10 = Op("log10", unary_forward("log10"), lambda g, out, x: g / (x * _LN10), saves="x")
+EXP2 = Op("exp2", unary_forward("exp2"), lambda g, out, x: g * out * _LN2, saves="out")
+SINH = Op("sinh", unary_forward("sinh"), lambda g, out, x: g * COSH(x), saves="x")
+COSH = Op("cosh", unary_forward("cosh"), lambda g, out, x: g * SINH(x), saves="x")
+TAN = Op("tan", unary_forward("tan"), lambda g, out, x: g * (1 + out * out), saves="out")
+ASIN = Op("asin", unary_forward("arcsin"), _inverse_sqrt_rule(1.0, 1.0, -1.0), saves="x")
+ACOS = Op("acos", unary_forward("arccos"), _inverse_sqrt_rule(-1.0, 1.0, -1.0), saves="x")
+ATAN = Op("atan", unary_forward("arctan"), lambda g, out, x: g / (1 + x * x), saves="x")
+ASINH = Op("asinh", unary_forward("arcsinh"), _inverse_sqrt_rule(1.0, 1.0, 1.0), saves="x")
+ACOSH = Op("acosh", unary_forward("arccosh"), _inverse_sqrt_rule(1.0, -1.0, 1.0), saves="x")
+ATANH = Op("atanh", unary_forward("arctanh"), lambda g, out, x: g / (1 - x * x), saves="x")
+RECIPROCAL = Op("reciprocal", unary_forward("reciprocal"), lambda g, out, x: -g * out * out,
+                saves="out")
 
 
 def _sinc_vjp(g, out, x):
@@ -63,7 +74,7 @@ def _quiet(fn):
     return quiet
 
 
-SINC = Op("sinc", _quiet(np.sinc), _sinc_vjp, saves="x out")
+SINC = Op("sinc", _quiet(unary_forward("sinc")), _sinc_vjp, saves="x out")
 
 log1p = _float_unary(LOG1P, "log(1 + x), accurate for small x.  d/dx = 1 / (1 + x).", "log1p")
 expm1 = _float_unary(EXPM1, "e^x - 1, accurate for small x.  d/dx = e^x.", "expm1")
@@ -94,13 +105,13 @@ for _fn in (asin, acos, atan, asinh, acosh, atanh):
 
 # ------------------------------------------------------------------ rounding
 def _zero_gradient(g, out, x, **params):
-    return WHERE(0.0, g, condition=np.True_)  # zeros like g (NaN in g gives 0 too)
+    return WHERE(0.0, g, condition=True)  # zeros like g (NaN in g gives 0 too)
 
 
-FLOOR = Op("floor", np.floor, _zero_gradient)
-CEIL = Op("ceil", np.ceil, _zero_gradient)
-TRUNC = Op("trunc", np.trunc, _zero_gradient)
-ROUND = Op("round", _quiet(np.round), _zero_gradient)
+FLOOR = Op("floor", unary_forward("floor"), _zero_gradient)
+CEIL = Op("ceil", unary_forward("ceil"), _zero_gradient)
+TRUNC = Op("trunc", unary_forward("trunc"), _zero_gradient)
+ROUND = Op("round", _quiet(unary_forward("round")), _zero_gradient)
 
 
 def _rounding(op: Op, x, params=None) -> Tensor:
@@ -150,8 +161,8 @@ def frac(input) -> Tensor:
 
 
 # ---------------------------------------------------------------- sign tests
-_SIGNBIT = Op("signbit", np.signbit, differentiable=False)
-_HEAVISIDE = Op("heaviside", np.heaviside, differentiable=False)
+_SIGNBIT = Op("signbit", unary_forward("signbit"), differentiable=False)
+_HEAVISIDE = Op("heaviside", binary_forward("heaviside"), differentiable=False)
 
 
 @method()

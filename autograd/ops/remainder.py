@@ -9,24 +9,32 @@ itself: its result takes no part in the graph (PyTorch's raises at backward inst
 """
 from __future__ import annotations
 
-import numpy as np
-
+from ..arrays import namespace
 from ..graph import apply
 from ..tensor import unwrap
 from ._args import binary_operands, method, reflected_method
 from ._registry import Op
+from .elementwise import binary_forward
+
+_floor_divide = binary_forward("floor_divide")
+
+
+def _truncated_quotient(x, y):
+    """trunc(x / y) of two operands (arrays or numbers; y is an array)."""
+    return namespace(y).trunc(x / y)
+
 
 REMAINDER = Op(
-    "remainder", np.remainder, lambda g, out, x, y: g,
-    lambda g, out, x, y: -g * np.floor_divide(unwrap(x), unwrap(y)),
+    "remainder", binary_forward("remainder"), lambda g, out, x, y: g,
+    lambda g, out, x, y: -g * _floor_divide(unwrap(x), unwrap(y)),
     saves=("", "x y"), broadcasts=True,
 )
 FMOD = Op(
-    "fmod", np.fmod, lambda g, out, x, y: g,
-    lambda g, out, x, y: -g * np.trunc(np.true_divide(unwrap(x), unwrap(y))),
+    "fmod", binary_forward("fmod"), lambda g, out, x, y: g,
+    lambda g, out, x, y: -g * _truncated_quotient(unwrap(x), unwrap(y)),
     saves=("", "x y"), broadcasts=True,
 )
-_FLOOR_DIVIDE = Op("floor_divide", np.floor_divide, differentiable=False)
+_FLOOR_DIVIDE = Op("floor_divide", _floor_divide, differentiable=False)
 
 
 @method("remainder", "__mod__")

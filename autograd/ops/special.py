@@ -8,6 +8,10 @@ lower precision are widened and the result cast back), to about 1e-13 relative:
   refined by Newton steps on erf(y) = x for |x| < 1/2 and on erfc(y) = 1 - x beyond
   (1 - x is exact there, so the tails keep their relative accuracy).
 - ``lgamma``: ``math.lgamma`` per element; +inf at the poles 0, -1, -2, ...
+
+erfc and lgamma (and erf in float64, hence erfinv's Newton steps) run element by element
+in Python (``per_element``): on a device their data makes an explicit round trip to the
+host.  The others run on the inputs' array module.
 - ``digamma``: reflection psi(x) = psi(1 - x) - pi / tan(pi x) for x < 0, then the
   recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and the asymptotic series
   psi(x) ~ log x - 1/(2x) - sum_k B_2k / (2k x^2k).
@@ -26,11 +30,12 @@ import math
 
 import numpy as np
 
+from ..arrays import namespace
 from ..graph import apply
 from ..tensor import tensor_arg
 from ._args import as_float, method
 from ._registry import Op
-from .elementwise import EXP, _erf, _float_unary
+from .elementwise import EXP, _erf, _float_unary, per_element
 from .inplace import inplace_form
 
 # B_2, B_4, ..., B_20: the Bernoulli numbers of the asymptotic series.
@@ -42,81 +47,75 @@ def _in_float64(fn):
     """``fn`` on float64 arrays, applied to any float array (widened, then cast back)."""
 
     def wrapped(x, **params):
-        return np.asarray(fn(x.astype(np.float64), **params)).astype(x.dtype, copy=False)
+        return fn(x.astype(np.float64), **params).astype(x.dtype, copy=False)
 
     return wrapped
 
 
-_erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
+_erfc64 = per_element(math.erfc)
 
 
-def _erfc64(x: np.ndarray) -> np.ndarray:
-    return np.asarray(_erfc_scalar(x), dtype=np.float64)
-
-
-def _erfinv64(x: np.ndarray) -> np.ndarray:
-    a = np.abs(x)
+def _erfinv64(x):
+    xp = namespace(x)
+    a = xp.abs(x)
     # Winitzki: erfinv(a) ~ sqrt(sqrt(b^2 - l / c) - b), l = log(1 - a^2), b = 2/(pi c) + l/2.
     c = 0.147
-    log1m = np.log1p(-a * a)
+    log1m = xp.log1p(-a * a)
     b = 2 / (math.pi * c) + log1m / 2
-    y = np.sqrt(np.sqrt(b * b - log1m / c) - b)
+    y = xp.sqrt(xp.sqrt(b * b - log1m / c) - b)
     tail = a >= 0.5
     one_minus = 1 - a  # exact for a >= 1/2
     for _ in range(4):  # quadratic convergence: 2e-3 -> 1e-5 -> 1e-10 -> 1e-16
-        slope = (2 / math.sqrt(math.pi)) * np.exp(-y * y)
-        residual = np.where(tail, one_minus - _erfc64(y), _erf(y) - a)
-        step = np.where(slope > 0, residual / np.where(slope > 0, slope, 1.0), 0.0)
-        y = np.where(np.isfinite(y), y - step, y)
-    y = np.where(a == 1, np.inf, np.where(a > 1, np.nan, y))
-    return np.copysign(y, x)
+        slope = (2 / math.sqrt(math.pi)) * xp.exp(-y * y)
+        residual = xp.where(tail, one_minus - _erfc64(y), _erf(y) - a)
+        step = xp.where(slope > 0, residual / xp.where(slope > 0, slope, 1.0), 0.0)
+        y = xp.where(xp.isfinite(y), y - step, y)
+    y = xp.where(a == 1, xp.inf, xp.where(a > 1, xp.nan, y))
+    return xp.copysign(y, x)
 
 
-_lgamma_scalar = np.frompyfunc(
-    lambda v: math.inf if v <= 0 and v.is_integer() else math.lgamma(v), 1, 1)
+_lgamma64 = per_element(lambda v: math.inf if v <= 0 and v.is_integer() else math.lgamma(v))
 
 
-def _lgamma64(x: np.ndarray) -> np.ndarray:
-    return np.asarray(_lgamma_scalar(x), dtype=np.float64)
-
-
-def _digamma64(x: np.ndarray) -> np.ndarray:
-    pole = (x <= 0) & (x == np.floor(x))
+def _digamma64(x):
+    xp = namespace(x)
+    pole = (x <= 0) & (x == xp.floor(x))
     zero, orig = x == 0, x
     negative = x < 0
     # tan has period pi: reduce the argument exactly (x - round(x)) before multiplying by pi.
-    reflection = np.where(negative & ~pole, math.pi / np.tan(math.pi * (x - np.round(x))), 0.0)
-    x = np.where(negative, 1 - x, x)  # psi(x) = psi(1 - x) - pi / tan(pi x)
-    shifted = np.zeros_like(x)
+    reflection = xp.where(negative & ~pole, math.pi / xp.tan(math.pi * (x - xp.round(x))), 0.0)
+    x = xp.where(negative, 1 - x, x)  # psi(x) = psi(1 - x) - pi / tan(pi x)
+    shifted = xp.zeros_like(x)
     while True:  # psi(x) = psi(x + 1) - 1/x, up to x >= 10
-        low = (x < 10) & np.isfinite(x)
+        low = (x < 10) & xp.isfinite(x)
         if not low.any():
             break
-        shifted -= np.where(low, 1 / np.where(low, x, 1.0), 0.0)
-        x = np.where(low, x + 1, x)
+        shifted -= xp.where(low, 1 / xp.where(low, x, 1.0), 0.0)
+        x = xp.where(low, x + 1, x)
     inv2 = 1 / (x * x)
-    series = np.zeros_like(x)
+    series = xp.zeros_like(x)
     for k in range(len(_BERNOULLI), 0, -1):
         series = series * inv2 + _BERNOULLI[k - 1] / (2 * k)
-    out = np.log(x) - 0.5 / x - series * inv2 + shifted - reflection
-    out = np.where(np.isposinf(x), np.inf, out)
+    out = xp.log(x) - 0.5 / x - series * inv2 + shifted - reflection
+    out = xp.where(xp.isposinf(x), xp.inf, out)
     # At 0 the limit from zero's side (psi(+0) = -inf, psi(-0) = +inf), as PyTorch.
-    return np.where(pole, np.where(zero, np.copysign(np.inf, -orig), np.nan), out)
+    return xp.where(pole, xp.where(zero, xp.copysign(xp.inf, -orig), xp.nan), out)
 
 
-def _polygamma64(x: np.ndarray, n: int) -> np.ndarray:
+def _polygamma64(x, n: int):
     if n == 0:
         return _digamma64(x)
+    xp = namespace(x)
     s = n + 1
-    pole = (x <= 0) & (x == np.floor(x))
-    total = np.zeros_like(x)
+    pole = (x <= 0) & (x == xp.floor(x))
+    total = xp.zeros_like(x)
     start = 10 + n
     while True:  # zeta(s, x) = zeta(s, x + 1) + x^-s
-        low = (x < start) & np.isfinite(x) & ~pole
+        low = (x < start) & xp.isfinite(x) & ~pole
         if not low.any():
             break
-        total += np.where(low, np.where(low, x, 1.0) ** -s, 0.0)
-        x = np.where(low, x + 1, x)
+        total += xp.where(low, xp.where(low, x, 1.0) ** -s, 0.0)
+        x = xp.where(low, x + 1, x)
     # Euler-Maclaurin: x^(1-s)/(s-1) + x^-s/2 + sum_k B_2k/(2k)! s (s+1) ... (s+2k-2) x^(-s-2k+1)
     tail = x ** (1 - s) / (s - 1) + 0.5 * x ** -s
     rising, power = float(s), x ** (-s - 1)
@@ -124,9 +123,9 @@ def _polygamma64(x: np.ndarray, n: int) -> np.ndarray:
         tail += bernoulli / math.factorial(2 * k) * rising * power
         rising *= (s + 2 * k - 1) * (s + 2 * k)
         power = power / (x * x)
-    zeta = np.where(np.isposinf(x), 0.0, total + tail)
+    zeta = xp.where(xp.isposinf(x), 0.0, total + tail)
     out = (-1) ** (n + 1) * math.factorial(n) * zeta
-    return np.where(pole, np.inf if n % 2 else -np.inf, out)  # the limit from the right
+    return xp.where(pole, xp.inf if n % 2 else -xp.inf, out)  # the limit from the right
 
 
 ERFC = Op("erfc", _in_float64(_erfc64),
