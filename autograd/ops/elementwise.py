@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from ..arrays import is_array, namespace, namespace_of, to_host
-from ..graph import apply, check_same_device
+from ..graph import apply, on_one_device
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, binary_operands, method, reflected_method
 from ._registry import Op
@@ -187,12 +187,9 @@ def where(condition, input, other):
     The gradient flows to ``input`` where the condition holds and to ``other``
     elsewhere.
     """
-    if isinstance(condition, Tensor) and not isinstance(input, Tensor) \
-            and not isinstance(other, Tensor):  # two numbers: the result is on condition's device
-        input = tensor_arg(input).to(condition.device)
     operands = binary_operands(input, other)
-    if isinstance(condition, Tensor):
-        check_same_device("where", (condition, *operands))
+    if isinstance(condition, Tensor):  # (two numbers go to condition's device)
+        condition, *operands = on_one_device(WHERE, (condition, *operands))
     xp = namespace_of(*(unwrap(v) for v in operands))
     cond = xp.asarray(unwrap(condition), dtype=np.bool_)  # (a host mask moves to the device)
     return apply(WHERE, operands, {"condition": cond})

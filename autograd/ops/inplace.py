@@ -14,10 +14,10 @@ import numpy as np
 
 from ..arrays import namespace
 from ..grad_mode import STATE
-from ..graph import builtin_error, check_same_device
+from ..graph import builtin_error, on_one_device
 from ..tensor import Tensor, unwrap
 from ._args import binary_operands, method
-from .elementwise import add, clip, div, mul, scaled, sub
+from .elementwise import ADD, DIV, MUL, SUB, add, clip, div, mul, scaled, sub
 
 
 def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Tensor:
@@ -73,10 +73,10 @@ def _move_retain_grad(old_node, new_node) -> None:
         new_node.hooks = (new_node.hooks or []) + moving
 
 
-def _arith_inplace(name: str, fn, ufunc: str):
+def _arith_inplace(name: str, fn, op, ufunc: str):
     def inplace(x, y, **kwargs):
         _, y_op = binary_operands(x, scaled(y, kwargs.get("alpha", 1)))
-        check_same_device(name, (x, y_op))
+        _, y_op = on_one_device(op, (x, y_op))  # (a 0-d CPU tensor joins x's device)
         raw = unwrap(y_op)
 
         def direct(data):
@@ -93,10 +93,10 @@ def _arith_inplace(name: str, fn, ufunc: str):
     return inplace
 
 
-add_ = method("add_", "__iadd__")(_arith_inplace("add_", add, "add"))
-sub_ = method("sub_", "__isub__")(_arith_inplace("sub_", sub, "subtract"))
-mul_ = method("mul_", "__imul__")(_arith_inplace("mul_", mul, "multiply"))
-div_ = method("div_", "__itruediv__")(_arith_inplace("div_", div, "true_divide"))
+add_ = method("add_", "__iadd__")(_arith_inplace("add_", add, ADD, "add"))
+sub_ = method("sub_", "__isub__")(_arith_inplace("sub_", sub, SUB, "subtract"))
+mul_ = method("mul_", "__imul__")(_arith_inplace("mul_", mul, MUL, "multiply"))
+div_ = method("div_", "__itruediv__")(_arith_inplace("div_", div, DIV, "true_divide"))
 
 
 @method()
