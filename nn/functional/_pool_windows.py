@@ -11,61 +11,64 @@ import functools
 
 import numpy as np
 
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.ops.conv import Window
 
 
-def window_argmax(xp: np.ndarray, geom: Window) -> tuple:
-    """Max and arg-max of every window of a padded image xp (N, C, *S_padded).
+def window_argmax(image: np.ndarray, geom: Window) -> tuple:
+    """Max and arg-max of every window of a padded image (N, C, *S_padded).
 
     Returns (values, index), both of shape (N, C, *L): ``index`` is the
     row-major kernel offset of the window's maximum, the first one on ties (as
     PyTorch); a NaN wins over numbers (the first NaN).  One pass per kernel
     offset over strided views, no copy of the windows.
     """
-    views = [xp[geom.slices(offset)] for offset in geom.offsets()]
+    xp = namespace(image)
+    views = [image[geom.slices(offset)] for offset in geom.offsets()]
     dtype = np.int8 if len(views) < 128 else np.int64
     if len(views) == 1:
-        return views[0].copy(), np.zeros(views[0].shape, dtype=dtype)
-    larger = np.greater(views[1], views[0])  # strictly: on ties the first maximum stays
-    best = np.maximum(views[0], views[1])  # propagates NaN
+        return views[0].copy(), xp.zeros(views[0].shape, dtype=dtype)
+    larger = xp.greater(views[1], views[0])  # strictly: on ties the first maximum stays
+    best = xp.maximum(views[0], views[1])  # propagates NaN
     index = larger.astype(dtype)
     for k, v in enumerate(views[2:], 2):
-        np.greater(v, best, out=larger)
-        np.maximum(best, v, out=best)
+        xp.greater(v, best, out=larger)
+        xp.maximum(best, v, out=best)
         index += larger.view(np.int8) * (dtype(k) - index)  # index = k where larger
-    nan = np.isnan(best)
+    nan = xp.isnan(best)
     if nan.any():
         index[nan] = 0
         for k in range(len(views) - 1, -1, -1):
-            index[nan & np.isnan(views[k])] = k
+            index[nan & xp.isnan(views[k])] = k
     return best, index
 
 
-def window_offsets(geom: Window, strides: tuple) -> np.ndarray:
+def window_offsets(geom: Window, strides: tuple, xp=np) -> np.ndarray:
     """The displacement of each kernel offset (row-major) in an array whose spatial
-    dims have element ``strides``."""
-    return np.array([sum(j * d * st for j, d, st in
+    dims have element ``strides`` (an array of the array module ``xp``)."""
+    return xp.asarray([sum(j * d * st for j, d, st in
                          zip(offset, geom.dilation, strides, strict=True))
                      for offset in geom.offsets()], dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=8)
-def window_starts(geom: Window, strides: tuple, axes: tuple) -> np.ndarray:
+def window_starts(geom: Window, strides: tuple, axes: tuple, xp=np) -> np.ndarray:
     """The position of the first element of every window, in an unpadded input whose
     dims (N, C, *S) have element ``strides`` (windows that start in the padding
     point before their row); an array of shape (N, C, *L) transposed to ``axes``
-    (C-contiguous).  Cached (read-only): a training loop asks for the same
-    geometry at every step."""
+    (C-contiguous), of the array module ``xp``.  Cached (not to be written to): a
+    training loop asks for the same geometry at every step."""
     sizes = geom.shape[:2] + geom.out
     steps = (1, 1) + geom.stride
     shifts = (0, 0) + tuple(lo for lo, _ in geom.padding)
-    starts = np.zeros((1,) * len(sizes), dtype=np.int64)
+    starts = xp.zeros((1,) * len(sizes), dtype=np.int64)
     for i, (n, step, shift, st) in enumerate(zip(sizes, steps, shifts, strides, strict=True)):
         shape = [1] * len(sizes)
         shape[i] = n
-        starts = starts + ((np.arange(n, dtype=np.int64) * step - shift) * st).reshape(shape)
-    starts = np.ascontiguousarray(starts.transpose(axes))
-    starts.flags.writeable = False
+        starts = starts + ((xp.arange(n, dtype=np.int64) * step - shift) * st).reshape(shape)
+    starts = xp.ascontiguousarray(starts.transpose(axes))
+    if xp is np:
+        starts.flags.writeable = False
     return starts
 
 

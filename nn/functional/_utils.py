@@ -4,9 +4,22 @@ from __future__ import annotations
 import numpy as np
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import device_of, namespace
 from graphgrad.autograd.tensor import unwrap
 
 REDUCTIONS = ("none", "mean", "sum")
+
+
+def array_like(name: str, value, like):
+    """``value`` (a Tensor, an array, a list or a number) as an array on the device of
+    the array ``like``: host data is copied there explicitly; a Tensor on another device
+    is an error naming ``name``, as in PyTorch."""
+    data = unwrap(value)
+    if isinstance(value, Tensor) and type(data) is not type(like) and \
+            value.device != device_of(like):
+        raise RuntimeError(f"{name}: expected all tensors to be on the same device, but found "
+                           f"at least two devices, {device_of(like)} and {value.device}!")
+    return namespace(like).asarray(data)
 
 
 def check_reduction(name: str, reduction: str) -> None:

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from graphgrad.autograd import Tensor, einsum, take_along_dim
+from graphgrad.autograd.arrays import namespace
 
 from .conv import _input
 
@@ -59,7 +60,8 @@ def _adaptive_avg_pool(op: str, nd: int, x, output_size) -> Tensor:
     x, batched = _input(op, x, nd, unbatched=True)
     sizes = _sizes(op, x, nd, output_size)
     letters, outs = "dhw"[3 - nd:], "DHW"[3 - nd:]
-    mats = [_averaging_matrix(n, s, x.dtype).astype(x.dtype)
+    xp = namespace(x._data)
+    mats = [xp.asarray(_averaging_matrix(n, s, x.dtype).astype(x.dtype))  # to x's device
             for n, s in zip(x.shape[2:], sizes, strict=True)]
     pairs = ",".join(o + i for o, i in zip(outs, letters, strict=True))
     y = einsum(f"nc{letters},{pairs}->nc{outs}", x, *mats)  # e.g. "nchw,Hh,Ww->ncHW"
@@ -102,7 +104,9 @@ def _adaptive_max_pool(op: str, nd: int, x, output_size) -> tuple:
     ``take_along_dim``: the gradient of each output goes to its maximum."""
     x, batched = _input(op, x, nd, unbatched=True)
     sizes = _sizes(op, x, nd, output_size)
-    positions = [_window_positions(n, s) for n, s in zip(x.shape[2:], sizes, strict=True)]
+    xp = namespace(x._data)
+    positions = [xp.asarray(_window_positions(n, s))  # to x's device
+                 for n, s in zip(x.shape[2:], sizes, strict=True)]
     # Index of every window element: dim d's positions broadcast to (o_1, K_1, ..., o_nd, K_nd).
     grid = []
     for d, p in enumerate(positions):
@@ -115,10 +119,10 @@ def _adaptive_max_pool(op: str, nd: int, x, output_size) -> tuple:
     kernel = tuple(p.shape[1] for p in positions)
     windows = windows.transpose(order).reshape(x.shape[:2] + tuple(sizes) + (math.prod(kernel),))
     best = _argmax_last_nan(windows)
-    offsets = np.unravel_index(best, kernel)  # the maximum's offset in its window, per dim
-    flat = np.zeros(best.shape, dtype=np.int64)
+    offsets = xp.unravel_index(best, kernel)  # the maximum's offset in its window, per dim
+    flat = xp.zeros(best.shape, dtype=np.int64)
     for d, (p, n) in enumerate(zip(positions, x.shape[2:], strict=True)):
-        cell = np.arange(sizes[d]).reshape((1, 1) + tuple(-1 if e == d else 1 for e in range(nd)))
+        cell = xp.arange(sizes[d]).reshape((1, 1) + tuple(-1 if e == d else 1 for e in range(nd)))
         flat = flat * n + p[cell, offsets[d]]  # the maximum's input coordinate along dim d
     y = take_along_dim(x.reshape(x.shape[:2] + (-1,)), flat.reshape(x.shape[:2] + (-1,)), 2)
     y = y.reshape(x.shape[:2] + tuple(sizes))
@@ -129,13 +133,14 @@ def _adaptive_max_pool(op: str, nd: int, x, output_size) -> tuple:
 
 def _argmax_last_nan(windows: np.ndarray) -> np.ndarray:
     """Arg-max over the last axis: the first maximum, or the last NaN where there is one."""
+    xp = namespace(windows)
     if windows.shape[-1] == 0 or windows.size == 0:
-        return np.zeros(windows.shape[:-1], dtype=np.int64)
-    best = np.argmax(windows, axis=-1)
-    nan = np.isnan(windows)
+        return xp.zeros(windows.shape[:-1], dtype=np.int64)
+    best = xp.argmax(windows, axis=-1)
+    nan = xp.isnan(windows)
     if nan.any():
-        last = windows.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
-        best = np.where(nan.any(-1), last, best)
+        last = windows.shape[-1] - 1 - xp.argmax(nan[..., ::-1], axis=-1)
+        best = xp.where(nan.any(-1), last, best)
     return best
 
 

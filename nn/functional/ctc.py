@@ -17,6 +17,9 @@ l' = (blank, l_1, blank, l_2, ..., l_S, blank) of length U = 2S + 1, in log spac
 where skip(s) holds when l'_s is not blank and differs from l'_{s-2} (a path
 may jump over a blank only between different labels).  It is composed of
 gather, pad, stack, logsumexp and where, so its gradient comes from the engine.
+
+The lengths and labels are bookkeeping on the host (small integer arrays, as
+PyTorch's lengths); what meets the log-probabilities is copied to their device.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace, to_host
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
 from ._utils import check_reduction
@@ -36,7 +40,7 @@ LOG_ZERO = -1e30
 
 
 def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
-    array = np.asarray(unwrap(lengths), dtype=np.int64)
+    array = np.asarray(to_host(unwrap(lengths)), dtype=np.int64)
     array = array.reshape(-1)
     if array.shape != (n,):
         raise ValueError(f"{name}: {what} must have one entry per batch element ({n}), got "
@@ -47,8 +51,8 @@ def _lengths(name: str, what: str, lengths, n: int) -> np.ndarray:
 
 
 def _target_matrix(name: str, targets, target_lengths: np.ndarray) -> np.ndarray:
-    """Targets as an (N, S_max) int array, from padded (N, S) or concatenated 1-D form."""
-    t = np.asarray(unwrap(targets))
+    """Targets as an (N, S_max) int host array, from padded (N, S) or concatenated 1-D form."""
+    t = to_host(unwrap(targets))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must be integers, got dtype {t.dtype}")
     n, longest = len(target_lengths), int(target_lengths.max(initial=0))
@@ -92,7 +96,7 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
         raise ValueError(f"{name}: log_probs must be (T, N, C) or (T, C), got {x.shape}")
     if not batched:
         x = x[:, None]
-        targets = np.asarray(unwrap(targets))[None]
+        targets = to_host(unwrap(targets))[None]
     steps, n, classes = x.shape
     if not 0 <= blank < classes:
         raise ValueError(f"{name}: blank {blank} is not a class index in [0, {classes})")
@@ -115,40 +119,43 @@ def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: i
     ext[:, 1::2] = labels
     skip = np.zeros((n, width), dtype=bool)
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    skip_bias = np.where(skip, 0.0, LOG_ZERO).astype(x.dtype)
+    xp = namespace(x._data)
+    skip_bias = xp.asarray(np.where(skip, 0.0, LOG_ZERO).astype(x.dtype))
 
     # y_t(l'_s) for every t, n, s: one gather; -inf (probability 0) floored to LOG_ZERO.
-    y = ag.take_along_dim(x, np.broadcast_to(ext, (steps, n, width)), 2)
-    if np.isneginf(y._data).any():
+    y = ag.take_along_dim(x, xp.broadcast_to(xp.asarray(ext), (steps, n, width)), 2)
+    if (y._data == -np.inf).any():
         y = ag.clip(y, min=LOG_ZERO)
 
     start = np.full(width, LOG_ZERO, dtype=x.dtype)
     start[:2] = 0.0
-    alpha = y[0] + start
+    alpha = y[0] + xp.asarray(start)
     ragged = (in_len != in_len.max()).any()
+    running = xp.asarray(in_len)[:, None]
     for t in range(1, int(in_len.max(initial=0))):
         shifted = ag.pad(alpha, (2, 0), value=LOG_ZERO)
         paths = ag.stack([alpha, shifted[:, 1:-1], shifted[:, :-2] + skip_bias])
         new = ag.logsumexp(paths, 0) + y[t]
-        alpha = ag.where((t < in_len)[:, None], new, alpha) if ragged else new
+        alpha = ag.where(t < running, new, alpha) if ragged else new
 
     # Paths end on the last label or the blank after it: s = U_n - 1 and U_n - 2.
     last = 2 * tgt_len
     ends = np.stack([last, np.maximum(last - 1, 0)], 1)
     end_bias = np.zeros((n, 2), dtype=x.dtype)
     end_bias[tgt_len == 0, 1] = LOG_ZERO  # an empty target ends on its only blank
-    loss = -ag.logsumexp(ag.take_along_dim(alpha, ends, 1) + end_bias, 1)
+    loss = -ag.logsumexp(ag.take_along_dim(alpha, xp.asarray(ends), 1) + xp.asarray(end_bias), 1)
 
     # No alignment exists when the input is shorter than the target plus one blank
     # between each pair of repeated labels; an empty input aligns only an empty target.
     repeats = ((labels[:, 1:] == labels[:, :-1]) & valid[:, 1:]).sum(1)
     impossible = in_len < tgt_len + repeats
     if impossible.any():
-        loss = ag.where(impossible, 0.0 if zero_infinity else np.inf, loss)
+        loss = ag.where(xp.asarray(impossible), 0.0 if zero_infinity else np.inf, loss)
     if (in_len == 0).any():
-        loss = ag.where(in_len == 0, np.where(impossible, loss._data, 0.0), loss)
+        kept = xp.where(xp.asarray(impossible), loss._data, 0.0)
+        loss = ag.where(xp.asarray(in_len == 0), kept, loss)
     if reduction == "mean":
-        return (loss / np.maximum(tgt_len, 1).astype(x.dtype)).mean()
+        return (loss / xp.asarray(np.maximum(tgt_len, 1).astype(x.dtype))).mean()
     if reduction == "sum":
         return loss.sum()
     return loss if batched else loss[0]

@@ -15,9 +15,10 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd._shapes import broadcast_shapes
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import check_reduction, reduce
+from ._utils import array_like, check_reduction, reduce
 from ._utils import reduce as _reduce
 from .activation import _softplus
 from .distance import pairwise_distance
@@ -64,7 +65,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     x = tensor_arg(input)
     _check_same_size("huber_loss", x, target, warn=True)
     diff = x - target
-    small = np.abs(diff._data) < delta
+    small = abs(diff._data) < delta
     loss = ag.where(small, 0.5 * diff * diff, delta * (ag.abs(diff) - 0.5 * delta))
     return reduce(loss, reduction, "huber_loss")
 
@@ -76,7 +77,7 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
     if beta == 0:
         return l1_loss(x, target, reduction)
     diff = x - target
-    small = np.abs(diff._data) < beta
+    small = abs(diff._data) < beta
     loss = ag.where(small, (0.5 / beta) * diff * diff, ag.abs(diff) - 0.5 * beta)
     return reduce(loss, reduction, "smooth_l1_loss")
 
@@ -140,9 +141,10 @@ def _class_dim(name: str, x: Tensor) -> int:
 
 
 def _class_targets(name: str, x: Tensor, target, ignore_index: int) -> np.ndarray:
-    """Check that ``target`` holds class indices of the right shape and range."""
+    """``target`` as an array on x's device, checked to hold class indices of the right
+    shape and range."""
     cd = _class_dim(name, x)
-    t = np.asarray(unwrap(target))
+    t = array_like(name, target, x._data)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64), got "
                         f"dtype {t.dtype}")
@@ -153,16 +155,17 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int) -> np.ndarra
     n_classes = x.shape[cd]
     bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
     if bad.any():
-        raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of range for "
+        raise IndexError(f"{name}: target {int(t[bad].reshape(-1)[0])} is out of range for "
                          f"{n_classes} classes (expected 0 <= target < {n_classes}, or "
                          f"ignore_index = {ignore_index})")
     return t
 
 
-def _class_weights(name: str, weight, n_classes: int, dtype) -> np.ndarray | None:
+def _class_weights(name: str, weight, x: Tensor, n_classes: int) -> np.ndarray | None:
+    """``weight`` as an array of x's dtype on x's device, one value per class."""
     if weight is None:
         return None
-    w = np.asarray(unwrap(weight)).astype(dtype)
+    w = array_like(name, weight, x._data).astype(x.dtype)
     if w.shape != (n_classes,):
         raise ValueError(f"{name}: weight should have one value per class, shape "
                          f"({n_classes},), got {w.shape}")
@@ -179,7 +182,7 @@ def _target_weights(target: np.ndarray, w: np.ndarray | None, ignore_index: int,
     """(targets with ignored positions set to class 0, w[y] per position with 0 where
     ignored): the weights of PyTorch's weighted mean."""
     valid = target != ignore_index
-    safe = np.where(valid, target, 0)
+    safe = namespace(target).where(valid, target, 0)
     return safe, (valid.astype(dtype) if w is None else w[safe] * valid)
 
 
@@ -188,14 +191,14 @@ def _nll(name: str, logp: Tensor, target: np.ndarray, w: np.ndarray | None,
     """-w[y] logp[y] per position (0 where ignored), with PyTorch's weighted mean."""
     cd = _class_dim(name, logp)
     if w is None and not (target == ignore_index).any():  # unweighted, nothing ignored
-        picked = ag.take_along_dim(logp, np.expand_dims(target, cd), cd)
+        picked = ag.take_along_dim(logp, namespace(target).expand_dims(target, cd), cd)
         if reduction == "none":
             return -picked.squeeze(cd)
         total = picked.sum()
         return -total if reduction == "sum" else _divide(total, -target.size)
     safe, scale = _target_weights(target, w, ignore_index, logp.dtype)
-    picked = ag.take_along_dim(logp, np.expand_dims(safe, cd), cd).squeeze(cd)
-    loss = -picked * ag.from_numpy(scale)
+    picked = ag.take_along_dim(logp, namespace(safe).expand_dims(safe, cd), cd).squeeze(cd)
+    loss = -picked * Tensor._make(scale)
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -215,7 +218,7 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     x = tensor_arg(input)
     check_reduction(name, reduction)
     t = _class_targets(name, x, target, ignore_index)
-    w = _class_weights(name, weight, x.shape[_class_dim(name, x)], x.dtype)
+    w = _class_weights(name, weight, x, x.shape[_class_dim(name, x)])
     return _nll(name, x, t, w, ignore_index, reduction)
 
 
@@ -243,15 +246,16 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     cd = _class_dim(name, x)
     n_classes = x.shape[cd]
     logp = ag.log_softmax(x, cd)
-    w = _class_weights(name, weight, n_classes, x.dtype)
+    w = _class_weights(name, weight, x, n_classes)
     w_b = None if w is None else w.reshape((n_classes,) + (1,) * (x.ndim - cd - 1))
-    target_array = np.asarray(unwrap(target))
+    target_array = array_like(name, target, x._data)
     if target_array.dtype.kind == "f":
         if target_array.shape != x.shape:
             raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64) "
                             f"or class probabilities of the input's shape {x.shape}, got a "
                             f"{target_array.dtype} target of shape {target_array.shape}")
-        return _cross_entropy_probs(x, logp, target, w_b, reduction, label_smoothing)
+        probs = target if isinstance(target, Tensor) else target_array
+        return _cross_entropy_probs(x, logp, probs, w_b, reduction, label_smoothing)
     t = _class_targets(name, x, target_array, ignore_index)
     nll = _nll(name, logp, t, w, ignore_index, reduction)
     if label_smoothing == 0:
@@ -341,7 +345,7 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
     if isinstance(var, (int, float)):
         if var < 0:
             raise ValueError(f"{name}: var has negative entry/entries, got {var}")
-        var = ag.full(x.shape, float(var), dtype=x.dtype)
+        var = ag.full(x.shape, float(var), dtype=x.dtype, device=x.device)
     var = tensor_arg(var)
     if (var._data < 0).any():
         raise ValueError(f"{name}: var has negative entry/entries")
@@ -353,7 +357,7 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
             raise ValueError(f"{name}: var is of incorrect size: got var of shape {var.shape} "
                              f"for input of shape {x.shape}")
     check_reduction(name, reduction)
-    floor = np.maximum(var._data, eps) - var._data  # the clamp, as a constant offset
+    floor = namespace(var._data).maximum(var._data, eps) - var._data  # the clamp, as a constant
     var = var + floor
     loss = 0.5 * (ag.log(var) + (x - target) ** 2 / var)
     if full:

@@ -14,9 +14,10 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
 from graphgrad.autograd._shapes import broadcast_shapes
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
-from ._utils import check_reduction
+from ._utils import array_like, check_reduction
 from ._utils import reduce as _reduce
 from .activation import _softplus, logsigmoid
 from .distance import pairwise_distance
@@ -64,7 +65,7 @@ def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_averag
     target that is neither gets both terms).  Shape: broadcastable x and y."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     x = tensor_arg(input)
-    y = np.asarray(unwrap(target))
+    y = array_like("hinge_embedding_loss", target, x._data)
     broadcast_shapes("hinge_embedding_loss", x.shape, y.shape)
     loss = ag.where(y != 1, _hinge(margin - x), 0.0) + ag.where(y != -1, x, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
@@ -106,7 +107,7 @@ def _class_target(name: str, x: Tensor, target) -> np.ndarray:
     """The integer class target of a (N, C) or (C,) input, shape (N,) or ()."""
     if x.ndim not in (1, 2):
         raise ValueError(f"{name}: expected input of shape (N, C) or (C,), got {x.shape}")
-    t = np.asarray(unwrap(target))
+    t = array_like(name, target, x._data)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected class indices of an integer dtype (e.g. int64), got "
                         f"dtype {t.dtype}")
@@ -116,7 +117,7 @@ def _class_target(name: str, x: Tensor, target) -> np.ndarray:
     n_classes = x.shape[-1]
     bad = (t < 0) | (t >= n_classes)
     if bad.any():
-        raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of range for "
+        raise IndexError(f"{name}: target {int(t[bad].reshape(-1)[0])} is out of range for "
                          f"{n_classes} classes")
     return t.reshape(-1)
 
@@ -140,12 +141,12 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, we
     hinge = _hinge(margin - picked + rows)
     if p == 2:
         hinge = hinge * hinge
-    others = np.arange(n_classes)[None, :] != t[:, None]
+    others = namespace(t).arange(n_classes)[None, :] != t[:, None]
     if weight is not None:
-        w = np.asarray(unwrap(weight))
-        if w.shape != (n_classes,):
+        shape = np.shape(unwrap(weight))
+        if shape != (n_classes,):
             raise ValueError(f"{name}: weight should be one-dimensional with one value per "
-                             f"class, shape ({n_classes},), got {w.shape}")
+                             f"class, shape ({n_classes},), got {shape}")
         hinge = hinge * tensor_arg(weight)[t][:, None]
     loss = ag.where(others, hinge, 0.0).sum(1) / n_classes
     return _reduce(loss if x.ndim == 2 else loss[0], reduction, name)
@@ -162,7 +163,7 @@ def multilabel_margin_loss(input: Tensor, target, size_average=None, reduce=None
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "multilabel_margin_loss"
     x = tensor_arg(input)
-    t = np.asarray(unwrap(target))
+    t = array_like(name, target, x._data)
     if x.ndim not in (1, 2) or t.shape != x.shape:
         raise ValueError(f"{name}: expected input (N, C) or (C,) and a target of the same "
                          f"shape, got input {x.shape} and target {t.shape}")
@@ -171,14 +172,15 @@ def multilabel_margin_loss(input: Tensor, target, size_average=None, reduce=None
                         f"dtype {t.dtype}")
     rows, t = (x, t) if x.ndim == 2 else (x[None], t[None])
     n_classes = rows.shape[1]
-    listed = np.cumprod(t != -1, axis=1).astype(bool)  # slots before the first -1
+    xp = namespace(t)
+    listed = xp.cumprod(t != -1, axis=1).astype(bool)  # slots before the first -1
     bad = listed & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"{name}: target {int(t[bad][0])} is out of range for {n_classes} "
                          f"classes (expected 0 <= target < {n_classes}, -1 ending the list)")
-    labels = np.where(listed, t, 0)
-    is_label = np.zeros(rows.shape, dtype=bool)
-    sample, slot = np.nonzero(listed)
+    labels = xp.where(listed, t, 0)
+    is_label = xp.zeros(rows.shape, dtype=bool)
+    sample, slot = xp.nonzero(listed)
     is_label[sample, t[sample, slot]] = True
     at_labels = ag.take_along_dim(rows, labels, 1)  # (N, slots)
     pairs = _hinge(1.0 - (at_labels[:, :, None] - rows[:, None, :]))  # (N, slots, C)
@@ -197,7 +199,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "cosine_embedding_loss"
     x1, x2 = tensor_arg(input1), tensor_arg(input2)
-    y = np.asarray(unwrap(target))
+    y = array_like(name, target, x1._data)
     if y.ndim not in (0, 1) or x1.ndim != y.ndim + 1 or x2.ndim != y.ndim + 1:
         raise ValueError(f"{name}: expected x1, x2 of shape (N, D) with a target (N,), or (D,) "
                          f"with a 0-d target, got {x1.shape}, {x2.shape} and {y.shape}")

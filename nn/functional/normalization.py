@@ -6,6 +6,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg
 
 from .distance import vector_norm
@@ -75,7 +76,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when not "
                              "training")
-        inv_std = 1.0 / np.sqrt(running_var._data.astype(x.dtype) + eps)
+        var = running_var._data.astype(x.dtype)
+        inv_std = 1.0 / namespace(var).sqrt(var + eps)
         out = (x - running_mean._data.astype(x.dtype).reshape(shape)) * inv_std.reshape(shape)
     return _scale_shift(out, weight, bias, shape)
 

@@ -18,13 +18,15 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor, where
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.index import GETITEM
 from graphgrad.autograd.ops.shape import not_a_view
-from graphgrad.autograd.tensor import tensor_arg, unwrap
+from graphgrad.autograd.tensor import tensor_arg
 
 from ._pool_windows import window_argmax, window_counts, window_offsets, window_starts
+from ._utils import array_like
 from .conv import _check_fits, _from_columns, _input, _ntuple, _x
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -63,13 +65,18 @@ def _memory_order(x: Tensor) -> tuple:
     return x.reshape(-1), strides, tuple(range(data.ndim))
 
 
+def _inverse(axes: tuple) -> tuple:
+    """The permutation that undoes ``axes``."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
 def _padded_like(x: np.ndarray, geom: Window, axes: tuple, value: float) -> np.ndarray:
     """x padded per ``geom`` with ``value``, its memory in the order ``axes`` like x's."""
     shape = x.shape[:2] + geom.padded
-    xp = np.full(tuple(shape[a] for a in axes), value, dtype=x.dtype)
-    xp = xp.transpose(np.argsort(axes))
-    xp[geom.interior()] = x
-    return xp
+    padded = namespace(x).full(tuple(shape[a] for a in axes), value, dtype=x.dtype)
+    padded = padded.transpose(_inverse(axes))
+    padded[geom.interior()] = x
+    return padded
 
 
 def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_mode,
@@ -83,25 +90,27 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
     x, batched = _input(op, x, nd, unbatched=True)
     geom, _ = _pool_window(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     values, strides, axes = _memory_order(x)
+    xp = namespace(x._data)
     padded = any(lo or hi for lo, hi in geom.padding)
-    xp = _padded_like(x._data, geom, axes, -np.inf) if padded else x._data
-    best, index = window_argmax(xp, geom)
-    nan = np.isnan(best)
+    image = _padded_like(x._data, geom, axes, -np.inf) if padded else x._data
+    best, index = window_argmax(image, geom)
+    nan = xp.isnan(best)
     if nan.any():  # PyTorch's kernel keeps the last NaN of a window (window_argmax the first)
         for k, offset in enumerate(geom.offsets()):
-            index[nan & np.isnan(xp[geom.slices(offset)])] = k
-    positions = window_offsets(geom, strides[2:])[index.transpose(axes)]
-    positions += window_starts(geom, strides, axes)  # (N, C, *L) in memory order
+            index[nan & xp.isnan(image[geom.slices(offset)])] = k
+    positions = window_offsets(geom, strides[2:], xp)[index.transpose(axes)]
+    positions += window_starts(geom, strides, axes, xp)  # (N, C, *L) in memory order
     inside = None
-    if padded and np.isneginf(best).any():  # a window of padding only (dilation) gives -inf
+    if padded and (best == -np.inf).any():  # a window of padding only (dilation) gives -inf
         coords = _max_coordinates(geom, index)
-        inside = np.logical_and.reduce([(c >= 0) & (c < n) for c, n in
-                                        zip(coords, x.shape[2:], strict=True)])
-        positions = np.where(inside.transpose(axes), positions, 0)
+        inside = True
+        for c, n in zip(coords, x.shape[2:], strict=True):
+            inside = inside & (c >= 0) & (c < n)
+        positions = xp.where(inside.transpose(axes), positions, 0)
     # The indexing op itself (the public x[i] would copy the fresh index array), with a
     # 1-D index: its scatter-add in backward (np.add.at) is several times faster.
     y = GETITEM(values, index=(positions.reshape(-1),))
-    y = not_a_view(y.reshape(positions.shape).permute(tuple(np.argsort(axes))))
+    y = not_a_view(y.reshape(positions.shape).permute(_inverse(axes)))
     if inside is not None:
         y = where(inside, y, -np.inf)
     if not batched:
@@ -110,37 +119,38 @@ def _max_pool(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_
         return y
     coords = _max_coordinates(geom, index)
     if inside is not None:  # a window of padding only: PyTorch names its first step >= 0
-        coords = [np.where(inside, c, f) for c, f in zip(coords, _first_steps(geom),
+        coords = [xp.where(inside, c, f) for c, f in zip(coords, _first_steps(geom, xp),
                                                           strict=True)]
-    flat = np.zeros(index.shape, dtype=np.int64)
+    flat = xp.zeros(index.shape, dtype=np.int64)
     for c, n in zip(coords, x.shape[2:], strict=True):
         flat = flat * n + c  # PyTorch's indices: the position in each (n, c) plane
     return y, Tensor(flat if batched else flat[0])
 
 
-def _first_steps(geom: Window) -> list:
+def _first_steps(geom: Window, xp) -> list:
     """Per spatial dim, the first position >= 0 that each window's dilated steps reach
-    (possibly past the input)."""
+    (possibly past the input), arrays of the array module ``xp``."""
     steps = []
     for i, (s, d, (lo, _)) in enumerate(zip(geom.stride, geom.dilation, geom.padding,
                                             strict=True)):
-        starts = np.arange(geom.out[i]) * s - lo
+        starts = xp.arange(geom.out[i]) * s - lo
         shape = [1] * (2 + len(geom.out))
         shape[2 + i] = geom.out[i]
-        steps.append((starts + -(-np.maximum(-starts, 0) // d) * d).reshape(shape))
+        steps.append((starts + -(-xp.maximum(-starts, 0) // d) * d).reshape(shape))
     return steps
 
 
 def _max_coordinates(geom: Window, index: np.ndarray) -> list:
     """For each spatial dim, the coordinate in the unpadded input of every window's
     element ``index`` (negative or too large inside the padding)."""
-    offsets = np.array(list(geom.offsets()), dtype=np.int64).reshape(-1, len(geom.kernel))
+    xp = namespace(index)
+    offsets = xp.asarray(list(geom.offsets()), dtype=np.int64).reshape(-1, len(geom.kernel))
     coords = []
     for i, (s, d, (lo, _)) in enumerate(zip(geom.stride, geom.dilation, geom.padding,
                                             strict=True)):
         shape = [1] * index.ndim
         shape[2 + i] = geom.out[i]
-        coords.append((np.arange(geom.out[i]) * s).reshape(shape) + offsets[index, i] * d - lo)
+        coords.append((xp.arange(geom.out[i]) * s).reshape(shape) + offsets[index, i] * d - lo)
     return coords
 
 
@@ -206,7 +216,8 @@ def _avg_pool(op: str, nd: int, x, kernel_size, stride, padding, ceil_mode, coun
     else:
         counts = window_counts(geom, tuple((p, p) for p in pads), count_include_pad)
         uniform = counts.min() == counts.max()
-        divisor = float(counts.flat[0]) if uniform else Tensor(counts, dtype=x.dtype)
+        divisor = float(counts.flat[0]) if uniform else \
+            Tensor._make(namespace(x._data).asarray(counts, dtype=x.dtype))  # to x's device
     y = _from_columns(sums) / divisor
     return y if batched else y.squeeze(0)
 
@@ -316,7 +327,7 @@ def _max_unpool(op: str, nd: int, x, indices, kernel_size, stride, padding,
     (a later duplicate index overwrites an earlier one, as PyTorch's CPU kernel).
     Recorded as an indexing write, so the gradient of x is g at ``indices``."""
     x, batched = _input(op, x, nd, unbatched=True)
-    idx = np.asarray(unwrap(indices))
+    idx = array_like(op, indices, x._data)
     if idx.dtype != np.int64:
         raise TypeError(f"{op}: indices must be int64, got {idx.dtype}")
     idx = idx if batched else idx[None]
@@ -329,12 +340,14 @@ def _max_unpool(op: str, nd: int, x, indices, kernel_size, stride, padding,
     size = _unpool_size(op, x, nd, kernel, stride, pads, output_size)
     plane = math.prod(size)
     n, c = x.shape[:2]
-    if idx.size and (idx.min() < 0 or idx.max() >= plane):
-        bad = int(idx.min() if idx.min() < 0 else idx.max())
+    low, high = (int(idx.min()), int(idx.max())) if idx.size else (0, 0)
+    if low < 0 or high >= plane:
+        bad = low if low < 0 else high
         raise ValueError(f"{op}: found an invalid max index {bad} (output planes are of size "
                          f"{_x(size)})")
-    positions = idx.reshape(n * c, -1) + (np.arange(n * c, dtype=np.int64) * plane)[:, None]
-    flat = Tensor(np.zeros(n * c * plane, dtype=x.dtype))
+    xp = namespace(idx)
+    positions = idx.reshape(n * c, -1) + (xp.arange(n * c, dtype=np.int64) * plane)[:, None]
+    flat = Tensor._make(xp.zeros(n * c * plane, dtype=x.dtype))
     flat[positions.reshape(-1)] = x.reshape(-1)
     y = flat.reshape((n, c) + size)
     return y if batched else y.squeeze(0)

@@ -36,6 +36,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg
 
 from .adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
@@ -102,7 +103,8 @@ def _cubic(n: int, m: int, scale, align_corners: bool, dtype) -> tuple:
 
 
 def _resample_dim(x: Tensor, dim: int, taps: tuple, weights: tuple) -> Tensor:
-    """y along ``dim`` = sum_k weights[k] * x[taps[k]] (weights broadcast along dim)."""
+    """y along ``dim`` = sum_k weights[k] * x[taps[k]] (weights broadcast along dim).
+    ``taps`` and ``weights`` are host arrays, copied to x's device."""
     n, m = x.shape[dim], len(taps[0])
     if len(taps) == 1 and m % n == 0 and np.array_equal(taps[0], np.arange(m) // (m // n)):
         # Each input repeated m / n times: stacked copies, whose gradient is a sum of
@@ -110,11 +112,12 @@ def _resample_dim(x: Tensor, dim: int, taps: tuple, weights: tuple) -> Tensor:
         wide = ag.stack([x] * (m // n), dim + 1)
         return wide.reshape(*x.shape[:dim], m, *x.shape[dim + 1:])
     shape = (-1,) + (1,) * (x.ndim - dim - 1)
+    xp = namespace(x._data)
     y = None
     for index, w in zip(taps, weights, strict=True):
-        term = x.index_select(dim, index)
+        term = x.index_select(dim, xp.asarray(index))
         if w is not None:
-            term = term * w.reshape(shape)
+            term = term * xp.asarray(w.reshape(shape))
         y = term if y is None else y + term
     return y
 

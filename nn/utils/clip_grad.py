@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.arrays import namespace
 
 
 def _grads(parameters) -> list[Tensor]:
@@ -21,7 +20,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     total = ||(||g_1||_p, ..., ||g_k||_p)||_p (the p-norm of all gradients as one
     vector; max |g| for p = inf).  If total > max_norm every gradient is
     multiplied by max_norm / (total + 1e-6).  Returns ``total`` (before
-    clipping) as a 0-d Tensor.
+    clipping) as a 0-d Tensor on the gradients' device (all on one device).
 
         >>> loss.backward()
         >>> nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
@@ -31,14 +30,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         return Tensor(0.0)
     norm_type = float(norm_type)
     arrays = [g._data for g in grads]
+    xp = namespace(arrays[0])
     if norm_type == math.inf:
-        norms = [np.max(np.abs(a)) if a.size else 0.0 for a in arrays]
-        total = max(norms)
+        norms = [abs(a).max() if a.size else xp.zeros((), a.dtype) for a in arrays]
+        total = xp.stack(norms).max()
     else:
-        norms = [np.linalg.norm(a.reshape(-1), norm_type) for a in arrays]
-        total = np.linalg.norm(np.asarray(norms), norm_type)
-    total = np.asarray(total, dtype=arrays[0].dtype)
-    if error_if_nonfinite and not np.isfinite(total):
+        norms = [xp.linalg.norm(a.reshape(-1), norm_type) for a in arrays]
+        total = xp.linalg.norm(xp.stack(norms), norm_type)
+    total = total.astype(arrays[0].dtype)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
             f"non-finite, so it cannot be clipped (pass error_if_nonfinite=False to skip "
