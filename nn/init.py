@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.random import rng as _rng
 
 __all__ = [
@@ -68,9 +69,10 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _fill(tensor: Tensor, values) -> Tensor:
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    """Write the host array ``values`` into ``tensor`` (copied to its device)."""
     with no_grad():
-        tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
+        tensor.copy_(namespace(tensor._data).asarray(values.astype(tensor.dtype, copy=False)))
     return tensor
 
 

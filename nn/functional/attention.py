@@ -22,8 +22,10 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
+from ._utils import array_like
 from .dropout import dropout as _dropout
 from .linear import linear
 
@@ -31,8 +33,9 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
 # ------------------------------------------------------------------ masks
-def _float_mask(name: str, mask, dtype, true_means_allowed: bool):
-    """A mask as an additive float mask (an array, or a Tensor when it requires grad).
+def _float_mask(name: str, mask, like: Tensor, true_means_allowed: bool):
+    """A mask as an additive float mask of ``like``'s dtype on its device (an array, or
+    a Tensor when it requires grad).
 
     Boolean masks become 0 / -inf; float masks pass through.
     """
@@ -40,13 +43,13 @@ def _float_mask(name: str, mask, dtype, true_means_allowed: bool):
         return None
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask
-    data = np.asarray(unwrap(mask))
+    data = array_like(name, mask, like._data)
     if data.dtype == np.bool_:
         blocked = ~data if true_means_allowed else data
-        return np.where(blocked, -np.inf, 0.0).astype(dtype)
+        return namespace(data).where(blocked, -np.inf, 0.0).astype(like.dtype)
     if data.dtype.kind != "f":
         raise TypeError(f"{name}: a mask must be bool or float, got dtype {data.dtype}")
-    return data.astype(dtype, copy=False)
+    return data.astype(like.dtype, copy=False)
 
 
 def _check_broadcast(name: str, what: str, mask_shape: tuple, scores_shape: tuple) -> None:
@@ -65,10 +68,10 @@ def _masked_softmax(scores: Tensor, mask) -> Tensor:
     if mask is None:
         return ag.softmax(scores, -1)
     scores = scores + mask
-    blocked = np.isneginf(unwrap(mask))
+    blocked = unwrap(mask) == -np.inf
     if not blocked.any():
         return ag.softmax(scores, -1)
-    dead = np.broadcast_to(blocked, scores.shape).all(-1, keepdims=True)
+    dead = namespace(blocked).broadcast_to(blocked, scores.shape).all(-1, keepdims=True)
     if not dead.any():
         return ag.softmax(scores, -1)
     # Dead rows get finite constant scores (so no NaN), then their weights are zeroed.
@@ -124,7 +127,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
             raise ValueError(f"{name}: pass either attn_mask or is_causal=True, not both")
         length, source = q.shape[-2], k.shape[-2]
         attn_mask = np.tril(np.ones((length, source), dtype=bool))
-    mask = _float_mask(name, attn_mask, q.dtype, true_means_allowed=True)
+    mask = _float_mask(name, attn_mask, q, true_means_allowed=True)
     if mask is not None:
         _check_broadcast(name, "attn_mask", tuple(mask.shape), scores_shape)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
@@ -165,13 +168,14 @@ def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
     return linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
 
 
-def _mha_masks(name, key_padding_mask, attn_mask, dtype, n, heads, length, source,
+def _mha_masks(name, key_padding_mask, attn_mask, like: Tensor, n, heads, length, source,
                extra_keys: int):
     """key_padding_mask (N, S) and attn_mask (L, S) / (N * heads, L, S) as one additive
-    mask broadcastable to the scores (N, heads, L, S + extra_keys), or None."""
+    mask broadcastable to the scores (N, heads, L, S + extra_keys), of ``like``'s dtype
+    on its device, or None."""
     mask = None
     if attn_mask is not None:
-        am = _float_mask(name, attn_mask, dtype, true_means_allowed=False)
+        am = _float_mask(name, attn_mask, like, true_means_allowed=False)
         if tuple(am.shape) == (length, source):
             am = am.reshape(1, 1, length, source)
         elif tuple(am.shape) == (n * heads, length, source):
@@ -182,7 +186,7 @@ def _mha_masks(name, key_padding_mask, attn_mask, dtype, n, heads, length, sourc
                              f"{(n * heads, length, source)}")
         mask = am
     if key_padding_mask is not None:
-        kpm = _float_mask(name, key_padding_mask, dtype, true_means_allowed=False)
+        kpm = _float_mask(name, key_padding_mask, like, true_means_allowed=False)
         if tuple(kpm.shape) != (n, source):
             raise ValueError(f"{name}: key_padding_mask of shape {tuple(kpm.shape)} should be "
                              f"(N, S) = {(n, source)}")
@@ -190,7 +194,7 @@ def _mha_masks(name, key_padding_mask, attn_mask, dtype, n, heads, length, sourc
         mask = kpm if mask is None else mask + kpm
     if mask is not None and extra_keys:  # the added bias_k / zero keys are never masked
         mask = ag.pad(mask, (0, extra_keys)) if isinstance(mask, Tensor) \
-            else np.pad(mask, [(0, 0)] * 3 + [(0, extra_keys)])
+            else namespace(mask).pad(mask, [(0, 0)] * 3 + [(0, extra_keys)])
     return mask
 
 
@@ -274,11 +278,11 @@ def multi_head_attention_forward(
         extra += 1
     q, k, v = (_split_heads(t, num_heads, batch_first) for t in (q, k, v))
     if add_zero_attn:  # one all-zero key/value appended
-        zeros = ag.zeros((n, num_heads, 1, e // num_heads), dtype=q.dtype)
+        zeros = ag.zeros((n, num_heads, 1, e // num_heads), dtype=q.dtype, device=q.device)
         k, v = ag.cat([k, zeros], 2), ag.cat([v, zeros], 2)
         extra += 1
     length, source = q.shape[2], k.shape[2] - extra
-    mask = _mha_masks(name, key_padding_mask, attn_mask, q.dtype, n, num_heads, length,
+    mask = _mha_masks(name, key_padding_mask, attn_mask, q, n, num_heads, length,
                       source, extra)
     out, weights = _attend(q, k, v, mask, dropout_p if training else 0.0,
                            1.0 / math.sqrt(e // num_heads))

@@ -25,6 +25,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import Window
 from graphgrad.autograd.ops.shape import not_a_view
@@ -203,14 +204,16 @@ def _banded_is_cheaper(geom: Window) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _column_shifts(k: int, width: int, out: int, stride: int, dilation: int,
-                   dtype: np.dtype) -> np.ndarray:
+                   dtype: np.dtype, xp=np) -> np.ndarray:
     """E[q, v, j] = 1 where v = j * stride + q * dilation: kernel column q's tap of each
-    output column j in a padded row of ``width`` (read-only, shared)."""
-    shifts = np.zeros((k, width, out), dtype=dtype)
-    j = np.arange(out)
+    output column j in a padded row of ``width``, an array of the array module ``xp``
+    (shared: not to be written to)."""
+    shifts = xp.zeros((k, width, out), dtype=dtype)
+    j = xp.arange(out)
     for q in range(k):
         shifts[q, j * stride + q * dilation, j] = 1
-    shifts.flags.writeable = False
+    if xp is np:
+        shifts.flags.writeable = False
     return shifts
 
 
@@ -237,7 +240,7 @@ def _depthwise2d_banded(x: Tensor, weight: Tensor, geom: Window) -> Tensor:
     padded = ag.pad(x.permute(1, 0, 2, 3), (lo_w, hi_w, lo_h, hi_h))  # (C, N, H_p, W_p)
     every_row = padded.reshape(c, 1, n * hp, wp) if sh == 1 else None
     taps = weight.reshape(c, c_out // c, kh, kw)
-    shifts = _column_shifts(kw, wp, wo, sw, dw, np.dtype(x.dtype))
+    shifts = _column_shifts(kw, wp, wo, sw, dw, np.dtype(x.dtype), namespace(x._data))
     y = None
     for p in range(kh):
         band = ag.einsum("crq,qvj->crvj", taps[:, :, p], shifts)  # T_p: (C, m, W_p, W_o)

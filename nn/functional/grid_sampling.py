@@ -28,6 +28,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.tensor import tensor_arg
 
 __all__ = ["affine_grid", "grid_sample"]
@@ -84,6 +85,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     if nd == 3:  # meshgrid over (x, y, z) in ij order gives (W, H, D): put D, H, W first
         mesh = [m.transpose(2, 1, 0) for m in mesh]
     base = np.stack(mesh + [np.ones_like(mesh[0])], axis=-1).reshape(-1, nd + 1)
+    base = namespace(theta._data).asarray(base)  # to theta's device
     grid = ag.matmul(base, theta.transpose(1, 2))  # (N, prod(S), nd)
     return grid.reshape((size[0],) + size[2:] + (nd,))
 
@@ -129,21 +131,23 @@ def _fused_multiply_add(a: np.ndarray, b: float, c: float) -> np.ndarray:
 def _clip(coord: Tensor, n: int) -> Tensor:
     """coord clamped to [0, n - 1]; the gradient passes strictly inside only (NaN -> 0)."""
     c = coord._data
+    xp = namespace(c)
     inside = (c > 0) & (c < n - 1)
-    clamped = np.where(np.isnan(c), 0, np.clip(c, 0, n - 1)).astype(c.dtype)
+    clamped = xp.where(xp.isnan(c), 0, xp.clip(c, 0, n - 1)).astype(c.dtype)
     return ag.where(inside, coord, clamped)
 
 
 def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
     """coord reflected into [twice_low / 2, twice_high / 2] as often as needed; the
     slope is +1 in even copies and -1 in odd ones."""
+    xp = namespace(coord._data)
     if twice_low == twice_high:
-        return ag.where(np.zeros(coord.shape, dtype=bool), coord, 0.0)
+        return ag.where(xp.zeros(coord.shape, dtype=bool), coord, 0.0)
     low, span = twice_low / 2, (twice_high - twice_low) / 2
     c = coord - low
     a = ag.where(c._data < 0, -c, c)
-    flips = np.floor(a._data / span)
-    extra = a - (a._data - np.fmod(a._data, span))  # fmod(a, span), slope 1
+    flips = xp.floor(a._data / span)
+    extra = a - (a._data - xp.fmod(a._data, span))  # fmod(a, span), slope 1
     return ag.where(flips % 2 == 0, extra + low, (span - extra) + low)
 
 
@@ -161,20 +165,22 @@ def _gather(values: Tensor, sizes: tuple, corner: list) -> Tensor:
     """values (N * prod(S), C) at the integer coordinates ``corner`` (one (N, *L) array
     per spatial dim, d, h, w order), 0 outside: shape (N, *L, C)."""
     n = corner[0].shape[0]
-    inside = np.logical_and.reduce([(c >= 0) & (c < s) for c, s in zip(corner, sizes,
-                                                                          strict=True)])
-    flat = np.arange(n).reshape((n,) + (1,) * (corner[0].ndim - 1))
+    xp = namespace(corner[0])
+    inside = True
     for c, s in zip(corner, sizes, strict=True):
-        flat = flat * s + np.clip(c, 0, s - 1)
+        inside = inside & (c >= 0) & (c < s)
+    flat = xp.arange(n).reshape((n,) + (1,) * (corner[0].ndim - 1))
+    for c, s in zip(corner, sizes, strict=True):
+        flat = flat * s + xp.clip(c, 0, s - 1)
     picked = values[flat.reshape(-1)].reshape(corner[0].shape + (values.shape[1],))
     return picked if inside.all() else ag.where(inside[..., None], picked, 0.0)
 
 
 def _sample_bilinear(values: Tensor, sizes: tuple, coords: list) -> Tensor:
     """sum over the 2^d corners of the cell around coords of corner value * weight."""
-    lows = [np.floor(c._data).astype(np.int64) for c in coords]
+    lows = [namespace(c._data).floor(c._data).astype(np.int64) for c in coords]
     # Weight of the low and the high neighbour along each dim (differentiable in coords).
-    sides = [(lo + 1 - c, c - lo) for c, lo in zip(coords, lows, strict=True)]
+    sides = [(ag.sub(lo + 1, c), c - lo) for c, lo in zip(coords, lows, strict=True)]
     out = None
     for corner in np.ndindex(*(2,) * len(coords)):
         weight = None
@@ -188,9 +194,10 @@ def _sample_bilinear(values: Tensor, sizes: tuple, coords: list) -> Tensor:
 
 
 def _sample_nearest(values: Tensor, sizes: tuple, coords: list) -> Tensor:
-    picked = _gather(values, sizes, [np.rint(c._data).astype(np.int64) for c in coords])
+    xp = namespace(coords[0]._data)
+    picked = _gather(values, sizes, [xp.rint(c._data).astype(np.int64) for c in coords])
     # Rounding is flat: the grid gets an exact zero gradient, still connected (as PyTorch).
-    zero = sum(ag.where(np.zeros(c.shape, dtype=bool), c, 0.0) for c in coords)
+    zero = sum(ag.where(xp.zeros(c.shape, dtype=bool), c, 0.0) for c in coords)
     return picked + zero.unsqueeze(-1)
 
 

@@ -202,7 +202,8 @@ def recurrent(mode: str, input: Tensor, hx: tuple, weights: list, num_layers: in
         batch = batch_sizes[0] if packed else seq.shape[1]
         w_hh = weights[0][1]
         sizes = (w_hh.shape[1], w_hh.shape[0] // cell.gates)[:cell.states]  # h, then c
-        initial = [tuple(ag.zeros((batch, size), dtype=input.dtype) for size in sizes)] \
+        initial = [tuple(ag.zeros((batch, size), dtype=input.dtype, device=input.device)
+                         for size in sizes)] \
             * (num_layers * directions)
     else:
         initial = list(zip(*[ag.unbind(h, 0) for h in hx], strict=True))

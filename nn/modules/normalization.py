@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 import graphgrad.autograd as ag
-from graphgrad.autograd import Tensor
 from graphgrad.autograd.tensor import unwrap
 
 from .. import functional as F
@@ -61,7 +60,8 @@ class _NormBase(Module):
         if track_running_stats:
             self.register_buffer("running_mean", ag.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ag.ones(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+            self.register_buffer("num_batches_tracked",
+                                 ag.tensor(0, dtype=np.int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

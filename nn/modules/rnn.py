@@ -333,7 +333,7 @@ class RNNCellBase(Module):
         if not batched:
             x = x[None]
         if hx is None:
-            zeros = ag.zeros((x.shape[0], self.hidden_size), dtype=x.dtype)
+            zeros = ag.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
             return x, (zeros,) * states, batched
         hx = tuple(tensor_arg(h) for h in hx)
         expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)

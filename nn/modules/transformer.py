@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphgrad.autograd import Tensor
+from graphgrad.autograd import Tensor, tensor
 from graphgrad.autograd.devices import check_device
 
 from .. import functional as F
@@ -268,9 +268,9 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
         """The (sz, sz) causal float mask: 0 on and below the diagonal, -inf above it
         (position i may attend to positions j <= i).  float32 unless ``dtype``."""
-        check_device("generate_square_subsequent_mask", device)
+        where = check_device("generate_square_subsequent_mask", device)
         mask = np.triu(np.full((sz, sz), -np.inf), k=1)
-        return Tensor(mask, dtype=dtype or np.float32)
+        return tensor(mask, dtype=dtype or np.float32, device=where)
 
 
 class PositionalEncoding(Module):

@@ -25,6 +25,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace, to_host
 from graphgrad.autograd.random import generator
 
 from ..functional import normalize
@@ -88,8 +89,8 @@ class _SpectralNorm(Module):
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
             rows, cols = weight_matrix(weight, self.dim).shape
-            self.register_buffer("_u", random_unit(rows, weight.dtype, eps))
-            self.register_buffer("_v", random_unit(cols, weight.dtype, eps))
+            self.register_buffer("_u", random_unit(rows, weight, eps))
+            self.register_buffer("_v", random_unit(cols, weight, eps))
             self._power_method(weight_matrix(weight, self.dim), 15)
 
     def _power_method(self, matrix: Tensor, iterations: int) -> None:
@@ -134,10 +135,10 @@ _MAPS = ("matrix_exp", "cayley", "householder")
 
 def _matrix_exp(a: Tensor) -> Tensor:
     """exp of a batch of square matrices by scaling and squaring a Taylor polynomial."""
-    norm = float(np.abs(a._data).sum(-2).max()) if a.numel() else 0.0  # the 1-norm
+    norm = float(abs(a._data).sum(-2).max()) if a.numel() else 0.0  # the 1-norm
     squarings = max(0, math.ceil(math.log2(norm / 0.5))) if norm > 0.5 else 0
     b = a / 2.0**squarings
-    eye = ag.eye(a.shape[-1], dtype=a.dtype)
+    eye = ag.eye(a.shape[-1], dtype=a.dtype, device=a.device)
     result = eye
     for j in range(18, 0, -1):  # Horner: I + B (I + B/2 (I + B/3 (...)))
         result = eye + (b @ result) / j
@@ -150,7 +151,8 @@ def _householder_product(v: Tensor, tau: Tensor) -> Tensor:
     """H_1 ... H_k I[:, :k] for reflections H_i = I - tau_i v_i v_i^T, v_i column i of
     the (..., n, k) ``v``; applied right to left to the k columns."""
     n, k = v.shape[-2:]
-    q = ag.eye(n, k, dtype=v.dtype) + ag.zeros(v.shape, dtype=v.dtype)
+    q = ag.eye(n, k, dtype=v.dtype, device=v.device) + ag.zeros(v.shape, dtype=v.dtype,
+                                                                device=v.device)
     for i in reversed(range(k)):
         vi = v[..., :, i:i + 1]  # (..., n, 1)
         q = q - (tau[..., i:i + 1, None] * vi) @ (vi.mT @ q)
@@ -189,14 +191,16 @@ class _Orthogonal(Module):
         if self.orthogonal_map == "matrix_exp":
             lower = ag.tril(x)
             if n != k:
-                lower = ag.cat([lower, ag.zeros((*x.shape[:-2], n, n - k), dtype=x.dtype)], -1)
+                lower = ag.cat([lower, ag.zeros((*x.shape[:-2], n, n - k), dtype=x.dtype,
+                                                device=x.device)], -1)
             q = _matrix_exp(lower - lower.mT)[..., :k]
         else:
             below = ag.tril(x, -1)
             tau = 2.0 / (1.0 + (below * below).sum(-2))
-            q = _householder_product(below + ag.eye(n, k, dtype=x.dtype), tau)
+            q = _householder_product(below + ag.eye(n, k, dtype=x.dtype, device=x.device), tau)
             # X's diagonal holds the signs; truncated to integers and not differentiated
-            q = q * np.trunc(np.diagonal(x._data, axis1=-2, axis2=-1))[..., None, :]
+            xp = namespace(x._data)
+            q = q * xp.trunc(xp.diagonal(x._data, axis1=-2, axis2=-1))[..., None, :]
         if self._buffers.get("base") is not None:
             q = self.base @ q
         return q.mT if transposed else q
@@ -207,23 +211,27 @@ class _Orthogonal(Module):
                              f"Got a tensor of shape {q.shape}.")
         n, k = q.shape[-2:]
         transpose = n < k
-        array = q._data.swapaxes(-1, -2) if transpose else q._data
+        # Worked out on the host (once per assignment; CuPy's QR has no raw mode), the
+        # results copied back to q's device.
+        on_device = namespace(q._data).asarray
+        array = to_host(q._data)
+        array = array.swapaxes(-1, -2) if transpose else array
         n, k = array.shape[-2:]
         if "base" not in self._buffers:
             if self.orthogonal_map != "householder":
                 raise NotImplementedError("It is not possible to assign to the matrix "
                                           "exponential or the Cayley parametrizations when "
                                           "use_trivialization=False.")
-            return Tensor._make(_householder_inverse(array, transpose))
+            return Tensor._make(on_device(_householder_inverse(array, transpose)))
         if n == k:
             base = array.copy() if _is_orthogonal(array) else _orthonormalize(array)
         else:  # complete the k columns into an n x n orthogonal matrix
             extra = generator().normal(size=(*array.shape[:-2], n, n - k))
             base = _orthonormalize(np.concatenate([array, extra.astype(array.dtype)], -1))
-        self.base = Tensor._make(base.astype(q.dtype))
+        self.base = Tensor._make(on_device(base.astype(q.dtype)))
         neg_eye = np.zeros(q.shape, dtype=q.dtype)
         neg_eye[..., range(min(q.shape[-2:])), range(min(q.shape[-2:]))] = -1.0
-        return Tensor._make(neg_eye)
+        return Tensor._make(on_device(neg_eye))
 
 
 def _householder_inverse(array: np.ndarray, transpose: bool) -> np.ndarray:

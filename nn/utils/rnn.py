@@ -6,7 +6,9 @@ time step: ``data`` stacks, for t = 0, 1, ..., the step-t elements of the
 ``nn.RNN``/``GRU``/``LSTM`` fed with it compute nothing for padding and return
 each sequence's state at its own last step.  ``sorted_indices[i]`` is the
 original batch position of the i-th longest sequence (None when the batch was
-already sorted); ``unsorted_indices`` is its inverse.
+already sorted); ``unsorted_indices`` is its inverse.  As in PyTorch, ``batch_sizes``
+(and the lengths that ``pad_packed_sequence`` returns) stay on the host; the data and
+the indices are on the padded input's device.
 
     packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
     output, (h_n, c_n) = lstm(packed)            # h_n[:, b] is sequence b's last state
@@ -20,6 +22,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace, to_host
 from graphgrad.autograd.tensor import tensor_arg, unwrap
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
@@ -55,14 +58,20 @@ class PackedSequence(_PackedFields):
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args, **kwargs) -> PackedSequence:
-        """The same packing with ``data.to(...)`` (a dtype or the CPU device)."""
+        """The same packing with ``data.to(...)`` (a dtype and/or a device; the indices
+        follow the data to its device, ``batch_sizes`` stays on the host)."""
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
-        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+        indices = [None if i is None else i.to(data.device)
+                   for i in (self.sorted_indices, self.unsorted_indices)]
+        return type(self)(data, self.batch_sizes, *indices)
 
     def cpu(self) -> PackedSequence:
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> PackedSequence:
+        return self.to("cuda" if device is None else device)
 
     def double(self) -> PackedSequence:
         return self.to(np.float64)
@@ -81,7 +90,7 @@ class PackedSequence(_PackedFields):
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return self.data.is_cuda
 
     def is_pinned(self) -> bool:
         return False
@@ -91,14 +100,17 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """The permutation q with q[p[i]] = i (None for None)."""
     if permutation is None:
         return None
-    p = np.asarray(unwrap(permutation))
-    inverse = np.empty_like(p)
-    inverse[p] = np.arange(p.size, dtype=p.dtype)
+    p = unwrap(permutation)
+    xp = namespace(p)
+    p = xp.asarray(p)
+    inverse = xp.empty_like(p)
+    inverse[p] = xp.arange(p.size, dtype=p.dtype)
     return Tensor._make(inverse)
 
 
 def _lengths(name: str, lengths) -> np.ndarray:
-    array = np.asarray(unwrap(lengths))
+    """``lengths`` as a host array (as PyTorch, which keeps them on the CPU)."""
+    array = to_host(unwrap(lengths))
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
         raise ValueError(f"{name}: 'lengths' should be a 1D list or tensor of integers, got "
                          f"shape {array.shape} and dtype {array.dtype}")
@@ -141,11 +153,13 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         sorted_indices = None
     else:
         order = np.argsort(-lengths, kind="stable")
-        sorted_indices = Tensor._make(order.astype(np.int64))
+        sorted_indices = Tensor._make(namespace(input._data).asarray(order.astype(np.int64)))
     batch_sizes = _batch_sizes(lengths[order])
     steps_idx = np.repeat(np.arange(batch_sizes.size), batch_sizes)  # t of each packed row
     batch_idx = order[np.concatenate([np.arange(n) for n in batch_sizes])] \
         if batch_sizes.size else np.zeros(0, dtype=np.int64)
+    xp = namespace(input._data)  # the index arrays go to the input's device
+    batch_idx, steps_idx = xp.asarray(batch_idx), xp.asarray(steps_idx)
     data = input[batch_idx, steps_idx] if batch_first else input[steps_idx, batch_idx]
     return PackedSequence(data, Tensor._make(batch_sizes), sorted_indices)
 
@@ -158,9 +172,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     missing steps filled with ``padding_value``, and T = ``total_length`` if given
     (at least the longest length).  ``lengths`` is an int64 tensor.  Differentiable
     with respect to ``sequence.data``."""
-    data, batch_sizes = sequence.data, np.asarray(sequence.batch_sizes._data
-                                                  if isinstance(sequence.batch_sizes, Tensor)
-                                                  else sequence.batch_sizes)
+    data, batch_sizes = sequence.data, to_host(unwrap(sequence.batch_sizes))
     steps = batch_sizes.size
     if total_length is not None:
         if total_length < steps:
@@ -176,10 +188,11 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     rows = np.where(inside, np.pad(starts, (0, steps - starts.size))[:, None] + b, filler)
     lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(1).astype(np.int64)
     if sequence.unsorted_indices is not None:
-        unsorted = np.asarray(sequence.unsorted_indices._data)
+        unsorted = to_host(sequence.unsorted_indices._data)
         rows, lengths = rows[:, unsorted], lengths[unsorted]
-    pad_row = ag.full((1, *data.shape[1:]), padding_value, dtype=data.dtype)
-    padded = ag.cat([data, pad_row])[rows.T if batch_first else rows]
+    pad_row = ag.full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
+    rows = namespace(data._data).asarray(rows.T if batch_first else rows)  # to data's device
+    padded = ag.cat([data, pad_row])[rows]
     return padded, Tensor._make(lengths)
 
 

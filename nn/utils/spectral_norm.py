@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.random import generator
 
 from .._hooks import remove_weight_hook
@@ -39,12 +40,14 @@ def weight_matrix(weight: Tensor, dim: int) -> Tensor:
 def normalize_into(target: Tensor, values: np.ndarray, eps: float) -> None:
     """target <- values / max(||values||, eps), in place (a buffer keeps its identity)."""
     with no_grad():
-        target.copy_(values / max(float(np.linalg.norm(values)), eps))
+        target.copy_(values / max(float(namespace(values).linalg.norm(values)), eps))
 
 
-def random_unit(size: int, dtype, eps: float) -> Tensor:
+def random_unit(size: int, weight: Tensor, eps: float) -> Tensor:
+    """A random unit vector of ``size`` with ``weight``'s dtype, on its device."""
     values = generator().normal(0.0, 1.0, size)
-    return Tensor._make((values / max(float(np.linalg.norm(values)), eps)).astype(dtype))
+    values = (values / max(float(np.linalg.norm(values)), eps)).astype(weight.dtype)
+    return Tensor._make(namespace(weight._data).asarray(values))
 
 
 class SpectralNorm:
@@ -99,7 +102,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         raise ValueError(f"`SpectralNorm` cannot be applied as parameter `{name}` is None or "
                          f"absent in {module._get_name()}")
     rows, cols = weight_matrix(weight, fn.dim).shape
-    u, v = random_unit(rows, weight.dtype, eps), random_unit(cols, weight.dtype, eps)
+    u, v = random_unit(rows, weight, eps), random_unit(cols, weight, eps)
     delattr(module, name)
     module.register_parameter(name + "_orig", weight)
     setattr(module, name, weight.detach())
