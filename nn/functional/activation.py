@@ -21,6 +21,7 @@ import numpy as np
 
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 from graphgrad.autograd.ops.inplace import modify_inplace
 from graphgrad.autograd.tensor import tensor_arg
 
@@ -62,7 +63,7 @@ def relu_(input: Tensor) -> Tensor:
 
 def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
     inside = (x._data > min_val) & (x._data < max_val)
-    return ag.where(inside, x, np.clip(x._data, min_val, max_val))
+    return ag.where(inside, x, namespace(x._data).clip(x._data, min_val, max_val))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
