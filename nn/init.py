@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
-from graphgrad.autograd.arrays import namespace
+from graphgrad.autograd.arrays import namespace as _namespace
 from graphgrad.autograd.random import rng as _rng
 
 __all__ = [
@@ -72,7 +72,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     """Write the host array ``values`` into ``tensor`` (copied to its device)."""
     with no_grad():
-        tensor.copy_(namespace(tensor._data).asarray(values.astype(tensor.dtype, copy=False)))
+        tensor.copy_(_namespace(tensor._data).asarray(values.astype(tensor.dtype, copy=False)))
     return tensor
 
 
