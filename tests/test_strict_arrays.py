@@ -36,7 +36,7 @@ def test_module_computes_numpys_numbers_on_device_arrays():
     total = xp.zeros(3)
     xp.add.at(total, xp.asarray([0, 0, 2]), 1.0)  # ufunc methods, in place
     assert total.tolist() == [2.0, 0.0, 1.0]
-    assert xp.maximum.reduce(a, axis=1).tolist() == [2.0, 5.0]
+    assert xp.add.reduce(a, axis=1).tolist() == [3.0, 12.0]
     w, v = xp.linalg.eigh(a @ a.T)
     assert isinstance(w, StrictArray) and isinstance(v, StrictArray)
 
@@ -58,6 +58,15 @@ def test_functions_cupy_lacks_are_refused():
     assert rng.standard_normal((2,), dtype=np.float32).dtype == np.float32
     with pytest.raises(AttributeError, match="no such draw"):
         rng.permutation(3)
+
+
+def test_ufunc_methods_cupy_lacks_are_refused():
+    a = xp.asarray([[1.0, 3.0], [2.0, 0.5]])
+    assert xp.multiply.accumulate(a, axis=1).tolist() == [[1.0, 3.0], [2.0, 1.0]]
+    assert xp.add.reduceat(a, xp.asarray([0, 1]), axis=1).tolist() == [[1.0, 3.0], [2.0, 0.5]]
+    for method in (xp.maximum.reduce, xp.logaddexp.accumulate, xp.multiply.reduceat):
+        with pytest.raises(NotImplementedError, match="CuPy's ufuncs"):
+            method(a, axis=1)
 
 
 def test_strict_cuda_serves_cuda_only_inside_its_block():

@@ -33,6 +33,9 @@ _LINALG_NOT_IN_CUPY = frozenset({
     "diagonal", "matrix_norm", "multi_dot", "outer", "svdvals", "tensordot", "trace", "vecdot",
     "vector_norm",
 })
+# The ufunc methods CuPy (14) gives only some ufuncs (``maximum.accumulate`` raises there).
+_CUPY_UFUNC_METHODS = {"reduce": {"add", "multiply"}, "accumulate": {"add", "multiply"},
+                       "reduceat": {"add"}}
 # Functions that copy host data to the device: the one legal use of a NumPy array.
 _TRANSFERS = frozenset({"asarray", "array", "ascontiguousarray"})
 
@@ -94,7 +97,8 @@ def _holds_device(seq) -> bool:
 
 
 class _Ufunc:
-    """A NumPy ufunc over device arrays, with its methods (``add.at``, ``maximum.reduce``)."""
+    """A NumPy ufunc over device arrays, with its methods (``add.at``, ``add.reduce``) where
+    CuPy's has them."""
 
     def __init__(self, ufunc: np.ufunc) -> None:
         self._ufunc = ufunc
@@ -104,8 +108,14 @@ class _Ufunc:
         return self._call(*args, **kwargs)
 
     def __getattr__(self, name: str):
+        where = f"{self._ufunc.__name__}.{name}"
+        if self._ufunc.__name__ not in _CUPY_UFUNC_METHODS.get(name, (self._ufunc.__name__,)):
+            def refused(*args, **kwargs):
+                raise NotImplementedError(f"{where}: CuPy's ufuncs {name} with "
+                                          f"{' and '.join(sorted(_CUPY_UFUNC_METHODS[name]))} only")
+            return refused
         attr = getattr(self._ufunc, name)
-        return _device_function(attr, f"{self._ufunc.__name__}.{name}") if callable(attr) else attr
+        return _device_function(attr, where) if callable(attr) else attr
 
 
 class _Namespace:
