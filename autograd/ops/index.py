@@ -141,8 +141,8 @@ def setitem(x: Tensor, index, value) -> None:
 
     A value on another device is copied to x's (differentiably) where PyTorch copies
     it: host data (a list, a NumPy array), a 0-d tensor, or any tensor written at a
-    basic index (ints and slices); a tensor of other shape written at an index array
-    on another device raises, as PyTorch's.
+    basic index (ints and slices).  A tensor with dims from another device written at
+    an index array (or mask) raises, as PyTorch's.
     """
     index = _normalize_index(x, index)
     given = value
