@@ -37,13 +37,14 @@ def index_on(name: str, x: Tensor, index, cpu_tensors: bool = False):
     (``x[index]`` takes one for a tensor on any device, as PyTorch's).
     """
     data = index._data if isinstance(index, Tensor) else index
-    if type(data) is np.ndarray and type(x._data) is np.ndarray:  # the CPU's common case
+    on_host = type(x._data) is np.ndarray
+    if on_host and type(data) is np.ndarray:  # the CPU's common case
         return data
     if not is_array(data):
-        data = np.asarray(data)
-    where = x.device
-    if is_device_array(data) or (isinstance(index, Tensor) and not cpu_tensors):
-        found = device_of(data)
+        data = np.asarray(data)  # numbers, lists: host data, of no device
+    elif is_device_array(data) or (
+            not on_host and isinstance(index, Tensor) and not cpu_tensors):
+        where, found = x.device, device_of(data)
         if found != where:
             raise RuntimeError(
                 f"{name}: indices should be either on cpu or on the same device as the "
@@ -51,7 +52,7 @@ def index_on(name: str, x: Tensor, index, cpu_tensors: bool = False):
                 f"{name}: expected all tensors to be on the same device, but found at least "
                 f"two devices, {where} and {found}!")
         return data
-    return to_device(data, where, name)
+    return data if on_host else to_device(data, x.device, name)
 
 
 def positions(indices, dim: int) -> tuple:
@@ -102,21 +103,30 @@ def _normalize_index(x: Tensor, index) -> tuple:
     """``index`` as a tuple NumPy understands, with Tensors and masks made integer arrays."""
     if not isinstance(index, tuple):
         index = (index,)
+    host = type(x._data) is np.ndarray
     out = []
     for i in index:
-        if isinstance(i, (Tensor, list)) or is_array(i):
-            i = index_on("getitem", x, i, cpu_tensors=True)
-            if i.dtype == np.bool_:
-                out.extend(namespace(i).nonzero(i))
+        kind = type(i)
+        if kind is int or kind is slice:  # the common cases, first
+            out.append(i)
+            continue
+        if isinstance(i, Tensor):
+            i = i._data
+        elif kind is list:
+            i = np.asarray(i)
+        if not (host and type(i) is np.ndarray):  # (a host index of a CPU tensor is ready)
+            if not is_array(i):  # None, Ellipsis, NumPy ints
+                if isinstance(i, (bool, np.bool_)):
+                    raise IndexError("getitem: a bare bool index is not supported")
+                out.append(int(i) if isinstance(i, np.integer) else i)
                 continue
-            if i.dtype.kind not in "iu":
-                raise IndexError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
-            i = i.copy()
-        elif isinstance(i, (bool, np.bool_)):
-            raise IndexError("getitem: a bare bool index is not supported")
-        elif isinstance(i, (np.integer,)):
-            i = int(i)
-        out.append(i)
+            i = index_on("getitem", x, i, cpu_tensors=True)
+        if i.dtype == np.bool_:
+            out.extend(namespace(i).nonzero(i))
+            continue
+        if i.dtype.kind not in "iu":
+            raise IndexError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+        out.append(i.copy())
     return tuple(out)
 
 
