@@ -27,8 +27,7 @@ is no batched backward to vectorize with).
 """
 from __future__ import annotations
 
-import numpy as np
-
+from .arrays import namespace
 from .creation import zeros, zeros_like
 from .engine import grad
 from .grad_mode import enable_grad
@@ -176,7 +175,7 @@ def _jacobian_blocks(out: Tensor, k: int, inputs: tuple, create_graph: bool, str
     """d out / d x_j for each input: one backward pass per element of ``out``, seeded with
     the one-hot vector of that element; the rows stacked to ``out.shape + x_j.shape``."""
     rows = [[] for _ in inputs]
-    flat_seed = np.zeros(out.numel(), dtype=out.dtype)
+    flat_seed = namespace(out._data).zeros(out.numel(), dtype=out.dtype)
     for e in range(out.numel()):
         flat_seed[e] = 1
         seed = Tensor(flat_seed.reshape(out.shape))
@@ -187,7 +186,7 @@ def _jacobian_blocks(out: Tensor, k: int, inputs: tuple, create_graph: bool, str
         for row, g in zip(rows, _zeros_for_none(grads, inputs), strict=True):
             row.append(g)
     return tuple(stack(row).reshape(out.shape + x.shape) if row  # no rows: out is empty
-                 else zeros(out.shape + x.shape, dtype=x.dtype)
+                 else zeros(out.shape + x.shape, dtype=x.dtype, device=x.device)
                  for row, x in zip(rows, inputs, strict=True))
 
 

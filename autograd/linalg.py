@@ -41,6 +41,7 @@ from .ops.decompositions import (
     singular_values,
     svd_shapes,
     unpack,
+    xp_of,
 )
 from .ops.diagonal import diagonal as _diagonal
 from .ops.elementwise import ABS
@@ -163,7 +164,7 @@ def slogdet(A) -> SlogdetResult:
 def logdet(A) -> Tensor:
     """log det A: NaN where det A < 0 and -inf where it is 0 (as ``torch.logdet``)."""
     sign, logabsdet = slogdet(A)
-    return logabsdet + Tensor._make(np.log(sign._data))
+    return logabsdet + Tensor._make(xp_of(sign).log(sign._data))
 
 
 # ------------------------------------------------------------------ factorizations
@@ -226,7 +227,7 @@ def qr(A, mode: str = "reduced") -> QRResult:
     m, n = A._data.shape[-2:]
     parts = unpack(QR(A, mode=mode), qr_shapes(m, n, mode))
     if mode == "r":
-        return QRResult(Tensor._make(np.zeros(0, dtype=A._data.dtype)), parts[0])
+        return QRResult(Tensor._make(xp_of(A).zeros(0, dtype=A._data.dtype)), parts[0])
     return QRResult(*parts)
 
 
@@ -347,15 +348,15 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 # ---------------------------------------------- pseudo-inverse, least squares, rank
-def _tolerance(s: Tensor, shape: tuple, atol, rtol) -> np.ndarray:
-    """max(atol, rtol * largest singular value) per matrix, with PyTorch's defaults: rtol
-    = eps * max(m, n) unless only a positive atol is given (then rtol = 0)."""
-    data = unwrap(s)
+def _tolerance(s, shape: tuple, atol, rtol):
+    """max(atol, rtol * largest singular value) per matrix (an array), with PyTorch's
+    defaults: rtol = eps * max(m, n) unless only a positive atol is given (then rtol = 0)."""
+    data, xp = unwrap(s), xp_of(s)
     if rtol is None:
-        given = atol is not None and np.any(unwrap(atol) > 0)
+        given = atol is not None and bool(xp.asarray(unwrap(atol) > 0).any())
         rtol = 0.0 if given else np.finfo(data.dtype).eps * max(shape[-2:])
-    largest = data.max(axis=-1, initial=0.0) if data.size else np.zeros(data.shape[:-1])
-    return np.maximum(0.0 if atol is None else unwrap(atol), unwrap(rtol) * largest)
+    largest = data.max(axis=-1) if data.size else xp.zeros(data.shape[:-1])
+    return xp.maximum(0.0 if atol is None else unwrap(atol), unwrap(rtol) * largest)
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
@@ -366,7 +367,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     A = matrices("linalg.pinv", A, square=hermitian)
     if hermitian:
         values, vectors = eigh(A)
-        keep = (np.abs(values._data) > _tolerance(ABS(values), A.shape, atol, rtol)[..., None])
+        keep = (abs(values._data) > _tolerance(ABS(values), A.shape, atol, rtol)[..., None])
         keep = keep.astype(A._data.dtype)
         inverse = keep / (values * keep + (1 - keep))
         return (vectors * inverse.unsqueeze(-2)) @ mT(vectors)
@@ -381,9 +382,9 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     max(atol, rtol * largest), as int64 (no gradient)."""
     A = matrices("linalg.matrix_rank", A, square=hermitian)
     data = A._data
-    s = np.abs(eigenvalues(data)) if hermitian else singular_values(data)
+    s = abs(eigenvalues(data)) if hermitian else singular_values(data)
     tol = _tolerance(s, data.shape, atol, rtol)
-    return Tensor._make(np.sum(s > tol[..., None], axis=-1).astype(np.int64))
+    return Tensor._make((s > tol[..., None]).sum(axis=-1).astype(np.int64))
 
 
 def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
@@ -406,17 +407,18 @@ def lstsq(A, B, rcond=None, *, driver=None) -> LstsqResult:
     _check_batches("linalg.lstsq", A, rhs)
     m, n = A._data.shape[-2:]
     X = pinv(A, rtol=rcond) @ rhs
-    empty = Tensor._make(np.zeros(0, dtype=A._data.dtype))
+    xp = xp_of(A)
+    empty = Tensor._make(xp.zeros(0, dtype=A._data.dtype))
     s = singular_values(A._data)
-    rank = np.sum(s > _tolerance(s, A._data.shape, None, rcond)[..., None], axis=-1)
+    rank = (s > _tolerance(s, A._data.shape, None, rcond)[..., None]).sum(axis=-1)
     residuals = empty
-    if driver != "gelsy" and m > n and np.all(rank == n):
+    if driver != "gelsy" and m > n and bool((rank == n).all()):
         residuals = ((A @ X - rhs) ** 2).sum(-2)
         residuals = residuals.squeeze(-1) if vector else residuals
     return LstsqResult(
         X.squeeze(-1) if vector else X, residuals,
         Tensor._make(rank.astype(np.int64)) if driver != "gels" else
-        Tensor._make(np.zeros(0, dtype=np.int64)),
+        Tensor._make(xp.zeros(0, dtype=np.int64)),
         Tensor._make(s) if driver in ("gelsd", "gelss") else empty)
 
 
@@ -442,7 +444,8 @@ def matrix_power(A, n: int) -> Tensor:
     if n < 0:
         return matrix_power(inv(A), -n)
     if n == 0:
-        eye = np.broadcast_to(np.eye(A._data.shape[-1], dtype=A._data.dtype), A._data.shape)
+        xp = xp_of(A)
+        eye = xp.broadcast_to(xp.eye(A._data.shape[-1], dtype=A._data.dtype), A._data.shape)
         return A * 0 + eye
     result, square = None, A
     while True:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-import numpy as np
-
 from . import linalg
 from .ops._args import method
-from .ops.decompositions import mT
+from .ops.decompositions import mT, xp_of
 from .tensor import Tensor, tensor_arg
 
 SVDResult = namedtuple("svd", ["U", "S", "V"])
@@ -49,8 +47,9 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
     """A^{-1} for A = L L^T (``upper``: U^T U) given its Cholesky factor."""
     L = linalg.matrices("cholesky_inverse", L)
-    eye = np.broadcast_to(np.eye(L._data.shape[-1], dtype=L._data.dtype), L._data.shape)
-    return cholesky_solve(Tensor._make(np.array(eye)), L, upper)
+    xp = xp_of(L)
+    eye = xp.broadcast_to(xp.eye(L._data.shape[-1], dtype=L._data.dtype), L._data.shape)
+    return cholesky_solve(Tensor._make(xp.array(eye)), L, upper)
 
 
 @method()
@@ -67,7 +66,7 @@ def svd(input, some: bool = True, compute_uv: bool = True) -> SVDResult:
     A = linalg.matrices("svd", input, square=False)
     if not compute_uv:
         m, n = A._data.shape[-2:]
-        zeros = lambda k: Tensor._make(np.zeros(A._data.shape[:-2] + (k, k), A._data.dtype))
+        zeros = lambda k: Tensor._make(xp_of(A).zeros(A._data.shape[:-2] + (k, k), A._data.dtype))
         return SVDResult(zeros(m), linalg.svdvals(A), zeros(n))
     u, s, vh = linalg.svd(A, full_matrices=not some)
     return SVDResult(u, s, mT(vh))

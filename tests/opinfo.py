@@ -1616,8 +1616,14 @@ def _aminmax_kwargs(draw, shapes_: Shapes) -> dict:
 _SMALL = (-0.5, 0.5)
 
 
+def _like(x, a: np.ndarray):
+    """The constant ``a`` beside ``x``: on x's device when x is a Tensor (the ops run on
+    any device), else the NumPy array itself (the references)."""
+    return gg.tensor(a, dtype=a.dtype, device=x.device) if isinstance(x, gg.Tensor) else a
+
+
 def _eye(x, n: int):
-    return np.eye(n, dtype=x.dtype)
+    return _like(x, np.eye(n, dtype=x.dtype))
 
 
 def _shifted(x):
@@ -1638,7 +1644,7 @@ def _separated(x):
     k = min(m, n)
     spread = np.zeros((m, n), dtype=x.dtype)
     spread[range(k), range(k)] = 3 * max(m, n) * np.arange(1, k + 1)
-    return x + spread
+    return x + _like(x, spread)
 
 
 def _symmetric(x):
@@ -1844,7 +1850,7 @@ def _qr_outputs(q, r):
     """Q and R with R's diagonal made positive (the unique such QR): LAPACK's signs jump
     where a column below the diagonal is exactly zero (no reflection there)."""
     k = min(r.shape[-2:])
-    diagonal = (r[..., :k, :k] * np.eye(k, dtype=r.dtype)).sum(-1)
+    diagonal = (r[..., :k, :k] * _eye(r, k)).sum(-1)
     sign = np.sign(diagonal) if isinstance(diagonal, np.ndarray) else gg.sign(diagonal)
     return q[..., :k] * sign[..., None, :], r * sign[..., :, None]
 
@@ -1881,7 +1887,7 @@ def _flip_first_row(x):
     """A negative determinant from ``_shifted``'s positive one."""
     sign = np.ones((x.shape[-1], 1), dtype=x.dtype)
     sign[:1] = -1
-    return _shifted(x) * sign
+    return _shifted(x) * _like(x, sign)
 
 
 def _pinv_kwargs(shapes_: Shapes):

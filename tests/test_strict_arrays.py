@@ -48,6 +48,16 @@ def test_results_are_arrays_as_cupys():
     assert xp.ones(3).sum().item() == 3.0
 
 
+def test_operators_give_way_to_a_tensor_as_cupys():
+    """CuPy's operators return NotImplemented for an operand whose ``__array_ufunc__`` is
+    None, as a Tensor's: ``device_array @ tensor`` is the Tensor's reflected op."""
+    with strict_cuda():
+        a = gg.ones((2, 3), device="cuda")._data
+        out = a @ gg.full((3,), 2.0, device="cuda")
+        assert isinstance(out, gg.Tensor) and isinstance(out._data, StrictArray)
+        assert out.tolist() == [6.0, 6.0]
+
+
 def test_functions_cupy_lacks_are_refused():
     for name in ("nanquantile", "insert", "spacing"):
         with pytest.raises(AttributeError, match="CuPy has no such function"):

@@ -43,7 +43,7 @@ def _scaled_sum(name: str, input, product: Tensor, beta, alpha) -> Tensor:
         product = mul(product, alpha)
     if beta == 0:  # input ignored (its NaNs too); its gradient is zero
         x, product = binary_operands(x, product)
-        return where(np.True_, product, x)
+        return where(True, product, x)
     return product + (x if beta == 1 else mul(x, beta))
 
 

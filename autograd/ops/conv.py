@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..arrays import namespace
 from ._registry import Op
 
 
@@ -150,13 +151,14 @@ def _channels_first_batch_last(nd: int) -> tuple:
     return (1,) + tuple(range(2, 2 + nd)) + (0,)
 
 
-def _unfold(x: np.ndarray, geom: Window) -> np.ndarray:
+def _unfold(x, geom: Window):
+    xp = namespace(x)
     n, c = geom.shape[:2]
     nd = len(geom.kernel)
     image = x.transpose(_channels_first_batch_last(nd))  # (C, *S, N), the columns' order
     if not image.flags.c_contiguous:  # one reordering copy beats k strided gathers
-        image = np.ascontiguousarray(image)
-    cols = np.empty((c, *geom.kernel, *geom.out, n), dtype=x.dtype)
+        image = xp.ascontiguousarray(image)
+    cols = xp.empty((c, *geom.kernel, *geom.out, n), dtype=x.dtype)
     for offset, windows, inputs, edges in _overlaps(geom):
         target = cols[(slice(None),) + offset]  # (C, *L, N)
         for i, (first, last) in enumerate(edges):  # zero the windows that read padding
@@ -170,11 +172,11 @@ def _unfold(x: np.ndarray, geom: Window) -> np.ndarray:
     return cols.reshape(geom.cols_shape)
 
 
-def _fold(cols: np.ndarray, geom: Window) -> np.ndarray:
+def _fold(cols, geom: Window):
     n, c = geom.shape[:2]
     nd = len(geom.kernel)
     cols = cols.reshape(c, *geom.kernel, *geom.out, n)
-    image = np.zeros((c, *geom.shape[2:], n), dtype=cols.dtype)
+    image = namespace(cols).zeros((c, *geom.shape[2:], n), dtype=cols.dtype)
     for offset, windows, inputs, _ in _overlaps(geom):
         if windows is not None:  # entries that fall in the padding are dropped
             source = cols[(slice(None),) + offset]  # (C, *L, N)

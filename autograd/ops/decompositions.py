@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from ..arrays import namespace
 from ..tensor import Tensor, unwrap
 from ._registry import Op
 from .padding import PAD
@@ -46,9 +47,14 @@ def mT(x):
     return x.swapaxes(-1, -2)
 
 
-def _first_failure(name: str, a: np.ndarray, attempt, problem: str):
+def xp_of(x):
+    """The array module of ``x``'s data (an array or a Tensor)."""
+    return namespace(unwrap(x))
+
+
+def _first_failure(name: str, a, attempt, problem: str):
     """Raise LinAlgError naming the first batch element of ``a`` on which ``attempt``
-    (a NumPy routine) fails; called after it failed on the whole batch."""
+    (a LAPACK routine) fails; called after it failed on the whole batch."""
     flat = a.reshape((-1,) + a.shape[-2:])
     where = ""
     for k, matrix in enumerate(flat):
@@ -61,38 +67,49 @@ def _first_failure(name: str, a: np.ndarray, attempt, problem: str):
 
 
 def lapack(name: str, routine, core: int, attempt=None, problem: str = "LAPACK failed"):
-    """The forward of an op calling NumPy's ``routine`` on a batch of matrices (its first
-    argument; its result has ``core`` dims after the batch dims).  Matrices holding NaN
-    or infinity give NaN results (PyTorch computes through them; LAPACK may refuse):
-    they are replaced by the identity for the call.  A failure on the others
-    (``attempt(matrix, **params)``, by default ``routine``, tells which) raises
-    LinAlgError naming the batch element."""
+    """The forward of an op calling ``routine`` (LAPACK, through the array module) on a
+    batch of matrices (its first argument; its result has ``core`` dims after the batch
+    dims).  Matrices holding NaN or infinity give NaN results (PyTorch computes through
+    them; LAPACK may refuse): they are replaced by the identity for the call.  A failure
+    on the others (``attempt(matrix, **params)``, by default ``routine``, tells which)
+    raises LinAlgError naming the batch element."""
 
     def forward(a, *args, **params):
-        bad = ~np.isfinite(a).all(axis=(-2, -1))
+        xp = namespace(a)
+        bad = ~xp.isfinite(a).all(axis=(-2, -1))
         if bad.any():
-            a = np.where(bad[..., None, None], np.eye(*a.shape[-2:], dtype=a.dtype), a)
+            a = xp.where(bad[..., None, None], xp.eye(*a.shape[-2:], dtype=a.dtype), a)
         try:
             with np.errstate(all="ignore"):  # NumPy's linalg is Python code: outside the filter
                 out = routine(a, *args, **params)
         except np.linalg.LinAlgError:
             _first_failure(name, a, lambda m: (attempt or routine)(m, **params), problem)
         if bad.any():
-            out = np.array(out)
-            out[np.broadcast_to(bad, out.shape[:out.ndim - core])] = np.nan
+            out = xp.array(out)
+            out[xp.broadcast_to(bad, out.shape[:out.ndim - core])] = np.nan
         return out
 
     return forward
 
 
+def xp_linalg(name: str):
+    """``xp.linalg.<name>`` of the array module of the first argument."""
+
+    def call(a, *args, **params):
+        return getattr(namespace(a).linalg, name)(a, *args, **params)
+
+    return call
+
+
+_inv, _solve = xp_linalg("inv"), xp_linalg("solve")
 _SINGULAR = "the matrix is singular (a zero pivot), so it cannot be inverted"
 
 
 # ------------------------------------------------------------------ pack and unpack
-def pack(batch: tuple, *parts) -> np.ndarray:
+def pack(batch: tuple, *parts):
     """Arrays with the batch dims ``batch`` in front, as one array (*batch, total)."""
-    return np.concatenate([p.reshape(batch + (math.prod(p.shape[len(batch):]),))
-                           for p in parts], axis=-1)
+    return namespace(parts[0]).concatenate(
+        [p.reshape(batch + (math.prod(p.shape[len(batch):]),)) for p in parts], axis=-1)
 
 
 def unpack(packed, shapes: tuple) -> list:
@@ -109,7 +126,7 @@ def unpack(packed, shapes: tuple) -> list:
 
 # ------------------------------------------------------------------- inverse, solve
 # C = A^{-1}: dC = -C dA C, so Ā = -C^T Ḡ C^T.
-INV = Op("linalg.inv", lapack("linalg.inv", np.linalg.inv, 2, problem=_SINGULAR),
+INV = Op("linalg.inv", lapack("linalg.inv", _inv, 2, problem=_SINGULAR),
          lambda g, out, a: -(mT(out) @ g @ mT(out)), saves="out")
 
 
@@ -118,38 +135,38 @@ def _solve_da(g, out, a, b):
     return -(SOLVE(mT(a), g) @ mT(out))
 
 
-SOLVE = Op("linalg.solve", lapack("linalg.solve", np.linalg.solve, 2, np.linalg.inv, _SINGULAR),
+SOLVE = Op("linalg.solve", lapack("linalg.solve", _solve, 2, _inv, _SINGULAR),
            _solve_da, lambda g, out, a, b: SOLVE(mT(a), g),
            saves=("x out", "x"), broadcasts=True)
 
 
-def _triangle(n: int, upper: bool, unitriangular: bool) -> np.ndarray:
-    """The 0/1 mask of the entries a triangular solve reads."""
-    mask = np.tri(n, k=-1 if unitriangular else 0)
+def _triangle(xp, n: int, upper: bool, unitriangular: bool, dtype):
+    """The 0/1 mask of the entries a triangular solve reads (an ``xp`` array)."""
+    mask = xp.tri(n, k=-1 if unitriangular else 0, dtype=dtype)
     return mask.T if upper else mask
 
 
 def _triangular(a, upper: bool, unitriangular: bool):
-    n = a.shape[-1]
-    t = a * _triangle(n, upper, unitriangular).astype(a.dtype)
-    return t + np.eye(n, dtype=a.dtype) if unitriangular else t
+    xp, n = namespace(a), a.shape[-1]
+    t = a * _triangle(xp, n, upper, unitriangular, a.dtype)
+    return t + xp.eye(n, dtype=a.dtype) if unitriangular else t
 
 
 def _solve_triangular_forward(a, b, upper, unitriangular):
-    return np.linalg.solve(_triangular(a, upper, unitriangular), b)
+    return _solve(_triangular(a, upper, unitriangular), b)
 
 
 def _solve_triangular_da(g, out, a, b, upper, unitriangular):
     """As solve's, restricted to the triangle that is read."""
     gb = SOLVE_TRIANGULAR(mT(a), g, upper=not upper, unitriangular=unitriangular)
-    mask = _triangle(a.shape[-1], upper, unitriangular).astype(unwrap(a).dtype)
+    mask = _triangle(xp_of(a), a.shape[-1], upper, unitriangular, unwrap(a).dtype)
     return -(gb @ mT(out)) * mask
 
 
 SOLVE_TRIANGULAR = Op(
     "linalg.solve_triangular",
     lapack("linalg.solve_triangular", _solve_triangular_forward, 2,
-           lambda m, upper, unitriangular: np.linalg.inv(_triangular(m, upper, unitriangular)),
+           lambda m, upper, unitriangular: _inv(_triangular(m, upper, unitriangular)),
            "the triangular matrix has a zero on its diagonal"), _solve_triangular_da,
     lambda g, out, a, b, upper, unitriangular: SOLVE_TRIANGULAR(
         mT(a), g, upper=not upper, unitriangular=unitriangular),
@@ -157,13 +174,13 @@ SOLVE_TRIANGULAR = Op(
 
 
 # ----------------------------------------------------------------- determinants
-def _nonsingular(a, singular: np.ndarray):
+def _nonsingular(a, singular):
     """``a`` with the matrices flagged in ``singular`` (batch shape) replaced by the
     identity, so that they can be inverted."""
     if not singular.any():
         return a
     flag = singular[..., None, None].astype(unwrap(a).dtype)
-    return a * (1 - flag) + np.eye(a.shape[-1], dtype=flag.dtype) * flag
+    return a * (1 - flag) + xp_of(a).eye(a.shape[-1], dtype=flag.dtype) * flag
 
 
 def _det_vjp(g, out, a):
@@ -173,12 +190,12 @@ def _det_vjp(g, out, a):
     return (g * out)[..., None, None] * mT(inverse)
 
 
-DET = Op("linalg.det", lapack("linalg.det", np.linalg.det, 0), _det_vjp, saves="x out")
+DET = Op("linalg.det", lapack("linalg.det", xp_linalg("det"), 0), _det_vjp, saves="x out")
 
 
 def _slogdet_forward(a):
-    sign, logabsdet = np.linalg.slogdet(a)
-    return np.stack([sign, logabsdet], axis=-1)
+    sign, logabsdet = namespace(a).linalg.slogdet(a)
+    return namespace(a).stack([sign, logabsdet], axis=-1)
 
 
 def _slogdet_vjp(g, out, a):
@@ -186,7 +203,7 @@ def _slogdet_vjp(g, out, a):
     d log|det A| = tr(A^{-1} dA): Ā = ḡ A^{-T}.  A singular matrix (log|det| = -inf)
     gets NaN (PyTorch gives infinities of the adjugate's signs)."""
     singular = unwrap(out)[..., 0] == 0
-    scale = np.where(singular, np.nan, 1.0).astype(unwrap(out).dtype)
+    scale = xp_of(out).where(singular, np.nan, 1.0).astype(unwrap(out).dtype)
     return (g[..., 1] * scale)[..., None, None] * mT(INV(_nonsingular(a, singular)))
 
 
@@ -200,31 +217,32 @@ def _cholesky_vjp(g, out, a):
     L^{-1} dA L^{-T} = X + X^T for X = L^{-1} dL (lower), so dL = L Φ(L^{-1} dA L^{-T})
     and Ā = L^{-T} Φ(L^T tril(L̄)) L^{-1}, symmetrized (A is assumed symmetric; only
     its lower triangle is read)."""
-    n = out.shape[-1]
-    phi = (np.tri(n) - 0.5 * np.eye(n)).astype(unwrap(out).dtype)
-    c = (mT(out) @ (g * np.tri(n, dtype=phi.dtype))) * phi
+    xp, n, dtype = xp_of(out), out.shape[-1], unwrap(out).dtype
+    lower = xp.tri(n, dtype=dtype)
+    phi = lower - 0.5 * xp.eye(n, dtype=dtype)
+    c = (mT(out) @ (g * lower)) * phi
     lt = mT(out)
     left = SOLVE_TRIANGULAR(lt, c, upper=True, unitriangular=False)  # L^{-T} Φ
     s = mT(SOLVE_TRIANGULAR(lt, mT(left), upper=True, unitriangular=False))  # ... L^{-1}
     return 0.5 * (s + mT(s))
 
 
-CHOLESKY = Op("linalg.cholesky", lapack("linalg.cholesky", np.linalg.cholesky, 2,
+CHOLESKY = Op("linalg.cholesky", lapack("linalg.cholesky", xp_linalg("cholesky"), 2,
                                         problem="the matrix is not positive-definite"),
               _cholesky_vjp, saves="out")
 
 
 # --------------------------------------------------------------------------- eigh
 def _eigh_forward(a, UPLO):
-    values, vectors = np.linalg.eigh(a, UPLO=UPLO)
+    values, vectors = namespace(a).linalg.eigh(a, UPLO=UPLO)
     return pack(a.shape[:-2], values, vectors)
 
 
 def _gaps(values):
     """E[i, j] = values[j] - values[i] off the diagonal, inf on it (so X / E has a zero
     diagonal)."""
-    n = values.shape[-1]
-    diagonal = np.where(np.eye(n, dtype=bool), np.inf, 0.0).astype(unwrap(values).dtype)
+    xp, n = xp_of(values), values.shape[-1]
+    diagonal = xp.where(xp.eye(n, dtype=bool), np.inf, 0.0).astype(unwrap(values).dtype)
     return values[..., None, :] - values[..., :, None] + diagonal
 
 
@@ -236,8 +254,8 @@ def _eigh_vjp(g, out, a, UPLO):
     n = a.shape[-1]
     values, vectors = unpack(out, ((n,), (n, n)))
     g_values, g_vectors = unpack(g, ((n,), (n, n)))
-    inner = g_values[..., None] * np.eye(n, dtype=a.dtype)
-    if np.any(unwrap(g_vectors)):
+    inner = g_values[..., None] * xp_of(out).eye(n, dtype=a.dtype)
+    if _nonzero(g_vectors):
         inner = inner + (mT(vectors) @ g_vectors) / _gaps(values)
     grad = vectors @ inner @ mT(vectors)
     return 0.5 * (grad + mT(grad))
@@ -253,7 +271,7 @@ def svd_shapes(m: int, n: int, full_matrices: bool) -> tuple:
 
 
 def _svd_forward(a, full_matrices):
-    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    u, s, vh = namespace(a).linalg.svd(a, full_matrices=full_matrices)
     return pack(a.shape[:-2], u, s, vh)
 
 
@@ -270,8 +288,7 @@ def _svd_vjp(g, out, a, full_matrices):
     u, s, vh = unpack(out, shapes)
     gu, gs, gvh = unpack(g, shapes)
     u, gu, v, gv = u[..., :k], gu[..., :k], mT(vh[..., :k, :]), mT(gvh[..., :k, :])
-    eye = np.eye(k, dtype=a.dtype)
-    inner = gs[..., None] * eye
+    inner = gs[..., None] * xp_of(out).eye(k, dtype=a.dtype)
     u_used, v_used = _used(gu), _used(gv)
     if u_used or v_used:
         gaps = _gaps(s * s)
@@ -293,13 +310,19 @@ def _used(g) -> bool:
     """Whether an output's gradient takes part: when it is not zero, and also while
     recording when it depends on what is being differentiated (zero only at this point:
     leaving it out would drop its terms from the second derivative)."""
-    return bool(np.any(unwrap(g))) or (isinstance(g, Tensor) and g.requires_grad)
+    return _nonzero(g) or (isinstance(g, Tensor) and g.requires_grad)
+
+
+def _nonzero(g) -> bool:
+    """Whether ``g`` (an array or a Tensor) holds a value other than zero."""
+    return bool(xp_of(g).any(unwrap(g)))
 
 
 SVD = Op("linalg.svd", lapack("linalg.svd", _svd_forward, 1), _svd_vjp, saves="out", meta=True)
 # Values only, without gradient (matrix_rank, lstsq's fields).
-singular_values = lapack("linalg.svdvals", lambda a: np.linalg.svd(a, compute_uv=False), 1)
-eigenvalues = lapack("linalg.eigvalsh", np.linalg.eigvalsh, 1)
+singular_values = lapack("linalg.svdvals",
+                         lambda a: namespace(a).linalg.svd(a, compute_uv=False), 1)
+eigenvalues = lapack("linalg.eigvalsh", xp_linalg("eigvalsh"), 1)
 
 
 # ----------------------------------------------------------------------------- qr
@@ -309,18 +332,17 @@ def qr_shapes(m: int, n: int, mode: str) -> tuple:
 
 
 def _qr_forward(a, mode):
-    if mode == "r":
-        return pack(a.shape[:-2], np.linalg.qr(a, mode="r"))
-    return pack(a.shape[:-2], *np.linalg.qr(a, mode=mode))
+    qr = namespace(a).linalg.qr(a, mode=mode)
+    return pack(a.shape[:-2], *((qr,) if mode == "r" else qr))
 
 
 def _qr_square_vjp(gq, gr, q, r):
     """A = Q R with A m x n, m >= n: with M = R R̄^T - Q̄^T Q and copyltu(M) the symmetric
     matrix of M's lower triangle, Ā = (Q̄ + Q copyltu(M)) R^{-T}."""
-    n = r.shape[-1]
+    xp, n, dtype = xp_of(r), r.shape[-1], unwrap(r).dtype
     m_ = r @ mT(gr) - mT(gq) @ q
-    lower = m_ * np.tri(n, dtype=unwrap(r).dtype)
-    copyltu = lower + mT(lower * (1 - np.eye(n, dtype=unwrap(r).dtype)))
+    lower = m_ * xp.tri(n, dtype=dtype)
+    copyltu = lower + mT(lower * (1 - xp.eye(n, dtype=dtype)))
     b = gq + q @ copyltu
     return mT(SOLVE_TRIANGULAR(r, mT(b), upper=True, unitriangular=False))
 
@@ -354,15 +376,16 @@ QR = Op("linalg.qr", lapack("linalg.qr", _qr_forward, 1), _qr_vjp, saves="out", 
 
 
 # --------------------------------------------------------------------- matrix_exp
-def _expm(a: np.ndarray) -> np.ndarray:
+def _expm(a):
     """exp(A) by scaling and squaring: the Taylor series of degree 18 of A / 2^s, with
     ||A / 2^s||_1 <= 1/2 (truncation below 1e-22 relative), squared s times."""
     if a.size == 0:
         return a.copy()
-    norm = np.abs(a).sum(axis=-2).max()
+    xp = namespace(a)
+    norm = float(xp.abs(a).sum(axis=-2).max())
     s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
     x = a / 2.0 ** s
-    eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape)
     result, term = eye.copy(), eye
     for k in range(1, 19):
         term = term @ x / k

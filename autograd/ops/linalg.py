@@ -7,11 +7,13 @@ vector is a row on the left and a column on the right, and that dim is dropped).
 from __future__ import annotations
 
 import math
+import operator
 import string
 
 import numpy as np
 
 from .._shapes import broadcast_shapes, sum_to
+from ..arrays import namespace
 from ..grad_buffers import Product
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
@@ -55,7 +57,7 @@ def _matmul_dy(g, out, x, y):
     return MATMUL(x.swapaxes(-1, -2), g)
 
 
-MATMUL = Op("matmul", np.matmul, _matmul_dx, _matmul_dy, saves="x y", broadcasts=True)
+MATMUL = Op("matmul", operator.matmul, _matmul_dx, _matmul_dy, saves="x y", broadcasts=True)
 
 
 @method("matmul", "__matmul__")
@@ -104,7 +106,7 @@ def _require_dims(name: str, x, y, ndim: int) -> None:
 
 
 def _linear_forward(x, weight, bias=None):
-    out = np.matmul(x, weight.T)
+    out = x @ weight.T
     if bias is not None:
         out += bias  # out is new: the bias is added in place, without another array
     return out
@@ -208,13 +210,14 @@ def _onto_diagonals(grad, unique: str, target: str, sizes: dict):
     (labels repeated): each repeat gets a fresh label tied to the first by an identity
     matrix, so the result is itself an einsum (differentiable to any order)."""
     fresh = iter(c for c in string.ascii_letters if c not in target)
+    xp = namespace(unwrap(grad))
     renamed, deltas, delta_labels = [], [], []
     for k, c in enumerate(target):
         if c in target[:k]:
             new = next(fresh)
             renamed.append(new)
             delta_labels.append(c + new)
-            deltas.append(np.eye(sizes[c], dtype=grad.dtype))
+            deltas.append(xp.eye(sizes[c], dtype=grad.dtype))
         else:
             renamed.append(c)
     return EINSUM(grad, *deltas, labels=(unique, *delta_labels), out_labels="".join(renamed))
@@ -222,7 +225,7 @@ def _onto_diagonals(grad, unique: str, target: str, sizes: dict):
 
 def _einsum_forward(*xs, labels, out_labels):
     with np.errstate(all="ignore"):  # NumPy's einsum is Python code: outside the filter
-        return np.einsum(",".join(labels) + "->" + out_labels, *xs, optimize=True)
+        return namespace(xs[0]).einsum(",".join(labels) + "->" + out_labels, *xs, optimize=True)
 
 
 EINSUM = Op("einsum", _einsum_forward, _einsum_vjp, saves="inputs", variadic=True)

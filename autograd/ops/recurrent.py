@@ -49,6 +49,7 @@ import itertools
 
 import numpy as np
 
+from ..arrays import namespace
 from ..grad_buffers import Product
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
@@ -61,26 +62,33 @@ def _steps(count: int, reverse: bool) -> range:
     return range(count - 1, -1, -1) if reverse else range(count)
 
 
-def _out_like(xw, shape: tuple, *others) -> np.ndarray:
-    return np.empty(shape, dtype=np.result_type(xw, *others))
+def _out_like(xp, xw, shape: tuple, *others):
+    return xp.empty(shape, dtype=np.result_type(xw.dtype, *(x.dtype for x in others)))
 
 
 @functools.lru_cache(maxsize=64)
-def _gate_columns(kinds: str, size: int, dtype: np.dtype) -> tuple:
-    """(scale, offset) per column of gate blocks ``kinds`` ("s" sigmoid, "t" tanh, each
-    ``size`` wide), so that every gate is one tanh: act(x) = tanh(x * scale) * scale +
-    offset, as sigmoid(x) = tanh(x / 2) / 2 + 1 / 2 (no overflow for any x; its error is
-    absolute, a unit in the last place of 1/2)."""
+def _host_gate_columns(kinds: str, size: int, dtype: np.dtype) -> tuple:
     scale = np.repeat([0.5 if k == "s" else 1.0 for k in kinds], size).astype(dtype)
     offset = np.repeat([0.5 if k == "s" else 0.0 for k in kinds], size).astype(dtype)
     scale.flags.writeable = offset.flags.writeable = False
     return scale, offset
 
 
+def _gate_columns(xp, kinds: str, size: int, dtype: np.dtype) -> tuple:
+    """(scale, offset) per column of gate blocks ``kinds`` ("s" sigmoid, "t" tanh, each
+    ``size`` wide), so that every gate is one tanh: act(x) = tanh(x * scale) * scale +
+    offset, as sigmoid(x) = tanh(x / 2) / 2 + 1 / 2 (no overflow for any x; its error is
+    absolute, a unit in the last place of 1/2).  ``xp`` arrays (made once on the host,
+    copied to a device)."""
+    scale, offset = _host_gate_columns(kinds, size, dtype)
+    return (scale, offset) if xp is np else (xp.asarray(scale), xp.asarray(offset))
+
+
 def _gates(a, kinds: str):
     """The activations of gate blocks ``kinds`` of the pre-activations ``a`` (arrays or
     Tensors; see ``_gate_columns``)."""
-    scale, offset = _gate_columns(kinds, a.shape[-1] // len(kinds), a.dtype)
+    scale, offset = _gate_columns(namespace(unwrap(a)), kinds, a.shape[-1] // len(kinds),
+                                  a.dtype)
     return TANH(a * scale) * scale + offset
 
 
@@ -109,43 +117,45 @@ class Workspace:
 # input projection and the weights once, outside the loop.
 
 def _rnn_forward(xw, h0, w_hh, *, relu, reverse):
-    out = _out_like(xw, xw.shape, h0, w_hh)
-    h, w = h0, np.ascontiguousarray(w_hh.T)
+    xp = namespace(xw)
+    out = _out_like(xp, xw, xw.shape, h0, w_hh)
+    h, w = h0, xp.ascontiguousarray(w_hh.T)
     for t in _steps(len(xw), reverse):
         a = out[t]
-        np.matmul(h, w, out=a)
+        xp.matmul(h, w, out=a)
         a += xw[t]
         if relu:
-            np.maximum(a, 0, out=a)
+            xp.maximum(a, 0, out=a)
         else:
-            np.tanh(a, out=a)
+            xp.tanh(a, out=a)
         h = a
     return out
 
 
 def _gru_forward(xw, h0, w_hh, b_hh=None, *, reverse, workspace=None):
+    xp = namespace(xw)
     steps, batch, gates = xw.shape
     size = gates // 3
-    out = _out_like(xw, (steps, batch, size), h0, w_hh)
-    scale, offset = _gate_columns("ss", size, out.dtype)
-    columns = np.concatenate([scale, np.ones(size, out.dtype)])  # r and z's scale only
-    xs, w = xw * columns, np.ascontiguousarray(w_hh.T * columns)
+    out = _out_like(xp, xw, (steps, batch, size), h0, w_hh)
+    scale, offset = _gate_columns(xp, "ss", size, out.dtype)
+    columns = xp.concatenate([scale, xp.ones(size, out.dtype)])  # r and z's scale only
+    xs, w = xw * columns, xp.ascontiguousarray(w_hh.T * columns)
     b = None if b_hh is None else b_hh * columns
-    rz, n, u = (np.empty((steps, batch, k * size), out.dtype) for k in (2, 1, 3))
+    rz, n, u = (xp.empty((steps, batch, k * size), out.dtype) for k in (2, 1, 3))
     h = h0
     for t in _steps(steps, reverse):
-        a, u_t = xs[t], np.matmul(h, w, out=u[t])
+        a, u_t = xs[t], xp.matmul(h, w, out=u[t])
         if b is not None:
             u_t += b
-        gate = np.add(a[:, :2 * size], u_t[:, :2 * size], out=rz[t])
-        np.tanh(gate, out=gate)
+        gate = xp.add(a[:, :2 * size], u_t[:, :2 * size], out=rz[t])
+        xp.tanh(gate, out=gate)
         gate *= scale
         gate += offset
-        new_n = np.multiply(u_t[:, 2 * size:], gate[:, :size], out=n[t])
+        new_n = xp.multiply(u_t[:, 2 * size:], gate[:, :size], out=n[t])
         new_n += a[:, 2 * size:]
-        np.tanh(new_n, out=new_n)
+        xp.tanh(new_n, out=new_n)
         new = out[t]
-        np.subtract(h, new_n, out=new)  # h' = n + z (h - n)
+        xp.subtract(h, new_n, out=new)  # h' = n + z (h - n)
         new *= gate[:, size:]
         new += new_n
         h = new
@@ -155,28 +165,29 @@ def _gru_forward(xw, h0, w_hh, b_hh=None, *, reverse, workspace=None):
 
 
 def _lstm_forward(xw, h0, c0, w_hh, w_hr=None, *, reverse, workspace=None):
+    xp = namespace(xw)
     steps, batch, gates = xw.shape
     size, width = gates // 4, h0.shape[-1]
-    out = _out_like(xw, (steps, batch, width + size), h0, c0, w_hh)
-    scale, offset = _gate_columns("ssts", size, out.dtype)
-    xs, w = xw * scale, np.ascontiguousarray(w_hh.T * scale)
-    act, tanh_c = np.empty(xs.shape, out.dtype), np.empty((steps, batch, size), out.dtype)
+    out = _out_like(xp, xw, (steps, batch, width + size), h0, c0, w_hh)
+    scale, offset = _gate_columns(xp, "ssts", size, out.dtype)
+    xs, w = xw * scale, xp.ascontiguousarray(w_hh.T * scale)
+    act, tanh_c = xp.empty(xs.shape, out.dtype), xp.empty((steps, batch, size), out.dtype)
     h, c = h0, c0
     for t in _steps(steps, reverse):
-        a = np.matmul(h, w, out=act[t])
+        a = xp.matmul(h, w, out=act[t])
         a += xs[t]
-        np.tanh(a, out=a)
+        xp.tanh(a, out=a)
         a *= scale
         a += offset
         i, f, g, o = (a[:, k * size:(k + 1) * size] for k in range(4))
         h, new = out[t, :, :width], out[t, :, width:]
-        np.multiply(f, c, out=new)
+        xp.multiply(f, c, out=new)
         new += i * g
-        m = np.tanh(new, out=tanh_c[t])
+        m = xp.tanh(new, out=tanh_c[t])
         if w_hr is None:
-            np.multiply(m, o, out=h)
+            xp.multiply(m, o, out=h)
         else:
-            np.matmul(m * o, w_hr.T, out=h)
+            xp.matmul(m * o, w_hr.T, out=h)
         c = new
     if workspace is not None:
         workspace.gates = (act, tanh_c)
@@ -187,7 +198,7 @@ def _lstm_forward(xw, h0, c0, w_hh, w_hr=None, *, reverse, workspace=None):
 def _join(*parts):
     """``parts`` side by side along their last dim (arrays or Tensors alike)."""
     if not isinstance(parts[0], Tensor):
-        return np.concatenate(parts, axis=-1)
+        return namespace(parts[0]).concatenate(parts, axis=-1)
     bounds = tuple(itertools.accumulate([p.shape[-1] for p in parts], initial=0))
     return CAT(*parts, dim=parts[0].ndim - 1, bounds=bounds)
 

@@ -148,6 +148,8 @@ strict_numpy.ndarray = None  # set below to StrictArray, as cupy.ndarray
 
 def _binary(op):
     def method(self, other):
+        if type(other) is not StrictArray and getattr(other, "__array_ufunc__", 0) is None:
+            return NotImplemented  # as CuPy's: an operand opting out of ufuncs (a Tensor) acts
         return _wrap(op(self._data, _unwrap(other, op.__name__)))
 
     return method
