@@ -1,6 +1,7 @@
 """The primitives of ``graphgrad.linalg``: inverse, solvers, determinants and the
-matrix decompositions, each a NumPy (LAPACK) forward over batches of matrices
-``(..., m, n)`` and its vector-Jacobian rule.
+matrix decompositions, each a LAPACK forward over batches of matrices ``(..., m, n)``
+(``xp.linalg`` of the input's array module: NumPy's, or CuPy's on a GPU) and its
+vector-Jacobian rule.
 
 The rules are the standard results of matrix calculus (Giles, "An extended
 collection of matrix derivative results", 2008; Townsend, "Differentiating the
@@ -16,9 +17,10 @@ an output that was not used.
 
 Degenerate inputs, as PyTorch: a singular matrix in ``inv``/``solve`` and a
 matrix that is not positive-definite in ``cholesky`` raise ``LinAlgError``
-(a RuntimeError) naming the op and the batch element; a matrix holding NaN or
-infinity gives NaN (``lapack``); ``det`` of an exactly
-singular matrix has gradient 0.  The rules of ``eigh`` and ``svd`` divide by the
+(a RuntimeError) naming the op and the batch element (on a GPU only where CuPy
+checks LAPACK's status, ``cupyx.errstate(linalg="raise")``; by default it gives
+inf/nan instead); a matrix holding NaN or infinity gives NaN (``lapack``); ``det``
+of an exactly singular matrix has gradient 0.  The rules of ``eigh`` and ``svd`` divide by the
 differences of eigenvalues (of squared singular values): with repeated ones the
 gradient of the eigenvectors (singular vectors) is inf or nan, as PyTorch's,
 while a loss that uses only the eigenvalues (singular values) gets a finite

@@ -3,9 +3,9 @@ relu), the GRU and the LSTM, with PyTorch's gate layout.
 
 Composed of small ops, a layer over T steps records a dozen nodes per step, and a small
 model's training step is then mostly the engine's bookkeeping.  Here the forward runs
-the recurrence as a loop of NumPy calls and records one node; the rule runs
-backpropagation through time and gives every input's gradient in one call (a
-``jointly`` op: the inputs' gradients share the loop).
+the recurrence as a loop of array-module calls (NumPy's or a device's) and records one
+node; the rule runs backpropagation through time and gives every input's gradient in
+one call (a ``jointly`` op: the inputs' gradients share the loop).
 
 The input projection is not part of the op: ``xw`` (T, B, G*H) holds x_t W_ih^T + b of
 every step, made by one ``linear`` (G gate blocks stacked as in PyTorch's weights).  With
@@ -113,7 +113,7 @@ class Workspace:
 
 
 # ------------------------------------------------------------------ forwards
-# Loops of NumPy calls updating in place; the tanh's argument scale is folded into the
+# Loops of array-module calls updating in place; the tanh's argument scale is folded into the
 # input projection and the weights once, outside the loop.
 
 def _rnn_forward(xw, h0, w_hh, *, relu, reverse):
