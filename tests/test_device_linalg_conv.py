@@ -172,6 +172,7 @@ def test_linalg_outputs_are_device_tensors():
         "slogdet": gg.linalg.slogdet,
         "lstsq_gelsd": lambda A: gg.linalg.lstsq(A, A[..., :2], driver="gelsd"),
         "lstsq_gels": lambda A: gg.linalg.lstsq(A, A[..., 0], driver="gels"),
+        "lstsq_tall": lambda A: gg.linalg.lstsq(A[..., :2], A, driver="gelss"),
         "matrix_rank": lambda A: (gg.linalg.matrix_rank(A),
                                   gg.linalg.matrix_rank(A + A.mT, hermitian=True)),
         "torch_svd": lambda A: gg.svd(A, compute_uv=False),
@@ -221,6 +222,14 @@ def test_a_singular_matrix_raises_on_the_device():
     a[1] = [[1.0, 2.0], [2.0, 4.0]]
     with pytest.raises(gg.linalg.LinAlgError, match=r"linalg\.inv \(batch element 1\)"):
         gg.linalg.inv(gg.tensor(a, device="cuda"))
+
+
+def test_determinants_of_a_singular_matrix_on_the_device():
+    """det's gradient is 0 and slogdet's NaN at an exactly singular matrix (the rules
+    replace it by the identity to invert the others)."""
+    a = _matrices(2, 3, 3)
+    a[0] = [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]
+    _check(lambda A: (gg.linalg.det(A), gg.linalg.slogdet(A).logabsdet), a)
 
 
 def test_a_non_finite_matrix_gives_nan_on_the_device():
