@@ -68,6 +68,23 @@ class Backend:
     def is_pinned(self, array: np.ndarray) -> bool:
         raise NotImplementedError
 
+    def current_device(self) -> int:
+        """The index of the device that new arrays go to by default."""
+        return 0
+
+    def set_current_device(self, index: int) -> None:
+        raise NotImplementedError
+
+    def device_name(self, index: int) -> str:
+        raise NotImplementedError
+
+    def capability(self, index: int) -> tuple[int, int]:
+        """The device's compute capability (major, minor)."""
+        raise NotImplementedError
+
+    def empty_cache(self) -> None:
+        """Give the memory the library caches but no array uses back to the device."""
+
     def why_unavailable(self) -> str:
         """What is missing, for an error message, when ``is_available()`` is False."""
         return "no device found"

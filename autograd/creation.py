@@ -3,7 +3,9 @@ a range or the identity.  The random ones (rand, randn, randint, ...) are in ``r
 
 Every factory takes PyTorch's keyword arguments: ``dtype=`` (floats default to
 ``get_default_dtype()``, float32 unless changed; integer data and ranges to int64),
-``device=`` (the CPU; any other device raises, naming it), ``requires_grad=`` (a
+``device=`` (the CPU by default, or a device a backend serves, where the array is made
+by that device's array module; an unserved device raises, naming it; ``*_like``
+factories default to their input's device and ``out=`` to out's), ``requires_grad=`` (a
 leaf; only floating tensors can require grad), ``out=`` (write into an existing
 tensor, whose dtype is the default then), ``layout=`` (only the dense, strided one
 exists) and, where PyTorch has them, ``pin_memory=`` and ``memory_format=``
@@ -18,8 +20,8 @@ import warnings
 
 import numpy as np
 
-from .arrays import to_device, to_host
-from .devices import check_device
+from .arrays import is_device_array, module_for, to_device, to_host
+from .devices import CPU, Device, check_device
 from .tensor import Tensor, get_default_dtype
 
 _NUMPY_KINDS = "fiub"  # the array kinds a Tensor can hold: float, int, uint, bool
@@ -60,13 +62,21 @@ def check_layout(name: str, layout) -> None:
         raise ValueError(f"{name}: only the dense (strided) layout is supported, got {layout}")
 
 
+def placement(name: str, device, out: Tensor | None = None) -> Device:
+    """The device a factory makes its result on: ``device``, else ``out``'s, else the
+    CPU (checked: an unserved device raises, naming ``name``)."""
+    if device is None:
+        return out.device if isinstance(out, Tensor) else CPU
+    return check_device(name, device)
+
+
 def finish(name: str, data: np.ndarray, *, device=None, requires_grad: bool = False,
            out: Tensor | None = None, layout=None) -> Tensor:
     """The factory's result: ``data`` as a new leaf (or written into ``out``), after the
-    device and layout checks (moved to ``device`` when it is not the CPU)."""
-    where = check_device(name, device)
+    device and layout checks (moved to ``device`` when it is not there already)."""
+    where = placement(name, device, out)
     check_layout(name, layout)
-    if where.type != "cpu":
+    if where.type != "cpu" or is_device_array(data):
         data = to_device(data, where, name)
     if out is not None:
         return _write_out(name, data, out)
@@ -164,24 +174,30 @@ def zeros(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (floats default to ``get_default_dtype()``)."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("zeros", np.zeros(parse_size("zeros", sizes, size), dtype), device=device,
-                  requires_grad=requires_grad, out=out, layout=layout)
+    where = placement("zeros", device, out)
+    data = module_for(where).zeros(parse_size("zeros", sizes, size), dtype)
+    return finish("zeros", data, device=where, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
 def ones(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("ones", np.ones(parse_size("ones", sizes, size), dtype), device=device,
-                  requires_grad=requires_grad, out=out, layout=layout)
+    where = placement("ones", device, out)
+    data = module_for(where).ones(parse_size("ones", sizes, size), dtype)
+    return finish("ones", data, device=where, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
 def empty(*sizes, size=None, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
     """A tensor whose values are whatever the new memory held (fill it before reading)."""
     dtype = resolve_dtype(dtype, get_default_dtype(), out)
-    return finish("empty", np.empty(parse_size("empty", sizes, size), dtype), device=device,
-                  requires_grad=requires_grad, out=out, layout=layout)
+    where = placement("empty", device, out)
+    data = module_for(where).empty(parse_size("empty", sizes, size), dtype)
+    return finish("empty", data, device=where, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
@@ -192,8 +208,10 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
         raise TypeError(f"full: size must be a tuple of ints, got {size!r}")
     value = _number("full", "fill_value", fill_value)
     dtype = resolve_dtype(dtype, _scalar_dtype(value), out)
-    return finish("full", np.full(parse_size("full", (size,)), value, dtype), device=device,
-                  requires_grad=requires_grad, out=out, layout=layout)
+    where = placement("full", device, out)
+    data = module_for(where).full(parse_size("full", (size,)), value, dtype)
+    return finish("full", data, device=where, requires_grad=requires_grad, out=out,
+                  layout=layout)
 
 
 def like_data(name: str, input) -> np.ndarray:
@@ -203,38 +221,49 @@ def like_data(name: str, input) -> np.ndarray:
     return input._data
 
 
+def like_target(name: str, input, device) -> tuple:
+    """For a ``*_like`` factory: the array whose shape and dtype it copies, and where its
+    result goes (the input's device unless ``device``)."""
+    like = like_data(name, input)
+    return like, placement(name, input.device if device is None else device)
+
+
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Zeros of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = like_data("zeros_like", input)
-    return finish("zeros_like", np.zeros(like.shape, resolve_dtype(dtype, like.dtype)),
-                  device=device, requires_grad=requires_grad, layout=layout)
+    like, where = like_target("zeros_like", input, device)
+    xp = module_for(where)
+    return finish("zeros_like", xp.zeros(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=where, requires_grad=requires_grad, layout=layout)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Ones of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = like_data("ones_like", input)
-    return finish("ones_like", np.ones(like.shape, resolve_dtype(dtype, like.dtype)),
-                  device=device, requires_grad=requires_grad, layout=layout)
+    like, where = like_target("ones_like", input, device)
+    xp = module_for(where)
+    return finish("ones_like", xp.ones(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=where, requires_grad=requires_grad, layout=layout)
 
 
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Uninitialised memory of ``input``'s shape and (unless ``dtype``) dtype."""
-    like = like_data("empty_like", input)
-    return finish("empty_like", np.empty(like.shape, resolve_dtype(dtype, like.dtype)),
-                  device=device, requires_grad=requires_grad, layout=layout)
+    like, where = like_target("empty_like", input, device)
+    xp = module_for(where)
+    return finish("empty_like", xp.empty(like.shape, resolve_dtype(dtype, like.dtype)),
+                  device=where, requires_grad=requires_grad, layout=layout)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """``fill_value`` in ``input``'s shape and (unless ``dtype``) dtype, cast as NumPy
     casts (2.7 in an int64 tensor is 2)."""
-    like = like_data("full_like", input)
+    like, where = like_target("full_like", input, device)
+    xp = module_for(where)
     value = _number("full_like", "fill_value", fill_value)
-    data = np.full(like.shape, value, resolve_dtype(dtype, like.dtype))
-    return finish("full_like", data, device=device, requires_grad=requires_grad, layout=layout)
+    data = xp.full(like.shape, value, resolve_dtype(dtype, like.dtype))
+    return finish("full_like", data, device=where, requires_grad=requires_grad, layout=layout)
 
 
 # ---------------------------------------------------------------- ranges
@@ -265,12 +294,14 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     if (end - start) * step < 0:
         raise ValueError(f"arange: upper bound {end} and lower bound {start} are inconsistent "
                          f"with step sign ({step})")
+    where = placement("arange", device, out)
+    xp = module_for(where)
     if dtype.kind in "iu":
-        data = np.arange(start, end, step, dtype=dtype)
+        data = xp.arange(start, end, step, dtype=dtype)
     else:  # each value computed in float64, then rounded once to the dtype
         n = math.ceil((end - start) / step)
-        data = (start + step * np.arange(n, dtype=np.float64)).astype(dtype)
-    return finish("arange", data, device=device, requires_grad=requires_grad, out=out,
+        data = (start + step * xp.arange(n, dtype=np.float64)).astype(dtype)
+    return finish("arange", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 
 
@@ -303,6 +334,7 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     upper = np.longdouble(end) - h * (steps - 1 - i)
     data = np.where(i < steps // 2, lower, upper).astype(step_type).astype(dtype)
     data[:1] = start  # one step is start alone
+    # Made on the host, for the long double a device lacks, and moved by ``finish``.
     return finish("linspace", data, device=device, requires_grad=requires_grad, out=out,
                   layout=layout)
 
@@ -313,7 +345,8 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
     for what, v in (("n", n), ("m", m)):
         if v is not None and int(v) < 0:
             raise ValueError(f"eye: {what} must be greater or equal to 0, got {v}")
-    data = np.eye(n, m, dtype=resolve_dtype(dtype, get_default_dtype(), out))
-    return finish("eye", data, device=device, requires_grad=requires_grad, out=out,
+    where = placement("eye", device, out)
+    data = module_for(where).eye(n, m, dtype=resolve_dtype(dtype, get_default_dtype(), out))
+    return finish("eye", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 

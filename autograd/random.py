@@ -1,22 +1,32 @@
-"""The project's one random source, a seeded NumPy Generator, and the random factories.
+"""graphgrad's random sources, one per device, and the random factories.
 
-``manual_seed(n)`` reseeds it; initialisation, dropout, data shuffling and the
-factories below all draw from ``generator()``, so the same seed gives the same run
-bit for bit.  Every ``generator=`` argument resolves through ``rng``: a
-``Generator`` of one's own draws independently of ``manual_seed``.
+The CPU's source is a seeded NumPy Generator; each device (``"cuda:0"``, ...) has its
+own, made by its backend (``Backend.generator``: CuPy's Generator draws on the GPU).
+``manual_seed(n)`` reseeds every one of them (as ``torch.manual_seed`` seeds CUDA too);
+``graphgrad.cuda.manual_seed`` reseeds only a device's.  Initialisation, dropout, data
+shuffling and the factories below draw from these, so the same seed gives the same run
+bit for bit.  Every ``generator=`` argument resolves through ``rng``: a ``Generator`` of
+one's own draws independently of ``manual_seed``.
 
 The factories take PyTorch's arguments (see ``creation.py`` for ``dtype=``,
-``device=``, ``requires_grad=``, ``out=``).  ``normal`` and ``bernoulli`` with
-tensor parameters and the in-place fillers (``normal_``, ``uniform_``, ...) follow
-PyTorch's convention for draws: the result requires grad when a parameter (or the
-filled tensor) does, and its gradient with respect to them is zero.
+``device=``, ``requires_grad=``, ``out=``); with a device they draw there, from that
+device's source, in the draws every device's Generator has (``random``,
+``standard_normal``, ``integers``, ``uniform``, ``exponential``, ...: a normal sample
+is ``mean + std * standard_normal``, a permutation the order of uniform keys).
+``normal`` and ``bernoulli`` with tensor parameters and the in-place fillers
+(``normal_``, ``uniform_``, ...) draw on their tensor's device and follow PyTorch's
+convention for draws: the result requires grad when a parameter (or the filled tensor)
+does, and its gradient with respect to them is zero.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._shapes import broadcast_shapes
-from .creation import finish, like_data, parse_size, resolve_dtype
+from .arrays import Backend, backend, namespace, to_host
+from .creation import finish, like_target, parse_size, placement, resolve_dtype
+from .devices import CPU, check_device
+from .devices import device as Device
 from .ops._args import method
 from .ops._registry import Op
 from .ops.elementwise import WHERE
@@ -24,13 +34,41 @@ from .ops.inplace import modify_inplace
 from .tensor import Tensor, get_default_dtype, unwrap
 
 _GENERATOR = [np.random.default_rng(0)]
-_SEED = [0]  # the seed the generator started from
+_SEED = [0]  # the seed the CPU's generator started from
+# The devices' sources, made on first use: {device: (its backend, its generator)}, from
+# the seed set for that device (cuda.manual_seed), else for its type (manual_seed_all),
+# else 0.  A source is remade when another backend serves its device (the tests' stand-in).
+_DEVICE_GENERATORS: dict[Device, tuple[Backend, object]] = {}
+_DEVICE_SEEDS: dict = {}  # {device or device type: seed}
 
 
 def manual_seed(seed: int) -> None:
-    """Seed every random draw of graphgrad."""
+    """Seed every random draw of graphgrad: the CPU's and every device's source."""
     _SEED[0] = int(seed)
     _GENERATOR[0] = np.random.default_rng(_SEED[0])
+    _DEVICE_SEEDS.clear()
+    _DEVICE_SEEDS["*"] = _SEED[0]
+    _DEVICE_GENERATORS.clear()
+
+
+def seed_device(seed: int, where: Device | str) -> None:
+    """Seed the source of one device (a ``Device``) or of every device of a type (a type
+    name, ``"cuda"``): ``graphgrad.cuda.manual_seed`` and ``manual_seed_all``."""
+    seed = int(seed)
+    whole_type = isinstance(where, str)  # then the type's devices' own seeds no longer apply
+    for table in (_DEVICE_GENERATORS, _DEVICE_SEEDS):
+        for key in [k for k in table if isinstance(k, Device)
+                    and (k.type == where if whole_type else k == where)]:
+            del table[key]
+    _DEVICE_SEEDS[where] = seed
+
+
+def device_seed(where: Device) -> int:
+    """The seed that ``where``'s source starts from."""
+    for key in (where, where.type, "*"):
+        if key in _DEVICE_SEEDS:
+            return _DEVICE_SEEDS[key]
+    return 0
 
 
 def initial_seed() -> int:
@@ -45,13 +83,24 @@ def seed() -> int:
     return _SEED[0]
 
 
-def generator() -> np.random.Generator:
-    """The current Generator (replaced by ``manual_seed``)."""
-    return _GENERATOR[0]
+def generator(where: Device = CPU):
+    """The current source of device ``where`` (a checked device; the CPU's by default)."""
+    return _source(where)
+
+
+def _source(where: Device):
+    if where.type == "cpu":
+        return _GENERATOR[0]
+    serving = backend("generator", where)
+    held = _DEVICE_GENERATORS.get(where)
+    if held is None or held[0] is not serving:
+        held = _DEVICE_GENERATORS[where] = (serving,
+                                            serving.generator(device_seed(where), where.index))
+    return held[1]
 
 
 def get_rng_state() -> dict:
-    """The generator's state, as a plain dict (for checkpoints)."""
+    """The CPU generator's state, as a plain dict (for checkpoints)."""
     return _GENERATOR[0].bit_generator.state
 
 
@@ -66,19 +115,21 @@ class Generator:
     """A random source of its own, as ``torch.Generator``: pass it as ``generator=`` to
     draw independently of ``gg.manual_seed`` (a seeded sampler, a reproducible init).
 
-    ``device`` is accepted for PyTorch's signature; only the CPU exists.
+    ``device``: where it draws (the CPU, or a device its backend serves); factories
+    drawing on another device refuse it, as PyTorch's.  ``get_state``/``set_state``
+    exist for the CPU's only.
     """
 
     def __init__(self, device="cpu") -> None:
-        from .devices import check_device
-
-        check_device("Generator", device)
-        self._seed = 67280421310721  # PyTorch's default seed, so an unseeded one is fixed too
-        self._rng = np.random.default_rng(self._seed)
+        self.device = check_device("Generator", device)
+        self.manual_seed(67280421310721)  # PyTorch's default seed, so an unseeded one is fixed
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
-        self._rng = np.random.default_rng(self._seed)
+        if self.device.type == "cpu":
+            self._rng = np.random.default_rng(self._seed)
+        else:
+            self._rng = backend("Generator", self.device).generator(self._seed, self.device.index)
         return self
 
     def seed(self) -> int:
@@ -89,21 +140,31 @@ class Generator:
         return self._seed
 
     def get_state(self) -> dict:
-        return self._rng.bit_generator.state
+        return self._cpu_only("get_state").bit_generator.state
 
     def set_state(self, state: dict) -> Generator:
-        self._rng.bit_generator.state = state
+        self._cpu_only("set_state").bit_generator.state = state
         return self
 
+    def _cpu_only(self, name: str) -> np.random.Generator:
+        if self.device.type != "cpu":
+            raise RuntimeError(f"Generator.{name}: only a CPU generator's state can be read "
+                               f"or set, this one draws on {self.device}")
+        return self._rng
 
-def rng(generator=None) -> np.random.Generator:
-    """The NumPy Generator to draw from for a ``generator=`` argument: the project's for
-    None, the one inside a ``Generator``, or a NumPy Generator itself."""
+
+def rng(generator=None, where: Device = CPU):
+    """The random source to draw from on device ``where`` for a ``generator=`` argument:
+    the device's own for None, the one inside a ``Generator`` (which must draw there),
+    or a NumPy Generator itself (on the CPU)."""
     if generator is None:
-        return _GENERATOR[0]
+        return _source(where)
     if isinstance(generator, Generator):
+        if generator.device != where:
+            raise RuntimeError(f"generator: expected a generator on {where}, got one on "
+                               f"{generator.device}")
         return generator._rng
-    if isinstance(generator, np.random.Generator):
+    if isinstance(generator, np.random.Generator) and where.type == "cpu":
         return generator
     raise TypeError(f"generator: expected a graphgrad Generator, got {type(generator).__name__}")
 
@@ -120,8 +181,9 @@ def rand(*sizes, size=None, generator=None, out=None, dtype=None, layout=None, d
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     dtype = _float_dtype("rand", resolve_dtype(dtype, get_default_dtype(), out))
-    data = rng(generator).random(parse_size("rand", sizes, size)).astype(dtype)
-    return finish("rand", data, device=device, requires_grad=requires_grad, out=out,
+    where = placement("rand", device, out)
+    data = rng(generator, where).random(parse_size("rand", sizes, size)).astype(dtype)
+    return finish("rand", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 
 
@@ -129,8 +191,9 @@ def randn(*sizes, size=None, generator=None, out=None, dtype=None, layout=None, 
           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Samples of the standard normal distribution N(0, 1)."""
     dtype = _float_dtype("randn", resolve_dtype(dtype, get_default_dtype(), out))
-    data = rng(generator).standard_normal(parse_size("randn", sizes, size)).astype(dtype)
-    return finish("randn", data, device=device, requires_grad=requires_grad, out=out,
+    where = placement("randn", device, out)
+    data = rng(generator, where).standard_normal(parse_size("randn", sizes, size)).astype(dtype)
+    return finish("randn", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 
 
@@ -142,7 +205,7 @@ def _integer(name: str, what: str, value) -> int:
     return int(value)
 
 
-def _integers(name: str, gen, low: int, high: int, shape: tuple, dtype: np.dtype) -> np.ndarray:
+def _integers(name: str, gen, low: int, high: int, shape: tuple, dtype: np.dtype):
     """Uniform integers in [low, high), checked to fit ``dtype``."""
     if low >= high:
         raise ValueError(f"{name}: expects 'from' to be less than 'to', got from={low} >= "
@@ -152,7 +215,10 @@ def _integers(name: str, gen, low: int, high: int, shape: tuple, dtype: np.dtype
         top = 1 if dtype.kind == "b" else info.max
         if low < info.min or high - 1 > top:
             raise ValueError(f"{name}: the range [{low}, {high}) does not fit dtype {dtype}")
-    drawn = dtype if dtype.kind in "iu" else np.int64  # uint64 needs its own dtype
+    # uint64 needs its own dtype on the CPU; a device's Generator draws int64 (CuPy's
+    # integers has no small or unsigned dtypes), cast after
+    on_cpu = isinstance(gen, np.random.Generator)
+    drawn = dtype if dtype.kind in "iu" and on_cpu else np.int64
     return gen.integers(low, high, size=shape, dtype=drawn).astype(dtype, copy=False)
 
 
@@ -175,9 +241,19 @@ def randint(*args, size=None, low=None, high=None, generator=None, out=None, dty
     low = 0 if low is None else _integer("randint", "low", low)
     high = _integer("randint", "high", high)
     dtype = resolve_dtype(dtype, np.int64, out)
-    data = _integers("randint", rng(generator), low, high, parse_size("randint", (size,)), dtype)
-    return finish("randint", data, device=device, requires_grad=requires_grad, out=out,
+    where = placement("randint", device, out)
+    data = _integers("randint", rng(generator, where), low, high, parse_size("randint", (size,)),
+                     dtype)
+    return finish("randint", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
+
+
+def _permutation(gen, n: int):
+    """A random order of 0, ..., n - 1: NumPy's ``permutation`` on the CPU; on a device,
+    whose Generator has none, the order that sorts n uniform keys."""
+    if isinstance(gen, np.random.Generator):
+        return gen.permutation(n)
+    return namespace(keys := gen.random(n)).argsort(keys)
 
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -186,42 +262,45 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
     n = _integer("randperm", "n", n)
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
-    data = rng(generator).permutation(n).astype(resolve_dtype(dtype, np.int64, out))
-    return finish("randperm", data, device=device, requires_grad=requires_grad, out=out,
+    where = placement("randperm", device, out)
+    data = _permutation(rng(generator, where), n).astype(resolve_dtype(dtype, np.int64, out))
+    return finish("randperm", data, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 
 
 def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
-    """``rand`` in ``input``'s shape and (unless ``dtype``) dtype."""
-    like = like_data("rand_like", input)
+    """``rand`` in ``input``'s shape, (unless ``dtype``) dtype and (unless ``device``)
+    device."""
+    like, where = like_target("rand_like", input, device)
     dtype = _float_dtype("rand_like", resolve_dtype(dtype, like.dtype))
-    return finish("rand_like", rng(generator).random(like.shape).astype(dtype), device=device,
-                  requires_grad=requires_grad, layout=layout)
+    return finish("rand_like", rng(generator, where).random(like.shape).astype(dtype),
+                  device=where, requires_grad=requires_grad, layout=layout)
 
 
 def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
-    """``randn`` in ``input``'s shape and (unless ``dtype``) dtype."""
-    like = like_data("randn_like", input)
+    """``randn`` in ``input``'s shape, (unless ``dtype``) dtype and (unless ``device``)
+    device."""
+    like, where = like_target("randn_like", input, device)
     dtype = _float_dtype("randn_like", resolve_dtype(dtype, like.dtype))
-    data = rng(generator).standard_normal(like.shape).astype(dtype)
-    return finish("randn_like", data, device=device, requires_grad=requires_grad,
+    data = rng(generator, where).standard_normal(like.shape).astype(dtype)
+    return finish("randn_like", data, device=where, requires_grad=requires_grad,
                   layout=layout)
 
 
 def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
                  device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
-    """``randint`` in ``input``'s shape and (unless ``dtype``) dtype:
-    ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
-    like = like_data("randint_like", input)
+    """``randint`` in ``input``'s shape, (unless ``dtype``) dtype and (unless ``device``)
+    device: ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
+    like, where = like_target("randint_like", input, device)
     if high is None:
         low, high = 0, low
     low = _integer("randint_like", "low", low)
     high = _integer("randint_like", "high", high)
-    data = _integers("randint_like", rng(generator), low, high, like.shape,
+    data = _integers("randint_like", rng(generator, where), low, high, like.shape,
                      resolve_dtype(dtype, like.dtype))
-    return finish("randint_like", data, device=device, requires_grad=requires_grad,
+    return finish("randint_like", data, device=where, requires_grad=requires_grad,
                   layout=layout)
 
 
@@ -248,14 +327,24 @@ BERNOULLI_ = _draw_op("bernoulli_")
 RANDOM_ = _draw_op("random_")
 
 
+def _normal(gen, mean, std, shape: tuple):
+    """``shape`` samples of N(mean, std^2) in float64 from ``gen``: ``mean + std * z``
+    with z ~ N(0, 1) (as NumPy's ``normal``, which device Generators lack); an array
+    even when 0-d."""
+    z = gen.standard_normal(shape)
+    z *= std
+    z += mean
+    return z
+
+
 def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
            device=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
-    """Samples of N(mean, std^2), in PyTorch's forms:
+    """Samples of N(mean, std^2), as ``mean + std * z`` with z ~ N(0, 1), in PyTorch's forms:
 
     - ``normal(mean_tensor, std_tensor)``, ``normal(mean_tensor, std=1.0)``,
       ``normal(mean_float, std_tensor)``: one sample per element of the broadcast
-      of mean and std, with the tensor's dtype (mean's when both are tensors);
-      differentiable with a zero gradient, as PyTorch's;
+      of mean and std, with the tensor's dtype (mean's when both are tensors), on the
+      tensors' device; differentiable with a zero gradient, as PyTorch's;
     - ``normal(mean_float, std_float, size)``: ``size`` samples, with the factories'
       ``dtype=``, ``device=``, ``requires_grad=``.
     """
@@ -263,14 +352,15 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         if size is not None or dtype is not None or device is not None or requires_grad:
             raise TypeError("normal: size, dtype, device and requires_grad go with a float "
                             "mean and std; with a tensor mean or std the shape is theirs")
-        dtype = unwrap(mean if isinstance(mean, Tensor) else std).dtype
+        given = mean if isinstance(mean, Tensor) else std
+        dtype = given._data.dtype
         if dtype.kind != "f":
             raise TypeError(f"normal: expected a floating point mean and std, got {dtype}")
         m, s = unwrap(mean), unwrap(std)
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-        if np.any(np.asarray(s) < 0):
+        if bool(namespace(s).any(s < 0)):
             raise ValueError("normal: expects all elements of std >= 0.0")
-        sample = (m + s * rng(generator).standard_normal(shape)).astype(dtype)
+        sample = _normal(rng(generator, given.device), m, s, shape).astype(dtype)
         result = NORMAL(*(x for x in (mean, std) if isinstance(x, Tensor)), sample=sample)
         return finish("normal", result._data, out=out) if out is not None else result
     if size is None:
@@ -280,16 +370,18 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
         raise ValueError(f"normal: expects std >= 0.0, got std {std}")
     dtype = _float_dtype("normal", resolve_dtype(dtype, get_default_dtype(), out))
     shape = parse_size("normal", (size,))
-    sample = np.asarray(mean + std * rng(generator).standard_normal(shape)).astype(dtype)
-    return finish("normal", sample, device=device, requires_grad=requires_grad, out=out,
+    where = placement("normal", device, out)
+    sample = _normal(rng(generator, where), mean, std, shape).astype(dtype)
+    return finish("normal", sample, device=where, requires_grad=requires_grad, out=out,
                   layout=layout)
 
 
 def _check_probabilities(name: str, p) -> None:
-    p = np.asarray(p)
-    if not np.all((p >= 0) & (p <= 1)):  # NaN fails too
-        raise ValueError(f"{name}: expects p to be in [0, 1], got values from "
-                         f"{np.nanmin(p) if p.size else p} to {np.nanmax(p) if p.size else p}")
+    xp = namespace(p)
+    p = xp.asarray(p)
+    if not bool(xp.all((p >= 0) & (p <= 1))):  # NaN fails too
+        low, high = (np.nanmin(to_host(p)), np.nanmax(to_host(p))) if p.size else (p, p)
+        raise ValueError(f"{name}: expects p to be in [0, 1], got values from {low} to {high}")
 
 
 @method()
@@ -303,7 +395,7 @@ def bernoulli(input, p=None, *, generator=None, out=None) -> Tensor:
         raise TypeError(f"bernoulli: expected a floating point input, got {input.dtype}")
     probs = input._data if p is None else unwrap(p)
     _check_probabilities("bernoulli", probs)
-    draws = rng(generator).random(input._data.shape) < probs
+    draws = rng(generator, input.device).random(input._data.shape) < probs
     result = BERNOULLI(input, sample=draws.astype(input._data.dtype))
     return finish("bernoulli", result._data, out=out) if out is not None else result
 
@@ -313,7 +405,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
                 out=None) -> Tensor:
     """Indices of categories drawn with probabilities proportional to the weights in each
     row of ``input`` (1-D: one distribution; 2-D: one per row).  Returns int64 indices of
-    shape (num_samples,) or (rows, num_samples).
+    shape (num_samples,) or (rows, num_samples), on ``input``'s device.
 
     With replacement the draws are independent.  Without, each draw leaves out the
     categories already drawn (num_samples <= categories); this is done at once by
@@ -334,36 +426,39 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     if not replacement and num_samples > n:
         raise ValueError(f"multinomial: cannot sample {num_samples} > {n} categories without "
                          f"replacement")
+    xp = namespace(w)
     rows = w.reshape(-1, n).astype(np.float64)
-    if not np.all(np.isfinite(rows) & (rows >= 0)):
+    if not bool(xp.all(xp.isfinite(rows) & (rows >= 0))):
         raise ValueError("multinomial: the probability tensor contains inf, nan or an "
                          "element < 0")
     totals = rows.sum(axis=1)
-    if np.any(totals <= 0):
+    if bool((totals <= 0).any()):
         raise ValueError(f"multinomial: invalid distribution (sum of probabilities <= 0) in "
-                         f"row {int(np.argmax(totals <= 0))} of {input.shape}")
-    gen = rng(generator)
+                         f"row {int((totals <= 0).argmax())} of {input.shape}")
+    gen = rng(generator, input.device)
     if replacement:
-        cdf = np.cumsum(rows, axis=1)
+        cdf = xp.cumsum(rows, axis=1)
         cdf = cdf / cdf[:, -1:]  # exactly 1 from the last category of weight > 0 on
         u = gen.random((rows.shape[0], num_samples))
-        picks = np.array([np.searchsorted(c, r, side="right") for c, r in
+        picks = xp.stack([xp.searchsorted(c, r, side="right") for c, r in
                           zip(cdf, u, strict=True)]).reshape(u.shape)
     else:
         with np.errstate(divide="ignore"):
             keys = gen.standard_exponential(rows.shape) / rows
-        picks = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+        picks = xp.argsort(keys, axis=1, kind="stable")[:, :num_samples]
     picks = picks.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
-    return finish("multinomial", picks, out=out)
+    return finish("multinomial", picks, device=input.device, out=out)
 
 
 # ------------------------------------------------------------ in-place fillers
 def _fill(op: Op, x: Tensor, draw, kinds: str = "f") -> Tensor:
-    """Overwrite x with ``draw(shape)`` in place (PyTorch's rules for in-place changes);
-    recorded as ``op`` when x is in a graph, with a zero gradient to x's old value."""
+    """Overwrite x with ``draw(source, shape)`` in place, drawn from the source of x's
+    device (PyTorch's rules for in-place changes); recorded as ``op`` when x is in a
+    graph, with a zero gradient to x's old value."""
     if x._data.dtype.kind not in kinds:
         raise TypeError(f"{op.name}: not supported for a tensor of dtype {x.dtype}")
-    sample = np.asarray(draw(x._data.shape)).astype(x._data.dtype)
+    xp = namespace(x._data)
+    sample = xp.asarray(draw(x.device, x._data.shape)).astype(x._data.dtype)
 
     def direct(data):
         data[...] = sample
@@ -374,10 +469,11 @@ def _fill(op: Op, x: Tensor, draw, kinds: str = "f") -> Tensor:
 
 @method()
 def normal_(x, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-    """Fill x in place with samples of N(mean, std^2)."""
+    """Fill x in place with samples of N(mean, std^2): ``mean + std * z``, z ~ N(0, 1)."""
     if std < 0:
         raise ValueError(f"normal_: expects std >= 0.0, got std {std}")
-    return _fill(NORMAL_, x, lambda shape: rng(generator).normal(mean, std, shape))
+    return _fill(NORMAL_, x, lambda where, shape: _normal(rng(generator, where), mean, std,
+                                                          shape))
 
 
 @method()
@@ -385,7 +481,8 @@ def uniform_(x, from_: float = 0.0, to: float = 1.0, *, generator=None) -> Tenso
     """Fill x in place with samples of U(from_, to) (PyTorch's ``from``)."""
     if from_ > to:
         raise ValueError(f"uniform_: expects a [from, to) range, got from={from_} > to={to}")
-    return _fill(UNIFORM_, x, lambda shape: rng(generator).uniform(from_, to, shape))
+    return _fill(UNIFORM_, x, lambda where, shape:
+                 rng(generator, where).uniform(from_, to, shape))
 
 
 @method()
@@ -394,7 +491,8 @@ def exponential_(x, lambd: float = 1.0, *, generator=None) -> Tensor:
     (density lambd exp(-lambd x), mean 1 / lambd)."""
     if not lambd > 0:
         raise ValueError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
-    return _fill(EXPONENTIAL_, x, lambda shape: rng(generator).exponential(1 / lambd, shape))
+    return _fill(EXPONENTIAL_, x, lambda where, shape:
+                 rng(generator, where).exponential(1 / lambd, shape))
 
 
 @method()
@@ -406,7 +504,8 @@ def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     if broadcast_shapes("bernoulli_", np.shape(probs), x._data.shape) != x._data.shape:
         raise ValueError(f"bernoulli_: p of shape {np.shape(probs)} does not broadcast to the "
                          f"tensor's shape {x.shape}")
-    return _fill(BERNOULLI_, x, lambda shape: rng(generator).random(shape) < probs, "fiub")
+    return _fill(BERNOULLI_, x, lambda where, shape: rng(generator, where).random(shape) < probs,
+                 "fiub")
 
 
 def _full_range(dtype: np.dtype) -> tuple[int, int]:
@@ -431,5 +530,5 @@ def random_(x, from_=None, to=None, *, generator=None) -> Tensor:
         low = _integer("random_", "from", 0 if from_ is None else from_)
         high = _integer("random_", "to", to)
     dtype = x._data.dtype
-    return _fill(RANDOM_, x, lambda shape: _integers("random_", rng(generator), low, high,
-                                                       shape, dtype), "fiub")
+    return _fill(RANDOM_, x, lambda where, shape: _integers("random_", rng(generator, where),
+                                                              low, high, shape, dtype), "fiub")

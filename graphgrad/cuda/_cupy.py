@@ -55,6 +55,24 @@ class CupyBackend(Backend):
     def synchronize(self, index: int) -> None:
         self._cupy.cuda.Device(index).synchronize()
 
+    def current_device(self) -> int:
+        return self._cupy.cuda.runtime.getDevice()
+
+    def set_current_device(self, index: int) -> None:
+        self._cupy.cuda.Device(index).use()
+
+    def device_name(self, index: int) -> str:
+        name = self._cupy.cuda.runtime.getDeviceProperties(index)["name"]
+        return name.decode() if isinstance(name, bytes) else name
+
+    def capability(self, index: int) -> tuple[int, int]:
+        digits = self._cupy.cuda.Device(index).compute_capability  # "90" for 9.0
+        return int(digits[:-1]), int(digits[-1])
+
+    def empty_cache(self) -> None:
+        self._cupy.get_default_memory_pool().free_all_blocks()
+        self._cupy.get_default_pinned_memory_pool().free_all_blocks()
+
     def generator(self, seed: int, index: int):
         with self._cupy.cuda.Device(index):
             return self._cupy.random.default_rng(seed)

@@ -312,6 +312,15 @@ class StrictBackend(Backend):
     def synchronize(self, index: int) -> None:
         pass
 
+    def set_current_device(self, index: int) -> None:
+        pass  # one device, always current
+
+    def device_name(self, index: int) -> str:
+        return "graphgrad strict stand-in (NumPy)"
+
+    def capability(self, index: int) -> tuple[int, int]:
+        return (0, 0)
+
     def generator(self, seed: int, index: int) -> _StrictGenerator:
         return _StrictGenerator(seed)
 
