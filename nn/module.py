@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace, to_device
 from graphgrad.autograd.devices import Device, check_device
 from graphgrad.autograd.grad_mode import STATE as _STATE
 
@@ -349,14 +350,15 @@ class Module(ModuleHooks):
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = Tensor._make(np.zeros_like(param.grad._data))
+                param.grad = Tensor._make(namespace(param.grad._data).zeros_like(
+                    param.grad._data))
 
     # ------------------------------------------------------------ dtype moves
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Module:
-        """Cast floating point parameters, their gradients and buffers to ``dtype``, in
-        place (the Parameter objects stay the same): ``to(dtype)``, ``to(device)``,
-        ``to(device, dtype)``, ``to(tensor)``.  Only the CPU exists: another device
-        raises, naming it."""
+        """Move parameters, their gradients and buffers to ``device`` and cast the
+        floating point ones to ``dtype``, in place (the Parameter objects stay the same,
+        as PyTorch's): ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(tensor)``.  A device no backend serves raises, naming it."""
         for arg in args:
             if isinstance(arg, Tensor):
                 dtype, device = arg.dtype, arg.device
@@ -364,19 +366,27 @@ class Module(ModuleHooks):
                 device = arg
             else:
                 dtype = arg
-        check_device("Module.to", device)
-        if dtype is None:
+        where = None if device is None else check_device("Module.to", device)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"to: nn.Module.to only accepts floating point dtypes, got "
+                                f"{dtype}")
+        if where is None and dtype is None:
             return self
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"to: nn.Module.to only accepts floating point dtypes, got {dtype}")
+
+        def convert(data):
+            if where is not None:
+                data = to_device(data, where, "Module.to")
+            return data.astype(dtype) if dtype is not None and data.dtype.kind == "f" else data
+
         for module in self.modules():
             for registry in (module._parameters, module._buffers):
                 for tensor in registry.values():
-                    if tensor is not None and tensor.dtype.kind == "f":
-                        tensor._data = tensor._data.astype(dtype)
+                    if tensor is not None:
+                        tensor._data = convert(tensor._data)
                         if tensor.grad is not None:
-                            tensor.grad = Tensor._make(tensor.grad._data.astype(dtype))
+                            tensor.grad = Tensor._make(convert(tensor.grad._data))
         return self
 
     def float(self) -> Module:
@@ -389,12 +399,14 @@ class Module(ModuleHooks):
         return self.to(np.float16)
 
     def cpu(self) -> Module:
-        return self
+        """Move parameters and buffers to the CPU (``to("cpu")``)."""
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        """Raises, naming what is missing: graphgrad has no GPU."""
+        """Move parameters and buffers to a CUDA device (``to("cuda")``; an int is the
+        device's index); raises, naming what is missing, where no backend serves it."""
         check_device("Module.cuda", "cuda" if device is None else device)
-        return self
+        return self.to("cuda" if device is None else device)
 
     # ------------------------------------------------------------- state dict
     def state_dict(self, *args, destination: dict | None = None, prefix: str = "",

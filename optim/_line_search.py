@@ -1,13 +1,16 @@
 """The strong-Wolfe line search that ``LBFGS(line_search_fn="strong_wolfe")`` runs.
 
-Functions of NumPy vectors and scalars; the arithmetic keeps the parameters'
-precision (NumPy scalars of float32 stay float32, as PyTorch's 0-d tensors).
+Functions of vectors and scalars (NumPy's, or a device's arrays and 0-d arrays); the
+arithmetic keeps the parameters' precision (NumPy scalars of float32 stay float32, as
+PyTorch's 0-d tensors).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+
+from graphgrad.autograd.arrays import namespace
 
 
 def cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -19,7 +22,7 @@ def cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
     d2_square = d1**2 - g1 * g2
     if not d2_square >= 0:  # no minimum (or NaN)
         return (lo + hi) / 2.0
-    d2 = np.sqrt(d2_square)
+    d2 = namespace(d2_square).sqrt(d2_square)
     if x1 <= x2:
         t = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
     else:
@@ -41,7 +44,7 @@ def strong_wolfe(evaluate: Callable, t, d: np.ndarray, f, g: np.ndarray, gtd,
     returns ``(loss, flat_grad)`` at ``x + t d``.  Returns ``(loss, flat_grad, t,
     evaluations)`` for the best point found.
     """
-    d_norm = np.abs(d).max()
+    d_norm = abs(d).max()
     g = g.copy()
     f_new, g_new = evaluate(t)
     evals = 1

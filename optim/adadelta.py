@@ -1,7 +1,7 @@
 """Adadelta: steps whose size follows the running size of the past steps."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .optimizer import Optimizer, check_hyper
 
@@ -42,6 +42,7 @@ class Adadelta(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         rho, eps = group["rho"], group["eps"]
         if not state:
             state["step"] = self._scalar(0.0)
@@ -53,17 +54,17 @@ class Adadelta(Optimizer):
 
         square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
         square_avg *= rho
-        np.multiply(g, 1.0 - rho, out=std)
+        xp.multiply(g, 1.0 - rho, out=std)
         std *= g
         square_avg += std
-        np.add(square_avg, eps, out=std)
-        np.sqrt(std, out=std)
-        np.add(acc_delta, eps, out=delta)
-        np.sqrt(delta, out=delta)
+        xp.add(square_avg, eps, out=std)
+        xp.sqrt(std, out=std)
+        xp.add(acc_delta, eps, out=delta)
+        xp.sqrt(delta, out=delta)
         delta /= std
         delta *= g
         acc_delta *= rho
-        np.multiply(delta, 1.0 - rho, out=std)
+        xp.multiply(delta, 1.0 - rho, out=std)
         std *= delta
         acc_delta += std
         delta *= -group["lr"]

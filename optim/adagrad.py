@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 
 from .optimizer import Optimizer, check_hyper
 
@@ -45,10 +46,11 @@ class Adagrad(Optimizer):
 
     def _init_state(self, state: dict, x: np.ndarray, group: dict) -> None:
         state["step"] = self._scalar(0.0)
-        state["sum"] = Tensor._make(np.full_like(x, group["initial_accumulator_value"]))
+        state["sum"] = Tensor._make(namespace(x).full_like(x, group["initial_accumulator_value"]))
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         if not state:  # a parameter added with add_param_group after construction
             self._init_state(state, x, group)
         step = self._advance(state)
@@ -57,10 +59,10 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
 
         total = state["sum"]._data
-        np.multiply(g, g, out=tmp)
+        xp.multiply(g, g, out=tmp)
         total += tmp
-        np.sqrt(total, out=std)
+        xp.sqrt(total, out=std)
         std += group["eps"]
-        np.multiply(g, -clr, out=tmp)
+        xp.multiply(g, -clr, out=tmp)
         tmp /= std
         x += tmp

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphgrad.autograd.arrays import namespace
+
 from .optimizer import Optimizer, check_hyper
 
 
@@ -41,7 +43,7 @@ def update_moments(state: dict, g: np.ndarray, betas: tuple, tmp: np.ndarray):
     exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
     Optimizer._lerp_(exp_avg, g, 1.0 - beta1, tmp)
     exp_avg_sq *= beta2
-    np.multiply(g, 1.0 - beta2, out=tmp)
+    namespace(g).multiply(g, 1.0 - beta2, out=tmp)
     tmp *= g
     exp_avg_sq += tmp
     return exp_avg, exp_avg_sq
@@ -86,6 +88,7 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         if not state:
@@ -104,12 +107,12 @@ class Adam(Optimizer):
         bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
         if group["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"]._data
-            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            np.sqrt(max_exp_avg_sq, out=tmp)
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            xp.sqrt(max_exp_avg_sq, out=tmp)
         else:
-            np.sqrt(exp_avg_sq, out=tmp)
+            xp.sqrt(exp_avg_sq, out=tmp)
         tmp /= bias_correction2_sqrt
         tmp += group["eps"]
-        np.multiply(exp_avg, -step_size, out=gbuf)  # g is no longer needed
+        xp.multiply(exp_avg, -step_size, out=gbuf)  # g is no longer needed
         gbuf /= tmp
         x += gbuf

@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .adam import check_betas
 from .optimizer import Optimizer, check_hyper
@@ -41,6 +41,7 @@ class Adamax(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = self._scalar(0.0)
@@ -53,10 +54,10 @@ class Adamax(Optimizer):
         exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
         self._lerp_(exp_avg, g, 1.0 - beta1, tmp)
         exp_inf *= beta2
-        np.abs(g, out=tmp)
+        xp.abs(g, out=tmp)
         tmp += group["eps"]
-        np.maximum(exp_inf, tmp, out=exp_inf)
+        xp.maximum(exp_inf, tmp, out=exp_inf)
         clr = group["lr"] / (1.0 - beta1**step)
-        np.multiply(exp_avg, -clr, out=tmp)
+        xp.multiply(exp_avg, -clr, out=tmp)
         tmp /= exp_inf
         x += tmp

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphgrad.autograd.arrays import namespace
+
 from .optimizer import Optimizer, check_hyper
 
 
@@ -47,6 +49,7 @@ class ASGD(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         lr, lambd = group["lr"], group["lambd"]
         if not state:
             state["step"] = self._scalar(0.0)
@@ -59,10 +62,10 @@ class ASGD(Optimizer):
 
         eta, mu, ax = state["eta"]._data, state["mu"]._data, state["ax"]._data
         x *= 1.0 - lambd * float(eta)
-        np.multiply(g, -float(eta), out=tmp)
+        xp.multiply(g, -float(eta), out=tmp)
         x += tmp
         if float(mu) != 1.0:
-            np.subtract(x, ax, out=tmp)
+            xp.subtract(x, ax, out=tmp)
             tmp *= float(mu)
             ax += tmp
         else:

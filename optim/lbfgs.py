@@ -6,6 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from graphgrad.autograd import Tensor, enable_grad
+from graphgrad.autograd.arrays import is_array, namespace, to_device
 
 from ._line_search import strong_wolfe
 from .optimizer import Optimizer, check_hyper
@@ -70,7 +71,8 @@ class LBFGS(Optimizer):
     # ------------------------------------------------- the flat parameter vector
     def _flat_grad(self) -> np.ndarray:
         self._check_grads()
-        return np.concatenate([np.zeros(p.numel(), p.dtype) if p.grad is None
+        xp = namespace(self._params[0]._data)
+        return xp.concatenate([xp.zeros(p.numel(), p.dtype) if p.grad is None
                                else p.grad._data.reshape(-1) for p in self._params])
 
     def _add_to_params(self, t, d: np.ndarray) -> None:
@@ -113,7 +115,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
-        if np.abs(flat_grad).max() <= tolerance_grad:
+        if abs(flat_grad).max() <= tolerance_grad:
             return orig_loss
 
         d = _array(state.get("d"))
@@ -163,7 +165,7 @@ class LBFGS(Optimizer):
                 prev_flat_grad[...] = flat_grad
             prev_loss = loss
 
-            t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
+            t = min(1.0, 1.0 / abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
             gtd = flat_grad.dot(d)
             if gtd > -tolerance_change:  # not a descent direction
                 break
@@ -183,21 +185,21 @@ class LBFGS(Optimizer):
                     along, t, d, loss, flat_grad, gtd, tolerance_change=tolerance_change,
                     max_ls=max_eval - current_evals)
                 self._add_to_params(t, d)
-                opt_cond = np.abs(flat_grad).max() <= tolerance_grad
+                opt_cond = abs(flat_grad).max() <= tolerance_grad
             else:
                 self._add_to_params(t, d)
                 opt_cond = False
                 if n_iter != max_iter:  # re-evaluate, unless this was the last iteration
                     loss = float(evaluate())
                     flat_grad = self._flat_grad()
-                    opt_cond = np.abs(flat_grad).max() <= tolerance_grad
+                    opt_cond = abs(flat_grad).max() <= tolerance_grad
                     evals = 1
             current_evals += evals
             state["func_evals"] += evals
 
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if np.abs(d * t).max() <= tolerance_change:
+            if abs(d * t).max() <= tolerance_change:
                 break
             if abs(loss - prev_loss) < tolerance_change:
                 break
@@ -214,16 +216,16 @@ class LBFGS(Optimizer):
 
         def vector(v):
             a = v._data if isinstance(v, Tensor) else v
-            if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf" or a.ndim != 1 \
+            if not is_array(a) or a.dtype.kind not in "iuf" or a.ndim != 1 \
                     or a.size != numel:
                 raise ValueError(f"{where} must hold flat vectors of the {numel} parameter "
                                  f"values, got {type(v).__name__} {v!r:.80}")
-            return Tensor._make(np.array(a, dtype=p.dtype, copy=True))
+            return Tensor._make(to_device(a, p.device).astype(p.dtype, copy=True))
 
         def number(v):
             if isinstance(v, Tensor):
                 v = v._data
-            if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iuf":
+            if is_array(v) and v.shape == () and v.dtype.kind in "iuf":
                 return v[()]  # a NumPy scalar: float32 state keeps float32 arithmetic
             if v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, bool)):
                 return v

@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .adam import check_adam_group, decayed_gradient, update_moments
 from .optimizer import Optimizer, check_hyper
@@ -50,6 +50,7 @@ class NAdam(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         beta1, beta2 = group["betas"]
         lr, psi = group["lr"], group["momentum_decay"]
         if not state:
@@ -68,12 +69,12 @@ class NAdam(Optimizer):
         product = float(mu_product)
 
         exp_avg, exp_avg_sq = update_moments(state, g, group["betas"], tmp)
-        np.divide(exp_avg_sq, 1.0 - beta2**step, out=denom)
-        np.sqrt(denom, out=denom)
+        xp.divide(exp_avg_sq, 1.0 - beta2**step, out=denom)
+        xp.sqrt(denom, out=denom)
         denom += group["eps"]
-        np.multiply(g, -lr * (1.0 - mu) / (1.0 - product), out=tmp)
+        xp.multiply(g, -lr * (1.0 - mu) / (1.0 - product), out=tmp)
         tmp /= denom
         x += tmp
-        np.multiply(exp_avg, -lr * mu_next / (1.0 - product * mu_next), out=tmp)
+        xp.multiply(exp_avg, -lr * mu_next / (1.0 - product * mu_next), out=tmp)
         tmp /= denom
         x += tmp

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from graphgrad.autograd import Tensor, enable_grad, get_default_dtype
+from graphgrad.autograd.arrays import is_array, namespace, to_device, to_host
 
 
 class _Required:
@@ -169,7 +170,8 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad.grad_fn is not None or p.grad.requires_grad:
-                    p.grad = Tensor(np.zeros_like(p.grad._data))  # leave the graph alone
+                    data = p.grad._data  # leave the graph alone
+                    p.grad = Tensor(namespace(data).zeros_like(data))
                 else:
                     p.grad._data[...] = 0
 
@@ -215,13 +217,14 @@ class Optimizer:
 
     # ------------------------------------------------- helpers for updates
     @staticmethod
-    def _zeros(x: np.ndarray) -> Tensor:
-        """A state Tensor of zeros shaped like the parameter array ``x``."""
-        return Tensor._make(np.zeros_like(x))
+    def _zeros(x) -> Tensor:
+        """A state Tensor of zeros shaped like the parameter array ``x``, on its device."""
+        return Tensor._make(namespace(x).zeros_like(x))
 
     @staticmethod
     def _scalar(value) -> Tensor:
-        """A 0-d state Tensor (``step``, NAdam's ``mu_product``) in ``scalar_dtype()``."""
+        """A 0-d state Tensor (``step``, NAdam's ``mu_product``) in ``scalar_dtype()``, on
+        the host as PyTorch keeps them (read as Python numbers by the updates)."""
         return Tensor._make(np.array(value, dtype=scalar_dtype()))
 
     @staticmethod
@@ -233,11 +236,13 @@ class Optimizer:
 
     def _scratch(self, like: np.ndarray, count: int) -> list[np.ndarray]:
         """``count`` temporary arrays shaped like ``like``, views into a workspace that
-        grows to the largest parameter and is then reused (no per-step allocation)."""
+        grows to the largest parameter and is then reused (no per-step allocation); one
+        workspace per dtype and kind of array (host or device)."""
         need = like.size * count
-        work = self._work.get(like.dtype)
+        key = (like.dtype, type(like))
+        work = self._work.get(key)
         if work is None or work.size < need:
-            work = self._work[like.dtype] = np.empty(need, like.dtype)
+            work = self._work[key] = namespace(like).empty(need, like.dtype)
         n = like.size
         return [work[i * n:(i + 1) * n].reshape(like.shape) for i in range(count)]
 
@@ -248,25 +253,27 @@ class Optimizer:
 
         Returns ``g`` itself when there is nothing to add (it is never written to).
         """
+        xp = namespace(p)
         if weight_decay:
-            np.multiply(p, weight_decay, out=out)
-            (np.subtract if maximize else np.add)(out, g, out=out)
+            xp.multiply(p, weight_decay, out=out)
+            (xp.subtract if maximize else xp.add)(out, g, out=out)
             return out
         if maximize:
-            return np.negative(g, out=out)
+            return xp.negative(g, out=out)
         return g
 
     @staticmethod
     def _lerp_(x: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:
         """``x += weight * (end - x)`` in place, in the two forms PyTorch's ``lerp`` uses
         (the second keeps ``x == end`` exact when the weight is near 1)."""
-        np.subtract(end, x, out=tmp)
+        xp = namespace(x)
+        xp.subtract(end, x, out=tmp)
         if abs(weight) < 0.5:
             tmp *= weight
             x += tmp
         else:
             tmp *= 1.0 - weight
-            np.subtract(end, tmp, out=x)
+            xp.subtract(end, tmp, out=x)
 
     # --------------------------------------------------------- state_dict
     def _indexed_params(self) -> list[Tensor]:
@@ -293,8 +300,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and state saved by ``state_dict``.
 
-        State values may be Tensors, NumPy arrays or numbers; they are copied into
-        new Tensors: per-parameter state cast to the parameter's dtype, ``step``
+        State values may be Tensors, arrays or numbers; they are copied into new
+        Tensors: per-parameter state cast to the parameter's dtype and moved to its
+        device (as PyTorch's), ``step``
         (a non-negative whole number) and other 0-d state to ``scalar_dtype()``.
         Raises ValueError, naming the key, if the groups don't match or a value is
         malformed; nothing changes then."""
@@ -335,6 +343,8 @@ class Optimizer:
             value = value._data
         elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
             value = np.asarray(value)
+        if is_array(value) and (name == "step" or name in self._scalar_state):
+            value = to_host(value)  # numbers, kept on the host
         if name == "step":
             step = np.asarray(value)
             if step.shape != () or step.dtype.kind not in "iuf" or not np.isfinite(step) \
@@ -343,7 +353,7 @@ class Optimizer:
             return self._scalar(step)
         if value is None:  # e.g. SGD's momentum buffer before its first step
             return None
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+        if not is_array(value) or value.dtype.kind not in "iuf":
             raise ValueError(f"{where} must be an array of the parameter's shape {p.shape}, "
                              f"got {type(value).__name__} {value!r:.80}")
         if name in self._scalar_state:
@@ -352,7 +362,7 @@ class Optimizer:
             return self._scalar(value)
         if value.shape != p.shape:
             raise ValueError(f"{where} has shape {value.shape}, the parameter {p.shape}")
-        return Tensor._make(np.array(value, dtype=p.dtype, copy=True))
+        return Tensor._make(to_device(value, p.device).astype(p.dtype, copy=True))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

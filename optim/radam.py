@@ -1,7 +1,7 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .adam import check_adam_group, decayed_gradient, update_moments
 from .optimizer import Optimizer
@@ -48,6 +48,7 @@ class RAdam(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         if not state:
@@ -64,14 +65,14 @@ class RAdam(Optimizer):
         bias_correction2 = 1.0 - beta2**step
         rho_inf = 2.0 / (1.0 - beta2) - 1.0
         rho_t = rho_inf - 2.0 * step * beta2**step / bias_correction2
-        np.divide(exp_avg, bias_correction1, out=update)
+        xp.divide(exp_avg, bias_correction1, out=update)
         update *= lr
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            np.sqrt(exp_avg_sq, out=tmp)
+            xp.sqrt(exp_avg_sq, out=tmp)
             tmp += group["eps"]
-            np.divide(bias_correction2**0.5, tmp, out=tmp)
+            xp.divide(bias_correction2**0.5, tmp, out=tmp)
             update *= tmp
             update *= rect
         x -= update

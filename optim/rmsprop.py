@@ -1,7 +1,7 @@
 """RMSprop: gradient steps scaled by a running root-mean-square of the gradients."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .optimizer import Optimizer, check_hyper
 
@@ -45,6 +45,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = self._scalar(0.0)
@@ -59,27 +60,27 @@ class RMSprop(Optimizer):
 
         square_avg = state["square_avg"]._data
         square_avg *= alpha
-        np.multiply(g, 1.0 - alpha, out=tmp)
+        xp.multiply(g, 1.0 - alpha, out=tmp)
         tmp *= g
         square_avg += tmp
         if group["centered"]:
             grad_avg = state["grad_avg"]._data
             self._lerp_(grad_avg, g, 1.0 - alpha, tmp)
-            np.multiply(grad_avg, grad_avg, out=tmp)
-            np.subtract(square_avg, tmp, out=tmp)
-            np.sqrt(tmp, out=tmp)
+            xp.multiply(grad_avg, grad_avg, out=tmp)
+            xp.subtract(square_avg, tmp, out=tmp)
+            xp.sqrt(tmp, out=tmp)
         else:
-            np.sqrt(square_avg, out=tmp)
+            xp.sqrt(square_avg, out=tmp)
         tmp += group["eps"]
 
         if momentum > 0:
-            np.divide(g, tmp, out=tmp)
+            xp.divide(g, tmp, out=tmp)
             buf = state["momentum_buffer"]._data
             buf *= momentum
             buf += tmp
-            np.multiply(buf, -group["lr"], out=tmp)
+            xp.multiply(buf, -group["lr"], out=tmp)
             x += tmp
         else:
-            np.multiply(g, -group["lr"], out=gbuf)  # g is no longer needed
+            xp.multiply(g, -group["lr"], out=gbuf)  # g is no longer needed
             gbuf /= tmp
             x += gbuf

@@ -1,7 +1,7 @@
 """Rprop: per-coordinate step sizes adapted from the signs of successive gradients."""
 from __future__ import annotations
 
-import numpy as np
+from graphgrad.autograd.arrays import namespace
 
 from .optimizer import Optimizer, check_hyper
 
@@ -48,6 +48,7 @@ class Rprop(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         eta_minus, eta_plus = group["etas"]
         if not state:
             state["step"] = self._scalar(0.0)
@@ -57,20 +58,20 @@ class Rprop(Optimizer):
         self._advance(state)
         factor, tmp = self._scratch(x, 2)
         if group["maximize"]:
-            g = np.negative(g, out=tmp)
+            g = xp.negative(g, out=tmp)
         prev, step_size = state["prev"]._data, state["step_size"]._data
 
-        np.multiply(g, prev, out=factor)
-        np.sign(factor, out=factor)
+        xp.multiply(g, prev, out=factor)
+        xp.sign(factor, out=factor)
         flipped = factor < 0
         # NaN stays NaN, as PyTorch's masked assignments leave it
         factor[factor > 0] = eta_plus
         factor[flipped] = eta_minus
         factor[factor == 0] = 1.0
         step_size *= factor
-        np.clip(step_size, *group["step_sizes"], out=step_size)
-        np.copyto(prev, g)
+        xp.clip(step_size, *group["step_sizes"], out=step_size)
+        xp.copyto(prev, g)
         prev[flipped] = 0.0
-        np.sign(prev, out=tmp)
+        xp.sign(prev, out=tmp)
         tmp *= step_size
         x -= tmp

@@ -1,9 +1,8 @@
 """Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
 from __future__ import annotations
 
-import numpy as np
-
 from graphgrad.autograd import Tensor
+from graphgrad.autograd.arrays import namespace
 
 from .optimizer import Optimizer, check_hyper
 
@@ -52,6 +51,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, group) -> None:
         x = p._data
+        xp = namespace(x)
         momentum = group["momentum"]
         gbuf, tmp = self._scratch(x, 2)
         g = self._grad_term(x, g, group["weight_decay"], group["maximize"], gbuf)
@@ -65,14 +65,14 @@ class SGD(Optimizer):
                 buf = buf._data
                 buf *= momentum
                 if group["dampening"]:
-                    np.multiply(g, 1.0 - group["dampening"], out=tmp)
+                    xp.multiply(g, 1.0 - group["dampening"], out=tmp)
                     buf += tmp
                 else:
                     buf += g
             if group["nesterov"]:
-                np.multiply(buf, momentum, out=tmp)
-                d = np.add(g, tmp, out=tmp)
+                xp.multiply(buf, momentum, out=tmp)
+                d = xp.add(g, tmp, out=tmp)
             else:
                 d = buf
-        np.multiply(d, -group["lr"], out=tmp)
+        xp.multiply(d, -group["lr"], out=tmp)
         x += tmp
