@@ -13,6 +13,7 @@ from types import ModuleType as _ModuleType
 import numpy as _np
 
 from . import ops as _ops  # noqa: F401  (attaches the operations to Tensor)
+from . import pinning as _pinning  # noqa: F401  (attaches pin_memory and is_pinned)
 from ._numpy_warnings import ignore_float_warnings as _ignore_float_warnings
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .creation import (

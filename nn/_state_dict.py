@@ -19,6 +19,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from graphgrad.autograd import Tensor, no_grad
+from graphgrad.autograd.arrays import is_array, to_device
 from graphgrad.autograd.tensor import unwrap
 
 
@@ -102,7 +103,8 @@ class _Loading:
 
     def _match(self, key: str, tensor: Tensor, value) -> None:
         try:
-            array = np.asarray(unwrap(value))
+            data = unwrap(value)
+            array = data if is_array(data) else np.asarray(data)  # a device's stays there
         except ValueError:  # a ragged list
             array = np.empty((), dtype=object)
         if array.dtype.kind not in "biuf":
@@ -142,7 +144,7 @@ def load(module, state_dict, strict: bool) -> IncompatibleKeys:
         loading.raise_errors(module, strict)
     with no_grad():
         for tensor, array in loading.updates:
-            tensor.copy_(array.astype(tensor.dtype, copy=False))
+            tensor.copy_(to_device(array, tensor.device).astype(tensor.dtype, copy=False))
     keys = IncompatibleKeys(loading.missing, loading.unexpected)
     for owner, hook in loading.post_hooks:
         if hook(owner, keys) is not None:

@@ -26,7 +26,8 @@ import reprlib
 
 import numpy as np
 
-from graphgrad.autograd.devices import check_device
+from graphgrad.autograd.arrays import to_device, to_host
+from graphgrad.autograd.devices import CPU, check_device
 from graphgrad.autograd.tensor import Tensor
 
 from ._atomic import write_atomically
@@ -73,7 +74,7 @@ def _arrays_to_save(tensors, where: str) -> dict[str, np.ndarray]:
         if not isinstance(key, str):
             raise TypeError(f"{where}: tensor names must be str, got {type(key).__name__} "
                             f"{reprlib.repr(key)}")
-        a = value._data if isinstance(value, Tensor) else value
+        a = to_host(value._data) if isinstance(value, Tensor) else value  # a device's: a copy
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{where}: {key!r} is a {type(value).__name__}, not a Tensor")
         if a.dtype.name not in _DTYPES:
@@ -154,14 +155,16 @@ def load(data: bytes) -> dict[str, Tensor]:
 
 
 def load_file(filename, device="cpu") -> dict[str, Tensor]:
-    """The tensors of the safetensors file at ``filename``, on ``device`` (the CPU)."""
-    check_device("load_file", device)
+    """The tensors of the safetensors file at ``filename``, on ``device`` (the CPU by
+    default)."""
+    where = check_device("load_file", device)
     with open(filename, "rb") as f:
-        return _tensors(os.fsdecode(os.fspath(filename)), f.read())
+        return _tensors(os.fsdecode(os.fspath(filename)), f.read(), where)
 
 
-def _tensors(name: str, data) -> dict[str, Tensor]:
-    return {k: Tensor._make(a) for k, a in arrays_from_bytes(name, data).items()}
+def _tensors(name: str, data, where=CPU) -> dict[str, Tensor]:
+    return {k: Tensor._make(to_device(a, where, name))
+            for k, a in arrays_from_bytes(name, data).items()}
 
 
 class safe_open:  # noqa: N801  (the package's spelling)
@@ -173,11 +176,11 @@ class safe_open:  # noqa: N801  (the package's spelling)
         if framework not in ("pt", "torch"):
             raise ValueError(f"safe_open: framework must be 'pt' (graphgrad Tensors), got "
                              f"{framework!r}")
-        check_device("safe_open", device)
+        where = check_device("safe_open", device)
         name = os.fsdecode(os.fspath(filename))
         with open(filename, "rb") as f:
             data = f.read()
-        self._tensors = _tensors(name, data)
+        self._tensors = _tensors(name, data, where)
         # The package has checked the header: 8 bytes of length, then a JSON object.
         header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
         self._metadata = header.get("__metadata__")

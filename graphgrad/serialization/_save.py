@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+from graphgrad.autograd.arrays import to_host
 from graphgrad.autograd.tensor import Tensor
 from graphgrad.nn.module import Module
 from graphgrad.nn.parameter import Parameter
@@ -141,7 +142,9 @@ class _Encoder:
         if shared and id(a) in self.stored:
             _, offset, crc = self.stored[id(a)]
         else:
-            data = np.asarray(a, dtype=_DTYPES[name], order="C")  # ascontiguousarray: 0-d->1-d
+            # A device's array comes to the host: the file never depends on a device.
+            # (np.asarray, not ascontiguousarray, which would make a 0-d array 1-d.)
+            data = np.asarray(to_host(a), dtype=_DTYPES[name], order="C")
             offset, crc = self.size, zlib.crc32(_bytes_view(data))
             self.arrays.append(data)
             self.size += data.nbytes

@@ -14,6 +14,7 @@ import itertools
 import multiprocessing
 import queue
 
+from ._pin import pin_batch
 from ._worker import IterableEnd, NewEpoch, WorkerError, unpack, worker_loop
 
 _CHECK_S = 5.0  # how long to wait for a result before checking the workers are alive
@@ -36,6 +37,7 @@ class MultiProcessIter:
         self._persistent = loader.persistent_workers
         self._timeout = loader.timeout
         self._length = loader._length_fn()
+        self._pin, self._pin_device = loader._pin, loader.pin_memory_device
         n = self._num_workers = loader.num_workers
         self._max_in_flight = loader.prefetch_factor * n
         ctx = loader.multiprocessing_context or default_context()
@@ -145,7 +147,7 @@ class MultiProcessIter:
                 self._epoch.advance()
                 if isinstance(data, WorkerError):
                     data.reraise()
-                return data
+                return pin_batch(data, self._pin_device) if self._pin else data
             task, data = self._receive()
             if isinstance(data, IterableEnd):
                 self._active[data.worker_id] = False

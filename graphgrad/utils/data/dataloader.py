@@ -27,6 +27,7 @@ from ._collate import default_collate, default_convert
 from ._epoch import Epoch, draw_epoch, epoch_state, restore_epoch
 from ._fetch import IterableFetcher, MapFetcher
 from ._multiprocessing import MultiProcessIter
+from ._pin import pin_batch, pinning
 from ._worker import get_worker_info
 from .dataset import IterableDataset
 from .sampler import (
@@ -62,6 +63,7 @@ class _SingleProcessIter:
         self._fetcher = (IterableFetcher if loader._is_iterable else MapFetcher)(
             loader.dataset, loader._auto_collation, loader.collate_fn, loader.drop_last)
         self._length = loader._length_fn()
+        self._pin, self._pin_device = loader._pin, loader.pin_memory_device
 
     def __iter__(self):
         return self
@@ -73,7 +75,8 @@ class _SingleProcessIter:
         try:
             index = next(self._indices)
             self._epoch.advance()
-            return self._fetcher.fetch(index)
+            batch = self._fetcher.fetch(index)
+            return pin_batch(batch, self._pin_device) if self._pin else batch
         except StopIteration:
             self._epoch.finish()
             raise
@@ -97,8 +100,10 @@ class DataLoader:
     end of each epoch, unless ``persistent_workers``, then when the loader is collected.
     An error in a worker is raised in the main process naming the worker; an error in
     the dataset names the index.  ``timeout`` (seconds, 0 = none) bounds the wait for a
-    worker's batch.  ``pin_memory`` has nothing to pin on the CPU and is accepted as a
-    no-op.  ``len(loader)`` is the number of batches.
+    worker's batch.  ``pin_memory=True`` hands out batches whose tensors are in pinned
+    host memory (faster to move to a GPU) where a device backend is available; without
+    one it warns and does nothing, as PyTorch's.  ``len(loader)`` is the number of
+    batches.
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
@@ -179,9 +184,7 @@ class DataLoader:
         self._resume: Epoch | None = None  # an epoch set by load_state_dict, not started
         self._iterator: MultiProcessIter | None = None  # the persistent workers' iterator
         self._initialized = True
-        if pin_memory:
-            warnings.warn("DataLoader: pin_memory=True has no effect: there is no "
-                          "accelerator, memory is not pinned", stacklevel=2)
+        self._pin = pinning(pin_memory, pin_memory_device)
         self._warn_if_many_workers()
 
     def __setattr__(self, name: str, value) -> None:
