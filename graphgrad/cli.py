@@ -1,6 +1,7 @@
 """The ``graphgrad`` command (also ``python -m graphgrad``).
 
     graphgrad demo [--epochs N] [--seed S] [--out DIR] [--quick] [--no-progress]
+                   [--device DEVICE]
     graphgrad draw [--out FILE] [--seed S] [--batch-size N] [--html]
 """
 from __future__ import annotations
@@ -57,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
                       "check that everything works; the accuracy is not meaningful")
     demo.add_argument("--no-progress", action="store_true",
                       help="print one line per epoch instead of progress bars")
+    demo.add_argument("--device", default="cpu", metavar="DEVICE",
+                      help="where to train: cpu, or cuda (a GPU, with graphgrad[cuda]) "
+                      "(default: cpu)")
 
     draw = commands.add_parser("draw", help="draw the backward graph of one training step",
                                description=DRAW_HELP)
@@ -88,11 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from . import demo  # imported here: --help works without NumPy, before the above
+    from .autograd.devices import check_device
 
     try:
         if args.command == "demo":
+            try:  # a device that is not there: say so, without a traceback
+                check_device("graphgrad demo --device", args.device)
+            except (RuntimeError, ValueError) as err:
+                print(err, file=sys.stderr)
+                return 2
             result = demo.run(epochs=args.epochs, seed=args.seed, out=args.out,
-                              quick=args.quick, progress=not args.no_progress)
+                              quick=args.quick, progress=not args.no_progress,
+                              device=args.device)
             default_run = args.epochs is None and not args.quick
             if default_run and result.test_accuracy < TARGET_ACCURACY:
                 print(f"graphgrad demo: test accuracy {result.test_accuracy:.2%} is below the "

@@ -3,6 +3,7 @@
     python3 tasks.py demo                  # from a fresh clone: sets up .venv, then runs this
     graphgrad demo --epochs 20 --seed 1    # once graphgrad[demo] is installed
     python -m graphgrad demo --quick       # a few seconds, for tests
+    graphgrad demo --device cuda           # on a GPU (needs graphgrad[cuda]: CuPy)
 
 Everything below is ordinary PyTorch-style code on graphgrad: a Module, a
 DataLoader, Adam with a cosine learning-rate schedule, ``loss.backward()``.  The
@@ -19,7 +20,10 @@ downloaded.  The run writes into ``--out`` (default ``out/demo``):
     digits_cnn.ckpt     the trained weights (gg.save; reloaded and checked before exit)
     history.json        the numbers behind the curves, and the settings of the run
 
-The same seed gives the same numbers, bit for bit.
+The same seed gives the same numbers, bit for bit (on the CPU; a GPU's sums may
+round differently).  ``--device cuda`` trains on the GPU: the model is moved there
+with ``model.to(device)``, each batch with ``.to(device)`` (from pinned memory), and
+the pictures read what they need back with ``.cpu()``.
 """
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ class Settings:
     batch_size: int = 32
     lr: float = 3e-3
     train_limit: int | None = None  # use only the first n training images (--quick)
+    device: str = "cpu"
 
 
 @dataclass
@@ -93,17 +98,19 @@ class DemoResult:
 
 
 def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
-        quick: bool = False, progress: bool = True, log=print) -> DemoResult:
+        quick: bool = False, progress: bool = True, log=print,
+        device: str = "cpu") -> DemoResult:
     """Train, evaluate, write the pictures and weights into ``out``, check the weights reload.
 
     ``epochs``: default 15, or 2 with ``quick``, which also trains on the first 480
     training images only (a few seconds; for tests).
     ``progress``: tqdm bars; without them one line per epoch is printed.
+    ``device``: where to train (``"cpu"``, ``"cuda"``, ...).
     """
     tqdm = _require("tqdm", "progress bars").tqdm
     _require("matplotlib", "the plots")
     gg.autograd.keep_freed_memory()  # a training program: steps reuse freed memory (README)
-    settings = Settings(seed=seed, train_limit=480 if quick else None)
+    settings = Settings(seed=seed, train_limit=480 if quick else None, device=str(device))
     settings.epochs = epochs if epochs is not None else (2 if quick else Settings.epochs)
     if settings.epochs < 1:
         raise ValueError(f"demo: epochs must be at least 1, got {settings.epochs}")
@@ -117,14 +124,15 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
     if settings.train_limit is not None:
         train_x, train_y = train_x[:settings.train_limit], train_y[:settings.train_limit]
     loader = gg.utils.data.DataLoader(gg.utils.data.TensorDataset(train_x, train_y),
-                                batch_size=settings.batch_size, shuffle=True)
-    model = DigitsCNN()
+                                batch_size=settings.batch_size, shuffle=True,
+                                pin_memory=gg.device(device).type != "cpu")
+    model = DigitsCNN().to(device)
     optimizer = optim.Adam(model.parameters(), lr=settings.lr)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
     log(f"graphgrad demo: {sum(p.numel() for p in model.parameters()):,}-parameter CNN on "
         f"{len(train_y)} training / {len(test_y)} test digits, {settings.epochs} epoch"
         f"{'s' if settings.epochs > 1 else ''}, "
-        f"seed {settings.seed}")
+        f"seed {settings.seed}, on {gg.device(device)}")
 
     history: list[dict] = []
     first_step = None  # (graph, gradient flow) of the very first training step
@@ -135,10 +143,10 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
                   disable=not progress, file=sys.stdout, dynamic_ncols=True) as bar:
             page = out / "backprop.html" if first_step is None else None
             train_loss, train_accuracy, step = train_epoch(model, loader, optimizer, bar,
-                                                           record=page)
+                                                           record=page, device=device)
             first_step = first_step or step
             schedule.step()
-            test_loss, predictions = evaluate(model, test_x, test_y)
+            test_loss, predictions = evaluate(model, test_x, test_y, device)
             row = {"epoch": epoch, "lr": lr, "train_loss": train_loss,
                    "train_accuracy": train_accuracy, "test_loss": test_loss,
                    "test_accuracy": float((predictions == test_y).mean()),
@@ -166,7 +174,7 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
         "history": out / "history.json",
     }
     gg.save(model.state_dict(), files["weights"])
-    check_reload(files["weights"], model, test_x)
+    check_reload(files["weights"], model, test_x, device)
     log(f"weights saved to {files['weights']} and reloaded: same {len(test_y)} predictions")
     seconds = time.perf_counter() - start
     files["history"].write_text(json.dumps(
@@ -178,13 +186,15 @@ def run(epochs: int | None = None, seed: int = 0, out: str | Path = "out/demo",
 
 
 def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
-                record: Path | None = None) -> tuple[float, float, tuple | None]:
+                record: Path | None = None,
+                device: str = "cpu") -> tuple[float, float, tuple | None]:
     """One pass over ``loader``: mean loss, accuracy (in train mode, so with dropout) and,
     with ``record`` (where to write its explorer page), the graph and gradient flow of
-    the epoch's first step."""
+    the epoch's first step.  Each batch goes to ``device``, where the model is."""
     model.train()
     loss_sum, correct, seen, step = 0.0, 0, 0, None
     for images, labels in loader:
+        images, labels = images.to(device, non_blocking=True), labels.to(device)
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad()
@@ -204,13 +214,15 @@ def train_epoch(model: nn.Module, loader, optimizer: optim.Optimizer, bar,
     return loss_sum / seen, correct / seen, step
 
 
-def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy and predicted classes on a whole set, in eval mode."""
+def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray,
+             device: str = "cpu") -> tuple[float, np.ndarray]:
+    """Mean cross-entropy and predicted classes (on the host) on a whole set, in eval
+    mode, computed on ``device``."""
     model.eval()
     with gg.no_grad():
-        logits = model(gg.tensor(images))
-        loss = F.cross_entropy(logits, gg.tensor(labels)).item()
-    return loss, logits._data.argmax(1)
+        logits = model(gg.tensor(images, device=device))
+        loss = F.cross_entropy(logits, gg.tensor(labels, device=device)).item()
+    return loss, logits.cpu().numpy().argmax(1)
 
 
 def snapshot_step(loss: gg.Tensor, model: nn.Module, page: Path | None = None):
@@ -295,15 +307,16 @@ def plot_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.nda
     return path
 
 
-def check_reload(path: Path, model: nn.Module, images: np.ndarray) -> None:
-    """Load the weights into a fresh model and check it computes the same logits."""
-    fresh = DigitsCNN()
-    fresh.load_state_dict(gg.load(path))
+def check_reload(path: Path, model: nn.Module, images: np.ndarray, device: str = "cpu") -> None:
+    """Load the weights into a fresh model on ``device`` and check it computes the same
+    logits."""
+    fresh = DigitsCNN().to(device)
+    fresh.load_state_dict(gg.load(path, map_location=device))
     fresh.eval()
     model.eval()
     with gg.no_grad():
-        x = gg.tensor(images)
-        if not np.array_equal(fresh(x)._data, model(x)._data):
+        x = gg.tensor(images, device=device)
+        if not np.array_equal(fresh(x).cpu().numpy(), model(x).cpu().numpy()):
             raise RuntimeError(f"weights reloaded from {path} give different predictions")
 
 

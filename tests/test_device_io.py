@@ -173,3 +173,17 @@ def test_dataloader_pin_memory_without_a_device_warns_and_ignores():
         batches = _batches(pin_memory=True)
     with strict_cuda():
         assert not any(t.is_pinned() for batch in batches for t in batch)
+
+
+# ----------------------------------------------------------------------- viz
+def test_gradient_flow_reads_device_tensors_explicitly():
+    with strict_cuda():
+        m = nn.Linear(3, 2).cuda()
+        for p in m.parameters():
+            p.grad = gg.full(p.shape, 2.0, device="cuda")
+        flow = gg.viz.gradient_flow(m)
+        weight_norm = float(np.linalg.norm(m.weight.cpu().numpy()))
+    assert [row.name for row in flow.rows] == ["weight", "bias"]
+    np.testing.assert_allclose(flow.rows[0].stats.norm, np.sqrt(6 * 4.0))
+    np.testing.assert_allclose(flow.rows[0].ratio, np.sqrt(24.0) / weight_norm, rtol=1e-6)
+    assert "weight" in str(flow)

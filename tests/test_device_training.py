@@ -200,3 +200,40 @@ def test_a_training_loop_on_the_device_gives_the_cpu_losses(opt):
     make = {"SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
             "Adam": lambda ps: optim.Adam(ps, lr=0.01)}[opt]
     np.testing.assert_allclose(_train("cuda", make), _train("cpu", make), rtol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="the demo CNN's ops (conv's unfold, batch norm, ...) are not yet on "
+                          "the device (tests/test_device_ops.py NOT_YET_ON_DEVICE)")
+def test_the_demo_trains_on_the_device():
+    from graphgrad import demo
+    from graphgrad.datasets import load_digits
+
+    class Bar:
+        def set_postfix_str(self, *args, **kwargs) -> None:
+            pass
+
+        def update(self) -> None:
+            pass
+
+    def epoch(device: str) -> tuple:
+        gg.manual_seed(0)
+        x, y = load_digits("train")
+        data = gg.utils.data.TensorDataset(x[:64], y[:64])
+        loader = gg.utils.data.DataLoader(data, batch_size=32, shuffle=True,
+                                          pin_memory=device != "cpu")
+        model = demo.DigitsCNN(dropout=0.0).to(device)
+        optimizer = optim.Adam(model.parameters(), lr=3e-3)
+        loss, accuracy, _ = demo.train_epoch(model, loader, optimizer, Bar(), device=device)
+        return loss, accuracy, demo.evaluate(model, x[:64], y[:64], device)[1]
+
+    on_device, on_cpu = epoch("cuda"), epoch("cpu")
+    np.testing.assert_allclose(on_device[:2], on_cpu[:2], rtol=1e-5)
+    np.testing.assert_array_equal(on_device[2], on_cpu[2])
+
+
+def test_the_demo_command_refuses_a_missing_device(capsys):
+    from graphgrad.cli import main
+
+    assert main(["demo", "--quick", "--device", "cuda:3"]) == 2
+    assert "cuda:3" in capsys.readouterr().err

@@ -114,6 +114,26 @@ def _weights_cross_both_ways() -> bool:
                                strict=True))
 
 
+def _gpu_checkpoint_loads_on_the_cpu() -> bool:
+    from graphgrad.testing.strict_arrays import strict_cuda
+
+    buffer = io.BytesIO()
+    with strict_cuda():
+        gg.save({"w": gg.ones(2, device="cuda")}, buffer)
+        numpy_raises = _raises(TypeError, lambda: gg.ones(2, device="cuda").numpy())
+    buffer.seek(0)
+    return numpy_raises and gg.load(buffer)["w"].device == gg.device("cpu")
+
+
+def _without_a_backend_cuda_is_unavailable() -> bool:
+    from graphgrad.autograd import arrays
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "_BACKENDS", {})
+        patch.setattr(arrays, "_LOADERS", {})
+        return not gg.cuda.is_available() and gg.cuda.device_count() == 0
+
+
 def _pin_memory_warns() -> bool:
     from graphgrad.utils.data import DataLoader, TensorDataset
 
@@ -217,6 +237,9 @@ STATEMENTS = [
      lambda: _raises(NotImplementedError, lambda: gg.optim.Adam(
          nn.Linear(1, 1).parameters(), differentiable=True))),
     ("`pin_memory=True` warns that it has no effect", _pin_memory_warns),
+    ("`t.numpy()` of a GPU tensor raises: `t.cpu().numpy()`. Without CuPy or a GPU, "
+     "`gg.cuda.is_available()` is False", _without_a_backend_cuda_is_unavailable),
+    ("a checkpoint saved on a GPU loads on the CPU by default", _gpu_checkpoint_loads_on_the_cpu),
     ("Complex matrices are not supported.", lambda: _raises(
         TypeError, lambda: gg.linalg.inv(np.eye(2) * 1j))),
     ("`det` of an exactly singular matrix has gradient 0", _singular_det_has_zero_gradient),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from graphgrad.autograd.arrays import to_host
 from graphgrad.autograd.graph import Node
 
 from ._graph import GraphModel, Vertex
@@ -196,7 +197,7 @@ class Drawer:
             lines += [small(f"grad norm {fmt(s.norm)}"),
                       small(f"mean|g| {fmt(s.mean_abs)}  max|g| {fmt(s.max_abs)}")]
         if v.kind == "param" and v.tensor is not None:
-            w = float(abs(v.tensor._data.astype("float64")).max(initial=0.0))
+            w = float(abs(to_host(v.tensor._data).astype("float64")).max(initial=0.0))
             if w:
                 lines.append(small(f"max|g|/max|w| {fmt(s.max_abs / w)}"))
         if v.kind == "op" and len(v.members) > 1:

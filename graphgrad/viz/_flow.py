@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphgrad.autograd.arrays import to_host
 from graphgrad.autograd.tensor import Tensor
 
 from ._graph import is_module
@@ -157,7 +158,7 @@ def gradient_flow(model, path=None) -> GradientFlow:
             rows.append(FlowRow(name, p.shape, None, None))
             continue
         s = grad_stats(p.grad)
-        w = float(np.linalg.norm(p._data.astype(np.float64).ravel()))
+        w = float(np.linalg.norm(to_host(p._data).astype(np.float64).ravel()))
         rows.append(FlowRow(name, p.shape, s, s.norm / w if w and s.finite else None))
     report = GradientFlow(rows)
     if path is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphgrad.autograd.arrays import to_host
 from graphgrad.autograd.grad_mode import STATE
 from graphgrad.autograd.tensor import Tensor
 
@@ -84,8 +85,9 @@ class ArrayStats:
 
 
 def array_stats(g) -> ArrayStats:
-    """The ``ArrayStats`` of an array or Tensor (computed in float64)."""
-    raw = np.asarray(g._data if isinstance(g, Tensor) else g)
+    """The ``ArrayStats`` of an array or Tensor (computed in float64, on the host: a
+    device's array is copied there first)."""
+    raw = to_host(g._data if isinstance(g, Tensor) else g)
     dtype = raw.dtype
     a = raw.astype(np.float64, copy=False).ravel()
     size = int(a.size)
