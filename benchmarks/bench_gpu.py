@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     gpu = gg.cuda.is_available()
     torch = load_torch()
-    if torch is not None:  # float32 arithmetic, as CuPy's (see above)
+    if torch is not None and torch.cuda.is_available():  # float32 arithmetic, as CuPy's
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     print(f"machine: {machine()}")
