@@ -28,3 +28,18 @@ def cuda_for_tests():
     if not gg.cuda.is_available():
         raise RuntimeError("GRAPHGRAD_TEST_GPU=1 but graphgrad sees no GPU (is CuPy installed?)")
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def no_cuda():
+    """A context in which no backend serves ``"cuda"`` (as on a machine without CuPy or
+    a GPU), whatever the machine has."""
+    import pytest
+
+    from graphgrad.autograd import arrays
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "_BACKENDS", {k: v for k, v in arrays._BACKENDS.items()
+                                            if k != "cuda"})
+        patch.setattr(arrays, "_LOADERS", {})
+        yield

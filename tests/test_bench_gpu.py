@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import bench_gpu  # noqa: E402
+from device_under_test import no_cuda  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
 from graphgrad.testing.strict_arrays import strict_cuda  # noqa: E402
@@ -28,7 +29,8 @@ def test_models_train_as_in_pytorch(name):
 
 
 def test_without_a_gpu_it_measures_the_cpu_and_says_so(capsys):
-    assert bench_gpu.main(["--small", "--repeat", "1"]) == 0
+    with no_cuda():
+        assert bench_gpu.main(["--small", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "no GPU: graphgrad.cuda.is_available() is False" in out
     assert all(name in out for name in bench_gpu.BUILDERS)

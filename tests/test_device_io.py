@@ -1,5 +1,6 @@
-"""Saving, loading and data loading with a device (issue 20), on the strict stand-in GPU
-(``graphgrad.testing.strict_arrays``): ``gg.save`` writes device tensors' data from the
+"""Saving, loading and data loading with a device (issue 20), on the device under test
+(``tests/device_under_test.py``: the strict stand-in GPU, or a real one with
+GRAPHGRAD_TEST_GPU=1): ``gg.save`` writes device tensors' data from the
 host (the file never depends on a device), ``gg.load``'s ``map_location`` places what it
 reads, safetensors and PyTorch checkpoints likewise, and ``DataLoader(pin_memory=True)``
 pins its batches."""
@@ -9,21 +10,22 @@ import warnings
 
 import numpy as np
 import pytest
+from device_under_test import cuda_for_tests, no_cuda
 
 import graphgrad as gg
 from graphgrad import nn
-from graphgrad.testing.strict_arrays import StrictArray, strict_cuda
+from graphgrad.autograd.arrays import is_device_array
 from graphgrad.utils.data import DataLoader, TensorDataset
 
 
 def on_device(t: gg.Tensor) -> bool:
-    return type(t._data) is StrictArray
+    return is_device_array(t._data)
 
 
 def checkpoint(tmp_path) -> tuple:
     """A checkpoint saved from device tensors: a model's state dict, a plain tensor and a
     parameter; returns its path and the host values."""
-    with strict_cuda():
+    with cuda_for_tests():
         gg.manual_seed(0)
         model = nn.Linear(3, 2).cuda()
         state = {"model": model.state_dict(), "x": gg.arange(4.0, device="cuda"),
@@ -36,7 +38,8 @@ def checkpoint(tmp_path) -> tuple:
 
 def test_a_checkpoint_saved_from_a_device_loads_on_a_cpu_only_machine(tmp_path):
     path, values = checkpoint(tmp_path)
-    loaded = gg.load(path)  # no backend now: everything on the CPU
+    with no_cuda():
+        loaded = gg.load(path)
     assert not on_device(loaded["x"]) and loaded["step"] == 3
     np.testing.assert_array_equal(loaded["model"]["weight"].numpy(), values["weight"])
     np.testing.assert_array_equal(loaded["x"].numpy(), values["x"])
@@ -44,7 +47,7 @@ def test_a_checkpoint_saved_from_a_device_loads_on_a_cpu_only_machine(tmp_path):
 
 
 def test_the_file_is_the_same_from_a_device_and_from_the_cpu(tmp_path):
-    with strict_cuda():
+    with cuda_for_tests():
         gg.save({"a": gg.arange(6.0).reshape(2, 3).cuda()}, tmp_path / "device.gg")
     gg.save({"a": gg.arange(6.0).reshape(2, 3)}, tmp_path / "cpu.gg")
     assert (tmp_path / "device.gg").read_bytes() == (tmp_path / "cpu.gg").read_bytes()
@@ -56,7 +59,7 @@ def test_the_file_is_the_same_from_a_device_and_from_the_cpu(tmp_path):
 ])
 def test_map_location_puts_the_tensors_on_the_device(tmp_path, map_location):
     path, values = checkpoint(tmp_path)
-    with strict_cuda():
+    with cuda_for_tests():
         loaded = gg.load(path, map_location=map_location)
         assert on_device(loaded["x"]) and on_device(loaded["model"]["weight"])
         assert on_device(loaded["p"])
@@ -71,22 +74,24 @@ def test_map_location_puts_the_tensors_on_the_device(tmp_path, map_location):
                                           lambda t, location: None])
 def test_map_location_keeps_them_on_the_cpu(tmp_path, map_location):
     path, _ = checkpoint(tmp_path)
-    with strict_cuda():
+    with cuda_for_tests():
         loaded = gg.load(path, map_location=map_location)
         assert not on_device(loaded["x"]) and not on_device(loaded["model"]["bias"])
 
 
 def test_map_location_to_a_missing_device_raises(tmp_path):
     path, _ = checkpoint(tmp_path)
-    with strict_cuda(), pytest.raises(RuntimeError, match="load: device 'cuda:1' does not exist"):
-        gg.load(path, map_location="cuda:1")
+    with cuda_for_tests():
+        n = gg.cuda.device_count()
+        with pytest.raises(RuntimeError, match=f"load: device 'cuda:{n}' does not exist"):
+            gg.load(path, map_location=f"cuda:{n}")
 
 
 def test_safetensors_from_and_to_a_device(tmp_path):
     from graphgrad.utils import safetensors as gst
 
     path = tmp_path / "w.safetensors"
-    with strict_cuda():
+    with cuda_for_tests():
         gst.save_file({"w": gg.arange(3.0, device="cuda")}, path)
         on_gpu = gst.load_file(path, device="cuda")["w"]
         assert on_device(on_gpu)
@@ -114,10 +119,11 @@ def test_a_pytorch_checkpoint_saved_on_cuda_goes_where_map_location_says(tmp_pat
         for name, data in files.items():
             archive.writestr(name, data)
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(RuntimeError, match="cuda"):
-        gg.load(path)  # no backend: as PyTorch on a machine without CUDA
-    assert not on_device(gg.load(path, map_location="cpu")["w"])
-    with strict_cuda():
+    with no_cuda():
+        with pytest.raises(RuntimeError, match="cuda"):
+            gg.load(path)  # no backend: as PyTorch on a machine without CUDA
+        assert not on_device(gg.load(path, map_location="cpu")["w"])
+    with cuda_for_tests():
         w = gg.load(path)["w"]  # saved on cuda:0: it goes back there
         assert on_device(w)
         np.testing.assert_array_equal(w.cpu().numpy(), [0.0, 1.0, 2.0])
@@ -128,9 +134,9 @@ def test_a_pytorch_checkpoint_saved_on_cuda_goes_where_map_location_says(tmp_pat
 def test_tensor_pin_memory():
     t = gg.arange(4.0)
     assert not t.is_pinned()
-    with pytest.raises(RuntimeError, match="pin_memory: no cuda device can be used"):
+    with no_cuda(), pytest.raises(RuntimeError, match="pin_memory: no cuda device can be used"):
         t.pin_memory()
-    with strict_cuda():
+    with cuda_for_tests():
         pinned = t.pin_memory()
         assert pinned.is_pinned() and not t.is_pinned() and pinned.pin_memory() is pinned
         np.testing.assert_array_equal(pinned.numpy(), t.numpy())
@@ -150,11 +156,11 @@ def _batches(**kwargs) -> list:
 
 
 def test_dataloader_pins_batches_with_a_device():
-    with strict_cuda(), warnings.catch_warnings():
+    with cuda_for_tests(), warnings.catch_warnings():
         warnings.simplefilter("error")
         batches = _batches(pin_memory=True)
         dicts = list(DataLoader([{"a": gg.ones(2)}] * 2, batch_size=2, pin_memory=True))
-    with strict_cuda():
+    with cuda_for_tests():
         assert all(t.is_pinned() for batch in batches for t in batch)
         assert dicts[0]["a"].is_pinned()
         assert not any(t.is_pinned() for batch in _batches() for t in batch)
@@ -163,21 +169,22 @@ def test_dataloader_pins_batches_with_a_device():
 
 @pytest.mark.slow
 def test_dataloader_workers_pin_batches_with_a_device():
-    with strict_cuda():
+    with cuda_for_tests():
         batches = _batches(pin_memory=True, num_workers=2)
         assert all(t.is_pinned() for batch in batches for t in batch)
 
 
 def test_dataloader_pin_memory_without_a_device_warns_and_ignores():
-    with pytest.warns(UserWarning, match="pin_memory=True has no effect: no accelerator"):
+    with no_cuda(), pytest.warns(UserWarning, match="pin_memory=True has no effect: no "
+                                                    "accelerator"):
         batches = _batches(pin_memory=True)
-    with strict_cuda():
+    with cuda_for_tests():
         assert not any(t.is_pinned() for batch in batches for t in batch)
 
 
 # ----------------------------------------------------------------------- viz
 def test_gradient_flow_reads_device_tensors_explicitly():
-    with strict_cuda():
+    with cuda_for_tests():
         m = nn.Linear(3, 2).cuda()
         for p in m.parameters():
             p.grad = gg.full(p.shape, 2.0, device="cuda")

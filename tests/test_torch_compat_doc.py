@@ -126,11 +126,9 @@ def _gpu_checkpoint_loads_on_the_cpu() -> bool:
 
 
 def _without_a_backend_cuda_is_unavailable() -> bool:
-    from graphgrad.autograd import arrays
+    from device_under_test import no_cuda
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(arrays, "_BACKENDS", {})
-        patch.setattr(arrays, "_LOADERS", {})
+    with no_cuda():
         return not gg.cuda.is_available() and gg.cuda.device_count() == 0
 
 
