@@ -21,10 +21,7 @@ _FEWER = settings(max_examples=max(5, settings().max_examples // 3))
 
 # Ops whose modules are still being converted to the array module (issue 20); the list
 # shrinks to nothing as they land.  Not run: a failing draw shrinks for minutes.
-NOT_YET_ON_DEVICE = frozenset({
-    'bernoulli', 'bernoulli_', 'exponential_', 'narrow', 'normal', 'normal_', 'random_',
-    'uniform_', 'unpack'
-})
+NOT_YET_ON_DEVICE = frozenset({'narrow', 'unpack'})
 
 
 def _ops(names) -> list:

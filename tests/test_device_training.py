@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from device_under_test import TOLERANCE, cuda_for_tests
+from device_under_test import REAL_GPU, TOLERANCE, cuda_for_tests
 
 import graphgrad as gg
 from graphgrad import nn, optim
@@ -195,9 +195,6 @@ def _train(device: str, make_opt) -> list[float]:
     return losses
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="linear, relu and mse_loss's ops are not yet on the device "
-                          "(tests/test_device_ops.py NOT_YET_ON_DEVICE)")
 @pytest.mark.parametrize("opt", ["SGD", "Adam"])
 def test_a_training_loop_on_the_device_gives_the_cpu_losses(opt):
     make = {"SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
@@ -205,9 +202,6 @@ def test_a_training_loop_on_the_device_gives_the_cpu_losses(opt):
     np.testing.assert_allclose(_train("cuda", make), _train("cpu", make), **TOLERANCE)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="the demo CNN's ops (conv's unfold, batch norm, ...) are not yet on "
-                          "the device (tests/test_device_ops.py NOT_YET_ON_DEVICE)")
 def test_the_demo_trains_on_the_device():
     from graphgrad import demo
     from graphgrad.datasets import load_digits
@@ -232,7 +226,8 @@ def test_the_demo_trains_on_the_device():
 
     on_device, on_cpu = epoch("cuda"), epoch("cpu")
     np.testing.assert_allclose(on_device[:2], on_cpu[:2], rtol=1e-5)
-    np.testing.assert_array_equal(on_device[2], on_cpu[2])
+    # the same predictions (a GPU's float32 rounding may flip one near-tie)
+    assert (on_device[2] != on_cpu[2]).sum() <= (1 if REAL_GPU else 0)
 
 
 def test_the_demo_command_refuses_a_missing_device(capsys):
