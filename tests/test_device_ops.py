@@ -19,15 +19,6 @@ OPS = {info.name: info for info in (*OP_DB, *INTERNAL_DB)}
 INTERNAL = frozenset(info.name for info in INTERNAL_DB)
 _FEWER = settings(max_examples=max(5, settings().max_examples // 3))
 
-# Ops whose modules are still being converted to the array module (issue 20); the list
-# shrinks to nothing as they land.  Not run: a failing draw shrinks for minutes.
-NOT_YET_ON_DEVICE = frozenset({'narrow', 'unpack'})
-
-
-def _ops(names) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(run=False, reason="not yet on device"))
-            if name in NOT_YET_ON_DEVICE else name for name in names]
-
 
 @pytest.fixture(autouse=True)
 def cuda():
@@ -89,15 +80,14 @@ def _check(info, sample, order: int) -> None:
                                    err_msg=f"{info.name}: result {k} differs on the device")
 
 
-@pytest.mark.parametrize("name", _ops(OPS))
-@_FEWER
+@pytest.mark.parametrize("name", list(OPS))
 @given(data=st.data())
 def test_op_on_device_matches_cpu(name: str, data):
     info = OPS[name]
     _check(info, data.draw(info.samples(np.float64, GRAD), label="sample"), order=1)
 
 
-@pytest.mark.parametrize("name", _ops(name for name, info in OPS.items() if info.gradgrad))
+@pytest.mark.parametrize("name", [name for name, info in OPS.items() if info.gradgrad])
 @_FEWER
 @given(data=st.data())
 def test_second_derivatives_on_device_match_cpu(name: str, data):
