@@ -20,17 +20,7 @@ from graphgrad.nn import functional as F
 
 # Layers (registry ids), losses and utilities built on ops still being converted to the
 # array module (issue 20); the list shrinks to nothing as they land.  Not run.
-NOT_YET_ON_DEVICE = frozenset({
-    'AdaptiveAvgPool2d', 'AdaptiveAvgPool3d', 'AvgPool2d', 'AvgPool3d', 'AvgPool3d-divisor',
-    'Bilinear', 'Conv1d', 'Conv2d', 'Conv2d-circular', 'Conv2d-reflect', 'Conv3d',
-    'ConvTranspose1d', 'ConvTranspose2d', 'GRU', 'GRUCell', 'LPPool1d', 'LPPool2d', 'LPPool3d',
-    'LSTM', 'LSTMCell', 'Linear', 'Linear-nobias-3d', 'MultiheadAttention',
-    'MultiheadAttention-extras', 'RNN', 'RNNCell', 'TransformerDecoderLayer',
-    'TransformerEncoderLayer', 'affine_grid', 'conv2d-depthwise-banded', 'interpolate-area',
-    'multi_head_attention-masks', 'orthogonal', 'orthogonal-householder', 'packed-lstm',
-    'scaled_dot_product_attention-causal', 'scaled_dot_product_attention-mask',
-    'spectral_norm', 'weight_norm'
-})
+NOT_YET_ON_DEVICE = frozenset()
 
 
 @pytest.fixture(autouse=True)
