@@ -69,21 +69,33 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    """Write the host array ``values`` into ``tensor`` (copied to its device)."""
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Write ``values`` (an array of the tensor's device, or host data) into ``tensor``."""
     with no_grad():
-        tensor.copy_(_namespace(tensor._data).asarray(values.astype(tensor.dtype, copy=False)))
+        tensor.copy_(_namespace(tensor._data).asarray(values).astype(tensor.dtype, copy=False))
     return tensor
+
+
+def _source(tensor: Tensor, generator):
+    """The random source for ``tensor``: its device's (or ``generator``, which must draw
+    there).  Draws use what every device's source has (``uniform``, ``standard_normal``,
+    ``random``), so initialising on a GPU draws on the GPU."""
+    return _rng(generator, tensor.device)
+
+
+def _normal(source, mean: float, std: float, shape: tuple):
+    """N(mean, std^2) samples: mean + std z (NumPy's ``normal``, bit for bit)."""
+    return mean + std * source.standard_normal(shape)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of U(a, b)."""
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, _source(tensor, generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of N(mean, std^2)."""
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, _normal(_source(tensor, generator), mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
@@ -100,28 +112,30 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
-    rng = _rng(generator)
+    rng = _source(tensor, generator)
+    xp = _namespace(tensor._data)
     mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
     if mass > 0.3:
-        values = rng.normal(mean, std, tensor.shape)
+        values = _normal(rng, mean, std, tensor.shape)
         outside = (values < a) | (values > b)
         while outside.any():
-            values[outside] = rng.normal(mean, std, int(outside.sum()))
+            values[outside] = _normal(rng, mean, std, int(outside.sum()))
             outside = (values < a) | (values > b)
     else:
         mode = min(max(mean, a), b)  # where the density peaks on [a, b]
-        values = np.empty(tensor.shape)
-        pending = np.ones(tensor.shape, dtype=bool)
+        values = xp.empty(math.prod(tensor.shape))
+        pending = xp.ones(values.shape, dtype=bool)
         while pending.any():
             candidates = rng.uniform(a, b, int(pending.sum()))
             log_ratio = -0.5 * (((candidates - mean) / std) ** 2 - ((mode - mean) / std) ** 2)
-            accepted = np.log(rng.uniform(size=candidates.size)) <= log_ratio
-            where = np.flatnonzero(pending)[accepted]
-            values.flat[where] = candidates[accepted]
-            pending.flat[where] = False
+            accepted = xp.log(rng.uniform(0.0, 1.0, candidates.size)) <= log_ratio
+            where = xp.flatnonzero(pending)[accepted]
+            values[where] = candidates[accepted]
+            pending[where] = False
+        values = values.reshape(tensor.shape)
     # Rounding to a narrower dtype must not leave the interval either.
-    bounds = np.array([a, b], dtype=tensor.dtype)
-    return _fill(tensor, np.clip(values.astype(tensor.dtype), bounds[0], bounds[1]))
+    low, high = np.array([a, b], dtype=tensor.dtype)
+    return _fill(tensor, xp.clip(values.astype(tensor.dtype), low, high))
 
 
 def _normal_cdf(z: float) -> float:
@@ -224,11 +238,12 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows if rows else 0
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = _source(tensor, generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))
+    xp = _namespace(flat)
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diag(r))
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
@@ -240,13 +255,12 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     if tensor.ndim != 2:
         raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
                          f"{tensor.shape}")
-    rng = _rng(generator)
+    rng = _source(tensor, generator)
     rows, cols = tensor.shape
-    values = rng.normal(0.0, std, (rows, cols))
-    zeros = math.ceil(sparsity * rows)
-    for col in range(cols):
-        values[rng.permutation(rows)[:zeros], col] = 0.0
-    return _fill(tensor, values)
+    values = _normal(rng, 0.0, std, (rows, cols))
+    # Per column, the rows whose uniform key ranks among the ``zeros`` smallest.
+    rank = rng.random((rows, cols)).argsort(0).argsort(0)
+    return _fill(tensor, _namespace(values).where(rank < math.ceil(sparsity * rows), 0.0, values))
 
 
 def _deprecated(method):

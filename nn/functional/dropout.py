@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphgrad.autograd import Tensor, from_numpy
+from graphgrad.autograd import Tensor
 from graphgrad.autograd.random import generator
 from graphgrad.autograd.tensor import tensor_arg
 
@@ -19,16 +19,16 @@ def _dropout(name: str, input: Tensor, p: float, training: bool, mask_shape) -> 
         return x
     if p == 1.0:
         return x * 0.0
-    keep = generator().random(mask_shape, dtype=np.float32) >= p
+    keep = generator(x.device).random(mask_shape, dtype=np.float32) >= p  # drawn on x's device
     mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * from_numpy(mask)
+    return x * Tensor._make(mask)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1 / (1 - p), so the
     expected value is unchanged; the identity when not ``training``.
 
-    The mask comes from the project's seeded generator (``ag.manual_seed``).
+    The mask is drawn on x's device from its seeded source (``ag.manual_seed``).
     ``inplace`` is accepted and ignored.
     """
     x = tensor_arg(input)

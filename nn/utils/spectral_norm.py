@@ -44,10 +44,10 @@ def normalize_into(target: Tensor, values: np.ndarray, eps: float) -> None:
 
 
 def random_unit(size: int, weight: Tensor, eps: float) -> Tensor:
-    """A random unit vector of ``size`` with ``weight``'s dtype, on its device."""
-    values = generator().normal(0.0, 1.0, size)
-    values = (values / max(float(np.linalg.norm(values)), eps)).astype(weight.dtype)
-    return Tensor._make(namespace(weight._data).asarray(values))
+    """A random unit vector of ``size`` with ``weight``'s dtype, drawn on its device."""
+    values = generator(weight.device).standard_normal(size)
+    norm = float(namespace(values).linalg.norm(values))
+    return Tensor._make((values / max(norm, eps)).astype(weight.dtype))
 
 
 class SpectralNorm:

@@ -29,14 +29,6 @@ def cuda():
         yield
 
 
-def _move(module: nn.Module, device) -> nn.Module:
-    """``module`` with every parameter and buffer moved to ``device`` in place (until
-    Module.to moves them: helper "devices")."""
-    for t in (*module.parameters(), *module.buffers()):
-        t.data = t.data.to(device)
-    return module
-
-
 def _marks(name: str) -> list:
     return [pytest.mark.xfail(run=False, reason="not yet on device")] \
         if name in NOT_YET_ON_DEVICE else []
@@ -131,7 +123,7 @@ def _backward(outputs: list, upstream: list, device: str) -> None:
 @pytest.mark.parametrize(("info", "mode"), _cases())
 def test_module_on_device_matches_cpu(info, mode):
     on_cpu = info.make().double().train(mode == "train")
-    on_device = _move(copy.deepcopy(on_cpu), "cuda")
+    on_device = copy.deepcopy(on_cpu).to("cuda")
     for (name, p), q in zip(on_cpu.state_dict().items(), on_device.state_dict().values(),
                             strict=True):
         _same(_host(q), p.numpy(), f"weight {name}")
@@ -278,7 +270,7 @@ FUNCTIONS = [
 def _layer(make, device) -> nn.Module:
     """A float64 layer with the same weights on every device."""
     gg.manual_seed(0)
-    return _move(make().double(), device)
+    return make().double().to(device)
 
 
 def _packed_lstm(x, lengths):
@@ -351,3 +343,60 @@ def test_not_yet_on_device_names_known_cases():
     known = {info.id for info in (*MODULES, *EXTRA_MODULES)} | {"clip_grad_norm_"} | \
         {name for name, _, _ in (*LOSSES, *FUNCTIONS)}
     assert NOT_YET_ON_DEVICE <= known, sorted(NOT_YET_ON_DEVICE - known)
+
+
+def _seed_cpu_and_device_apart() -> None:
+    """Seed the CPU's source with 0, the device's with 1: draws show where they come from."""
+    gg.manual_seed(0)
+    gg.cuda.manual_seed(1)
+
+
+@pytest.mark.parametrize(("fill", "mean", "std"), [
+    (lambda t: nn.init.uniform_(t, -1.0, 3.0), 1.0, 4.0 / 12**0.5),
+    (lambda t: nn.init.normal_(t, 0.5, 2.0), 0.5, 2.0),
+    (lambda t: nn.init.trunc_normal_(t, 0.0, 1.0, -1.0, 1.0), 0.0, 0.5379),
+    (lambda t: nn.init.trunc_normal_(t, 0.0, 1.0, 2.0, 4.0), 2.3732, 0.3398),
+    (lambda t: nn.init.orthogonal_(t), 0.0, 300**-0.5),
+    (lambda t: nn.init.sparse_(t, 0.5, std=2.0), 0.0, 2.0 * 0.5**0.5),
+], ids=["uniform_", "normal_", "trunc_normal_", "trunc_normal_-tail", "orthogonal_", "sparse_"])
+def test_init_draws_on_the_device(fill, mean, std):
+    values = []
+    for device in ("cuda", "cuda", "cpu"):
+        _seed_cpu_and_device_apart()
+        values.append(fill(gg.empty(300, 200, dtype=gg.float64, device=device)))
+    assert not np.array_equal(values[2].numpy(), _host(values[0]))  # the device's own source
+    values = [_host(t) for t in values[:2]]
+    np.testing.assert_array_equal(values[0], values[1])  # the same seed, the same values
+    assert abs(values[0].mean() - mean) < 0.05 * max(std, 0.1)
+    assert abs(values[0].std() - std) < 0.05 * std
+
+
+def test_layers_made_on_the_device_initialise_there():
+    layer = nn.Linear(30, 20, device="cuda")
+    for p in layer.parameters():
+        assert p.device.type == "cuda"
+        assert 0 < np.abs(_host(p)).max() <= 30**-0.5
+
+
+@pytest.mark.parametrize(("make", "shape", "kept_together"), [
+    (lambda: nn.Dropout(0.3), (200, 50), ()),
+    (lambda: nn.Dropout2d(0.3), (100, 40, 2, 3), (2, 3)),
+])
+def test_dropout_draws_its_mask_on_the_device(make, shape, kept_together):
+    x = gg.ones(*shape, dtype=gg.float64, device="cuda", requires_grad=True)
+    outputs = []
+    for _ in range(2):  # the same seed gives the same mask
+        _seed_cpu_and_device_apart()
+        outputs.append(make()(x))
+    _seed_cpu_and_device_apart()
+    assert not np.array_equal(make()(gg.ones(*shape, dtype=gg.float64)).numpy(),
+                              _host(outputs[0]))  # the device's own source
+    y = _host(outputs[0])
+    np.testing.assert_array_equal(y, _host(outputs[1]))
+    assert set(np.unique(y)) <= {0.0, 1 / 0.7}
+    assert abs((y == 0).mean() - 0.3) < 0.03
+    if kept_together:  # a channel is kept or dropped whole
+        planes = y.reshape(*shape[:2], -1)
+        assert (planes == planes[..., :1]).all()
+    outputs[0].backward(gg.ones(*shape, dtype=gg.float64, device="cuda"))
+    np.testing.assert_array_equal(_host(x.grad), y)  # the gradient is the scaled mask
