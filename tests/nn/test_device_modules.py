@@ -400,3 +400,10 @@ def test_dropout_draws_its_mask_on_the_device(make, shape, kept_together):
         assert (planes == planes[..., :1]).all()
     outputs[0].backward(gg.ones(*shape, dtype=gg.float64, device="cuda"))
     np.testing.assert_array_equal(_host(x.grad), y)  # the gradient is the scaled mask
+
+
+def test_parameter_of_device_data_stays_on_the_device():
+    p = nn.Parameter(gg.arange(3.0, device="cuda"))
+    assert p.device.type == "cuda" and p.requires_grad
+    assert repr(p) == ("Parameter containing:\n"
+                       "tensor([0., 1., 2.], device='cuda:0', requires_grad=True)")
