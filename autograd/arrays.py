@@ -179,11 +179,6 @@ def is_device_array(a) -> bool:
     return type(a) in _MODULE_OF
 
 
-def as_array(a, like):
-    """``a`` (a number, a NumPy scalar or array) as an array on ``like``'s device."""
-    return namespace(like).asarray(a)
-
-
 def device_of(a) -> device:
     """The device holding array ``a``."""
     b = _BACKEND_OF.get(type(a))
