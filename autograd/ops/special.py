@@ -9,9 +9,6 @@ lower precision are widened and the result cast back), to about 1e-13 relative:
   (1 - x is exact there, so the tails keep their relative accuracy).
 - ``lgamma``: ``math.lgamma`` per element; +inf at the poles 0, -1, -2, ...
 
-erfc and lgamma (and erf in float64, hence erfinv's Newton steps) run element by element
-in Python (``per_element``): on a device their data makes an explicit round trip to the
-host.  The others run on the inputs' array module.
 - ``digamma``: reflection psi(x) = psi(1 - x) - pi / tan(pi x) for x < 0, then the
   recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and the asymptotic series
   psi(x) ~ log x - 1/(2x) - sum_k B_2k / (2k x^2k).
@@ -19,6 +16,10 @@ host.  The others run on the inputs' array module.
   function by the recurrence zeta(s, x) = zeta(s, x + 1) + x^-s up to x >= 10 + n and
   its Euler-Maclaurin series there; at the poles 0, -1, ... the limit from the right
   (+inf for odd n, -inf for even n).
+
+erfc and lgamma (and erf in float64, hence erfinv's Newton steps) run element by element
+in Python (``per_element``): on a device their data makes an explicit round trip to the
+host.  The others run on the inputs' array module.
 
 Derivatives: erfc' = -2/sqrt(pi) e^(-x^2); erfinv' = sqrt(pi)/2 e^(erfinv(x)^2);
 lgamma' = digamma; digamma' = polygamma(1, .); polygamma(n, .)' = polygamma(n + 1, .):
