@@ -8,7 +8,6 @@ lower precision are widened and the result cast back), to about 1e-13 relative:
   refined by Newton steps on erf(y) = x for |x| < 1/2 and on erfc(y) = 1 - x beyond
   (1 - x is exact there, so the tails keep their relative accuracy).
 - ``lgamma``: ``math.lgamma`` per element; +inf at the poles 0, -1, -2, ...
-
 - ``digamma``: reflection psi(x) = psi(1 - x) - pi / tan(pi x) for x < 0, then the
   recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and the asymptotic series
   psi(x) ~ log x - 1/(2x) - sum_k B_2k / (2k x^2k).
