@@ -18,20 +18,11 @@ import graphgrad as gg
 from graphgrad import nn
 from graphgrad.nn import functional as F
 
-# Layers (registry ids), losses and utilities built on ops still being converted to the
-# array module (issue 20); the list shrinks to nothing as they land.  Not run.
-NOT_YET_ON_DEVICE = frozenset()
-
 
 @pytest.fixture(autouse=True)
 def cuda():
     with cuda_for_tests():
         yield
-
-
-def _marks(name: str) -> list:
-    return [pytest.mark.xfail(run=False, reason="not yet on device")] \
-        if name in NOT_YET_ON_DEVICE else []
 
 
 # Layers outside the registry (whose generic tests compare with PyTorch's repr and
@@ -91,7 +82,7 @@ EXTRA_MODULES = [
 
 
 def _cases() -> list:
-    return [pytest.param(info, mode, id=f"{info.id}-{mode}", marks=_marks(info.id))
+    return [pytest.param(info, mode, id=f"{info.id}-{mode}")
             for info in (*MODULES, *EXTRA_MODULES) for mode in ("train", "eval")
             if not (info.random and mode == "train")]  # random draws differ per device
 
@@ -304,13 +295,12 @@ def _check_function(fn, arrays) -> None:
 
 
 @pytest.mark.parametrize(("name", "fn", "make"), [
-    pytest.param(*case, id=case[0], marks=_marks(case[0])) for case in (*LOSSES, *FUNCTIONS)])
+    pytest.param(*case, id=case[0]) for case in (*LOSSES, *FUNCTIONS)])
 def test_function_on_device_matches_cpu(name, fn, make):
     _check_function(fn, make(np.random.default_rng(0)))
 
 
-@pytest.mark.parametrize("norm_type", [pytest.param(p, marks=_marks("clip_grad_norm_"))
-                                       for p in (2.0, 1.0, 3.5, float("inf"))])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, float("inf")])
 def test_clip_grad_norm_on_device_matches_cpu(norm_type):
     rng = np.random.default_rng(1)
     grads = [rng.standard_normal((3, 4)), rng.standard_normal(5), np.zeros((0, 2))]
@@ -337,12 +327,6 @@ def test_clip_grad_value_on_device_matches_cpu():
         nn.utils.clip_grad_value_([p], 0.3)
         clipped.append(p.grad)
     _same(_host(clipped[1]), clipped[0].numpy(), "clipped gradient")
-
-
-def test_not_yet_on_device_names_known_cases():
-    known = {info.id for info in (*MODULES, *EXTRA_MODULES)} | {"clip_grad_norm_"} | \
-        {name for name, _, _ in (*LOSSES, *FUNCTIONS)}
-    assert NOT_YET_ON_DEVICE <= known, sorted(NOT_YET_ON_DEVICE - known)
 
 
 def _seed_cpu_and_device_apart() -> None:
