@@ -82,6 +82,11 @@ class Backend:
         """The device's compute capability (major, minor)."""
         raise NotImplementedError
 
+    def raising_linalg(self):
+        """A context in which the library's linear algebra raises NumPy's LinAlgError on a
+        failure (a singular matrix), as NumPy's does."""
+        return contextlib.nullcontext()
+
     def empty_cache(self) -> None:
         """Give the memory the library caches but no array uses back to the device."""
 
@@ -183,6 +188,13 @@ def device_of(a) -> device:
     """The device holding array ``a``."""
     b = _BACKEND_OF.get(type(a))
     return CPU if b is None else device(b.type, b.index_of(a))
+
+
+def raising_linalg(a):
+    """A context in which linear algebra on ``a``'s device raises LinAlgError on a failure
+    (NumPy always does; CuPy checks, at the cost of a wait, only when asked)."""
+    b = _BACKEND_OF.get(type(a))
+    return contextlib.nullcontext() if b is None else b.raising_linalg()
 
 
 def to_host(a) -> np.ndarray:

@@ -122,3 +122,22 @@ def test_gradcheck_runs_a_function_on_the_device(cuda):
 
     with pytest.raises(GradcheckError, match="disagrees with central differences"):
         gradcheck(WrongGradient.apply, [x])
+
+
+def test_linear_algebra_asks_the_backend_to_raise_on_failures():
+    """CuPy skips cuSOLVER's status check unless asked: the linalg forwards ask."""
+    import contextlib
+
+    from graphgrad.autograd.arrays import use_backend
+    from graphgrad.testing.strict_arrays import StrictBackend
+
+    asked = []
+
+    class Checking(StrictBackend):
+        def raising_linalg(self):
+            asked.append(True)
+            return contextlib.nullcontext()
+
+    with use_backend(Checking()):
+        gg.linalg.inv(gg.eye(2, device="cuda"))
+    assert asked

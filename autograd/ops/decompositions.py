@@ -17,9 +17,9 @@ an output that was not used.
 
 Degenerate inputs, as PyTorch: a singular matrix in ``inv``/``solve`` and a
 matrix that is not positive-definite in ``cholesky`` raise ``LinAlgError``
-(a RuntimeError) naming the op and the batch element (on a GPU only where CuPy
-checks LAPACK's status, ``cupyx.errstate(linalg="raise")``; by default it gives
-inf/nan instead); a matrix holding NaN or infinity gives NaN (``lapack``); ``det``
+(a RuntimeError) naming the op and the batch element (on a GPU too: ``lapack`` asks
+CuPy to check cuSOLVER's status, which waits for the device, as PyTorch's checks do);
+a matrix holding NaN or infinity gives NaN (``lapack``); ``det``
 of an exactly singular matrix has gradient 0.  The rules of ``eigh`` and ``svd`` divide by the
 differences of eigenvalues (of squared singular values): with repeated ones the
 gradient of the eigenvectors (singular vectors) is inf or nan, as PyTorch's,
@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ..arrays import namespace
+from ..arrays import namespace, raising_linalg
 from ..tensor import Tensor, unwrap
 from ._registry import Op
 from .padding import PAD
@@ -81,11 +81,13 @@ def lapack(name: str, routine, core: int, attempt=None, problem: str = "LAPACK f
         bad = ~xp.isfinite(a).all(axis=(-2, -1))
         if bad.any():
             a = xp.where(bad[..., None, None], xp.eye(*a.shape[-2:], dtype=a.dtype), a)
-        try:
-            with np.errstate(all="ignore"):  # NumPy's linalg is Python code: outside the filter
+        # NumPy's linalg is Python code, outside the warning filter; CuPy's checks for
+        # failures only when asked.
+        with np.errstate(all="ignore"), raising_linalg(a):
+            try:
                 out = routine(a, *args, **params)
-        except np.linalg.LinAlgError:
-            _first_failure(name, a, lambda m: (attempt or routine)(m, **params), problem)
+            except np.linalg.LinAlgError:
+                _first_failure(name, a, lambda m: (attempt or routine)(m, **params), problem)
         if bad.any():
             out = xp.array(out)
             out[xp.broadcast_to(bad, out.shape[:out.ndim - core])] = np.nan

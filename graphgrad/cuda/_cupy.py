@@ -69,6 +69,11 @@ class CupyBackend(Backend):
         digits = self._cupy.cuda.Device(index).compute_capability  # "90" for 9.0
         return int(digits[:-1]), int(digits[-1])
 
+    def raising_linalg(self):
+        import cupyx
+
+        return cupyx.errstate(linalg="raise")  # CuPy's default skips cuSOLVER's status check
+
     def empty_cache(self) -> None:
         self._cupy.get_default_memory_pool().free_all_blocks()
         self._cupy.get_default_pinned_memory_pool().free_all_blocks()
