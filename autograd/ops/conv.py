@@ -37,6 +37,18 @@ whole rows times N contiguous elements (with NCHW the runs would be single rows,
 and NumPy's per-run overhead would dominate).  fold's result and a convolution's
 output (W @ cols, reshaped) are therefore NCHW views of (C, *S, N) memory, which
 the next layer's unfold or pooling reads without reordering.
+
+With a stride s > 1 an offset reads every s-th position, runs of only N
+elements.  When windows overlap (k d > s: several offsets per position, as the
+4x4 stride-2 layers of a DCGAN), the image is first split into its s phases,
+one copy,
+
+    phases[c, r, b, n] = image[c, b*s + r, n]        (per spatial dim: r < s, b < ceil(S / s)),
+
+where offset j of window l reads phase (l*s + j*d - lo) mod s at block
+l + floor((j*d - lo) / s): consecutive windows read consecutive blocks, runs of
+whole rows of blocks times N again.  fold adds into the phases and interleaves
+them back into the image once.
 """
 from __future__ import annotations
 
@@ -146,6 +158,62 @@ def _overlaps(geom: Window) -> tuple:
     return tuple((offset, *geom.overlap(offset)) for offset in geom.offsets())
 
 
+def _by_phase(geom: Window) -> bool:
+    """Whether unfold and fold go through the phases (see the module docstring): a
+    stride above 1 with windows that overlap, so that each phase serves several offsets."""
+    return any(s > 1 for s in geom.stride) and \
+        math.prod(geom.kernel) > math.prod(geom.stride)
+
+
+def _blocks(geom: Window) -> tuple:
+    """ceil(S / s) per spatial dim: the blocks of each phase."""
+    return tuple(-(-n // s) for n, s in zip(geom.shape[2:], geom.stride, strict=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_overlaps(geom: Window) -> tuple:
+    """``_overlaps`` with ``inputs`` indexing the phases (C, *s, *blocks, N) instead
+    of the image (C, *S, N): the phase of each dim, then the slice of its blocks."""
+    rebased = []
+    for offset, windows, inputs, edges in _overlaps(geom):
+        if windows is not None:
+            starts = [index.start for index in inputs]
+            count = [w.stop - w.start for w in windows]
+            inputs = tuple(start % s for start, s in zip(starts, geom.stride, strict=True)) + \
+                tuple(slice(start // s, start // s + m)
+                      for start, s, m in zip(starts, geom.stride, count, strict=True))
+        rebased.append((offset, windows, inputs, edges))
+    return tuple(rebased)
+
+
+def _phase_parts(geom: Window):
+    """(phase, index) pairs: ``phases[(slice(None),) + phase]`` holds
+    ``image[(slice(None),) + index]`` (both over (C, *S, N) dims)."""
+    for phase in np.ndindex(*geom.stride):
+        yield phase, tuple(slice(r, None, s) for r, s in zip(phase, geom.stride, strict=True))
+
+
+def _to_phases(image, geom: Window):
+    """phases[c, *r, *b, n] = image[c, *(b*s + r), n]; blocks past the image are left
+    unset (no window reads them)."""
+    c, n = image.shape[0], image.shape[-1]
+    phases = namespace(image).empty((c, *geom.stride, *_blocks(geom), n), dtype=image.dtype)
+    for phase, index in _phase_parts(geom):
+        part = image[(slice(None),) + index]
+        phases[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])] = part
+    return phases
+
+
+def _from_phases(phases, geom: Window):
+    """The image (C, *S, N) whose phases are ``phases`` (the inverse of ``_to_phases``)."""
+    c, n = phases.shape[0], phases.shape[-1]
+    image = namespace(phases).empty((c, *geom.shape[2:], n), dtype=phases.dtype)
+    for phase, index in _phase_parts(geom):
+        part = image[(slice(None),) + index]
+        part[...] = phases[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])]
+    return image
+
+
 def _channels_first_batch_last(nd: int) -> tuple:
     """The axes that view (N, C, *S) as (C, *S, N)."""
     return (1,) + tuple(range(2, 2 + nd)) + (0,)
@@ -156,10 +224,14 @@ def _unfold(x, geom: Window):
     n, c = geom.shape[:2]
     nd = len(geom.kernel)
     image = x.transpose(_channels_first_batch_last(nd))  # (C, *S, N), the columns' order
-    if not image.flags.c_contiguous:  # one reordering copy beats k strided gathers
-        image = xp.ascontiguousarray(image)
+    if _by_phase(geom):
+        image, overlaps = _to_phases(image, geom), _phase_overlaps(geom)
+    else:
+        overlaps = _overlaps(geom)
+        if not image.flags.c_contiguous:  # one reordering copy beats k strided gathers
+            image = xp.ascontiguousarray(image)
     cols = xp.empty((c, *geom.kernel, *geom.out, n), dtype=x.dtype)
-    for offset, windows, inputs, edges in _overlaps(geom):
+    for offset, windows, inputs, edges in overlaps:
         target = cols[(slice(None),) + offset]  # (C, *L, N)
         for i, (first, last) in enumerate(edges):  # zero the windows that read padding
             before = (slice(None),) * (1 + i)
@@ -176,11 +248,14 @@ def _fold(cols, geom: Window):
     n, c = geom.shape[:2]
     nd = len(geom.kernel)
     cols = cols.reshape(c, *geom.kernel, *geom.out, n)
-    image = namespace(cols).zeros((c, *geom.shape[2:], n), dtype=cols.dtype)
-    for offset, windows, inputs, _ in _overlaps(geom):
+    by_phase = _by_phase(geom)
+    sums = namespace(cols).zeros((c, *geom.stride, *_blocks(geom), n) if by_phase else
+                                 (c, *geom.shape[2:], n), dtype=cols.dtype)
+    for offset, windows, inputs, _ in _phase_overlaps(geom) if by_phase else _overlaps(geom):
         if windows is not None:  # entries that fall in the padding are dropped
             source = cols[(slice(None),) + offset]  # (C, *L, N)
-            image[(slice(None),) + inputs] += source[(slice(None),) + windows]
+            sums[(slice(None),) + inputs] += source[(slice(None),) + windows]
+    image = _from_phases(sums, geom) if by_phase else sums
     return image.transpose((nd + 1, 0) + tuple(range(1, nd + 1)))  # (N, C, *S)
 
 

@@ -105,6 +105,15 @@ def _require_dims(name: str, x, y, ndim: int) -> None:
                          f"{shapes[1]}")
 
 
+def _long_columns(weight) -> bool:
+    """True for a ``weight`` stored transposed with more rows than columns: a
+    convolution's im2col columns (L N, C k) against its kernel (O, C k).  Then
+    dx = g W runs 10-20% faster as (W^T g^T)^T, the rows of W^T as the product's
+    rows (OpenBLAS, one thread, the DCGAN's and MNIST CNN's layers); the small
+    result's transposed layout costs less than that."""
+    return _transposed_layout(weight) and weight.shape[0] >= weight.shape[1]
+
+
 def _linear_forward(x, weight, bias=None):
     out = x @ weight.T
     if bias is not None:
@@ -118,7 +127,7 @@ def _linear_vjp(i, g, out, inputs):
     # uses by one matrix product, and laid out like the operand.
     if i == 0:  # g W = (g^T)^T W
         if not isinstance(g, Tensor):
-            return Product(g.T, weight, transposed=_transposed_layout(x))
+            return Product(g.T, weight, transposed=_transposed_layout(x) or _long_columns(weight))
         return MATMUL(g, weight)
     if i == 1:  # g^T x
         if not isinstance(g, Tensor):

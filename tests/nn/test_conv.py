@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import graphgrad as gg
 import graphgrad.nn.functional as F
-from graphgrad.autograd.ops.conv import fold, unfold, window
+from graphgrad.autograd.ops.conv import _by_phase, fold, unfold, window
 from graphgrad.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(0)
@@ -82,6 +82,21 @@ def test_unfold_and_fold_gradients(geom):
     assert gradcheck(lambda c: fold(c, geom), (c,))
     assert gradgradcheck(lambda x: unfold(x, geom) ** 2, (x,))
     assert gradgradcheck(lambda c: fold(c, geom) ** 2, (c,))
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", [
+    ((2, 3, 8, 8), (4, 4), (2, 2), ((1, 1), (1, 1))),  # a DCGAN layer
+    ((1, 2, 7, 9), (3, 4), (2, 3), ((1, 0), (2, 1))),  # sizes that are not multiples of s
+    ((2, 1, 10), (5,), (3,), ((2, 2),)),
+])
+def test_strided_overlapping_windows_go_through_the_phases(shape, kernel, stride, padding):
+    geom = window(shape, kernel, stride, padding, (1,) * len(kernel))
+    assert _by_phase(geom)
+    x = RNG.standard_normal(geom.shape)
+    c = RNG.standard_normal(geom.cols_shape)
+    np.testing.assert_array_equal(unfold(gg.tensor(x), geom).numpy(), naive_unfold(x, geom))
+    lhs = np.sum(naive_unfold(x, geom) * c)
+    assert math.isclose(lhs, np.sum(x * fold(gg.tensor(c), geom).numpy()), rel_tol=1e-12)
 
 
 def test_primitives_check_shapes():
