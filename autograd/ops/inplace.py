@@ -48,7 +48,10 @@ def modify_inplace(name: str, x: Tensor, others: tuple, recorded, direct) -> Ten
             f"{name}: in-place change of a view ({x.shape}) while recording a graph is not "
             f"supported; clone() the view or change the base tensor instead"
         )
-    old = Tensor._make(x._data.copy(), x.requires_grad, x.grad_fn)
+    # The snapshot keeps x's memory order (a convolution's output is a view of (C, *S, N)
+    # memory): the copy is then a straight one, and the gradients the recorded op's
+    # rules compute from it keep the order the rest of backward works in.
+    old = Tensor._make(x._data.copy(order="K"), x.requires_grad, x.grad_fn)
     result = recorded(old)
     if result.shape != x.shape:
         raise RuntimeError(f"{name}: the result's shape {result.shape} does not match the "
