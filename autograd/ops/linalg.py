@@ -38,8 +38,10 @@ def _matmul_dx(g, out, x, y):
         return MATMUL(y, g[..., None])[..., 0]
     if y.shape[-1] == 1:  # an outer product: broadcasting beats a matmul over a dim of 1
         return g * y.swapaxes(-1, -2)
-    if _transposed_layout(x) and g.ndim == 2:  # (y g^T)^T: the gradient laid out like x
-        return MATMUL(y, g.swapaxes(-1, -2)).swapaxes(-1, -2)
+    if _transposed_layout(x) and g.ndim == 2 and g.shape[1] < g.shape[0]:
+        return MATMUL(y, g.swapaxes(-1, -2)).swapaxes(-1, -2)  # (y g^T)^T: laid out like x
+    # (With a contraction at least as long as g's rows, as a transposed convolution's
+    # kernel gradient, g y^T runs faster even counting the copy to x's layout.)
     return MATMUL(g, y.swapaxes(-1, -2))
 
 
