@@ -35,6 +35,7 @@ from graphgrad.autograd.ops.conversion import CONTIGUOUS, TO_DEVICE
 from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
 from graphgrad.autograd.ops.recurrent import GRU_LAYER, LSTM_LAYER, RNN_LAYER
 from graphgrad.autograd.ops.scan import EXP_WEIGHTED_CUMSUM, LINEAR_RECURRENCE
+from graphgrad.autograd.ops.statistics import standardize
 from graphgrad.autograd.random import (
     BERNOULLI,
     BERNOULLI_,
@@ -2431,6 +2432,19 @@ def _exp_weighted_cumsum_ref(v, a, b, dim, reverse):
     return np.moveaxis(lines(*moved), -1, dim).reshape(v.shape)
 
 
+def _standardize_kwargs(shapes_: Shapes):
+    """A nonempty set of dims to standardize over, and an eps."""
+    dims = st.sets(st.integers(0, _ndim_of(shapes_) - 1), min_size=1)
+    return st.fixed_dictionaries({"dims": dims.map(lambda d: tuple(sorted(d))),
+                                  "eps": st.sampled_from([1e-5, 0.5])})
+
+
+def _standardize_ref(x, dims, eps):
+    mean = x.mean(dims, keepdims=True)
+    var = ((x - mean) ** 2).mean(dims, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
 INTERNAL_DB: tuple[OpInfo, ...] = (
     OpInfo("getitem_adjoint", _call(INDEX_ADD), _index_add_ref, None, joint=_index_add_joint,
            empty=False),
@@ -2454,6 +2468,8 @@ INTERNAL_DB: tuple[OpInfo, ...] = (
            empty=False, domain=(-1.5, 1.5)),
     OpInfo("lstm_layer", _call(LSTM_LAYER), recurrent.lstm_ref, None,
            joint=recurrent.lstm_joint, empty=False, domain=(-1.5, 1.5)),
+    OpInfo("standardize", lambda x, dims, eps: standardize(x, dims, eps)[0], _standardize_ref,
+           same(1, min_dims=1), _standardize_kwargs, distinct=True, empty=False),
     OpInfo("exp_weighted_cumsum", _call(EXP_WEIGHTED_CUMSUM), _exp_weighted_cumsum_ref,
            same(3, min_dims=1), _reverse_scan_kwargs),
     OpInfo("linear_recurrence", _call(LINEAR_RECURRENCE), _linear_recurrence_ref,

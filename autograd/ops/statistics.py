@@ -1,5 +1,6 @@
 """Reductions that skip NaN (nansum, nanmean), the paired statistics (var_mean,
-std_mean), and norms and distances (norm, dist, cdist).
+std_mean), standardization (the normalization layers' one primitive), and norms
+and distances (norm, dist, cdist).
 
 All but the p-norm are compositions of differentiable ops.  Conventions, as PyTorch's:
 - nansum/nanmean: NaNs count as absent; their gradient is 0.  A mean over no
@@ -21,7 +22,7 @@ from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
 from ._registry import Op
-from .elementwise import ABS, POW, abs, sub, where
+from .elementwise import ABS, POW, abs, rsqrt, sub, where
 from .reduce import _reduce_args, amax, amin, mean, std, sum, var
 
 
@@ -68,6 +69,57 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) 
     dim, unbiased = _statistic_args(dim, unbiased)
     return (std(input, dim, keepdim, correction=correction, unbiased=unbiased),
             mean(input, dim, keepdim))
+
+
+def _standardize_forward(x, dims, eps, mean, inv_std):
+    out = x - mean
+    out *= inv_std
+    return out
+
+
+def _standardize_vjp(g, out, x, dims, eps, mean, inv_std):
+    if isinstance(g, Tensor):  # create_graph: the same formula recorded from x (any order)
+        centered = x - x.mean(dims, keepdim=True)
+        r = rsqrt((centered * centered).mean(dims, keepdim=True) + eps)
+        y = centered * r
+        return (g - g.mean(dims, keepdim=True) - y * (g * y).mean(dims, keepdim=True)) * r
+    xp = namespace(g)
+    count = math.prod(g.shape[d] for d in dims)
+    y = x - mean
+    y *= inv_std
+    mean_gy = xp.add.reduce(g * y, axis=dims, keepdims=True) / count
+    mean_g = xp.add.reduce(g, axis=dims, keepdims=True) / count
+    y *= mean_gy
+    dx = g - y
+    dx -= mean_g
+    dx *= inv_std
+    return dx
+
+
+STANDARDIZE = Op("standardize", _standardize_forward, _standardize_vjp, saves="x")
+
+
+def standardize(x: Tensor, dims: tuple, eps: float) -> tuple:
+    """(y, mean, var): y = (x - mean) r over ``dims``, r = 1 / sqrt(var + eps), with the
+    mean and the biased variance over ``dims`` (kept as size-1 dims).  One primitive
+    for every normalization layer; its gradient is
+
+        dx = r (g - mean(g) - y mean(g y))      (means over ``dims``)
+
+    (the mean and the variance depend on x too).  ``mean`` and ``var`` are arrays for
+    running estimates (no gradient flows through them); they are computed once and
+    passed to the op, so neither its forward nor its first-order rule recomputes them.
+    """
+    x = as_float(tensor_arg(x))
+    data = x._data
+    xp = namespace(data)
+    count = math.prod(data.shape[d] for d in dims)
+    mean = xp.add.reduce(data, axis=dims, keepdims=True) / count
+    squares = data - mean
+    squares *= squares
+    var = xp.add.reduce(squares, axis=dims, keepdims=True) / count
+    inv_std = 1 / xp.sqrt(var + eps)
+    return STANDARDIZE(x, dims=dims, eps=eps, mean=mean, inv_std=inv_std), mean, var
 
 
 def _norm_forward(x, ord, dims, keepdim):

@@ -1,5 +1,6 @@
 """Normalisation as functions: batch, instance, group, layer, RMS and local response
-normalisation, and ``normalize`` (unit p-norm).  Compositions of autograd ops."""
+normalisation, and ``normalize`` (unit p-norm).  Compositions of autograd ops; batch,
+instance, group and layer norm standardize with one primitive (``standardize``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import numpy as np
 import graphgrad.autograd as ag
 from graphgrad.autograd import Tensor, no_grad
 from graphgrad.autograd.arrays import namespace
+from graphgrad.autograd.ops.statistics import standardize
 from graphgrad.autograd.tensor import tensor_arg
 
 from .distance import vector_norm
@@ -15,13 +17,6 @@ __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm"
            "local_response_norm", "normalize"]
 
 
-def _standardize(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """(x - mean) / sqrt(var + eps) over ``dims`` with the biased variance; also the
-    mean and the variance (keepdim)."""
-    mean = x.mean(dims, keepdim=True)
-    centered = x - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    return centered * ag.rsqrt(var + eps), mean, var
 
 
 def _scale_shift(out: Tensor, weight, bias, shape: tuple) -> Tensor:
@@ -64,13 +59,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
-        out, mean, var = _standardize(x, dims, eps)
+        out, mean, var = standardize(x, dims, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(momentum * mean._data.reshape(-1))
+                    running_mean.mul_(1 - momentum).add_(momentum * mean.reshape(-1))
                 if running_var is not None:
-                    unbiased = var._data.reshape(-1) * (n / (n - 1))
+                    unbiased = var.reshape(-1) * (n / (n - 1))
                     running_var.mul_(1 - momentum).add_(momentum * unbiased)
     else:
         if running_mean is None or running_var is None:
@@ -115,13 +110,13 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if m == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
                          f"got input of shape {x.shape}")
-    out, mean, var = _standardize(x, tuple(range(2, x.ndim)), eps)
+    out, mean, var = standardize(x, tuple(range(2, x.ndim)), eps)
     with no_grad():
         if running_mean is not None:
-            batch_mean = mean._data.reshape(x.shape[:2]).mean(0)
+            batch_mean = mean.reshape(x.shape[:2]).mean(0)
             running_mean.mul_(1 - momentum).add_(momentum * batch_mean)
         if running_var is not None:
-            unbiased = var._data.reshape(x.shape[:2]).mean(0) * (m / (m - 1))
+            unbiased = var.reshape(x.shape[:2]).mean(0) * (m / (m - 1))
             running_var.mul_(1 - momentum).add_(momentum * unbiased)
     return _scale_shift(out, weight, bias, shape)
 
@@ -148,7 +143,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if per_channel * (channels // num_groups) == 1:  # PyTorch's check, as for batch norm
         raise ValueError(f"group_norm: expected more than 1 value per channel when "
                          f"training, got input of shape {x.shape}")
-    out, _, _ = _standardize(x.reshape(n, num_groups, -1), (2,), eps)
+    out, _, _ = standardize(x.reshape(n, num_groups, -1), (2,), eps)
     return _scale_shift(out.reshape(x.shape), weight, bias, (1, channels) + (1,) * (x.ndim - 2))
 
 
@@ -160,7 +155,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     Shape: (*, *normalized_shape) -> same; weight and bias have normalized_shape.
     """
     x = tensor_arg(input)
-    out, _, _ = _standardize(x, _normalized_dims("layer_norm", x, normalized_shape), eps)
+    out, _, _ = standardize(x, _normalized_dims("layer_norm", x, normalized_shape), eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
