@@ -2,7 +2,8 @@
 std_mean), standardization (the normalization layers' one primitive), and norms
 and distances (norm, dist, cdist).
 
-All but the p-norm are compositions of differentiable ops.  Conventions, as PyTorch's:
+All but the p-norm and standardize are compositions of differentiable ops.
+Conventions, as PyTorch's:
 - nansum/nanmean: NaNs count as absent; their gradient is 0.  A mean over no
   numbers is NaN.
 - a p-norm (sum |x_i|^p)^(1/p) (one primitive, ``NORM``, also ``linalg.vector_norm``'s)

@@ -17,8 +17,6 @@ __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm"
            "local_response_norm", "normalize"]
 
 
-
-
 def _scale_shift(out: Tensor, weight, bias, shape: tuple) -> Tensor:
     """out * weight + bias, each reshaped to ``shape`` (either may be None)."""
     if weight is not None:
