@@ -193,27 +193,14 @@ def _phase_parts(geom: Window):
         yield phase, tuple(slice(r, None, s) for r, s in zip(phase, geom.stride, strict=True))
 
 
-def _runs(source, target) -> tuple:
-    """``source`` and ``target`` (NumPy arrays whose last axes, of N elements, are
-    contiguous) with each run of N elements along that axis seen as one opaque
-    item; unchanged otherwise.  Copying the phases moves runs of N elements at a
-    stride, and NumPy moves one N-element item faster than it runs its loop over N
-    floats (the DCGAN's phases, N = 16: 1.5x)."""
-    if namespace(source) is not np or any(a.strides[-1] != a.itemsize for a in (source, target)):
-        return source, target
-    run = np.dtype((np.void, source.shape[-1] * source.itemsize))
-    return source.view(run), target.view(run)
-
-
 def _to_phases(image, geom: Window):
     """phases[c, *r, *b, n] = image[c, *(b*s + r), n]; blocks past the image are left
     unset (no window reads them)."""
     c, n = image.shape[0], image.shape[-1]
     phases = namespace(image).empty((c, *geom.stride, *_blocks(geom), n), dtype=image.dtype)
-    source, target = _runs(image, phases)
     for phase, index in _phase_parts(geom):
-        part = source[(slice(None),) + index]
-        target[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])] = part
+        part = image[(slice(None),) + index]
+        phases[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])] = part
     return phases
 
 
@@ -221,10 +208,9 @@ def _from_phases(phases, geom: Window):
     """The image (C, *S, N) whose phases are ``phases`` (the inverse of ``_to_phases``)."""
     c, n = phases.shape[0], phases.shape[-1]
     image = namespace(phases).empty((c, *geom.shape[2:], n), dtype=phases.dtype)
-    source, target = _runs(phases, image)
     for phase, index in _phase_parts(geom):
-        part = target[(slice(None),) + index]
-        part[...] = source[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])]
+        part = image[(slice(None),) + index]
+        part[...] = phases[(slice(None),) + phase + tuple(slice(0, m) for m in part.shape[1:-1])]
     return image
 
 
