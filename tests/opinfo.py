@@ -30,7 +30,7 @@ from hypothesis.strategies import SearchStrategy
 
 import graphgrad as gg
 from graphgrad.autograd.function import UNPACK
-from graphgrad.autograd.ops.conv import FOLD, UNFOLD, window
+from graphgrad.autograd.ops.conv import CONV_BY_ROWS, FOLD, UNFOLD, window
 from graphgrad.autograd.ops.conversion import CONTIGUOUS, TO_DEVICE
 from graphgrad.autograd.ops.index import INDEX_ADD, INDEX_PUT, SCATTER_ALONG
 from graphgrad.autograd.ops.recurrent import GRU_LAYER, LSTM_LAYER, RNN_LAYER
@@ -2349,6 +2349,22 @@ def _window_joint(draw, lim: Limits, columns: bool) -> tuple:
     return ((geom.cols_shape if columns else shape),), {"geom": geom}
 
 
+@st.composite
+def _conv_by_rows_joint(draw, lim: Limits) -> tuple:
+    """An image and a window over it (as unfold's), a kernel (O, C prod(k)), perhaps a
+    bias (O, 1), and bands of one or two output rows."""
+    (shape,), kwargs = draw(_window_joint(lim, columns=False))
+    geom = kwargs["geom"]
+    kernel = (draw(st.integers(1, 3)), geom.cols_shape[0])
+    inputs = (shape, kernel) + (((kernel[0], 1),) if draw(st.booleans()) else ())
+    return inputs, {"geom": geom, "rows": draw(st.integers(1, 2))}
+
+
+def _conv_by_rows_ref(x, w, *bias, geom, rows):
+    y = w @ _unfold_ref(x, geom)
+    return y + bias[0] if bias else y
+
+
 def _window_positions(geom):
     """(row, column, index of the padded image) of every entry of unfold's columns."""
     n, c = geom.shape[:2]
@@ -2456,6 +2472,8 @@ INTERNAL_DB: tuple[OpInfo, ...] = (
            joint=lambda lim: _window_joint(lim, columns=False)),
     OpInfo("fold", _call(FOLD), _fold_ref, None, empty=False,
            joint=lambda lim: _window_joint(lim, columns=True)),
+    OpInfo("conv_by_rows", _call(CONV_BY_ROWS), _conv_by_rows_ref, None, empty=False,
+           joint=_conv_by_rows_joint),
     OpInfo("unpack", _call(UNPACK), lambda p, start, stop, shape, dtype:
            p[start:stop].reshape(shape), None, joint=_unpack_joint, empty=False,
            out_dtype=lambda dtype, kwargs: kwargs["dtype"]),

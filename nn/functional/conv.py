@@ -10,7 +10,8 @@ n, with kernel k, stride s, padding p and dilation d, the output has
 positions.  Every function checks its arguments and raises ``ValueError``
 naming the function and the shapes.
 
-Nothing here computes a gradient: convolution is unfold + matmul, transposed
+Nothing here computes a gradient: convolution is unfold + matmul (one with many
+columns runs as ``conv_by_rows``, the same in bands of output rows), transposed
 convolution is matmul + fold, and a large depthwise convolution is a few matrix
 products with banded matrices built from its weight (``_depthwise2d_banded``);
 the engine differentiates the pieces (to any order).  The pooling functions, in
@@ -171,8 +172,14 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
     _check_fits(op, x, geom)
     if nd == 2 and groups > 1 and c_group == 1 and _banded_is_cheaper(geom):
         return _add_bias(_depthwise2d_banded(x, weight, geom), bias, nd)
-    if all(k == 1 for k in kernel) and all(s == 1 for s in stride) and \
-            not any(lo or hi for lo, hi in pads):
+    pointwise = all(k == 1 for k in kernel) and all(s == 1 for s in stride) and \
+        not any(lo or hi for lo, hi in pads)
+    if groups == 1 and not pointwise and \
+            math.prod(geom.cols_shape) * x._data.itemsize > windows.BY_ROWS_MIN_BYTES:
+        y = windows.conv_by_rows(x, weight.reshape(c_out, -1), None if bias is None else
+                                bias.reshape(c_out, 1), geom)
+        return _from_columns(y.reshape((c_out,) + geom.out + (x.shape[0],)))
+    if pointwise:
         cols = _to_columns(x).reshape(x.shape[1], -1)  # 1x1: no copy after another conv
     else:
         cols = windows.unfold(x, geom)  # (C * K, L * N)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import graphgrad as gg
 import graphgrad.nn.functional as F
+from graphgrad.autograd.ops import conv as windows
 from graphgrad.autograd.ops.conv import _by_phase, fold, unfold, window
 from graphgrad.testing import gradcheck, gradgradcheck
 
@@ -137,6 +138,30 @@ def test_conv2d_gradcheck(options, bias):
     fn = lambda x, w, b=None: F.conv2d(x, w, b, **options)
     assert gradcheck(fn, inputs)
     assert gradgradcheck(fn, inputs)
+
+
+BY_ROWS_OPTIONS = [o for o in CONV2D_OPTIONS if "groups" not in o and "kernel" not in o] + [
+    dict(padding=4),  # bands of padding only at the top and the bottom
+    dict(stride=(3, 2), padding=(2, 1), dilation=(1, 2)),
+]
+
+
+@pytest.mark.parametrize("options", BY_ROWS_OPTIONS, ids=str)
+def test_conv2d_by_rows(options, monkeypatch):
+    # Large convolutions run as conv_by_rows; forced here with one output row per band.
+    x, w, b = rand(2, 3, 7, 6), rand(4, 3, 3, 2), rand(4)
+    fn = lambda x, w, b: F.conv2d(x, w, b, **options)
+    expected = fn(x, w, b)
+    expected_grads = gg.autograd.grad(expected.sum() * 1.5, (x, w, b))
+    monkeypatch.setattr(windows, "BY_ROWS_MIN_BYTES", 0)
+    monkeypatch.setattr(windows, "_BAND_BYTES", 1)
+    y = fn(x, w, b)
+    assert y.grad_fn.next[0].next[0].op is windows.CONV_BY_ROWS  # (under permute, reshape)
+    np.testing.assert_allclose(y.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+    for got, want in zip(gg.autograd.grad(y.sum() * 1.5, (x, w, b)), expected_grads, strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
 
 
 DEPTHWISE_OPTIONS = [
