@@ -97,6 +97,9 @@ def _standardize_vjp(g, out, x, dims, eps, mean, inv_std):
     return dx
 
 
+# The rule reads x, not the output (recomputing y costs one pass): a layer norm without
+# weight and bias hands its output on, and an in-place op on it (ReLU(inplace=True)) must
+# not invalidate this node, as in PyTorch, which also saves the input.
 STANDARDIZE = Op("standardize", _standardize_forward, _standardize_vjp, saves="x")
 
 

@@ -215,3 +215,15 @@ def test_local_response_norm_gradcheck_and_errors():
 def test_repr_matches_torch(make):
     torch = pytest.importorskip("torch")
     assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_an_in_place_op_after_a_normalization_without_affine_is_allowed():
+    # standardize saves its input, not its output (as PyTorch): changing the output in
+    # place afterwards leaves the gradient right.
+    x = gg.randn(4, 8, requires_grad=True)
+    y = F.layer_norm(x, (8,))
+    F.relu(y, inplace=True)
+    (y * y).sum().backward()
+    x2 = gg.tensor(x.numpy(), requires_grad=True)
+    (F.relu(F.layer_norm(x2, (8,))) ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-6, atol=1e-6)
