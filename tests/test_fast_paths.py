@@ -72,3 +72,19 @@ def test_leaky_relu_by_max_gives_pytorchs_values_and_gradients(slope):
     np.testing.assert_array_equal(np.signbit(out.detach().numpy()),
                                   np.signbit(expected.detach().numpy()))
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_leaky_relus_gradient_is_the_incoming_gradient_or_exactly_slope_times_it(dtype):
+    # The rule builds its factor as mask * (1 - s) + s; that must give exactly 1, for
+    # every slope in (0, 1], tiny and just below 1 included.
+    slopes = [1e-30, 1e-7, 0.01, 0.1, 0.2, 1 / 3, 0.5, 0.7, float(np.nextafter(1, 0)), 1.0]
+    rng = np.random.default_rng(0)
+    with np.errstate(over="ignore"):  # 3e12 is inf in float16
+        x = np.concatenate([rng.standard_normal(50), SPECIAL]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    for slope in slopes:
+        t = gg.tensor(x, requires_grad=True)
+        gg.nn.functional.leaky_relu(t, slope).backward(gg.tensor(g))
+        expected = np.where(x > 0, g, g * np.dtype(dtype).type(slope))
+        np.testing.assert_array_equal(t.grad.numpy(), expected, err_msg=f"slope {slope}")

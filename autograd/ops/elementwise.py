@@ -277,8 +277,15 @@ def _leaky_relu(x, negative_slope: float):
 def _leaky_relu_vjp(g, out, x, negative_slope):
     if isinstance(g, Tensor) or not 0 < negative_slope <= 1:
         return WHERE(g, g * negative_slope, condition=unwrap(x) > 0)
-    # g times a factor that is exactly 1 or the slope: max(x > 0, slope).
-    return g * namespace(g).maximum(x > 0, g.dtype.type(negative_slope))
+    # g times a factor that is 1 or the slope: mask (1 - s) + s, in three fast in-place
+    # passes (a max or a where on the mask runs 2-3x slower).  Exact: 1 - s rounds by at
+    # most half an ulp below 1, so (1 - s) + s rounds back to 1.
+    slope = g.dtype.type(negative_slope)
+    factor = (x > 0).astype(g.dtype)
+    factor *= 1 - slope
+    factor += slope
+    factor *= g
+    return factor
 
 
 LEAKY_RELU = Op("leaky_relu", _leaky_relu, _leaky_relu_vjp, saves="x")
