@@ -1,6 +1,8 @@
 """The Tensor surface as PyTorch's: .data, size(), numpy()/__array__, formatting,
 conversions, devices, tensors made like another, and in-place changes of the outputs
 of ops that are not views."""
+import math
+
 import numpy as np
 import pytest
 
@@ -189,6 +191,27 @@ def test_t_narrow_view_as_reshape_as_contiguous():
     c = x.t().contiguous()
     assert c.numpy().flags.c_contiguous
     assert gradcheck(lambda a: a.t().contiguous().narrow(0, 1, 2) * 3, [x])
+
+
+@pytest.mark.parametrize("shape, target", [
+    ((2, 3), (-1,)), ((2, 3), (3, -1)), ((2, 3, 4), (-1, 4)), ((0, 3), (-1,)), ((0, 3), (3, 0)),
+    ((0, 3), (-1, 3)), ((), (1, -1)), ((6,), (1, 2, 1, -1)),
+])
+def test_reshape_fills_in_the_minus_one_as_numpy(shape, target):
+    x = np.zeros(shape)
+    assert gg.tensor(x).reshape(target).shape == x.reshape(target).shape
+
+
+@pytest.mark.parametrize("shape, target", [
+    ((2, 3), (-1, -1)), ((2, 3), (4, -1)), ((2, 3), (5,)), ((0, 3), (0, -1)), ((2, 3), (-2, -3)),
+    ((2, 3), (3, 0, -1)),
+])
+def test_reshape_to_an_impossible_shape_names_both_shapes(shape, target):
+    with pytest.raises(ValueError, match=rf"reshape: cannot reshape a tensor of shape "
+                                         rf"\({shape[0]}, 3\) \({math.prod(shape)} elements\)"):
+        gg.zeros(shape).reshape(target)
+    with pytest.raises(ValueError):
+        np.zeros(shape).reshape(target)
 
 
 def test_mm_bmm_methods_check_dims():

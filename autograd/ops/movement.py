@@ -15,7 +15,7 @@ from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import method
 from .elementwise import clone
 from .index import index_on
-from .shape import _shape_args, flip, not_a_view, permute
+from .shape import _resolved_shape, _shape_args, flip, not_a_view, permute
 
 
 def _dims(name: str, dims, ndim: int) -> tuple:
@@ -64,13 +64,11 @@ def unflatten(input, dim: int, sizes) -> Tensor:
     d = normalize_dim("unflatten", dim, x._data.ndim)
     sizes = _shape_args((sizes,))
     n = x._data.shape[d]
-    known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
-    if not sizes or sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (
-            -1 in sizes and (known == 0 or n % known)):
+    resolved = _resolved_shape(sizes, n) if sizes else None
+    if resolved is None:
         raise RuntimeError(f"unflatten: sizes {sizes} do not multiply to dim {dim}'s size "
                            f"{n} (shape {x.shape})")
-    sizes = tuple(n // known if s == -1 else s for s in sizes)
-    return x.reshape(x._data.shape[:d] + sizes + x._data.shape[d + 1:])
+    return x.reshape(x._data.shape[:d] + resolved + x._data.shape[d + 1:])
 
 
 @method()

@@ -6,6 +6,8 @@ in-place change through either is seen by backward's saved-value check.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
@@ -68,13 +70,22 @@ def _shape_args(shape) -> tuple:
     return tuple(int(n) for n in shape)
 
 
+def _resolved_shape(shape: tuple, size: int) -> tuple | None:
+    """``shape`` with its one -1 (if any) replaced by what makes ``size`` elements; None
+    when no such shape exists (two -1s, a size that does not divide or does not match)."""
+    known = math.prod(n for n in shape if n != -1)
+    if any(n < -1 for n in shape) or shape.count(-1) > 1:
+        return None
+    if -1 in shape:
+        if known == 0 or size % known:
+            return None
+        return tuple(size // known if n == -1 else n for n in shape)
+    return shape if known == size else None
+
+
 def _reshape(name: str, x: Tensor, shape: tuple) -> Tensor:
-    try:
-        target = np.empty(x._data.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape \
-            else shape
-    except ValueError:
-        target = None
-    if target is None or int(np.prod(target, dtype=np.int64)) != x._data.size:
+    target = _resolved_shape(shape, x._data.size)
+    if target is None:
         raise ValueError(f"{name}: cannot reshape a tensor of shape {x.shape} "
                          f"({x._data.size} elements) to {shape}")
     if target == x._data.shape:
