@@ -6,6 +6,8 @@ methods that NumPy arrays and Tensors share, so it works in both backward modes.
 """
 from __future__ import annotations
 
+from ._sums import sum_kept
+
 
 def sum_to(g, shape: tuple):
     """Sum ``g`` over the dimensions that broadcasting added or stretched to get ``shape``.
@@ -19,7 +21,7 @@ def sum_to(g, shape: tuple):
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        g = sum_kept(g, axes)
     return g.reshape(shape) if lead else g
 
 

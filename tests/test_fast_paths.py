@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
+from graphgrad.autograd._sums import sum_kept
 from graphgrad.autograd.grad_buffers import add_at
 
 SPECIAL = [-0.0, 0.0, -np.inf, np.inf, np.nan, -4.0, -1.5, -1e-30, 1e-30, 0.3, 2.0, 3e12]
@@ -88,3 +89,23 @@ def test_leaky_relus_gradient_is_the_incoming_gradient_or_exactly_slope_times_it
         gg.nn.functional.leaky_relu(t, slope).backward(gg.tensor(g))
         expected = np.where(x > 0, g, g * np.dtype(dtype).type(slope))
         np.testing.assert_array_equal(t.grad.numpy(), expected, err_msg=f"slope {slope}")
+
+
+@pytest.mark.parametrize("shape, dims", [
+    ((6, 7, 5), (2,)), ((6, 7, 5), (1, 2)), ((6, 7, 5), (0,)), ((6, 7, 5), (0, 1)),
+    ((6, 7, 5), (1,)), ((6, 7, 5), (0, 2)), ((3, 400, 5), (0, 1)), ((2, 1025), (1,)),
+    ((0, 4), (1,)), ((4, 0), (0,)), ((5,), (0,)), ((), ()),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64"])
+def test_sums_as_matrix_products_equal_numpys_sums(shape, dims, dtype):
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(shape) * 10).astype(dtype)
+    for array in (a, np.asfortranarray(a)):
+        ours = sum_kept(array, dims)
+        expected = np.add.reduce(array, axis=dims, keepdims=True)
+        assert ours.shape == expected.shape and ours.dtype == expected.dtype
+        np.testing.assert_allclose(ours, expected, rtol=10 * np.finfo(np.float16).eps
+                                   if dtype == "float16" else 2e-6)
+    tensor = gg.tensor(a.astype(np.float64), requires_grad=True)
+    sum_kept(tensor, dims).sum().backward()  # a Tensor: its own sum, recorded
+    np.testing.assert_array_equal(tensor.grad.numpy(), np.ones(shape))

@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._shapes import normalize_dim, normalize_dims
+from .._sums import sum_kept
 from ..arrays import namespace
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
@@ -126,25 +127,29 @@ PROD = Op("prod",
           _prod_vjp, saves="x")
 
 
+def _along(dim) -> tuple:
+    """The softmax family's ``dim`` as a tuple of dims (None, for a 0-d input: none)."""
+    return () if dim is None else (dim,)
+
+
 def _softmax(x, dim):
-    xp = namespace(x)
-    e = xp.exp(x - _max_kept(x, () if dim is None else (dim,)))
-    return e / xp.sum(e, axis=dim, keepdims=True)
+    e = namespace(x).exp(x - _max_kept(x, _along(dim)))
+    return e / sum_kept(e, _along(dim))
 
 
 def _log_softmax(x, dim):
     xp = namespace(x)
-    shifted = x - _max_kept(x, () if dim is None else (dim,))
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+    shifted = x - _max_kept(x, _along(dim))
+    return shifted - xp.log(sum_kept(xp.exp(shifted), _along(dim)))
 
 
 SOFTMAX = Op(
     "softmax", _softmax,
-    lambda g, out, x, dim: out * (g - (g * out).sum(axis=dim, keepdims=True)), saves="out",
+    lambda g, out, x, dim: out * (g - sum_kept(g * out, _along(dim))), saves="out",
 )
 LOG_SOFTMAX = Op(
     "log_softmax", _log_softmax,
-    lambda g, out, x, dim: g - EXP(out) * g.sum(axis=dim, keepdims=True), saves="out",
+    lambda g, out, x, dim: g - EXP(out) * sum_kept(g, _along(dim)), saves="out",
 )
 
 

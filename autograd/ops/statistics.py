@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .._sums import sum_kept
 from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
@@ -84,12 +85,11 @@ def _standardize_vjp(g, out, x, dims, eps, mean, inv_std):
         r = rsqrt((centered * centered).mean(dims, keepdim=True) + eps)
         y = centered * r
         return (g - g.mean(dims, keepdim=True) - y * (g * y).mean(dims, keepdim=True)) * r
-    xp = namespace(g)
     count = math.prod(g.shape[d] for d in dims)
     y = x - mean
     y *= inv_std
-    mean_gy = xp.add.reduce(g * y, axis=dims, keepdims=True) / count
-    mean_g = xp.add.reduce(g, axis=dims, keepdims=True) / count
+    mean_gy = sum_kept(g * y, dims) / count
+    mean_g = sum_kept(g, dims) / count
     y *= mean_gy
     dx = g - y
     dx -= mean_g
@@ -118,10 +118,10 @@ def standardize(x: Tensor, dims: tuple, eps: float) -> tuple:
     data = x._data
     xp = namespace(data)
     count = math.prod(data.shape[d] for d in dims)
-    mean = xp.add.reduce(data, axis=dims, keepdims=True) / count
+    mean = sum_kept(data, dims) / count
     squares = data - mean
     squares *= squares
-    var = xp.add.reduce(squares, axis=dims, keepdims=True) / count
+    var = sum_kept(squares, dims) / count
     inv_std = 1 / xp.sqrt(var + eps)
     return STANDARDIZE(x, dims=dims, eps=eps, mean=mean, inv_std=inv_std), mean, var
 
