@@ -1,8 +1,9 @@
 """Shape helpers shared by the engine and the operations.
 
 ``sum_to`` is the one place where broadcasting is undone: the engine applies it
-to the gradients of operations that broadcast their inputs.  It uses only the
-methods that NumPy arrays and Tensors share, so it works in both backward modes.
+to the gradients of operations that broadcast their inputs.  It takes arrays or
+Tensors alike (``sum_kept`` records a Tensor's sum), so it works in both backward
+modes.
 """
 from __future__ import annotations
 

@@ -73,9 +73,9 @@ def _shape_args(shape) -> tuple:
 def _resolved_shape(shape: tuple, size: int) -> tuple | None:
     """``shape`` with its one -1 (if any) replaced by what makes ``size`` elements; None
     when no such shape exists (two -1s, a size that does not divide or does not match)."""
-    known = math.prod(n for n in shape if n != -1)
     if any(n < -1 for n in shape) or shape.count(-1) > 1:
         return None
+    known = math.prod(n for n in shape if n != -1)
     if -1 in shape:
         if known == 0 or size % known:
             return None
