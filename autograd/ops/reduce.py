@@ -7,6 +7,7 @@ returns (values, indices) and routes the gradient to the returned index.
 """
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -34,15 +35,19 @@ def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
     return EXPAND(g, shape=shape)
 
 
-# Sums and products call the ufuncs' reduce directly rather than np.sum & co.: NumPy's
-# Python wrappers would raise its warnings about inf and nan from their own frames,
-# outside the filter that silences them in graphgrad's modules (_numpy_warnings.py).
-# (CuPy's ufuncs reduce with add and multiply only; max and min call the array's method,
-# which never warns.)
-SUM = Op(
-    "sum", lambda x, dims, keepdim: namespace(x).add.reduce(x, axis=dims, keepdims=keepdim),
-    lambda g, out, x, dims, keepdim: _unreduce(g, dims, keepdim, x.shape), meta=True,
-)
+# Sums and products call the ufuncs' reduce directly (or, for short sums, matmul:
+# ``sum_kept``) rather than np.sum & co.: NumPy's Python wrappers would raise its
+# warnings about inf and nan from their own frames, outside the filter that silences
+# them in graphgrad's modules (_numpy_warnings.py).  (CuPy's ufuncs reduce with add and
+# multiply only; max and min call the array's method, which never warns.)
+def _sum(x, dims, keepdim):
+    total = sum_kept(x, dims)
+    return total if keepdim else total.reshape(
+        tuple(n for d, n in enumerate(x.shape) if d not in dims))
+
+
+SUM = Op("sum", _sum, lambda g, out, x, dims, keepdim: _unreduce(g, dims, keepdim, x.shape),
+         meta=True)
 
 
 def _extreme_vjp(g, out, x, dims, keepdim, nan_shares=False):
@@ -114,7 +119,7 @@ def _prod_vjp(g, out, x, dims, keepdim):
     perm = rest + dims
     moved = x.transpose(perm)
     lead = moved.shape[: len(rest)]
-    n = int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    n = math.prod(shape[d] for d in dims)
     diagonal = namespace(unwrap(x)).eye(n, dtype=bool)
     rows = WHERE(1.0, moved.reshape(lead + (1, n)), condition=diagonal)
     others = PROD(rows, dims=(len(lead) + 1,), keepdim=False).reshape(moved.shape)
@@ -180,7 +185,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Arithmetic mean over ``dim``: sum / count.  Integer tensors give float32."""
     x = as_float(tensor_arg(x))
     dims, keepdim = _reduce_args("mean", x, dim, keepdim, axis, keepdims)
-    count = int(np.prod([x._data.shape[d] for d in dims], dtype=np.int64))
+    count = math.prod(x._data.shape[d] for d in dims)
     return sum(x, dims, keepdim) / (count if count else float("nan"))
 
 
@@ -195,7 +200,7 @@ def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
     if correction is None:
         correction = 0 if unbiased is False else 1
     dims, keepdim = _reduce_args("var", x, dim, keepdim, axis, keepdims)
-    count = int(np.prod([x._data.shape[d] for d in dims], dtype=np.int64))
+    count = math.prod(x._data.shape[d] for d in dims)
     centered = x - mean(x, dims, keepdim=True)
     denom = count - correction
     return sum(centered * centered, dims, keepdim) / (denom if denom > 0 else float("nan"))
