@@ -3,6 +3,8 @@ normalisation, and ``normalize`` (unit p-norm).  Compositions of autograd ops; b
 instance, group and layer norm standardize with one primitive (``standardize``)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import graphgrad.autograd as ag
@@ -104,7 +106,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
             raise ValueError("instance_norm: running_mean and running_var are needed when "
                              "use_input_stats is False")
         return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
-    m = int(np.prod(x.shape[2:], dtype=np.int64))
+    m = math.prod(x.shape[2:])
     if m == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
                          f"got input of shape {x.shape}")
@@ -137,7 +139,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if num_groups <= 0 or channels % num_groups:
         raise ValueError(f"group_norm: the {channels} channels of input {x.shape} do not "
                          f"split into num_groups={num_groups} equal groups")
-    per_channel = n * int(np.prod(x.shape[2:], dtype=np.int64))
+    per_channel = n * math.prod(x.shape[2:])
     if per_channel * (channels // num_groups) == 1:  # PyTorch's check, as for batch norm
         raise ValueError(f"group_norm: expected more than 1 value per channel when "
                          f"training, got input of shape {x.shape}")
