@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.autograd._sums import sum_kept
+from graphgrad.autograd._shapes import sum_kept
 from graphgrad.autograd.grad_buffers import add_at
 
 SPECIAL = [-0.0, 0.0, -np.inf, np.inf, np.nan, -4.0, -1.5, -1e-30, 1e-30, 0.3, 2.0, 3e12]

@@ -12,8 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._shapes import normalize_dim, normalize_dims
-from .._sums import sum_kept
+from .._shapes import kept_shape, normalize_dim, normalize_dims, sum_kept
 from ..arrays import namespace
 from ..graph import apply
 from ..tensor import Tensor, tensor_arg, unwrap
@@ -24,14 +23,10 @@ from .index import take_along_dim
 from .shape import EXPAND
 
 
-def _keepdim_shape(shape: tuple, dims: tuple) -> tuple:
-    return tuple(1 if i in dims else n for i, n in enumerate(shape))
-
-
 def _unreduce(g, dims: tuple, keepdim: bool, shape: tuple):
     """Broadcast a reduced gradient back over the reduced dims (dual: arrays or Tensors)."""
     if not keepdim:
-        g = g.reshape(_keepdim_shape(shape, dims))
+        g = g.reshape(kept_shape(shape, dims))
     return EXPAND(g, shape=shape)
 
 
@@ -56,7 +51,7 @@ def _extreme_vjp(g, out, x, dims, keepdim, nan_shares=False):
     # amax/amin give NaN gradients there, as NaN == NaN is false).
     xd, od = unwrap(x), unwrap(out)
     if not keepdim:
-        od = od.reshape(_keepdim_shape(xd.shape, dims))
+        od = od.reshape(kept_shape(xd.shape, dims))
         g = g.reshape(od.shape)
     hits = xd == od
     if nan_shares:
@@ -89,7 +84,7 @@ def _max_kept(x, dims: tuple):
     ``initial=-inf``, which CuPy's max lacks)."""
     if x.size:
         return x.max(axis=dims, keepdims=True)
-    return namespace(x).full(_keepdim_shape(x.shape, dims), -np.inf, dtype=x.dtype)
+    return namespace(x).full(kept_shape(x.shape, dims), -np.inf, dtype=x.dtype)
 
 
 def _logsumexp(x, dims, keepdim):

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .._sums import sum_kept
+from .._shapes import kept_shape, sum_kept
 from ..arrays import namespace
 from ..tensor import Tensor, tensor_arg, unwrap
 from ._args import as_float, method
@@ -138,7 +138,7 @@ def _norm_vjp(g, out, x, ord, dims, keepdim):
     """||x||_p = (sum |x|^p)^{1/p}: d/dx = sign(x) |x|^{p-1} / ||x||^{p-1}, taken as 0
     where x = 0 and where the norm is 0 (PyTorch's choice at the kinks)."""
     data = unwrap(x)
-    kept = tuple(1 if d in dims else n for d, n in enumerate(data.shape))
+    kept = kept_shape(data.shape, dims)
     g, out = g.reshape(kept), out.reshape(kept)
     safe_out = out + (unwrap(out) == 0).astype(data.dtype)
     if ord == 2:
